@@ -1,0 +1,79 @@
+/*
+ * catalog.h - the backup-db: an SQLite database recording every backup and
+ * every restore. Versioned migrations run on open (PRAGMA user_version).
+ * Opened in WAL mode with a busy timeout, so backupd workers and
+ * backup-cron can share it.
+ */
+#ifndef SB_CATALOG_H
+#define SB_CATALOG_H
+
+#include <stdint.h>
+
+#include "sb.h"
+
+struct sb_catalog;
+
+/* Newest schema version this build knows. */
+#define SB_CATALOG_VERSION	2
+
+/*
+ * Open (creating if missing) and migrate. Refuses a catalog whose version
+ * is newer than SB_CATALOG_VERSION. *out freed with sb_catalog_close.
+ */
+int		 sb_catalog_open(struct sb_catalog **out, const char *path,
+		    char *err);
+void		 sb_catalog_close(struct sb_catalog **);
+const char	*sb_catalog_errmsg(const struct sb_catalog *);
+int		 sb_catalog_version(struct sb_catalog *, int *version);
+
+/* Insert a new record (any status). SB_ERR_INVAL if the id exists. */
+int	sb_catalog_insert(struct sb_catalog *, const struct sb_backup *);
+
+/* Insert or replace every field (reconcile). */
+int	sb_catalog_upsert(struct sb_catalog *, const struct sb_backup *);
+
+/* pending -> completed with size and sha256. SB_ERR_NOTFOUND if no such. */
+int	sb_catalog_complete(struct sb_catalog *, const char *id,
+	    int64_t completed_at, int64_t size, const char *sha256);
+
+/* any -> failed with the reason. */
+int	sb_catalog_fail(struct sb_catalog *, const char *id,
+	    int64_t completed_at, const char *error);
+
+/*
+ * Mark every pending record failed with reason (used when the lock is
+ * taken: nothing else can be writing, so a pending row is an interrupted
+ * operation). *count gets the number marked (may be NULL).
+ */
+int	sb_catalog_fail_pending(struct sb_catalog *, int64_t now,
+	    const char *error, int *count);
+
+/* One record; SB_ERR_NOTFOUND if absent. out cleared first. */
+int	sb_catalog_get(struct sb_catalog *, const char *id,
+	    struct sb_backup *out);
+
+/* Filtered list, newest first (created_at desc, id desc). */
+int	sb_catalog_list(struct sb_catalog *, const struct sb_filter *,
+	    struct sb_backup_list *out);
+
+/* Every record of one type (retention), newest first, unbounded. */
+int	sb_catalog_list_type(struct sb_catalog *, enum sb_type,
+	    struct sb_backup_list *out);
+
+/* Count matching the filter (ignores limit/offset). */
+int	sb_catalog_count(struct sb_catalog *, const struct sb_filter *,
+	    int64_t *count);
+
+/* Remove a record; SB_ERR_NOTFOUND if absent. */
+int	sb_catalog_delete(struct sb_catalog *, const char *id);
+
+/* Restores. */
+int	sb_catalog_restore_insert(struct sb_catalog *,
+	    const struct sb_restore *);
+int	sb_catalog_restore_finish(struct sb_catalog *, const char *id,
+	    int64_t finished_at, enum sb_status, const char *safety_id,
+	    const char *error);
+int	sb_catalog_restore_get(struct sb_catalog *, const char *id,
+	    struct sb_restore *out);
+
+#endif /* SB_CATALOG_H */

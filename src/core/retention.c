@@ -1,0 +1,1 @@
+/* retention.c - being written */

@@ -1,0 +1,29 @@
+/*
+ * snapshot.h - consistent copies of a live SQLite database, in and out,
+ * with SQLite's online backup API (https://sqlite.org/backup.html).
+ */
+#ifndef SB_SNAPSHOT_H
+#define SB_SNAPSHOT_H
+
+#include "sb.h"
+
+/*
+ * Copy the live database at src into a new file dst (which must not
+ * exist), as of one instant: the copy runs in one read transaction, so in
+ * WAL mode writers go on while it runs; in rollback-journal mode they wait
+ * (busy timeout) until it ends. The copy is fsynced. Memory is bounded by
+ * SQLite's page cache, whatever the size of the database.
+ */
+int	sb_snapshot_take(const char *src, const char *dst, char *err);
+
+/* PRAGMA integrity_check on the file at path, opened read-only. */
+int	sb_snapshot_check(const char *path, char *err);
+
+/*
+ * Copy the database file from INTO the live database at live, in place,
+ * with the backup API: other processes keep their connections and see the
+ * new content on their next transaction. Waits (bounded) for writers.
+ */
+int	sb_snapshot_restore(const char *from, const char *live, char *err);
+
+#endif /* SB_SNAPSHOT_H */

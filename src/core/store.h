@@ -1,0 +1,132 @@
+/*
+ * store.h - the object store interface: a flat namespace of named objects,
+ * each with a small map of string metadata. Two implementations:
+ * store_disk.c (a local directory, the embedded default) and store_azure.c
+ * (Azure Blob Storage over its REST API).
+ *
+ * The store knows nothing about backups: the engine decides names and what
+ * goes into metadata. Metadata keys are [a-z0-9_], at most 64 bytes; values
+ * are any UTF-8 string up to 8 KiB (each implementation encodes them as
+ * its medium needs, and gives them back byte-for-byte).
+ */
+#ifndef SB_STORE_H
+#define SB_STORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sb.h"
+
+struct sb_config;
+
+#define SB_META_MAX	16	/* pairs per object */
+#define SB_META_KEY_MAX	64
+#define SB_META_VAL_MAX	8192
+
+struct sb_meta_kv {
+	char	*key;
+	char	*val;
+};
+
+/* Metadata of one object; strings heap-owned, released by sb_meta_clear(). */
+struct sb_meta {
+	struct sb_meta_kv	kv[SB_META_MAX];
+	size_t			n;
+};
+
+int		 sb_meta_set(struct sb_meta *, const char *key, const char *val);
+const char	*sb_meta_get(const struct sb_meta *, const char *key);
+void		 sb_meta_clear(struct sb_meta *);
+int		 sb_meta_valid_key(const char *);
+
+/* One listed object; name and meta owned by the entry. */
+struct sb_object {
+	char		*name;
+	int64_t		 size;
+	int64_t		 mtime;		/* ms, last modified */
+	struct sb_meta	 meta;
+};
+
+struct sb_object_list {
+	struct sb_object	*v;
+	size_t			 n;
+};
+
+void	sb_object_list_clear(struct sb_object_list *);
+
+/*
+ * Streams. A reader fills buf with up to len bytes and returns how many,
+ * 0 at end, -1 on error. A writer consumes all len bytes and returns 0, or
+ * -1 on error (which aborts the transfer).
+ */
+typedef ssize_t	(*sb_read_fn)(void *arg, void *buf, size_t len);
+typedef int	(*sb_write_fn)(void *arg, const void *buf, size_t len);
+
+struct sb_store;
+
+/*
+ * What an implementation provides. Every call returns enum sb_err and on
+ * failure leaves a message in the store (sb_store_errmsg()).
+ *
+ * put_stream	store all of src under name with meta, atomically: a reader
+ *		never sees a partial object, and a failed put leaves no object
+ *		behind (or only one a later list does not return).
+ * put_file	same from a local file; may be faster (rename within a disk
+ *		store, parallel blocks to Azure). May consume the file: the
+ *		caller removes path afterwards if it still exists. NULL means
+ *		the generic put_stream path is used.
+ * get		stream the whole object into dst; SB_ERR_NOTFOUND if absent.
+ * head		size and metadata of one object; SB_ERR_NOTFOUND if absent.
+ * list		every object whose name starts with prefix ("" = all), in
+ *		name order, with size and metadata.
+ * del		delete; an object already gone is success.
+ * staging_dir	a local directory on which put_file is fastest (NULL: any).
+ * free		release everything.
+ */
+struct sb_store_ops {
+	const char	*kind;
+	int		(*put_stream)(struct sb_store *, const char *name,
+			    sb_read_fn, void *arg, const struct sb_meta *);
+	int		(*put_file)(struct sb_store *, const char *name,
+			    const char *path, const struct sb_meta *);
+	int		(*get)(struct sb_store *, const char *name,
+			    sb_write_fn, void *arg);
+	int		(*head)(struct sb_store *, const char *name,
+			    struct sb_object *);
+	int		(*list)(struct sb_store *, const char *prefix,
+			    struct sb_object_list *);
+	int		(*del)(struct sb_store *, const char *name);
+	const char	*(*staging_dir)(struct sb_store *);
+	void		(*free)(struct sb_store *);
+};
+
+/* The common head of every store; implementations embed it first. */
+struct sb_store {
+	const struct sb_store_ops	*ops;
+	char				 err[SB_ERRMSG_MAX];
+};
+
+/* Open the store the config names. *out owned by the caller: sb_store_free. */
+int		 sb_store_open(struct sb_store **out, const struct sb_config *,
+		    char *err);
+void		 sb_store_free(struct sb_store **);
+const char	*sb_store_errmsg(const struct sb_store *);
+
+int	sb_store_put_stream(struct sb_store *, const char *name, sb_read_fn,
+	    void *, const struct sb_meta *);
+int	sb_store_put_file(struct sb_store *, const char *name,
+	    const char *path, const struct sb_meta *);
+int	sb_store_get(struct sb_store *, const char *name, sb_write_fn, void *);
+int	sb_store_get_file(struct sb_store *, const char *name,
+	    const char *path);
+int	sb_store_head(struct sb_store *, const char *name, struct sb_object *);
+int	sb_store_list(struct sb_store *, const char *prefix,
+	    struct sb_object_list *);
+int	sb_store_del(struct sb_store *, const char *name);
+const char *sb_store_staging_dir(struct sb_store *);
+
+/* Implementations. */
+int	sb_store_disk_open(struct sb_store **, const char *root, char *err);
+int	sb_store_disk_name_ok(const char *name);
+
+#endif /* SB_STORE_H */

@@ -1,0 +1,1 @@
+/* store_disk.c - being written */

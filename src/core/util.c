@@ -1,0 +1,663 @@
+/*
+ * util.c - the small things every module needs: errors, records, time,
+ * uuids, object names, validation, bounded strings, file hashing.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "sb.h"
+
+static const char *const errstr[SB_ERR__MAX] = {
+	"success",					/* SB_OK */
+	"out of memory",				/* SB_ERR_NOMEM */
+	"invalid input",				/* SB_ERR_INVAL */
+	"not found",					/* SB_ERR_NOTFOUND */
+	"automatic backups cannot be deleted",		/* SB_ERR_AUTOMATIC */
+	"another backup operation is running",		/* SB_ERR_BUSY */
+	"backup failed verification",			/* SB_ERR_CORRUPT */
+	"object store error",				/* SB_ERR_STORAGE */
+	"database error",				/* SB_ERR_DB */
+	"file system error",				/* SB_ERR_IO */
+	"configuration error",				/* SB_ERR_CONFIG */
+	"object store refused the credentials",		/* SB_ERR_AUTH */
+};
+
+/* Stable codes: part of the HTTP contract, never renamed. */
+static const char *const errcode[SB_ERR__MAX] = {
+	"OK",
+	"INTERNAL",
+	"BAD_REQUEST",
+	"NOT_FOUND",
+	"AUTOMATIC_NOT_DELETABLE",
+	"BUSY",
+	"BACKUP_CORRUPT",
+	"STORAGE_ERROR",
+	"INTERNAL",
+	"INTERNAL",
+	"INTERNAL",
+	"STORAGE_ERROR",
+};
+
+const char *
+sb_strerror(enum sb_err e)
+{
+	if ((unsigned)e >= SB_ERR__MAX)
+		return "unknown error";
+	return errstr[e];
+}
+
+const char *
+sb_errcode(enum sb_err e)
+{
+	if ((unsigned)e >= SB_ERR__MAX)
+		return "INTERNAL";
+	return errcode[e];
+}
+
+static const char *const typestr[SB_TYPE__MAX] = { "manual", "automatic" };
+static const char *const statusstr[SB_STATUS__MAX] =
+    { "pending", "completed", "failed" };
+
+const char *
+sb_type_str(enum sb_type t)
+{
+	return (unsigned)t < SB_TYPE__MAX ? typestr[t] : "unknown";
+}
+
+int
+sb_type_parse(const char *s, enum sb_type *out)
+{
+	for (int i = 0; i < SB_TYPE__MAX; i++)
+		if (s != NULL && strcmp(s, typestr[i]) == 0) {
+			*out = (enum sb_type)i;
+			return SB_OK;
+		}
+	return SB_ERR_INVAL;
+}
+
+const char *
+sb_status_str(enum sb_status s)
+{
+	return (unsigned)s < SB_STATUS__MAX ? statusstr[s] : "unknown";
+}
+
+int
+sb_status_parse(const char *s, enum sb_status *out)
+{
+	for (int i = 0; i < SB_STATUS__MAX; i++)
+		if (s != NULL && strcmp(s, statusstr[i]) == 0) {
+			*out = (enum sb_status)i;
+			return SB_OK;
+		}
+	return SB_ERR_INVAL;
+}
+
+/* --- records ------------------------------------------------------------ */
+
+void
+sb_backup_clear(struct sb_backup *b)
+{
+	if (b == NULL)
+		return;
+	free(b->location);
+	free(b->description);
+	free(b->error);
+	for (size_t i = 0; i < b->ntags; i++)
+		free(b->tags[i]);
+	free(b->tags);
+	memset(b, 0, sizeof(*b));
+	b->size = -1;
+}
+
+/* Set tags to a copy of the n strings in tags. */
+int
+sb_backup_set_tags(struct sb_backup *b, const char *const *tags, size_t n)
+{
+	char	**v = NULL;
+	size_t	  i;
+
+	if (n > SB_TAGS_MAX)
+		return SB_ERR_INVAL;
+	if (n > 0 && (v = calloc(n, sizeof(*v))) == NULL)
+		return SB_ERR_NOMEM;
+	for (i = 0; i < n; i++)
+		if ((v[i] = strdup(tags[i])) == NULL) {
+			while (i-- > 0)
+				free(v[i]);
+			free(v);
+			return SB_ERR_NOMEM;
+		}
+	for (i = 0; i < b->ntags; i++)
+		free(b->tags[i]);
+	free(b->tags);
+	b->tags = v;
+	b->ntags = n;
+	return SB_OK;
+}
+
+/* Deep copy; dst must be cleared (or zeroed) first. */
+int
+sb_backup_copy(struct sb_backup *dst, const struct sb_backup *src)
+{
+	*dst = *src;
+	dst->location = NULL;
+	dst->description = NULL;
+	dst->error = NULL;
+	dst->tags = NULL;
+	dst->ntags = 0;
+	if ((src->location && !(dst->location = strdup(src->location))) ||
+	    (src->description && !(dst->description = strdup(src->description))) ||
+	    (src->error && !(dst->error = strdup(src->error))) ||
+	    sb_backup_set_tags(dst, (const char *const *)src->tags,
+	    src->ntags) != SB_OK) {
+		sb_backup_clear(dst);
+		return SB_ERR_NOMEM;
+	}
+	return SB_OK;
+}
+
+void
+sb_backup_list_clear(struct sb_backup_list *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		sb_backup_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Move *b into the list (b is zeroed); grows by doubling. */
+int
+sb_backup_list_push(struct sb_backup_list *l, struct sb_backup *b)
+{
+	struct sb_backup	*nv;
+
+	/* Capacity is implicit: 8, then doubled whenever n reaches a power of 2. */
+	if (l->n == 0 || (l->n >= 8 && (l->n & (l->n - 1)) == 0)) {
+		size_t cap = l->n == 0 ? 8 : l->n * 2;
+		if (cap > SIZE_MAX / sizeof(*nv))
+			return SB_ERR_NOMEM;
+		if ((nv = realloc(l->v, cap * sizeof(*nv))) == NULL)
+			return SB_ERR_NOMEM;
+		l->v = nv;
+	}
+	l->v[l->n++] = *b;
+	memset(b, 0, sizeof(*b));
+	b->size = -1;
+	return SB_OK;
+}
+
+void
+sb_restore_clear(struct sb_restore *r)
+{
+	if (r == NULL)
+		return;
+	free(r->error);
+	memset(r, 0, sizeof(*r));
+}
+
+/* --- time --------------------------------------------------------------- */
+
+int64_t
+sb_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "2026-11-26T04:30:00.123Z" (24 bytes + NUL). */
+int
+sb_time_format(int64_t ms, char *buf, size_t len)
+{
+	struct tm	tm;
+	time_t		t;
+	int64_t		frac;
+	int		n;
+
+	if (ms < 0)
+		return SB_ERR_INVAL;
+	t = (time_t)(ms / 1000);
+	frac = ms % 1000;
+	if (gmtime_r(&t, &tm) == NULL)
+		return SB_ERR_INVAL;
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)frac);
+	return (n < 0 || (size_t)n >= len) ? SB_ERR_INVAL : SB_OK;
+}
+
+static int
+digits(const char **p, int n, int *out)
+{
+	int	v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)**p))
+			return -1;
+		v = v * 10 + (**p - '0');
+		(*p)++;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Parse "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.fff]]" with "Z" or "+HH:MM" /
+ * "-HH:MM", strictly: every field range-checked, nothing trailing.
+ */
+int
+sb_time_parse(const char *s, int64_t *ms)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	struct tm	tm;
+	const char	*p = s;
+	int		y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, off = 0;
+	time_t		t;
+
+	if (s == NULL || strlen(s) > 40)
+		return SB_ERR_INVAL;
+	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
+	    *p++ != '-' || digits(&p, 2, &d))
+		return SB_ERR_INVAL;
+	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
+	    d > mdays[mo - 1])
+		return SB_ERR_INVAL;
+	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) ||
+	    y % 400 == 0))
+		return SB_ERR_INVAL;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi))
+			return SB_ERR_INVAL;
+		if (*p == ':') {
+			p++;
+			if (digits(&p, 2, &sec))
+				return SB_ERR_INVAL;
+			if (*p == '.') {
+				int nd = 0;
+				p++;
+				while (isdigit((unsigned char)*p)) {
+					if (nd < 3)
+						frac = frac * 10 + (*p - '0');
+					nd++;
+					p++;
+				}
+				if (nd == 0 || nd > 9)
+					return SB_ERR_INVAL;
+				for (; nd < 3; nd++)
+					frac *= 10;
+			}
+		}
+		if (h > 23 || mi > 59 || sec > 60)
+			return SB_ERR_INVAL;
+		if (*p == 'Z' || *p == 'z')
+			p++;
+		else if (*p == '+' || *p == '-') {
+			int sign = *p++ == '-' ? -1 : 1, oh, om;
+			if (digits(&p, 2, &oh) || *p++ != ':' ||
+			    digits(&p, 2, &om) || oh > 23 || om > 59)
+				return SB_ERR_INVAL;
+			off = sign * (oh * 60 + om);
+		} else
+			return SB_ERR_INVAL;
+	}
+	if (*p != '\0')
+		return SB_ERR_INVAL;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return SB_ERR_INVAL;
+	*ms = ((int64_t)t - (int64_t)off * 60) * 1000 + frac;
+	if (*ms < 0)
+		return SB_ERR_INVAL;
+	return SB_OK;
+}
+
+/* --- uuid --------------------------------------------------------------- */
+
+/* RFC 4122 version 4 from OpenSSL's CSPRNG. */
+int
+sb_uuid_new(char out[SB_UUID_LEN + 1])
+{
+	unsigned char	r[16];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return SB_ERR_IO;
+	r[6] = (r[6] & 0x0f) | 0x40;
+	r[8] = (r[8] & 0x3f) | 0x80;
+	snprintf(out, SB_UUID_LEN + 1,
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x",
+	    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+	    r[10], r[11], r[12], r[13], r[14], r[15]);
+	return SB_OK;
+}
+
+/* Canonical lowercase 8-4-4-4-12 hex; any version. */
+int
+sb_valid_uuid(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL)
+		return 0;
+	for (i = 0; i < SB_UUID_LEN; i++) {
+		if (s[i] == '\0')
+			return 0;
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return s[i] == '\0';
+}
+
+/* --- validation --------------------------------------------------------- */
+
+/* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+int
+sb_valid_utf8(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0;
+
+	while (i < len) {
+		unsigned c = p[i], n, cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else
+			return 0;
+		if (len - i <= n)
+			return 0;
+		for (unsigned k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* No ASCII control characters but tab and newline (description only). */
+static int
+printable(const char *s, int allow_nl)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == 0x7f || (c < 0x20 && !(allow_nl &&
+		    (c == '\n' || c == '\t'))))
+			return 0;
+	}
+	return 1;
+}
+
+int
+sb_valid_description(const char *s)
+{
+	size_t	len;
+
+	if (s == NULL)
+		return 0;
+	len = strlen(s);
+	return len <= SB_DESC_MAX && sb_valid_utf8(s, len) && printable(s, 1);
+}
+
+/* A tag: 1..64 bytes of UTF-8, no control characters, no comma. */
+int
+sb_valid_tag(const char *s)
+{
+	size_t	len;
+
+	if (s == NULL)
+		return 0;
+	len = strlen(s);
+	return len > 0 && len <= SB_TAG_MAX && sb_valid_utf8(s, len) &&
+	    printable(s, 0) && strchr(s, ',') == NULL;
+}
+
+/* Decimal integer in [min, max], nothing else (no sign games, no spaces). */
+int
+sb_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s) ||
+	    *s == '+')
+		return SB_ERR_INVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return SB_ERR_INVAL;
+	*out = v;
+	return SB_OK;
+}
+
+/* "8388608", "64k", "8M", "1G" (binary units), at most max. */
+int
+sb_parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+	char			*end;
+	unsigned long long	 v, mul = 1;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return SB_ERR_INVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return SB_ERR_INVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		mul = 1ULL << 10;
+		end++;
+		break;
+	case 'm': case 'M':
+		mul = 1ULL << 20;
+		end++;
+		break;
+	case 'g': case 'G':
+		mul = 1ULL << 30;
+		end++;
+		break;
+	default:
+		return SB_ERR_INVAL;
+	}
+	if (*end != '\0' || v > max / mul)
+		return SB_ERR_INVAL;
+	*out = v * mul;
+	return SB_OK;
+}
+
+/* --- strings ------------------------------------------------------------ */
+
+size_t
+sb_strlcpy(char *dst, const char *src, size_t len)
+{
+	size_t	n = strlen(src);
+
+	if (len > 0) {
+		size_t c = n >= len ? len - 1 : n;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+char *
+sb_strdup(const char *s)
+{
+	return s == NULL ? NULL : strdup(s);
+}
+
+void
+sb_vseterr(char *buf, const char *fmt, va_list ap)
+{
+	if (buf == NULL)
+		return;
+	if (vsnprintf(buf, SB_ERRMSG_MAX, fmt, ap) < 0)
+		sb_strlcpy(buf, "error message could not be formatted",
+		    SB_ERRMSG_MAX);
+}
+
+void
+sb_seterr(char *buf, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	sb_vseterr(buf, fmt, ap);
+	va_end(ap);
+}
+
+/* --- names -------------------------------------------------------------- */
+
+int
+sb_name_format(enum sb_type type, int64_t created, const char *id,
+    char *buf, size_t len)
+{
+	struct tm	tm;
+	time_t		t;
+	int		n;
+
+	if (created < 0 || !sb_valid_uuid(id) || (unsigned)type >= SB_TYPE__MAX)
+		return SB_ERR_INVAL;
+	t = (time_t)(created / 1000);
+	if (gmtime_r(&t, &tm) == NULL)
+		return SB_ERR_INVAL;
+	n = snprintf(buf, len, "backup-%04d%02d%02dT%02d%02d%02d%03dZ-%s-%s.db",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(created % 1000), sb_type_str(type), id);
+	return (n < 0 || (size_t)n >= len) ? SB_ERR_INVAL : SB_OK;
+}
+
+/* Inverse of sb_name_format; SB_ERR_INVAL for anything else. */
+int
+sb_name_parse(const char *name, enum sb_type *type, int64_t *created,
+    char id[SB_UUID_LEN + 1])
+{
+	const char	*p = name;
+	char		 iso[64], tstr[16];
+	int		 v[7];
+	size_t		 tl;
+	int64_t		 ms;
+
+	if (name == NULL || strncmp(p, "backup-", 7) != 0)
+		return SB_ERR_INVAL;
+	p += 7;
+	if (digits(&p, 4, &v[0]) || digits(&p, 2, &v[1]) ||
+	    digits(&p, 2, &v[2]) || *p++ != 'T' || digits(&p, 2, &v[3]) ||
+	    digits(&p, 2, &v[4]) || digits(&p, 2, &v[5]) ||
+	    digits(&p, 3, &v[6]) || *p++ != 'Z' || *p++ != '-')
+		return SB_ERR_INVAL;
+	for (tl = 0; p[tl] != '\0' && p[tl] != '-'; tl++)
+		;
+	if (p[tl] != '-' || tl >= sizeof(tstr))
+		return SB_ERR_INVAL;
+	memcpy(tstr, p, tl);
+	tstr[tl] = '\0';
+	if (sb_type_parse(tstr, type) != SB_OK)
+		return SB_ERR_INVAL;
+	p += tl + 1;
+	if (strlen(p) != SB_UUID_LEN + 3 || strcmp(p + SB_UUID_LEN, ".db") != 0)
+		return SB_ERR_INVAL;
+	memcpy(id, p, SB_UUID_LEN);
+	id[SB_UUID_LEN] = '\0';
+	if (!sb_valid_uuid(id))
+		return SB_ERR_INVAL;
+	snprintf(iso, sizeof(iso), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+	if (sb_time_parse(iso, &ms) != SB_OK)
+		return SB_ERR_INVAL;
+	*created = ms;
+	return SB_OK;
+}
+
+/* --- hashing ------------------------------------------------------------ */
+
+int
+sb_sha256_file(const char *path, char hex[SB_SHA256_HEX + 1], int64_t *size,
+    char *err)
+{
+	enum { BUFSZ = 1 << 20 };
+	EVP_MD_CTX	*ctx = NULL;
+	unsigned char	*buf = NULL, md[32];
+	unsigned int	 mdlen = 0;
+	int64_t		 total = 0;
+	ssize_t		 n;
+	int		 fd = -1, rc = SB_ERR_IO;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		sb_seterr(err, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if ((buf = malloc(BUFSZ)) == NULL || (ctx = EVP_MD_CTX_new()) == NULL) {
+		rc = SB_ERR_NOMEM;
+		sb_seterr(err, "out of memory");
+		goto out;
+	}
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		sb_seterr(err, "sha256 init failed");
+		goto out;
+	}
+	while ((n = read(fd, buf, BUFSZ)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			sb_seterr(err, "%s: read: %s", path, strerror(errno));
+			goto out;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		total += n;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (size != NULL)
+		*size = total;
+	rc = SB_OK;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
