@@ -127,6 +127,8 @@ const char *sb_store_staging_dir(struct sb_store *);
 
 /* Implementations. */
 int	sb_store_disk_open(struct sb_store **, const char *root, char *err);
+int	sb_store_azure_open(struct sb_store **, const struct sb_config *,
+	    char *err);
 int	sb_store_disk_name_ok(const char *name);
 
 #endif /* SB_STORE_H */
