@@ -1,13 +1,1749 @@
-/* store_azure.c - Azure Blob Storage store: being written (issue 3). */
+/*
+ * store_azure.c - the object store on Azure Blob Storage, over its REST
+ * API with libcurl (https, or http for Azurite on loopback).
+ *
+ * Requests (Azure Storage REST API, x-ms-version AZ_VERSION):
+ *   put		Put Blob when the object is smaller than a block;
+ *			else Put Block for each block, up to az_concurrency
+ *			in parallel (libcurl multi), then Put Block List,
+ *			which commits the blob atomically: a failed upload
+ *			leaves only uncommitted blocks, which List Blobs
+ *			does not return and Azure discards after a week.
+ *			Every block and every Put Blob carries Content-MD5,
+ *			which Azure checks on arrival.
+ *   get		Get Blob, streamed into the writer; a dropped
+ *			connection resumes with x-ms-range from the bytes
+ *			already delivered, pinned to the first ETag with
+ *			If-Match so a blob that changed is never spliced.
+ *   head		Get Blob Properties.
+ *   list		List Blobs with prefix and include=metadata, page
+ *			after page (NextMarker), parsed by azure_xml.c.
+ *   del		Delete Blob; 404 counts as done.
+ * The container is created (Create Container) before the first upload
+ * of a store's life; "already exists" is fine.
+ *
+ * Metadata travel as x-ms-meta-<key> headers, the values percent-encoded
+ * by az_meta_encode() (any byte outside printable ASCII, blanks, '%'), so
+ * any UTF-8 value comes back byte for byte; keys are ours, [a-z0-9_].
+ *
+ * Retries: timeouts, connection errors and 408, 429, 500, 502, 503, 504
+ * are retried up to az_retries times with exponential backoff and full
+ * jitter, or after Retry-After when the server sends one; other 4xx are
+ * final. Errors read "azure: <op> <name>: <status> <x-ms-error-code>
+ * (request id <x-ms-request-id>)"; 401/403 map to SB_ERR_AUTH, 404 to
+ * SB_ERR_NOTFOUND, the rest to SB_ERR_STORAGE. No secret (key, SAS,
+ * signature, URL query) ever enters a message.
+ *
+ * Memory: put_stream holds at most az_concurrency blocks; put_file reads
+ * each block from the file with pread as curl sends it and holds none.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "azure.h"
 #include "config.h"
 #include "store.h"
 
+#define AZ_BLOCKS_MAX	50000		/* blocks in one blob (Put Block List) */
+#define AZ_BLOCK_MIN	(64 * 1024)
+#define AZ_BLOCK_MAX	(4000ULL * 1024 * 1024)
+#define AZ_CONC_MAX	64
+#define AZ_BACKOFF_BASE	250		/* ms */
+#define AZ_BACKOFF_CAP	30000		/* ms */
+#define AZ_RETRY_AFTER_CAP 60		/* s */
+#define AZ_ERRBODY_MAX	4096
+#define AZ_XMS_MAX	(SB_META_MAX + 8)
+#define AZ_CHUNK	(256 * 1024)	/* read size for hashing files */
+
+struct az_store {
+	struct sb_store	 base;		/* first: the common head */
+	struct az_cred	 cred;
+	char		*container;
+	uint64_t	 block_size;
+	unsigned	 concurrency;
+	unsigned	 timeout;
+	unsigned	 retries;
+	CURL		*easy;		/* single requests, keeps its connection */
+	CURLM		*multi;		/* parallel blocks */
+	int		 container_ok;
+};
+
+/* Where an upload's body comes from: memory, or a range of a file. */
+struct az_body {
+	const unsigned char	*buf;
+	int			 fd;		/* -1: use buf */
+	off_t			 off;
+	uint64_t		 len;
+	uint64_t		 pos;
+	int			 ioerr;		/* errno of a failed pread */
+};
+
+/* What one request is; the store builds its URL, headers and signature. */
+struct az_call {
+	const char	*op;		/* "PUT blob", for messages */
+	const char	*method;	/* GET HEAD PUT DELETE */
+	const char	*name;		/* blob name; NULL: the container */
+	struct az_qp	 qp[AZ_QP_MAX];
+	size_t		 nqp;
+	char		*xms[AZ_XMS_MAX]; /* heap "x-ms-name:value" lines */
+	size_t		 nxms;
+	char		 md5[32];	/* base64 Content-MD5, "" none */
+	char		 if_match[128];	/* "" none */
+	struct az_body	 body;		/* PUT only */
+	int		 want_meta;	/* collect x-ms-meta-* of the response */
+	int		(*sink)(void *, const char *, size_t);
+	void		*sinkarg;
+};
+
+/* What came back from one attempt. */
+struct az_resp {
+	long		 status;
+	char		 code[128];	/* x-ms-error-code */
+	char		 reqid[128];	/* x-ms-request-id */
+	char		 etag[128];
+	long		 retry_after;	/* s, -1 none */
+	int64_t		 clen;		/* Content-Length, -1 */
+	int64_t		 range_total;	/* Content-Range ".../total", -1 */
+	int64_t		 mtime;		/* Last-Modified, ms, -1 */
+	struct sb_meta	 meta;
+	char		 body[AZ_ERRBODY_MAX];
+	size_t		 bodylen;
+	CURLcode	 cc;
+	char		 curlerr[CURL_ERROR_SIZE];
+	int		 sinkerr;	/* enum sb_err from the sink */
+	int		 metaerr;
+	struct az_call	*call;
+};
+
+enum az_verdict {
+	AZ_DONE = 0,
+	AZ_RETRY,
+	AZ_FAIL
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_OK;
+
+static void
+curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec	ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * The wait before retry number attempt (0-based): Retry-After when the
+ * server gave one (capped), else full jitter over an exponential window
+ * ("Exponential Backoff And Jitter", the Azure SDKs' policy too):
+ * uniform in [w/2, w], w = min(cap, base * 2^attempt).
+ */
+static int64_t
+backoff_ms(unsigned attempt, long retry_after)
+{
+	uint32_t	r = 0;
+	int64_t		w = AZ_BACKOFF_BASE;
+
+	if (retry_after >= 0)
+		return (int64_t)(retry_after > AZ_RETRY_AFTER_CAP ?
+		    AZ_RETRY_AFTER_CAP : retry_after) * 1000;
+	while (attempt-- > 0 && w < AZ_BACKOFF_CAP)
+		w *= 2;
+	if (w > AZ_BACKOFF_CAP)
+		w = AZ_BACKOFF_CAP;
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint32_t)mono_ms();
+	return w / 2 + (int64_t)(r % (uint32_t)(w / 2 + 1));
+}
+
+static void
+call_clear(struct az_call *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nxms; i++)
+		free(c->xms[i]);
+	memset(c, 0, sizeof(*c));
+	c->body.fd = -1;
+}
+
+static void
+call_init(struct az_call *c, const char *op, const char *method,
+    const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	c->body.fd = -1;
+	c->op = op;
+	c->method = method;
+	c->name = name;
+}
+
+static int
+call_xms(struct az_call *c, const char *name, const char *val)
+{
+	size_t	 len;
+	char	*s;
+
+	if (c->nxms >= AZ_XMS_MAX)
+		return SB_ERR_INVAL;
+	len = strlen(name) + strlen(val) + 2;
+	if ((s = malloc(len)) == NULL)
+		return SB_ERR_NOMEM;
+	snprintf(s, len, "%s:%s", name, val);
+	c->xms[c->nxms++] = s;
+	return SB_OK;
+}
+
+static void
+call_qp(struct az_call *c, const char *name, const char *val)
+{
+	if (c->nqp < AZ_QP_MAX) {
+		c->qp[c->nqp].name = name;
+		c->qp[c->nqp].val = val;
+		c->nqp++;
+	}
+}
+
+/* Add x-ms-meta-<key> headers for meta, values encoded (see top). */
+static int
+call_meta(struct az_call *c, const struct sb_meta *m)
+{
+	char	 hname[sizeof("x-ms-meta-") + SB_META_KEY_MAX];
+	char	*enc = NULL;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; m != NULL && i < m->n; i++) {
+		if (!sb_meta_valid_key(m->kv[i].key))
+			return SB_ERR_INVAL;
+		snprintf(hname, sizeof(hname), "x-ms-meta-%s", m->kv[i].key);
+		if ((rc = az_meta_encode(m->kv[i].val, &enc)) != SB_OK)
+			return rc;
+		rc = call_xms(c, hname, enc);
+		free(enc);
+		if (rc != SB_OK)
+			return rc;
+	}
+	return SB_OK;
+}
+
+static void
+resp_reset(struct az_resp *r, struct az_call *c)
+{
+	sb_meta_clear(&r->meta);
+	memset(r, 0, sizeof(*r));
+	r->retry_after = -1;
+	r->clen = -1;
+	r->range_total = -1;
+	r->mtime = -1;
+	r->call = c;
+}
+
+/* Copy a header value, trimmed, into a bounded field. */
+static void
+hval(char *dst, size_t len, const char *v, size_t vlen)
+{
+	while (vlen > 0 && (*v == ' ' || *v == '\t'))
+		v++, vlen--;
+	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
+	    v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		vlen--;
+	if (vlen >= len)
+		vlen = len - 1;
+	memcpy(dst, v, vlen);
+	dst[vlen] = '\0';
+}
+
+/*
+ * CURLOPT_HEADERFUNCTION: one header line at a time (RFC 9112 section 5).
+ * A status line starts a new response (curl may show interim ones).
+ */
+static size_t
+on_header(char *buf, size_t sz, size_t n, void *arg)
+{
+	struct az_resp	*r = arg;
+	size_t		 len = sz * n, nlen;
+	const char	*colon;
+	char		 v[SB_META_VAL_MAX * 3 + 8], *dec = NULL, key[80];
+	int64_t		 x;
+	int		 rc;
+
+	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		struct az_call	*c = r->call;
+		const char	*sp = memchr(buf, ' ', len);
+
+		resp_reset(r, c);
+		if (sp != NULL && (size_t)(sp - buf) + 4 <= len &&
+		    sp[1] >= '1' && sp[1] <= '5' &&
+		    sp[2] >= '0' && sp[2] <= '9' &&
+		    sp[3] >= '0' && sp[3] <= '9')
+			r->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 +
+			    (sp[3] - '0');
+		return len;
+	}
+	if ((colon = memchr(buf, ':', len)) == NULL)
+		return len;
+	nlen = (size_t)(colon - buf);
+	hval(v, sizeof(v), colon + 1, len - nlen - 1);
+#define IS(h) (nlen == strlen(h) && strncasecmp(buf, h, nlen) == 0)
+	if (IS("x-ms-error-code"))
+		sb_strlcpy(r->code, v, sizeof(r->code));
+	else if (IS("x-ms-request-id"))
+		sb_strlcpy(r->reqid, v, sizeof(r->reqid));
+	else if (IS("ETag"))
+		sb_strlcpy(r->etag, v, sizeof(r->etag));
+	else if (IS("Retry-After")) {
+		if (sb_parse_i64(v, 0, 86400, &x) == SB_OK)
+			r->retry_after = (long)x;
+	} else if (IS("Content-Length")) {
+		if (sb_parse_i64(v, 0, INT64_MAX, &x) == SB_OK)
+			r->clen = x;
+	} else if (IS("Content-Range")) {
+		const char *slash = strrchr(v, '/');
+
+		if (slash != NULL &&
+		    sb_parse_i64(slash + 1, 0, INT64_MAX, &x) == SB_OK)
+			r->range_total = x;
+	} else if (IS("Last-Modified"))
+		r->mtime = az_http_date(v);
+	else if (r->call != NULL && r->call->want_meta && nlen > 10 &&
+	    strncasecmp(buf, "x-ms-meta-", 10) == 0 &&
+	    nlen - 10 < sizeof(key)) {
+		size_t	i;
+
+		for (i = 0; i < nlen - 10; i++)
+			key[i] = (buf[10 + i] >= 'A' && buf[10 + i] <= 'Z') ?
+			    (char)(buf[10 + i] - 'A' + 'a') : buf[10 + i];
+		key[i] = '\0';
+		if ((rc = az_meta_decode(v, &dec)) == SB_OK)
+			rc = sb_meta_set(&r->meta, key, dec);
+		if (rc == SB_ERR_NOMEM)
+			r->metaerr = rc;
+		free(dec);
+	}
+#undef IS
+	return len;
+}
+
+/*
+ * CURLOPT_WRITEFUNCTION: a 2xx body goes to the call's sink; an error
+ * body is kept (bounded) for the message; other bodies are dropped.
+ */
+static size_t
+on_body(char *buf, size_t sz, size_t n, void *arg)
+{
+	struct az_resp	*r = arg;
+	size_t		 len = sz * n, room;
+	int		 rc;
+
+	if (r->status >= 200 && r->status < 300) {
+		if (r->call->sink == NULL)
+			return len;
+		if ((rc = r->call->sink(r->call->sinkarg, buf, len)) !=
+		    SB_OK) {
+			r->sinkerr = rc;
+			return 0;	/* CURLE_WRITE_ERROR */
+		}
+		return len;
+	}
+	room = sizeof(r->body) - 1 - r->bodylen;
+	if (len < room)
+		room = len;
+	memcpy(r->body + r->bodylen, buf, room);
+	r->bodylen += room;
+	r->body[r->bodylen] = '\0';
+	return len;
+}
+
+/* CURLOPT_READFUNCTION: the upload body, from memory or by pread. */
+static size_t
+on_read(char *buf, size_t sz, size_t n, void *arg)
+{
+	struct az_body	*b = arg;
+	size_t		 len = sz * n;
+	ssize_t		 got;
+
+	if (len > b->len - b->pos)
+		len = (size_t)(b->len - b->pos);
+	if (len == 0)
+		return 0;
+	if (b->fd < 0) {
+		memcpy(buf, b->buf + b->pos, len);
+	} else {
+		do
+			got = pread(b->fd, buf, len, b->off + (off_t)b->pos);
+		while (got == -1 && errno == EINTR);
+		if (got <= 0) {
+			b->ioerr = got == 0 ? EIO : errno;
+			return CURL_READFUNC_ABORT;
+		}
+		len = (size_t)got;
+	}
+	b->pos += len;
+	return len;
+}
+
+/* CURLOPT_SEEKFUNCTION: curl rewinds to resend on a fresh connection. */
+static int
+on_seek(void *arg, curl_off_t off, int whence)
+{
+	struct az_body	*b = arg;
+
+	if (whence != SEEK_SET || off < 0 || (uint64_t)off > b->len)
+		return CURL_SEEKFUNC_FAIL;
+	b->pos = (uint64_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* "Thu, 26 Nov 2026 04:34:32 GMT", locale-independent (RFC 7231 7.1.1.1). */
+static void
+http_now(char *buf, size_t len)
+{
+	static const char *const days[7] = { "Sun", "Mon", "Tue", "Wed",
+	    "Thu", "Fri", "Sat" };
+	static const char *const mons[12] = { "Jan", "Feb", "Mar", "Apr",
+	    "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm	tm;
+	time_t		t = time(NULL);
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Per-attempt storage that must outlive curl_easy_perform. */
+struct az_wire {
+	struct curl_slist	*hdrs;
+	char			*url;
+};
+
+static void
+wire_clear(struct az_wire *w)
+{
+	curl_slist_free_all(w->hdrs);
+	free(w->url);
+	w->hdrs = NULL;
+	w->url = NULL;
+}
+
+static int
+slist_add(struct curl_slist **l, const char *s)
+{
+	struct curl_slist	*n;
+
+	if ((n = curl_slist_append(*l, s)) == NULL)
+		return SB_ERR_NOMEM;
+	*l = n;
+	return SB_OK;
+}
+
+/*
+ * Make easy ready for one attempt of call: URL (blob name and query
+ * percent-encoded, SAS appended), headers (x-ms-date, x-ms-version, the
+ * call's x-ms-* lines, Content-MD5, If-Match, Authorization when signing
+ * with the key), body and callbacks. w keeps what curl points to; the
+ * caller frees it with wire_clear() after the transfer.
+ */
+static int
+setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
+    struct az_wire *w)
+{
+	struct az_sigreq	 sig;
+	const char		*xms[AZ_XMS_MAX + 2];
+	char			 date[64], dline[80], auth[256], line[192];
+	char			*encname = NULL, *enccont = NULL, *v = NULL;
+	char			*path = NULL;
+	size_t			 i, len, off;
+	int			 rc = SB_ERR_NOMEM;
+
+	memset(w, 0, sizeof(*w));
+	resp_reset(r, c);
+	c->body.pos = 0;
+	c->body.ioerr = 0;
+	if (az_url_encode(st->container, 0, &enccont) != SB_OK ||
+	    (c->name != NULL && az_url_encode(c->name, 1, &encname) != SB_OK))
+		goto out;
+
+	/* Path: <endpoint path>/<container>[/<name>]. */
+	len = strlen(st->cred.path) + strlen(enccont) +
+	    (encname ? strlen(encname) : 0) + 3;
+	if ((path = malloc(len)) == NULL)
+		goto out;
+	snprintf(path, len, "%s/%s%s%s", st->cred.path, enccont,
+	    encname ? "/" : "", encname ? encname : "");
+
+	/* URL: endpoint up to its path, our path, ?query[&sas]. */
+	len = strlen(st->cred.endpoint) + strlen(path) + 2 +
+	    (st->cred.sas ? strlen(st->cred.sas) + 1 : 0);
+	for (i = 0; i < c->nqp; i++)
+		len += strlen(c->qp[i].name) + 3 * strlen(c->qp[i].val) + 2;
+	if ((w->url = malloc(len)) == NULL)
+		goto out;
+	off = (size_t)(st->cred.path - st->cred.endpoint);
+	memcpy(w->url, st->cred.endpoint, off);
+	off += (size_t)snprintf(w->url + off, len - off, "%s", path);
+	for (i = 0; i < c->nqp; i++) {
+		if (az_url_encode(c->qp[i].val, 0, &v) != SB_OK)
+			goto out;
+		off += (size_t)snprintf(w->url + off, len - off, "%c%s=%s",
+		    i == 0 ? '?' : '&', c->qp[i].name, v);
+		free(v);
+		v = NULL;
+	}
+	if (st->cred.sas != NULL)
+		snprintf(w->url + off, len - off, "%c%s",
+		    c->nqp == 0 ? '?' : '&', st->cred.sas);
+
+	http_now(date, sizeof(date));
+	snprintf(dline, sizeof(dline), "x-ms-date:%s", date);
+	xms[0] = dline;
+	xms[1] = "x-ms-version:" AZ_VERSION;
+	for (i = 0; i < c->nxms; i++)
+		xms[i + 2] = c->xms[i];
+	for (i = 0; i < c->nxms + 2; i++) {
+		/* curl drops "name:"; "name;" sends a header with no value. */
+		len = strlen(xms[i]);
+		if (len > 0 && xms[i][len - 1] == ':') {
+			snprintf(line, sizeof(line), "%.*s;", (int)len - 1,
+			    xms[i]);
+			rc = slist_add(&w->hdrs, line);
+		} else
+			rc = slist_add(&w->hdrs, xms[i]);
+		if (rc != SB_OK)
+			goto out;
+	}
+	rc = SB_ERR_NOMEM;
+	if (slist_add(&w->hdrs, "Expect:") != SB_OK)
+		goto out;
+	if (c->md5[0] != '\0') {
+		snprintf(line, sizeof(line), "Content-MD5: %s", c->md5);
+		if (slist_add(&w->hdrs, line) != SB_OK)
+			goto out;
+	}
+	if (c->if_match[0] != '\0') {
+		snprintf(line, sizeof(line), "If-Match: %s", c->if_match);
+		if (slist_add(&w->hdrs, line) != SB_OK)
+			goto out;
+	}
+	if (st->cred.key != NULL) {
+		memset(&sig, 0, sizeof(sig));
+		sig.method = c->method;
+		sig.path = path;
+		sig.qp = c->qp;
+		sig.nqp = c->nqp;
+		sig.xms = xms;
+		sig.nxms = c->nxms + 2;
+		sig.content_length = strcmp(c->method, "PUT") == 0 ?
+		    c->body.len : 0;
+		sig.content_md5 = c->md5[0] ? c->md5 : NULL;
+		sig.if_match = c->if_match[0] ? c->if_match : NULL;
+		if ((rc = az_sign(&st->cred, &sig, auth, sizeof(auth))) !=
+		    SB_OK)
+			goto out;
+		rc = slist_add(&w->hdrs, auth);
+		OPENSSL_cleanse(auth, sizeof(auth));
+		if (rc != SB_OK)
+			goto out;
+	}
+
+	curl_easy_reset(easy);
+	curl_easy_setopt(easy, CURLOPT_URL, w->url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, w->hdrs);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, (long)st->timeout);
+	/* A stall of timeout seconds, in either direction, is a timeout. */
+	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long)st->timeout);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->curlerr);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, r);
+	if (strcmp(c->method, "PUT") == 0) {
+		curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)c->body.len);
+		curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(easy, CURLOPT_READDATA, &c->body);
+		curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(easy, CURLOPT_SEEKDATA, &c->body);
+		curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024);
+	} else if (strcmp(c->method, "HEAD") == 0)
+		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+	else if (strcmp(c->method, "DELETE") == 0)
+		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "DELETE");
+	rc = SB_OK;
+out:
+	free(v);
+	free(encname);
+	free(enccont);
+	free(path);
+	if (rc != SB_OK)
+		wire_clear(w);
+	return rc;
+}
+
+/* Whether a curl failure is worth another attempt. */
+static int
+curl_retryable(const struct az_resp *r)
+{
+	if (r->sinkerr != SB_OK || r->call->body.ioerr != 0)
+		return 0;
+	switch (r->cc) {
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_READ_ERROR:
+	case CURLE_ABORTED_BY_CALLBACK:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_FUNCTION_NOT_FOUND:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Judge one finished attempt. */
+static enum az_verdict
+verdict(const struct az_resp *r)
+{
+	if (r->cc != CURLE_OK)
+		return curl_retryable(r) ? AZ_RETRY : AZ_FAIL;
+	if (r->status >= 200 && r->status < 300)
+		return AZ_DONE;
+	switch (r->status) {
+	case 408: case 429: case 500: case 502: case 503: case 504:
+		return AZ_RETRY;
+	default:
+		return AZ_FAIL;
+	}
+}
+
+/*
+ * Put the failure of call into the store's message and return its error:
+ * "azure: PUT block list NAME: 403 AuthenticationFailed (request id X)",
+ * with "after N attempts" when it was retried.
+ */
+static int
+fail_msg(struct az_store *st, const struct az_call *c,
+    const struct az_resp *r, unsigned attempts)
+{
+	char	 tries[48] = "";
+	char	 what[SB_NAME_MAX + 64];
+	int	 rc;
+
+	if (attempts > 1)
+		snprintf(tries, sizeof(tries), " after %u attempts", attempts);
+	snprintf(what, sizeof(what), "azure: %s %s", c->op,
+	    c->name != NULL ? c->name : st->container);
+	if (r->sinkerr != SB_OK) {
+		sb_seterr(st->base.err, "%s: %s", what,
+		    r->sinkerr == SB_ERR_IO ? "the writer failed" :
+		    sb_strerror(r->sinkerr));
+		return r->sinkerr;
+	}
+	if (r->call->body.ioerr != 0) {
+		sb_seterr(st->base.err, "%s: reading the local file: %s", what,
+		    strerror(r->call->body.ioerr));
+		return SB_ERR_IO;
+	}
+	if (r->cc != CURLE_OK) {
+		sb_seterr(st->base.err, "%s: %s%s%s%s", what,
+		    curl_easy_strerror(r->cc), r->curlerr[0] ? " (" : "",
+		    r->curlerr[0] ? r->curlerr : "",
+		    r->curlerr[0] ? ")" : "");
+		rc = SB_ERR_STORAGE;
+		goto tail;
+	}
+	sb_seterr(st->base.err, "%s: %ld %s (request id %s)", what, r->status,
+	    r->code[0] ? r->code : "(no error code)",
+	    r->reqid[0] ? r->reqid : "none");
+	if (r->status == 401 || r->status == 403)
+		rc = SB_ERR_AUTH;
+	else if (r->status == 404)
+		rc = SB_ERR_NOTFOUND;
+	else
+		rc = SB_ERR_STORAGE;
+tail:
+	if (tries[0] != '\0') {
+		size_t	len = strlen(st->base.err);
+
+		snprintf(st->base.err + len, sizeof(st->base.err) - len, "%s",
+		    tries);
+	}
+	return rc;
+}
+
+/*
+ * Run call on the store's easy handle, retrying per the policy at the
+ * top. On return r holds the last response. Returns SB_OK on a 2xx, else
+ * the error (message set).
+ */
+static int
+run(struct az_store *st, struct az_call *c, struct az_resp *r)
+{
+	struct az_wire		w;
+	enum az_verdict		v;
+	unsigned		attempt;
+	int			rc;
+
+	for (attempt = 0;; attempt++) {
+		if ((rc = setup(st, st->easy, c, r, &w)) != SB_OK) {
+			sb_seterr(st->base.err, "azure: %s: %s", c->op,
+			    sb_strerror(rc));
+			return rc;
+		}
+		r->cc = curl_easy_perform(st->easy);
+		wire_clear(&w);
+		if (r->metaerr != SB_OK) {
+			sb_seterr(st->base.err, "azure: out of memory");
+			return SB_ERR_NOMEM;
+		}
+		v = verdict(r);
+		if (v == AZ_DONE)
+			return SB_OK;
+		if (v == AZ_FAIL || attempt >= st->retries)
+			return fail_msg(st, c, r, attempt + 1);
+		sleep_ms(backoff_ms(attempt, r->retry_after));
+	}
+}
+
+/*
+ * Create Container, once per store: 201 Created and 409 (already there)
+ * both mean ready. A 403 is let through: a SAS may allow blobs but not
+ * containers, and the upload that follows reports the real error.
+ */
+static int
+ensure_container(struct az_store *st)
+{
+	struct az_call	c;
+	struct az_resp	r;
+	int		rc;
+
+	if (st->container_ok)
+		return SB_OK;
+	call_init(&c, "PUT container", "PUT", NULL);
+	call_qp(&c, "restype", "container");
+	memset(&r, 0, sizeof(r));
+	rc = run(st, &c, &r);
+	if (rc == SB_OK || r.status == 409 || r.status == 403) {
+		st->container_ok = 1;
+		rc = SB_OK;
+	}
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	return rc;
+}
+
+/* Content-MD5 (RFC 1864) of a buffer, base64. */
+static int
+md5_buf(const unsigned char *buf, size_t len, char out[32])
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen = 0;
+
+	if (EVP_Digest(buf, len, md, &mdlen, EVP_md5(), NULL) != 1)
+		return SB_ERR_STORAGE;
+	return az_b64_encode(md, mdlen, out, 32);
+}
+
+/* Content-MD5 of len bytes of fd at off, read in AZ_CHUNK pieces. */
+static int
+md5_file(int fd, off_t off, uint64_t len, unsigned char *chunk, char out[32],
+    int *eno)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	EVP_MD_CTX	*ctx;
+	ssize_t		 got;
+	size_t		 want;
+	int		 rc = SB_ERR_STORAGE;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return SB_ERR_NOMEM;
+	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
+		goto out;
+	while (len > 0) {
+		want = len > AZ_CHUNK ? AZ_CHUNK : (size_t)len;
+		do
+			got = pread(fd, chunk, want, off);
+		while (got == -1 && errno == EINTR);
+		if (got <= 0) {
+			*eno = got == 0 ? EIO : errno;
+			rc = SB_ERR_IO;
+			goto out;
+		}
+		if (EVP_DigestUpdate(ctx, chunk, (size_t)got) != 1)
+			goto out;
+		off += got;
+		len -= (uint64_t)got;
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+		goto out;
+	rc = az_b64_encode(md, mdlen, out, 32);
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* Put Blob: the whole object in one request (BlockBlob). */
+static int
+put_blob(struct az_store *st, const char *name, const struct sb_meta *meta,
+    const struct az_body *body)
+{
+	struct az_call	c;
+	struct az_resp	r;
+	unsigned char	*chunk = NULL;
+	int		rc, eno = 0;
+
+	memset(&r, 0, sizeof(r));
+	call_init(&c, "PUT blob", "PUT", name);
+	c.body = *body;
+	if ((rc = call_xms(&c, "x-ms-blob-type", "BlockBlob")) != SB_OK ||
+	    (rc = call_meta(&c, meta)) != SB_OK)
+		goto out;
+	if (body->fd < 0)
+		rc = md5_buf(body->buf, (size_t)body->len, c.md5);
+	else if ((chunk = malloc(AZ_CHUNK)) == NULL)
+		rc = SB_ERR_NOMEM;
+	else
+		rc = md5_file(body->fd, body->off, body->len, chunk, c.md5,
+		    &eno);
+	if (rc != SB_OK)
+		goto out;
+	rc = run(st, &c, &r);
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	free(chunk);
+	return rc;
+out:
+	if (rc == SB_ERR_IO)
+		sb_seterr(st->base.err, "azure: PUT blob %s: reading: %s",
+		    name, strerror(eno));
+	else
+		sb_seterr(st->base.err, "azure: PUT blob %s: %s", name,
+		    rc == SB_ERR_INVAL ? "bad metadata" : sb_strerror(rc));
+	call_clear(&c);
+	free(chunk);
+	return rc;
+}
+
+/* Put Block List: commit the blocks 0..n-1 in order, with the metadata. */
+static int
+put_block_list(struct az_store *st, const char *name,
+    const struct sb_meta *meta, uint32_t n)
+{
+	struct az_call	 c;
+	struct az_resp	 r;
+	char		*xml = NULL, id[16], raw[16];
+	size_t		 len, off;
+	uint32_t	 i;
+	int		 rc;
+
+	memset(&r, 0, sizeof(r));
+	call_init(&c, "PUT block list", "PUT", name);
+	call_qp(&c, "comp", "blocklist");
+	/* <?xml..?><BlockList> + n * <Latest>12 chars</Latest> + end */
+	len = 64 + (size_t)n * 32;
+	if ((xml = malloc(len)) == NULL) {
+		rc = SB_ERR_NOMEM;
+		goto out;
+	}
+	off = (size_t)snprintf(xml, len, "<?xml version=\"1.0\" "
+	    "encoding=\"utf-8\"?><BlockList>");
+	for (i = 0; i < n; i++) {
+		snprintf(raw, sizeof(raw), "blk%06u", (unsigned)i);
+		az_b64_encode((const unsigned char *)raw, 9, id, sizeof(id));
+		off += (size_t)snprintf(xml + off, len - off,
+		    "<Latest>%s</Latest>", id);
+	}
+	off += (size_t)snprintf(xml + off, len - off, "</BlockList>");
+	c.body.buf = (const unsigned char *)xml;
+	c.body.len = off;
+	if ((rc = call_meta(&c, meta)) != SB_OK ||
+	    (rc = md5_buf(c.body.buf, off, c.md5)) != SB_OK) {
+		sb_seterr(st->base.err, "azure: PUT block list %s: %s", name,
+		    rc == SB_ERR_INVAL ? "bad metadata" : sb_strerror(rc));
+		goto out;
+	}
+	rc = run(st, &c, &r);
+out:
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	free(xml);
+	return rc;
+}
+
+/* One parallel Put Block in flight (or waiting to be retried). */
+struct az_slot {
+	CURL		*easy;
+	struct az_call	 call;
+	struct az_resp	 resp;
+	struct az_wire	 wire;
+	unsigned char	*buf;		/* put_stream: one block */
+	char		 id[16];	/* base64 block id */
+	unsigned	 attempt;
+	int64_t		 not_before;	/* mono ms, when waiting */
+	enum { SLOT_FREE, SLOT_RUNNING, SLOT_WAITING } state;
+};
+
+/* Where blocks come from: a reader, or a file read with pread. */
+struct az_src {
+	sb_read_fn	 rd;
+	void		*rdarg;
+	int		 fd;
+	uint64_t	 size;		/* file size */
+	uint64_t	 next;		/* file offset of the next block */
+	int		 eof;
+	unsigned char	*chunk;		/* AZ_CHUNK, for hashing the file */
+};
+
+/*
+ * Fill buf with up to want bytes from the reader (it may return short
+ * counts). Returns the count, or -1 on a reader error.
+ */
+static ssize_t
+read_full(struct az_src *s, unsigned char *buf, size_t want)
+{
+	size_t	got = 0;
+	ssize_t	n;
+
+	while (got < want) {
+		n = s->rd(s->rdarg, buf + got, want - got);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			s->eof = 1;
+			break;
+		}
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* Whether src may have another block (and the block limit allows it). */
+static int
+more(const struct az_src *src, uint32_t nblocks)
+{
+	if (nblocks >= AZ_BLOCKS_MAX)
+		return 0;
+	return src->rd != NULL ? !src->eof : src->next < src->size;
+}
+
+/* Start (or restart) the Put Block of a slot on the multi handle. */
+static int
+slot_start(struct az_store *st, struct az_slot *sl)
+{
+	int	rc;
+
+	if ((rc = setup(st, sl->easy, &sl->call, &sl->resp, &sl->wire)) !=
+	    SB_OK)
+		return rc;
+	if (curl_multi_add_handle(st->multi, sl->easy) != CURLM_OK) {
+		wire_clear(&sl->wire);
+		return SB_ERR_STORAGE;
+	}
+	sl->state = SLOT_RUNNING;
+	return SB_OK;
+}
+
+/*
+ * Prepare the next block in a free slot: read it (stream) or locate and
+ * hash it (file), build its Put Block call. Returns SB_OK with *got 0 when
+ * there is nothing left.
+ */
+static int
+slot_fill(struct az_store *st, struct az_slot *sl, struct az_src *src,
+    uint32_t idx, const char *name, size_t *got)
+{
+	char	raw[16];
+	ssize_t	n;
+	int	rc, eno = 0;
+
+	*got = 0;
+	call_clear(&sl->call);
+	call_init(&sl->call, "PUT block", "PUT", name);
+	snprintf(raw, sizeof(raw), "blk%06u", (unsigned)idx);
+	az_b64_encode((const unsigned char *)raw, 9, sl->id, sizeof(sl->id));
+	call_qp(&sl->call, "comp", "block");
+	call_qp(&sl->call, "blockid", sl->id);
+	if (src->rd != NULL) {
+		if (src->eof)
+			return SB_OK;
+		if (sl->buf == NULL &&
+		    (sl->buf = malloc((size_t)st->block_size)) == NULL)
+			return SB_ERR_NOMEM;
+		if ((n = read_full(src, sl->buf, (size_t)st->block_size)) < 0) {
+			sb_seterr(st->base.err, "azure: PUT block %s: the "
+			    "reader failed", name);
+			return SB_ERR_IO;
+		}
+		if (n == 0)
+			return SB_OK;
+		sl->call.body.buf = sl->buf;
+		sl->call.body.len = (uint64_t)n;
+		rc = md5_buf(sl->buf, (size_t)n, sl->call.md5);
+		*got = (size_t)n;
+	} else {
+		if (src->next >= src->size)
+			return SB_OK;
+		sl->call.body.fd = src->fd;
+		sl->call.body.off = (off_t)src->next;
+		sl->call.body.len = src->size - src->next < st->block_size ?
+		    src->size - src->next : st->block_size;
+		src->next += sl->call.body.len;
+		rc = md5_file(src->fd, sl->call.body.off, sl->call.body.len,
+		    src->chunk, sl->call.md5, &eno);
+		if (rc == SB_ERR_IO)
+			sb_seterr(st->base.err, "azure: PUT block %s: reading "
+			    "the file: %s", name, strerror(eno));
+		*got = (size_t)sl->call.body.len;
+	}
+	return rc;
+}
+
+/*
+ * Upload name in blocks, concurrency at a time, then commit them with
+ * Put Block List. first (len bytes) is the first block when the caller
+ * already read it from a stream. A block that fails retryably waits its
+ * backoff in its slot while the others go on. Returns SB_OK or the
+ * error of the first block that failed for good (message set).
+ */
+static int
+put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
+    struct az_src *src, unsigned char *first, size_t firstlen)
+{
+	struct az_slot	*slots = NULL, *sl;
+	CURLMsg		*msg;
+	uint32_t	 nblocks = 0;
+	size_t		 nslots = st->concurrency, i, got;
+	int64_t		 now, wait;
+	int		 rc = SB_OK, running = 0, left, active, waiting;
+	enum az_verdict	 v;
+
+	if ((st->multi == NULL && (st->multi = curl_multi_init()) == NULL) ||
+	    (slots = calloc(nslots, sizeof(*slots))) == NULL) {
+		free(first);
+		sb_seterr(st->base.err, "azure: PUT %s: out of memory", name);
+		return SB_ERR_NOMEM;
+	}
+	curl_multi_setopt(st->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)st->concurrency);
+	/* The caller's first block becomes slot 0's buffer. */
+	slots[0].buf = first;
+	for (i = 0; i < nslots; i++) {
+		slots[i].call.body.fd = -1;
+		if ((slots[i].easy = curl_easy_init()) == NULL) {
+			rc = SB_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if (first != NULL) {
+		call_init(&slots[0].call, "PUT block", "PUT", name);
+		az_b64_encode((const unsigned char *)"blk000000", 9,
+		    slots[0].id, sizeof(slots[0].id));
+		call_qp(&slots[0].call, "comp", "block");
+		call_qp(&slots[0].call, "blockid", slots[0].id);
+		slots[0].call.body.buf = first;
+		slots[0].call.body.len = firstlen;
+		if ((rc = md5_buf(first, firstlen, slots[0].call.md5)) !=
+		    SB_OK || (rc = slot_start(st, &slots[0])) != SB_OK)
+			goto out;
+		nblocks = 1;
+	}
+
+	for (;;) {
+		now = mono_ms();
+		active = 0;
+		for (i = 0; i < nslots && rc == SB_OK; i++) {
+			sl = &slots[i];
+			if (sl->state == SLOT_FREE) {
+				if (nblocks >= AZ_BLOCKS_MAX) {
+					if (more(src, 0)) {
+						sb_seterr(st->base.err, "azure:"
+						    " PUT block %s: more than "
+						    "%u blocks: raise "
+						    "block_size", name,
+						    AZ_BLOCKS_MAX);
+						rc = SB_ERR_INVAL;
+					}
+					continue;
+				}
+				if ((rc = slot_fill(st, sl, src, nblocks, name,
+				    &got)) != SB_OK || got == 0)
+					continue;
+				nblocks++;
+				sl->attempt = 0;
+				rc = slot_start(st, sl);
+			} else if (sl->state == SLOT_WAITING &&
+			    sl->not_before <= now)
+				rc = slot_start(st, sl);
+			if (sl->state != SLOT_FREE)
+				active++;
+		}
+		if (rc != SB_OK || active == 0)
+			break;
+
+		if (curl_multi_perform(st->multi, &running) != CURLM_OK) {
+			rc = SB_ERR_STORAGE;
+			sb_seterr(st->base.err, "azure: PUT block %s: curl "
+			    "multi failed", name);
+			break;
+		}
+		while ((msg = curl_multi_info_read(st->multi, &left)) != NULL) {
+			struct az_resp	*r = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&r);
+			r->cc = msg->data.result;
+			curl_multi_remove_handle(st->multi, msg->easy_handle);
+			sl = (struct az_slot *)((char *)r -
+			    offsetof(struct az_slot, resp));
+			wire_clear(&sl->wire);
+			v = verdict(r);
+			if (v == AZ_DONE) {
+				sl->state = SLOT_FREE;
+			} else if (v == AZ_RETRY && sl->attempt < st->retries) {
+				sl->not_before = mono_ms() +
+				    backoff_ms(sl->attempt, r->retry_after);
+				sl->attempt++;
+				sl->state = SLOT_WAITING;
+			} else if (rc == SB_OK) {
+				rc = fail_msg(st, &sl->call, r,
+				    sl->attempt + 1);
+				sl->state = SLOT_FREE;
+			} else
+				sl->state = SLOT_FREE;
+		}
+		if (rc != SB_OK)
+			break;
+
+		/*
+		 * Sleep until traffic or until a waiting block is due; not
+		 * at all when a free slot can take the next block.
+		 */
+		wait = 1000;
+		waiting = 0;
+		now = mono_ms();
+		for (i = 0; i < nslots; i++) {
+			if (slots[i].state == SLOT_FREE && more(src, nblocks))
+				wait = 0;
+			if (slots[i].state != SLOT_WAITING)
+				continue;
+			waiting = 1;
+			if (slots[i].not_before - now < wait)
+				wait = slots[i].not_before - now;
+		}
+		if (wait > 0 && running > 0)
+			curl_multi_poll(st->multi, NULL, 0, (int)wait, NULL);
+		else if (wait > 0 && waiting)
+			sleep_ms(wait);
+	}
+	if (rc == SB_OK)
+		rc = put_block_list(st, name, meta, nblocks);
+out:
+	for (i = 0; i < nslots; i++) {
+		sl = &slots[i];
+		if (sl->easy != NULL) {
+			if (sl->state == SLOT_RUNNING)
+				curl_multi_remove_handle(st->multi, sl->easy);
+			curl_easy_cleanup(sl->easy);
+		}
+		wire_clear(&sl->wire);
+		call_clear(&sl->call);
+		sb_meta_clear(&sl->resp.meta);
+		free(sl->buf);
+	}
+	free(slots);
+	if (rc == SB_ERR_NOMEM)
+		sb_seterr(st->base.err, "azure: PUT %s: out of memory", name);
+	return rc;
+}
+
+static int
+name_ok(struct az_store *st, const char *name)
+{
+	size_t	len;
+
+	/* Azure: 1..1024 characters; ours are at most SB_NAME_MAX bytes. */
+	len = name != NULL ? strnlen(name, SB_NAME_MAX + 1) : 0;
+	if (len == 0 || len > SB_NAME_MAX || !sb_valid_utf8(name, len)) {
+		sb_seterr(st->base.err, "azure: bad object name");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * put_stream: read the first block; if the stream ends inside it, one
+ * Put Blob, else blocks in parallel (at most concurrency buffers).
+ */
+static int
+az_put_stream(struct sb_store *s, const char *name, sb_read_fn rd, void *arg,
+    const struct sb_meta *meta)
+{
+	struct az_store	*st = (struct az_store *)s;
+	struct az_src	 src;
+	struct az_body	 body;
+	unsigned char	*buf = NULL;
+	ssize_t		 n;
+	int		 rc;
+
+	if (!name_ok(st, name))
+		return SB_ERR_INVAL;
+	if ((rc = ensure_container(st)) != SB_OK)
+		return rc;
+	memset(&src, 0, sizeof(src));
+	src.rd = rd;
+	src.rdarg = arg;
+	src.fd = -1;
+	if ((buf = malloc((size_t)st->block_size)) == NULL) {
+		sb_seterr(st->base.err, "azure: PUT %s: out of memory", name);
+		return SB_ERR_NOMEM;
+	}
+	if ((n = read_full(&src, buf, (size_t)st->block_size)) < 0) {
+		sb_seterr(st->base.err, "azure: PUT %s: the reader failed",
+		    name);
+		free(buf);
+		return SB_ERR_IO;
+	}
+	if (src.eof) {
+		memset(&body, 0, sizeof(body));
+		body.fd = -1;
+		body.buf = buf;
+		body.len = (uint64_t)n;
+		rc = put_blob(st, name, meta, &body);
+		free(buf);
+		return rc;
+	}
+	/* put_blocks owns buf from here. */
+	return put_blocks(st, name, meta, &src, buf, (size_t)n);
+}
+
+/* put_file: one Put Blob when small, else blocks read with pread. */
+static int
+az_put_file(struct sb_store *s, const char *name, const char *path,
+    const struct sb_meta *meta)
+{
+	struct az_store	*st = (struct az_store *)s;
+	struct az_src	 src;
+	struct az_body	 body;
+	struct stat	 sb;
+	int		 fd = -1, rc;
+
+	memset(&src, 0, sizeof(src));
+	if (!name_ok(st, name))
+		return SB_ERR_INVAL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1) {
+		sb_seterr(st->base.err, "azure: PUT %s: %s: %s", name, path,
+		    strerror(errno));
+		rc = SB_ERR_IO;
+		goto out;
+	}
+	if ((rc = ensure_container(st)) != SB_OK)
+		goto out;
+	if ((uint64_t)sb.st_size < st->block_size) {
+		memset(&body, 0, sizeof(body));
+		body.fd = fd;
+		body.len = (uint64_t)sb.st_size;
+		rc = put_blob(st, name, meta, &body);
+		goto out;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	src.fd = fd;
+	src.size = (uint64_t)sb.st_size;
+	if ((src.chunk = malloc(AZ_CHUNK)) == NULL) {
+		rc = SB_ERR_NOMEM;
+		sb_seterr(st->base.err, "azure: PUT %s: out of memory", name);
+		goto out;
+	}
+	rc = put_blocks(st, name, meta, &src, NULL, 0);
+out:
+	free(src.chunk);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+/* Get Blob state: what reached the writer, and what to skip on a 200. */
+struct az_get {
+	sb_write_fn	 wr;
+	void		*arg;
+	struct az_resp	*resp;
+	uint64_t	 delivered;
+	uint64_t	 from;		/* what this attempt asked to start at */
+	uint64_t	 skip;
+	int		 checked;	/* this attempt's first bytes seen */
+};
+
+static int
+get_sink(void *arg, const char *buf, size_t len)
+{
+	struct az_get	*g = arg;
+
+	/* A 200 to a ranged request restarts at 0: skip what we have. */
+	if (!g->checked) {
+		g->checked = 1;
+		g->skip = g->resp->status == 200 ? g->from : 0;
+	}
+	if (g->skip > 0) {
+		size_t	n = g->skip < len ? (size_t)g->skip : len;
+
+		g->skip -= n;
+		buf += n;
+		len -= n;
+	}
+	if (len == 0)
+		return SB_OK;
+	if (g->wr(g->arg, buf, len) != 0)
+		return SB_ERR_IO;
+	g->delivered += len;
+	return SB_OK;
+}
+
+/*
+ * get: Get Blob, streamed. After a dropped or truncated transfer, ask for
+ * the rest with x-ms-range: bytes=<delivered>- and If-Match on the first
+ * ETag (a 412 means the blob changed under us: fail, never splice). An
+ * attempt that delivered bytes does not use up a retry; AZ_GET_MAX bounds
+ * the whole.
+ */
+#define AZ_GET_MAX	1000
+static int
+az_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
+{
+	struct az_store	*st = (struct az_store *)s;
+	struct az_call	 c;
+	struct az_resp	 r;
+	struct az_wire	 w;
+	struct az_get	 g;
+	char		 range[64], etag[128] = "";
+	int64_t		 total = -1;
+	uint64_t	 before;
+	unsigned	 fails = 0, tries;
+	enum az_verdict	 v;
+	int		 rc;
+
+	if (!name_ok(st, name))
+		return SB_ERR_INVAL;
+	memset(&r, 0, sizeof(r));
+	memset(&g, 0, sizeof(g));
+	g.wr = wr;
+	g.arg = arg;
+	g.resp = &r;
+	for (tries = 1;; tries++) {
+		call_init(&c, "GET blob", "GET", name);
+		c.sink = get_sink;
+		c.sinkarg = &g;
+		if (g.delivered > 0) {
+			snprintf(range, sizeof(range), "bytes=%llu-",
+			    (unsigned long long)g.delivered);
+			if ((rc = call_xms(&c, "x-ms-range", range)) != SB_OK)
+				goto out;
+			sb_strlcpy(c.if_match, etag, sizeof(c.if_match));
+		}
+		before = g.delivered;
+		if ((rc = setup(st, st->easy, &c, &r, &w)) != SB_OK)
+			goto out;
+		g.from = g.delivered;
+		g.skip = 0;
+		g.checked = 0;
+		r.cc = curl_easy_perform(st->easy);
+		wire_clear(&w);
+		v = verdict(&r);
+		if (v == AZ_DONE) {
+			if (etag[0] == '\0')
+				sb_strlcpy(etag, r.etag, sizeof(etag));
+			if (total < 0)
+				total = r.status == 206 ? r.range_total :
+				    r.clen;
+			if (total >= 0 && g.delivered == (uint64_t)total) {
+				rc = SB_OK;
+				goto out;
+			}
+			/* Short body without a curl error: go on. */
+			v = AZ_RETRY;
+			r.cc = CURLE_PARTIAL_FILE;
+			if (total < 0) {
+				sb_seterr(st->base.err, "azure: GET blob %s: "
+				    "no length in the response", name);
+				rc = SB_ERR_STORAGE;
+				goto out;
+			}
+		} else if (r.status == 200 || r.status == 206) {
+			/* Dropped mid-body: remember what we learnt. */
+			if (etag[0] == '\0')
+				sb_strlcpy(etag, r.etag, sizeof(etag));
+			if (total < 0)
+				total = r.status == 206 ? r.range_total :
+				    r.clen;
+		}
+		if (total >= 0 && g.delivered == (uint64_t)total &&
+		    r.sinkerr == SB_OK && (r.status == 200 ||
+		    r.status == 206)) {
+			rc = SB_OK;	/* dropped after the last byte */
+			goto out;
+		}
+		if (r.status == 412) {
+			sb_seterr(st->base.err, "azure: GET blob %s: the blob "
+			    "changed during the download (412, request id "
+			    "%s)", name, r.reqid[0] ? r.reqid : "none");
+			rc = SB_ERR_STORAGE;
+			goto out;
+		}
+		if (g.delivered == before)
+			fails++;
+		if (v == AZ_FAIL || fails > st->retries || tries >= AZ_GET_MAX) {
+			rc = fail_msg(st, &c, &r, tries);
+			goto out;
+		}
+		call_clear(&c);
+		sleep_ms(g.delivered > before ? 0 :
+		    backoff_ms(fails - 1, r.retry_after));
+	}
+out:
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	return rc;
+}
+
+/* head: Get Blob Properties (HEAD): size, Last-Modified, x-ms-meta-*. */
+static int
+az_head(struct sb_store *s, const char *name, struct sb_object *o)
+{
+	struct az_store	*st = (struct az_store *)s;
+	struct az_call	 c;
+	struct az_resp	 r;
+	int		 rc;
+
+	memset(o, 0, sizeof(*o));
+	if (!name_ok(st, name))
+		return SB_ERR_INVAL;
+	memset(&r, 0, sizeof(r));
+	call_init(&c, "HEAD blob", "HEAD", name);
+	c.want_meta = 1;
+	if ((rc = run(st, &c, &r)) == SB_OK) {
+		if ((o->name = strdup(name)) == NULL) {
+			rc = SB_ERR_NOMEM;
+			sb_seterr(st->base.err, "azure: out of memory");
+		} else {
+			o->size = r.clen;
+			o->mtime = r.mtime > 0 ? r.mtime : 0;
+			o->meta = r.meta;
+			memset(&r.meta, 0, sizeof(r.meta));
+		}
+	}
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	return rc;
+}
+
+struct az_listsink {
+	struct az_listparse	*lp;
+	char			*err;
+};
+
+static int
+list_sink(void *arg, const char *buf, size_t len)
+{
+	struct az_listsink	*ls = arg;
+
+	return az_listparse_feed(ls->lp, buf, len, 0, ls->err);
+}
+
+static int
+objcmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sb_object *)a)->name,
+	    ((const struct sb_object *)b)->name);
+}
+
+/* Drop the entries from index n on (those of a page that failed). */
+static void
+list_truncate(struct sb_object_list *l, size_t n)
+{
+	while (l->n > n) {
+		l->n--;
+		free(l->v[l->n].name);
+		sb_meta_clear(&l->v[l->n].meta);
+	}
+}
+
+/*
+ * list: List Blobs, page by page (up to 5,000 each) until NextMarker is
+ * empty. Each page is parsed as it streams in; a page that fails is
+ * dropped and fetched again. A missing container lists as empty. The
+ * result is sorted by name (byte order), whatever the server did.
+ */
+static int
+az_list(struct sb_store *s, const char *prefix, struct sb_object_list *out)
+{
+	struct az_store		*st = (struct az_store *)s;
+	struct sb_object_list	 l = { NULL, 0 };
+	struct az_listsink	 ls;
+	struct az_call		 c;
+	struct az_resp		 r;
+	struct az_wire		 w;
+	char			*marker = NULL, perr[SB_ERRMSG_MAX];
+	size_t			 n0;
+	unsigned		 attempt;
+	enum az_verdict		 v;
+	int			 rc = SB_OK, pages = 0;
+
+	out->v = NULL;
+	out->n = 0;
+	memset(&r, 0, sizeof(r));
+	memset(&ls, 0, sizeof(ls));
+	ls.err = perr;
+	call_init(&c, "LIST blobs", "GET", NULL);
+	do {
+		for (attempt = 0;; attempt++) {
+			call_clear(&c);
+			call_init(&c, "LIST blobs", "GET", NULL);
+			call_qp(&c, "restype", "container");
+			call_qp(&c, "comp", "list");
+			call_qp(&c, "include", "metadata");
+			if (prefix != NULL && prefix[0] != '\0')
+				call_qp(&c, "prefix", prefix);
+			if (marker != NULL)
+				call_qp(&c, "marker", marker);
+			c.sink = list_sink;
+			c.sinkarg = &ls;
+			n0 = l.n;
+			az_listparse_free(&ls.lp);
+			perr[0] = '\0';
+			if ((rc = az_listparse_new(&ls.lp, &l)) != SB_OK ||
+			    (rc = setup(st, st->easy, &c, &r, &w)) != SB_OK) {
+				sb_seterr(st->base.err, "azure: LIST blobs: "
+				    "%s", sb_strerror(rc));
+				goto out;
+			}
+			r.cc = curl_easy_perform(st->easy);
+			wire_clear(&w);
+			v = verdict(&r);
+			if (v == AZ_DONE && (rc = az_listparse_feed(ls.lp, "",
+			    0, 1, perr)) != SB_OK)
+				v = AZ_FAIL;
+			if (v == AZ_DONE)
+				break;
+			list_truncate(&l, n0);
+			if (r.status == 404 &&
+			    strcmp(r.code, "ContainerNotFound") == 0) {
+				rc = SB_OK;
+				goto out;
+			}
+			if (r.sinkerr != SB_OK || (r.cc == CURLE_OK &&
+			    perr[0] != '\0')) {
+				sb_seterr(st->base.err, "azure: LIST blobs "
+				    "%s: %s (request id %s)", st->container,
+				    perr, r.reqid[0] ? r.reqid : "none");
+				rc = r.sinkerr != SB_OK ? r.sinkerr :
+				    SB_ERR_STORAGE;
+				goto out;
+			}
+			if (v == AZ_FAIL || attempt >= st->retries) {
+				rc = fail_msg(st, &c, &r, attempt + 1);
+				goto out;
+			}
+			sleep_ms(backoff_ms(attempt, r.retry_after));
+		}
+		free(marker);
+		marker = az_listparse_marker(ls.lp);
+		pages++;
+	} while (marker != NULL && pages < 1000000);
+	qsort(l.v, l.n, sizeof(l.v[0]), objcmp);
+	*out = l;
+	l.v = NULL;
+	l.n = 0;
+out:
+	az_listparse_free(&ls.lp);
+	sb_object_list_clear(&l);
+	free(marker);
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	return rc;
+}
+
+/* del: Delete Blob (with its snapshots); 404 means already gone. */
+static int
+az_del(struct sb_store *s, const char *name)
+{
+	struct az_store	*st = (struct az_store *)s;
+	struct az_call	 c;
+	struct az_resp	 r;
+	int		 rc;
+
+	if (!name_ok(st, name))
+		return SB_ERR_INVAL;
+	memset(&r, 0, sizeof(r));
+	call_init(&c, "DELETE blob", "DELETE", name);
+	if ((rc = call_xms(&c, "x-ms-delete-snapshots", "include")) == SB_OK)
+		rc = run(st, &c, &r);
+	if (rc == SB_ERR_NOTFOUND) {
+		st->base.err[0] = '\0';
+		rc = SB_OK;
+	}
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	return rc;
+}
+
+static const char *
+az_staging_dir(struct sb_store *s)
+{
+	(void)s;
+	return NULL;
+}
+
+static void
+az_free(struct sb_store *s)
+{
+	struct az_store	*st = (struct az_store *)s;
+
+	if (st == NULL)
+		return;
+	if (st->easy != NULL)
+		curl_easy_cleanup(st->easy);
+	if (st->multi != NULL)
+		curl_multi_cleanup(st->multi);
+	az_cred_clear(&st->cred);
+	free(st->container);
+	free(st);
+}
+
+static const struct sb_store_ops az_ops = {
+	.kind = "azure",
+	.put_stream = az_put_stream,
+	.put_file = az_put_file,
+	.get = az_get,
+	.head = az_head,
+	.list = az_list,
+	.del = az_del,
+	.staging_dir = az_staging_dir,
+	.free = az_free,
+};
+
+/* Container names: 3..63 of [a-z0-9-], no leading, trailing or double '-'. */
+static int
+container_ok(const char *s)
+{
+	size_t	len = s != NULL ? strlen(s) : 0, i;
+
+	if (len < 3 || len > 63 || s[0] == '-' || s[len - 1] == '-')
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+		if (s[i] == '-' && s[i + 1] == '-')
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Open the Azure store the config describes (see config.h). No request
+ * is made here: the container is created before the first upload. *out
+ * is owned by the caller (sb_store_free). On failure err says which
+ * setting is wrong, never a secret.
+ */
 int
 sb_store_azure_open(struct sb_store **out, const struct sb_config *cfg,
     char *err)
 {
-	(void)cfg;
+	struct az_store	*st = NULL;
+	int		 rc;
+
 	*out = NULL;
-	sb_seterr(err, "store kind azure is not built into this version");
-	return SB_ERR_CONFIG;
+	if (!container_ok(cfg->az_container)) {
+		sb_seterr(err, "azure: container must be 3 to 63 of "
+		    "[a-z0-9-] (not starting or ending with '-')");
+		return SB_ERR_CONFIG;
+	}
+	if (cfg->az_block_size != 0 && (cfg->az_block_size < AZ_BLOCK_MIN ||
+	    cfg->az_block_size > AZ_BLOCK_MAX)) {
+		sb_seterr(err, "azure: block_size must be between 64k and "
+		    "4000M");
+		return SB_ERR_CONFIG;
+	}
+	if (cfg->az_concurrency > AZ_CONC_MAX) {
+		sb_seterr(err, "azure: concurrency must be at most %d",
+		    AZ_CONC_MAX);
+		return SB_ERR_CONFIG;
+	}
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK) {
+		sb_seterr(err, "azure: curl_global_init failed");
+		return SB_ERR_STORAGE;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		sb_seterr(err, "out of memory");
+		return SB_ERR_NOMEM;
+	}
+	st->base.ops = &az_ops;
+	if ((rc = az_cred_init(&st->cred, cfg, err)) != SB_OK)
+		goto out;
+	rc = SB_ERR_NOMEM;
+	if ((st->container = strdup(cfg->az_container)) == NULL ||
+	    (st->easy = curl_easy_init()) == NULL) {
+		sb_seterr(err, "out of memory");
+		goto out;
+	}
+	st->block_size = cfg->az_block_size ? cfg->az_block_size :
+	    8 * 1024 * 1024;
+	st->concurrency = cfg->az_concurrency ? cfg->az_concurrency : 4;
+	st->timeout = cfg->az_timeout ? cfg->az_timeout : 60;
+	st->retries = cfg->az_retries;
+	*out = &st->base;
+	st = NULL;
+	rc = SB_OK;
+out:
+	az_free(st ? &st->base : NULL);
+	return rc;
 }

@@ -1,0 +1,124 @@
+/*
+ * azure.h - internals of the Azure Blob Storage store, shared by
+ * store_azure.c (requests, retries, transfers), azure_auth.c (credentials,
+ * Shared Key signing, connection strings) and azure_xml.c (List Blobs
+ * responses). Not part of the library's public API.
+ *
+ * References (Azure Storage REST API, x-ms-version AZ_VERSION):
+ *   "Authorize with Shared Key"
+ *   "Put Blob", "Put Block", "Put Block List", "Get Blob",
+ *   "Get Blob Properties", "Delete Blob", "List Blobs", "Create Container"
+ *   "Status and error codes"
+ */
+#ifndef SB_AZURE_H
+#define SB_AZURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sb.h"
+#include "store.h"
+
+struct sb_config;
+
+/* A REST version Azure and Azurite both accept. */
+#define AZ_VERSION	"2021-08-06"
+
+/* The Azurite development account: public, documented, for tests only. */
+#define AZ_DEV_ACCOUNT	"devstoreaccount1"
+
+/*
+ * Credentials and where the account lives. Strings heap-owned; released
+ * by az_cred_clear(). key is the decoded account key (secret), sas the
+ * SAS token without its leading '?' (secret). Exactly one of key or sas is
+ * set after az_cred_init().
+ */
+struct az_cred {
+	char		*account;
+	char		*endpoint;	/* scheme://host[:port][/path], no trailing '/' */
+	const char	*path;		/* into endpoint: "" or "/path" */
+	unsigned char	*key;
+	size_t		 keylen;
+	char		*sas;
+};
+
+int	az_cred_init(struct az_cred *, const struct sb_config *, char *err);
+void	az_cred_clear(struct az_cred *);
+
+/*
+ * The parts of a connection string ("Configure Azure Storage connection
+ * strings"): every field heap-owned, NULL when absent; az_connstr_clear()
+ * releases them.
+ */
+struct az_connstr {
+	char	*account;
+	char	*key;		/* base64, as written */
+	char	*endpoint;	/* BlobEndpoint, or built from protocol+suffix */
+	char	*sas;
+};
+
+int	az_connstr_parse(const char *, struct az_connstr *, char *err);
+void	az_connstr_clear(struct az_connstr *);
+
+/* Base64 (RFC 4648, with padding). */
+int	az_b64_decode(const char *, unsigned char **out, size_t *outlen);
+int	az_b64_encode(const unsigned char *, size_t, char *out, size_t outlen);
+
+/* One query parameter: name and raw (not yet percent-encoded) value. */
+struct az_qp {
+	const char	*name;
+	const char	*val;
+};
+
+#define AZ_QP_MAX	8
+
+/*
+ * The fields of a request that Shared Key signs. Headers are given as
+ * "name: value" lines; only x-ms-* ones are canonicalized, the standard
+ * ones each have their field.
+ */
+struct az_sigreq {
+	const char		*method;
+	const char		*path;		/* URL path, percent-encoded */
+	const struct az_qp	*qp;
+	size_t			 nqp;
+	const char *const	*xms;		/* "x-ms-name:value" lines */
+	size_t			 nxms;
+	uint64_t		 content_length;
+	const char		*content_md5;	/* base64 or NULL */
+	const char		*content_type;	/* or NULL */
+	const char		*if_match;	/* or NULL */
+};
+
+int	az_sign(const struct az_cred *, const struct az_sigreq *,
+	    char *auth, size_t authlen);
+
+/* Percent-encoding: of a URL path (keeps '/') and of a query value. */
+int	az_url_encode(const char *, int keep_slash, char **out);
+
+/*
+ * Metadata values travel as HTTP header values, which Azure wants in
+ * printable ASCII without leading or trailing blanks. We percent-encode
+ * every byte outside 0x21..0x7e and '%' itself; decoding turns %XX back
+ * into bytes, so any UTF-8 value round-trips byte for byte.
+ */
+int	az_meta_encode(const char *, char **out);
+int	az_meta_decode(const char *, char **out);
+
+/*
+ * A streaming parser for List Blobs responses. Feed it the body as it
+ * arrives; objects go to list, the NextMarker to *marker (heap, NULL when
+ * the listing is complete).
+ */
+struct az_listparse;
+
+int	az_listparse_new(struct az_listparse **, struct sb_object_list *);
+int	az_listparse_feed(struct az_listparse *, const char *, size_t,
+	    int final, char *err);
+char	*az_listparse_marker(struct az_listparse *);
+void	az_listparse_free(struct az_listparse **);
+
+/* Last-Modified in RFC 1123 form to ms since the epoch; -1 if bad. */
+int64_t	az_http_date(const char *);
+
+#endif /* SB_AZURE_H */
