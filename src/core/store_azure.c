@@ -128,6 +128,12 @@ struct az_resp {
 	int		 sinkerr;	/* enum sb_err from the sink */
 	int		 metaerr;
 	struct az_call	*call;
+	/* Stall detection (on_progress): the last time bytes moved. */
+	unsigned	 timeout;	/* s */
+	int64_t		 moved_ms;
+	curl_off_t	 moved_dl;
+	curl_off_t	 moved_ul;
+	int		 stalled;
 };
 
 enum az_verdict {
@@ -265,8 +271,16 @@ call_meta(struct az_call *c, const struct sb_meta *m)
 static void
 resp_reset(struct az_resp *r, struct az_call *c)
 {
+	unsigned	timeout = r->timeout;
+	int64_t		moved_ms = r->moved_ms;
+	curl_off_t	dl = r->moved_dl, ul = r->moved_ul;
+
 	sb_meta_clear(&r->meta);
 	memset(r, 0, sizeof(*r));
+	r->timeout = timeout;
+	r->moved_ms = moved_ms;
+	r->moved_dl = dl;
+	r->moved_ul = ul;
 	r->retry_after = -1;
 	r->clen = -1;
 	r->range_total = -1;
@@ -390,6 +404,34 @@ on_body(char *buf, size_t sz, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * CURLOPT_XFERINFOFUNCTION: curl calls it at least once a second. A
+ * request during which no byte moved either way for timeout seconds is
+ * abandoned as timed out (and retried). curl's own low-speed limit does
+ * not cover the wait for a response once the body is sent.
+ */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct az_resp	*r = arg;
+	int64_t		 now = mono_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow != r->moved_dl || ulnow != r->moved_ul) {
+		r->moved_dl = dlnow;
+		r->moved_ul = ulnow;
+		r->moved_ms = now;
+		return 0;
+	}
+	if (now - r->moved_ms > (int64_t)r->timeout * 1000) {
+		r->stalled = 1;
+		return 1;	/* CURLE_ABORTED_BY_CALLBACK */
+	}
+	return 0;
+}
+
 /* CURLOPT_READFUNCTION: the upload body, from memory or by pread. */
 static size_t
 on_read(char *buf, size_t sz, size_t n, void *arg)
@@ -493,6 +535,9 @@ setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
 	int			 rc = SB_ERR_NOMEM;
 
 	memset(w, 0, sizeof(*w));
+	r->timeout = st->timeout;
+	r->moved_ms = mono_ms();
+	r->moved_dl = r->moved_ul = 0;
 	resp_reset(r, c);
 	c->body.pos = 0;
 	c->body.ioerr = 0;
@@ -590,8 +635,9 @@ setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
 	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, (long)st->timeout);
 	/* A stall of timeout seconds, in either direction, is a timeout. */
-	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long)st->timeout);
+	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, r);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->curlerr);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -629,6 +675,8 @@ curl_retryable(const struct az_resp *r)
 {
 	if (r->sinkerr != SB_OK || r->call->body.ioerr != 0)
 		return 0;
+	if (r->stalled)
+		return 1;
 	switch (r->cc) {
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
@@ -689,6 +737,12 @@ fail_msg(struct az_store *st, const struct az_call *c,
 		sb_seterr(st->base.err, "%s: reading the local file: %s", what,
 		    strerror(r->call->body.ioerr));
 		return SB_ERR_IO;
+	}
+	if (r->cc != CURLE_OK && r->stalled) {
+		sb_seterr(st->base.err, "%s: timed out (nothing moved for "
+		    "%u s)", what, st->timeout);
+		rc = SB_ERR_STORAGE;
+		goto tail;
 	}
 	if (r->cc != CURLE_OK) {
 		sb_seterr(st->base.err, "%s: %s%s%s%s", what,
@@ -753,8 +807,10 @@ run(struct az_store *st, struct az_call *c, struct az_resp *r)
 
 /*
  * Create Container, once per store: 201 Created and 409 (already there)
- * both mean ready. A 403 is let through: a SAS may allow blobs but not
- * containers, and the upload that follows reports the real error.
+ * both mean ready. With a SAS a 403 is let through: the token may allow
+ * blobs but not containers, and the upload that follows reports the real
+ * error. With the account key a 403 can only mean a wrong key: stop here,
+ * before a parallel upload sends several doomed blocks.
  */
 static int
 ensure_container(struct az_store *st)
@@ -769,7 +825,8 @@ ensure_container(struct az_store *st)
 	call_qp(&c, "restype", "container");
 	memset(&r, 0, sizeof(r));
 	rc = run(st, &c, &r);
-	if (rc == SB_OK || r.status == 409 || r.status == 403) {
+	if (rc == SB_OK || r.status == 409 ||
+	    (r.status == 403 && st->cred.key == NULL)) {
 		st->container_ok = 1;
 		rc = SB_OK;
 	}
