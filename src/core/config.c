@@ -578,6 +578,11 @@ handler(void *user, const char *section, const char *name, const char *value)
 
 	if (c->rc != SB_OK)
 		return 0;
+	if (*name == '\0') {
+		ctx_err(c, "%s:%d: [%s] missing key name before '='", c->file,
+		    c->curline, section);
+		return 0;
+	}
 	if ((i = find_key(section, name)) == -1) {
 		if (*section == '\0')
 			ctx_err(c, "%s:%d: %s: unknown key: keys must follow a "
@@ -990,6 +995,7 @@ int
 sb_config_load(const char *path, struct sb_config **out, char *err)
 {
 	struct ctx	 c;
+	struct stat	 st;
 	int		 rc, line;
 
 	*out = NULL;
@@ -1017,6 +1023,11 @@ sb_config_load(const char *path, struct sb_config **out, char *err)
 	if ((c.fp = fopen(path, "re")) == NULL) {
 		rc = SB_ERR_CONFIG;
 		sb_seterr(err, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fileno(c.fp), &st) == -1 || !S_ISREG(st.st_mode)) {
+		rc = SB_ERR_CONFIG;
+		sb_seterr(err, "%s: not a regular file", path);
 		goto out;
 	}
 	line = ini_parse_stream(reader, &c, handler, &c);

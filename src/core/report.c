@@ -226,15 +226,27 @@ emit(struct json_object *o)
 /* Format fmt into a MSG_MAX buffer; a cut message ends in "...". */
 static void
 format_msg(char *buf, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+format_msg(char *buf, const char *fmt, va_list ap)
 {
 	int	n;
 
-	n = vsnprintf(buf, MSG_MAX, fmt != NULL ? fmt : "", ap);
+	if (fmt == NULL) {
+		buf[0] = '\0';
+		return;
+	}
+	n = vsnprintf(buf, MSG_MAX, fmt, ap);
 	if (n < 0)
 		sb_strlcpy(buf, "(message could not be formatted)", MSG_MAX);
 	else if (n >= MSG_MAX)
 		memcpy(buf + MSG_MAX - 4, "...", 4);
 }
+
+static void
+vlogkv(enum sb_level level, const char *event, const char *const *kv,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 static void
 vlogkv(enum sb_level level, const char *event, const char *const *kv,

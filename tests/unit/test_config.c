@@ -372,6 +372,16 @@ test_error_syntax(void **state)
 	    ":2: syntax error: expected [section], key = value, or a comment");
 	expect_error(fx, "[bogus]\nx = 1\nbad line\n",
 	    ":2: [bogus] x: unknown key: there is no section [bogus]");
+	expect_error(fx, "[daemon]\n = 4\n",
+	    ":2: [daemon] missing key name before '='");
+	/* Numbers need a value (an empty one unsets strings only). */
+	expect_error(fx, MIN_DISK "[daemon]\nworkers =\n",
+	    ":8: [daemon] workers: not a whole number from 1 to 64 (got '')");
+	/* Not a file. */
+	assert_int_equal(sb_config_load(fx->dir, &fx->cfg, fx->err),
+	    SB_ERR_CONFIG);
+	assert_null(fx->cfg);
+	assert_non_null(strstr(fx->err, "not a regular file"));
 	/* No such file. */
 	assert_int_equal(sb_config_load("/nonexistent/sb.conf", &fx->cfg,
 	    fx->err), SB_ERR_CONFIG);
