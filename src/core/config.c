@@ -472,6 +472,8 @@ set_value(struct ctx *c, size_t i, const char *val, enum origin o)
 		set_str(dst, s);
 		return 0;
 	case K_LISTEN:
+		if (*val == '\0')
+			goto plain;	/* unset: the default applies */
 		if (strncmp(val, "unix:", 5) == 0) {
 			if (val[5] == '\0') {
 				why = "unix: needs a socket path";
@@ -538,6 +540,18 @@ known_section(const char *section)
 	return 0;
 }
 
+/* Whether nothing is left to read (a last line without its newline). */
+static int
+at_eof(FILE *fp)
+{
+	int	ch;
+
+	if ((ch = getc(fp)) == EOF)
+		return 1;
+	ungetc(ch, fp);
+	return 0;
+}
+
 /*
  * inih's line reader: fgets(3) that counts lines (inih 55 as Debian builds
  * it does not pass the line number to the handler) and refuses a line too
@@ -555,7 +569,7 @@ reader(char *buf, int size, void *stream)
 	c->curline++;
 	n = strlen(buf);
 	if (size > 1 && n == (size_t)size - 1 && buf[n - 1] != '\n' &&
-	    !feof(c->fp)) {
+	    !at_eof(c->fp)) {
 		ctx_err(c, "%s:%d: line too long (at most %d bytes)",
 		    c->file, c->curline, size - 2);
 		return NULL;
@@ -778,6 +792,9 @@ load_secrets(struct ctx *c)
 				return;
 		} else
 			continue;
+		/* A SAS token is kept without the '?' portals show it with. */
+		if (si == S_SAS && s[0] == '?')
+			memmove(s, s + 1, strlen(s));
 		secret_free(field[si]);
 		*field[si] = s;
 	}

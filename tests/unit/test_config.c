@@ -259,6 +259,8 @@ test_defaults(void **state)
 	    "[report]\nwebhook =\n"), SB_OK);
 	assert_string_equal(fx->cfg->temp_dir, "/tmp");
 	assert_null(fx->cfg->webhook);
+	assert_int_equal(load(fx, MIN_DISK "[daemon]\nlisten =\n"), SB_OK);
+	assert_string_equal(fx->cfg->listen, "unix:/run/safbackup/backupd.sock");
 	/* One pair of double quotes is taken off. */
 	assert_int_equal(load(fx, MIN_DISK "[core]\ntemp_dir = \"/var/my tmp\"\n"),
 	    SB_OK);
@@ -367,6 +369,11 @@ test_error_syntax(void **state)
 	/* A line inih would silently split in two is refused. */
 	snprintf(text, sizeof(text), "[source]\npath = /%0300d\n", 0);
 	expect_error(fx, text, ":2: line too long (at most 198 bytes)");
+	/* 199 bytes are fine as the last line, without its newline. */
+	snprintf(text, sizeof(text), MIN_DISK "[core]\ntemp_dir = /%0187d", 0);
+	assert_int_equal(strlen(strrchr(text, '\n') + 1), 199);
+	assert_int_equal(load(fx, text), SB_OK);
+	assert_int_equal(strlen(fx->cfg->temp_dir), 188);
 	/* The first error wins, whichever kind it is. */
 	expect_error(fx, "[source]\nbad line\n[bogus]\nx = 1\n",
 	    ":2: syntax error: expected [section], key = value, or a comment");
@@ -427,7 +434,7 @@ test_error_required(void **state)
 	/* Any one secret will do. */
 	setenv("SAFBACKUP_AZURE_SAS", "?" SECRET_SAS, 1);
 	assert_int_equal(load(fx, MIN_AZURE), SB_OK);
-	assert_string_equal(fx->cfg->az_sas, "?" SECRET_SAS);
+	assert_string_equal(fx->cfg->az_sas, SECRET_SAS);	/* no '?' */
 	assert_string_equal(fx->cfg->az_endpoint,
 	    "https://acct1.blob.core.windows.net");
 }
@@ -703,6 +710,37 @@ test_no_secret_in_errors(void **state)
 	assert_null(strstr(fx->err, SECRET_KEY));
 }
 
+/* The shipped example is a valid configuration with the defaults. */
+static void
+test_example_file(void **state)
+{
+	struct fx		*fx = *state;
+	struct sb_config	*d = NULL;
+
+	assert_int_equal(sb_config_load(TOP_SRCDIR "/safbackup.conf.example",
+	    &fx->cfg, fx->err), SB_OK);
+	assert_int_equal(sb_config_defaults(&d), SB_OK);
+	assert_string_equal(fx->cfg->source_path, "/var/lib/myservice/app.db");
+	assert_string_equal(fx->cfg->lock_file,
+	    "/var/lib/myservice/app.db.safbackup.lock");
+	assert_int_equal(fx->cfg->store_kind, d->store_kind);
+	assert_string_equal(fx->cfg->temp_dir, d->temp_dir);
+	assert_string_equal(fx->cfg->listen, d->listen);
+	assert_int_equal(fx->cfg->az_block_size, d->az_block_size);
+	assert_int_equal(fx->cfg->az_concurrency, d->az_concurrency);
+	assert_int_equal(fx->cfg->az_timeout, d->az_timeout);
+	assert_int_equal(fx->cfg->az_retries, d->az_retries);
+	assert_int_equal(fx->cfg->ret_daily_days, d->ret_daily_days);
+	assert_int_equal(fx->cfg->ret_weekly_days, d->ret_weekly_days);
+	assert_int_equal(fx->cfg->ret_recent_hours, d->ret_recent_hours);
+	assert_int_equal(fx->cfg->ret_failed_days, d->ret_failed_days);
+	assert_int_equal(fx->cfg->webhook_timeout, d->webhook_timeout);
+	assert_int_equal(fx->cfg->workers, d->workers);
+	assert_int_equal(fx->cfg->max_body, d->max_body);
+	assert_null(fx->cfg->webhook);
+	sb_config_free(&d);
+}
+
 int
 main(void)
 {
@@ -726,6 +764,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relative_paths, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_secret_in_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_example_file, setup,
 		    teardown),
 	};
 
