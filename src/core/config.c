@@ -461,11 +461,20 @@ set_value(struct ctx *c, size_t i, const char *val, enum origin o)
 		}
 		if (*val != '\0') {
 			size_t n = strlen(val);
-			/* Callers append "/container/blob": no slash at end. */
-			while (n > 0 && val[n - 1] == '/')
+			/*
+			 * The store appends "/container/blob" to the endpoint:
+			 * no slash at its end. A webhook is used as given.
+			 */
+			while (k->type == K_URL && n > 0 && val[n - 1] == '/')
 				n--;
 			if ((s = strndup(val, n)) == NULL) {
 				why = "out of memory";
+				break;
+			}
+			if (!is_http_url(s)) {
+				free(s);
+				s = NULL;
+				why = "must be an http:// or https:// URL";
 				break;
 			}
 		}
@@ -481,21 +490,18 @@ set_value(struct ctx *c, size_t i, const char *val, enum origin o)
 			}
 			if ((s = resolve_path(c, val + 5, o, &why)) == NULL)
 				break;
-			/* Put the "unix:" prefix back in front. */
-			{
-				size_t n = strlen(s) + 6;
-				char *t = malloc(n);
-				if (t == NULL) {
-					free(s);
-					why = "out of memory";
-					break;
-				}
-				snprintf(t, n, "unix:%s", s);
+			/* sockaddr_un's sun_path: 108 bytes, NUL included. */
+			if (strlen(s) > 107) {
 				free(s);
-				s = t;
+				s = NULL;
+				why = "socket path too long (at most 107 bytes "
+				    "once resolved)";
+				break;
 			}
-			set_str(dst, s);
-			return 0;
+			snprintf(why_buf, sizeof(why_buf), "unix:%s", s);
+			free(s);
+			s = NULL;
+			val = why_buf;	/* the resolved form, stored below */
 		} else {
 			const char *colon = strrchr(val, ':');
 			if (colon == NULL || colon == val ||

@@ -342,6 +342,21 @@ test_error_values(void **state)
 	expect_error(fx, MIN_DISK "[report]\nwebhook = hooks.example.com/T0K3N\n",
 	    ":8: [report] webhook: must be an http:// or https:// URL");
 	assert_null(strstr(fx->err, "T0K3N"));
+	expect_error(fx, MIN_DISK "[azure]\nendpoint = https:///\n",
+	    ":8: [azure] endpoint: must be an http:// or https:// URL "
+	    "(got 'https:///')");
+	expect_error(fx, MIN_DISK "[daemon]\nlisten = unix:/run/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
+	    ":8: [daemon] listen: socket path too long (at most 107 bytes once "
+	    "resolved) (got 'unix:/run/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...')");
+	/* A webhook keeps its trailing slash; an endpoint loses it. */
+	assert_int_equal(load(fx, MIN_DISK "[report]\nwebhook = "
+	    "https://h.example/x/\n[azure]\nendpoint = http://127.0.0.1:1/a/\n"),
+	    SB_OK);
+	assert_string_equal(fx->cfg->webhook, "https://h.example/x/");
+	assert_string_equal(fx->cfg->az_endpoint, "http://127.0.0.1:1/a");
 }
 
 static void

@@ -278,6 +278,69 @@ test_report_no_webhook(void **state)
 	sb_reporter_free(&r);
 }
 
+/*
+ * Processes logging at once into one stderr: every line stays whole,
+ * because each is written with a single write(2).
+ */
+static void
+test_concurrent_lines(void **state)
+{
+	enum { NPROC = 4, NLINES = 200 };
+	char		 path[] = "/tmp/sb-test-report-XXXXXX", pad[400];
+	char		*buf, *p, *nl;
+	int		 fd, saved, status, seen[NPROC] = { 0 };
+	size_t		 total = 0;
+	ssize_t		 n;
+	pid_t		 pid[NPROC];
+
+	unsetenv("SAFBACKUP_LOG_LEVEL");
+	sb_log_init("t", SB_LOG_INFO);
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	saved = dup(STDERR_FILENO);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	for (int i = 0; i < NPROC; i++) {
+		if ((pid[i] = fork()) == 0) {
+			char who[8];
+
+			snprintf(who, sizeof(who), "%d", i);
+			for (int j = 0; j < NLINES; j++) {
+				const char *kv[] = { "who", who, NULL };
+				sb_logkv(SB_LOG_INFO, "load", kv, "%d %s", j, pad);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < NPROC; i++)
+		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	buf = malloc(1 << 20);
+	assert_non_null(buf);
+	while ((n = pread(fd, buf + total, (1 << 20) - 1 - total,
+	    (off_t)total)) > 0)
+		total += (size_t)n;
+	buf[total] = '\0';
+	close(fd);
+	for (p = buf; *p != '\0'; p = nl + 1) {
+		struct json_object *o;
+
+		assert_non_null(nl = strchr(p, '\n'));
+		*nl = '\0';
+		o = parse(p);
+		long who = strtol(field(o, "who"), NULL, 10);
+		assert_in_range(who, 0, NPROC - 1);
+		seen[who]++;
+		json_object_put(o);
+	}
+	for (int i = 0; i < NPROC; i++)
+		assert_int_equal(seen[i], NLINES);
+	free(buf);
+}
+
 /* A listening socket on 127.0.0.1 and an ephemeral port. */
 static int
 listen_local(int *port)
@@ -547,6 +610,7 @@ main(void)
 		cmocka_unit_test(test_levels),
 		cmocka_unit_test(test_logkv),
 		cmocka_unit_test(test_report_no_webhook),
+		cmocka_unit_test(test_concurrent_lines),
 		cmocka_unit_test(test_webhook_ok),
 		cmocka_unit_test(test_webhook_http_error),
 		cmocka_unit_test(test_webhook_unreachable),
