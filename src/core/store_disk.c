@@ -33,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -43,6 +45,7 @@
 #define DISK_META_MAX	(1 << 20)	/* largest .meta file we read */
 #define STAGING		".staging"
 #define META_SUFFIX	".meta"
+#define STAGING_STALE	(24 * 3600)	/* seconds before a temp is litter */
 
 struct disk_store {
 	struct sb_store	 base;		/* first: we are cast to it */
@@ -77,8 +80,9 @@ sb_store_disk_name_ok(const char *name)
 	}
 	if (!sb_valid_utf8(name, len))
 		return 0;
-	if ((len >= 5 && strcmp(name + len - 5, META_SUFFIX) == 0) ||
-	    (len >= 4 && strcmp(name + len - 4, ".tmp") == 0))
+	/* Case-blind: on a case-insensitive file system "x.META" is "x.meta". */
+	if ((len >= 5 && strcasecmp(name + len - 5, META_SUFFIX) == 0) ||
+	    (len >= 4 && strcasecmp(name + len - 4, ".tmp") == 0))
 		return 0;
 	return 1;
 }
@@ -184,6 +188,37 @@ mkdir_p(const char *path)
 }
 
 /*
+ * Remove the temp files (data-XXXXXX, meta-XXXXXX) that a put killed
+ * half-way left in .staging, once nobody has written to them for a day: a
+ * put in progress writes to its temp continuously, so a day-old one has no
+ * owner. Files of other names (the engine's snapshots) are not ours. Best
+ * effort: a failure here costs disk space, not correctness.
+ */
+static void
+staging_sweep(const char *staging)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*dir;
+	time_t		 now = time(NULL);
+
+	if ((dir = opendir(staging)) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if ((strncmp(de->d_name, "data-", 5) != 0 &&
+		    strncmp(de->d_name, "meta-", 5) != 0) ||
+		    strlen(de->d_name) != 11)
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode) ||
+		    now - st.st_mtime < STAGING_STALE)
+			continue;
+		(void)unlinkat(dirfd(dir), de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+/*
  * Open (creating if need be) the directory store at root. *out is the
  * caller's (sb_store_free). SB_ERR_STORAGE if root or its .staging cannot
  * be made directories.
@@ -230,6 +265,7 @@ sb_store_disk_open(struct sb_store **out, const char *root, char *err)
 		sb_seterr(err, "store %s: %s", d->staging, strerror(errno));
 		goto out;
 	}
+	staging_sweep(d->staging);
 	*out = &d->base;
 	d = NULL;
 	rc = SB_OK;
@@ -320,19 +356,25 @@ meta_read(const char *path, struct sb_meta *m)
 {
 	json_tokener	*tok = NULL;
 	json_object	*root = NULL, *obj;
+	struct stat	 st;
 	char		*buf = NULL;
-	size_t		 len = 0;
+	size_t		 len = 0, want;
 	ssize_t		 n;
 	int		 fd = -1, rc = SB_OK;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		goto out;
-	if ((buf = malloc(DISK_META_MAX)) == NULL) {
+	/* Sized to the file (list() reads one per object), within a cap. */
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size > DISK_META_MAX)
+		goto out;
+	want = (size_t)st.st_size;
+	if ((buf = malloc(want)) == NULL) {
 		rc = SB_ERR_NOMEM;
 		goto out;
 	}
-	while (len < DISK_META_MAX) {
-		n = read(fd, buf + len, DISK_META_MAX - len);
+	while (len < want) {
+		n = read(fd, buf + len, want - len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -341,7 +383,7 @@ meta_read(const char *path, struct sb_meta *m)
 			break;
 		len += (size_t)n;
 	}
-	if (len == DISK_META_MAX || len == 0)
+	if (len == 0)
 		goto out;
 	if ((tok = json_tokener_new()) == NULL) {
 		rc = SB_ERR_NOMEM;

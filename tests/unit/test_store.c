@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -610,7 +611,7 @@ test_bad_names(void **state)
 		"", ".", "..", "../x", "../../etc/passwd", "a/b", "/abs",
 		"a\\b", "..\\x", ".hidden", ".staging", "x.meta", "x.tmp",
 		"\x01", "a\nb", "a\x7f", "tab\tname", "\xc3\x28",
-		"\xed\xa0\x80", "\xc0\xaf", long256,
+		"\xed\xa0\x80", "\xc0\xaf", long256, "X.META", "y.Tmp",
 	};
 	struct sb_object o;
 	struct bwr	 w;
@@ -829,6 +830,38 @@ test_put_file_generic(void **state)
 	assert_non_null(strstr(sb_store_errmsg(f->s), "missing.db"));
 }
 
+/* Temps a killed put left behind are swept at open once a day old. */
+static void
+test_staging_sweep(void **state)
+{
+	struct fx	*f = *state;
+	struct timespec	 old[2];
+	char		 err[SB_ERRMSG_MAX];
+	char		 stale_d[PATH_MAX], stale_m[PATH_MAX], fresh[PATH_MAX];
+	char		 snap[PATH_MAX];
+	const char	*st = sb_store_staging_dir(f->s);
+
+	snprintf(stale_d, sizeof(stale_d), "%s/data-AbC123", st);
+	snprintf(stale_m, sizeof(stale_m), "%s/meta-xYz789", st);
+	snprintf(fresh, sizeof(fresh), "%s/data-QwErTy", st);
+	snprintf(snap, sizeof(snap), "%s/snapshot.db", st);
+	write_file(stale_d, "x");
+	write_file(stale_m, "x");
+	write_file(fresh, "x");
+	write_file(snap, "x");
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 25 * 3600;
+	old[0].tv_nsec = old[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, stale_d, old, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, stale_m, old, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, snap, old, 0), 0);
+	sb_store_free(&f->s);
+	assert_int_equal(sb_store_disk_open(&f->s, f->root, err), SB_OK);
+	assert_false(exists(stale_d));
+	assert_false(exists(stale_m));
+	assert_true(exists(fresh));	/* may be a put in progress */
+	assert_true(exists(snap));	/* not ours */
+}
+
 int
 main(void)
 {
@@ -858,6 +891,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_put_file_exdev, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_put_file_generic, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_staging_sweep, setup,
 		    teardown),
 	};
 
