@@ -272,6 +272,7 @@ check_meta(struct sb_store *s, const char *name, const struct sb_meta *m)
 
 /* --- operations --------------------------------------------------------- */
 
+/* Store everything rd gives under name, atomically (store.h). */
 int
 sb_store_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
     void *arg, const struct sb_meta *m)
@@ -349,6 +350,7 @@ sb_store_put_file(struct sb_store *s, const char *name, const char *path,
 	return rc;
 }
 
+/* Stream name into wr; SB_ERR_NOTFOUND if there is no such object. */
 int
 sb_store_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 {
@@ -440,6 +442,10 @@ sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 	return rc;
 }
 
+/*
+ * Size, mtime and metadata of one object into o, which is overwritten
+ * (not freed) first; the caller releases it with sb_object_clear().
+ */
 int
 sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
 {
@@ -457,6 +463,11 @@ sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
 	return s->ops->head(s, name, o);
 }
 
+/*
+ * Objects whose name starts with prefix (NULL or "" for all), in strcmp
+ * order, into l, which is overwritten (not freed) first; the caller
+ * releases it with sb_object_list_clear(), also after a failure.
+ */
 int
 sb_store_list(struct sb_store *s, const char *prefix,
     struct sb_object_list *l)
@@ -478,6 +489,7 @@ sb_store_list(struct sb_store *s, const char *prefix,
 	return s->ops->list(s, prefix, l);
 }
 
+/* Delete name; an object already gone is success. */
 int
 sb_store_del(struct sb_store *s, const char *name)
 {

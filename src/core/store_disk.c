@@ -614,7 +614,8 @@ disk_fd_read(void *arg, void *buf, size_t len)
  * file itself is fsync'd and renamed into place, so a snapshot the engine
  * wrote in .staging costs no copy; the file is consumed. Across file
  * systems rename(2) fails with EXDEV and we copy through put_stream,
- * leaving path in place for the caller to remove.
+ * leaving path in place for the caller to remove; so do a symlink and a
+ * file with other hard links.
  */
 static int
 disk_put_file(struct sb_store *s, const char *name, const char *path,
@@ -622,7 +623,7 @@ disk_put_file(struct sb_store *s, const char *name, const char *path,
 {
 	struct disk_store	*d = (struct disk_store *)s;
 	struct disk_reader	 r = { -1, 0 };
-	struct stat		 st;
+	struct stat		 st, lst;
 	int			 rc, eno;
 
 	if ((rc = disk_check_name(d, "put", name)) != SB_OK)
@@ -635,15 +636,24 @@ disk_put_file(struct sb_store *s, const char *name, const char *path,
 		    name, path);
 		goto out;
 	}
-	/* The data must be on disk before its name is (acme-client). */
-	if (fsync(r.fd) == -1) {
-		rc = disk_err(d, SB_ERR_IO, "put %s: fsync %s: %s", name,
-		    path, strerror(errno));
-		goto out;
+	/*
+	 * Move only a plain file that has one name: renaming a symlink would
+	 * store the link, and a hard-linked file would stay writable through
+	 * its other name. Those are copied instead.
+	 */
+	if (lstat(path, &lst) == 0 && S_ISREG(lst.st_mode) &&
+	    lst.st_dev == st.st_dev && lst.st_ino == st.st_ino &&
+	    st.st_nlink == 1) {
+		/* The data must be on disk before its name (acme-client). */
+		if (fsync(r.fd) == -1) {
+			rc = disk_err(d, SB_ERR_IO, "put %s: fsync %s: %s",
+			    name, path, strerror(errno));
+			goto out;
+		}
+		rc = disk_commit(d, name, path, m, &eno);
+		if (rc == SB_OK || eno != EXDEV)
+			goto out;
 	}
-	rc = disk_commit(d, name, path, m, &eno);
-	if (rc == SB_OK || eno != EXDEV)
-		goto out;
 	/* Another file system: copy from the start of the file. */
 	if (lseek(r.fd, 0, SEEK_SET) == -1) {
 		rc = disk_err(d, SB_ERR_IO, "put %s: %s: %s", name, path,

@@ -768,6 +768,37 @@ test_put_file_rename(void **state)
 	sb_object_clear(&o);
 	assert_int_equal(count_entries(sb_store_staging_dir(f->s)), 0);
 
+	/* A symlink or a hard-linked file is copied, not moved. */
+	{
+		char other[PATH_MAX], sl[PATH_MAX];
+
+		snprintf(src, sizeof(src), "%s/hl.db", f->tmp);
+		snprintf(other, sizeof(other), "%s/hl-other.db", f->tmp);
+		snprintf(sl, sizeof(sl), "%s/sl.db", f->tmp);
+		write_file(src, "linked bytes");
+		assert_int_equal(link(src, other), 0);
+		assert_int_equal(symlink(src, sl), 0);
+		assert_int_equal(sb_store_put_file(f->s, "hl.db", src, NULL),
+		    SB_OK);
+		assert_int_equal(sb_store_put_file(f->s, "sl.db", sl, NULL),
+		    SB_OK);
+		assert_true(exists(src));
+		assert_true(exists(sl));
+		snprintf(dst, sizeof(dst), "%s/sl.db", f->root);
+		assert_int_equal(lstat(dst, &st2), 0);
+		assert_true(S_ISREG(st2.st_mode));
+		assert_int_equal(st2.st_nlink, 1);
+		snprintf(dst, sizeof(dst), "%s/hl.db", f->root);
+		assert_int_equal(stat(dst, &st2), 0);
+		assert_int_equal(st2.st_nlink, 1);
+		/* Writing through the other name does not touch the backup. */
+		write_file(other, "changed");
+		expect_content(f->s, "hl.db", "linked bytes");
+		expect_content(f->s, "sl.db", "linked bytes");
+		snprintf(src, sizeof(src), "%s/snap.db",
+		    sb_store_staging_dir(f->s));
+	}
+
 	/* A missing source: an error, and no object. */
 	assert_int_equal(sb_store_put_file(f->s, "snap-2.db", src, NULL),
 	    SB_ERR_IO);
