@@ -147,7 +147,7 @@ setdup(char **dst, const char *s, size_t len)
 int
 az_connstr_parse(const char *s, struct az_connstr *cs, char *err)
 {
-	const char	*p = s, *end, *eq;
+	const char	*p = s, *end, *eq, *vend;
 	char		*proto = NULL, *suffix = NULL;
 	size_t		 klen;
 	int		 rc = SB_ERR_NOMEM, dev = 0;
@@ -169,22 +169,27 @@ az_connstr_parse(const char *s, struct az_connstr *cs, char *err)
 			goto out;
 		}
 		klen = (size_t)(eq - p);
+		while (klen > 0 && isspace((unsigned char)p[klen - 1]))
+			klen--;
 		eq++;
+		vend = end;
+		while (vend > eq && isspace((unsigned char)vend[-1]))
+			vend--;
 #define KEYIS(k) (klen == strlen(k) && strncasecmp(p, k, klen) == 0)
 		if (KEYIS("AccountName"))
-			rc = setdup(&cs->account, eq, (size_t)(end - eq));
+			rc = setdup(&cs->account, eq, (size_t)(vend - eq));
 		else if (KEYIS("AccountKey"))
-			rc = setdup(&cs->key, eq, (size_t)(end - eq));
+			rc = setdup(&cs->key, eq, (size_t)(vend - eq));
 		else if (KEYIS("BlobEndpoint"))
-			rc = setdup(&cs->endpoint, eq, (size_t)(end - eq));
+			rc = setdup(&cs->endpoint, eq, (size_t)(vend - eq));
 		else if (KEYIS("SharedAccessSignature"))
-			rc = setdup(&cs->sas, eq, (size_t)(end - eq));
+			rc = setdup(&cs->sas, eq, (size_t)(vend - eq));
 		else if (KEYIS("DefaultEndpointsProtocol"))
-			rc = setdup(&proto, eq, (size_t)(end - eq));
+			rc = setdup(&proto, eq, (size_t)(vend - eq));
 		else if (KEYIS("EndpointSuffix"))
-			rc = setdup(&suffix, eq, (size_t)(end - eq));
+			rc = setdup(&suffix, eq, (size_t)(vend - eq));
 		else if (KEYIS("UseDevelopmentStorage")) {
-			dev = (size_t)(end - eq) == 4 &&
+			dev = (size_t)(vend - eq) == 4 &&
 			    strncasecmp(eq, "true", 4) == 0;
 			rc = SB_OK;
 		} else

@@ -759,15 +759,10 @@ main(int argc, char *argv[])
 
 	if (argc >= 3 && strcmp(argv[1], "--config") == 0) {
 		from_file = 1;
-#ifdef SB_HAVE_CONFIG_LOAD
 		if ((rc = sb_config_load(argv[2], &cfg, err)) != SB_OK) {
 			fprintf(stderr, "config: %s\n", err);
 			return rc;
 		}
-#else
-		fprintf(stderr, "--config: not built in\n");
-		return 2;
-#endif
 		argc -= 2;
 		argv += 2;
 	} else if ((cfg = env_config()) == NULL)
@@ -828,10 +823,8 @@ main(int argc, char *argv[])
 		rc = usage();
 out:
 	sb_store_free(&st);
-#ifdef SB_HAVE_CONFIG_LOAD
 	if (from_file)
 		sb_config_free(&cfg);
-#endif
 	if (cfg != NULL && !from_file)
 		env_config_free(cfg);
 	return rc;
