@@ -121,7 +121,8 @@ function forward(req, res, f) {
 		else
 			send();
 	});
-	up.on('error', () => { if (!res.headersSent) { res.writeHead(502); } res.destroy(); });
+	// Upstream gone (Azurite killed): the client sees its connection cut.
+	up.on('error', () => req.socket.destroy());
 	res.on('close', () => up.destroy());
 	if (f && f.mode === 'reset' && req.method === 'PUT') {
 		let n = 0;
