@@ -886,6 +886,146 @@ out:
 	return rc;
 }
 
+/*
+ * A thread that computes the Content-MD5 of each block of a file ahead of
+ * its upload, so hashing runs beside the transfers instead of stalling
+ * the curl loop. It stays at most `ahead` blocks in front of the blocks
+ * the loop asked for (the reads it makes warm the page cache for curl's
+ * pread); its memory is one AZ_CHUNK buffer and 32 bytes per block.
+ */
+struct az_hasher {
+	pthread_t	 th;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 fd;
+	uint64_t	 size;
+	uint64_t	 bsize;
+	uint32_t	 nblocks;
+	char		(*md5)[32];
+	uint32_t	 done;		/* blocks hashed: 0..done-1 */
+	uint32_t	 limit;		/* may hash blocks below limit */
+	uint32_t	 ahead;
+	int		 err;		/* errno of a failed read, or -1 */
+	int		 stop;
+	int		 started;
+};
+
+static void *
+hasher_main(void *arg)
+{
+	struct az_hasher	*h = arg;
+	unsigned char		*chunk;
+	char			 md5[32];
+	uint32_t		 k;
+	uint64_t		 off, len;
+	int			 rc, eno = 0;
+
+	if ((chunk = malloc(AZ_CHUNK)) == NULL) {
+		pthread_mutex_lock(&h->mu);
+		h->err = ENOMEM;
+		pthread_cond_broadcast(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+		return NULL;
+	}
+	for (k = 0; k < h->nblocks; k++) {
+		pthread_mutex_lock(&h->mu);
+		while (k >= h->limit && !h->stop)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (h->stop) {
+			pthread_mutex_unlock(&h->mu);
+			break;
+		}
+		pthread_mutex_unlock(&h->mu);
+		off = (uint64_t)k * h->bsize;
+		len = h->size - off < h->bsize ? h->size - off : h->bsize;
+		rc = md5_file(h->fd, (off_t)off, len, chunk, md5, &eno);
+		pthread_mutex_lock(&h->mu);
+		if (rc != SB_OK)
+			h->err = rc == SB_ERR_IO ? eno : -1;
+		else {
+			memcpy(h->md5[k], md5, sizeof(md5));
+			h->done = k + 1;
+		}
+		pthread_cond_broadcast(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+		if (rc != SB_OK)
+			break;
+	}
+	free(chunk);
+	return NULL;
+}
+
+/* Start hashing fd's blocks. Returns SB_OK or SB_ERR_NOMEM. */
+static int
+hasher_start(struct az_hasher *h, int fd, uint64_t size, uint64_t bsize,
+    uint32_t ahead)
+{
+	memset(h, 0, sizeof(*h));
+	h->fd = fd;
+	h->size = size;
+	h->bsize = bsize;
+	h->nblocks = (uint32_t)((size + bsize - 1) / bsize);
+	h->ahead = ahead;
+	h->limit = ahead;
+	if ((h->md5 = calloc(h->nblocks ? h->nblocks : 1,
+	    sizeof(*h->md5))) == NULL)
+		return SB_ERR_NOMEM;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	if (pthread_create(&h->th, NULL, hasher_main, h) != 0) {
+		pthread_mutex_destroy(&h->mu);
+		pthread_cond_destroy(&h->cv);
+		free(h->md5);
+		h->md5 = NULL;
+		return SB_ERR_NOMEM;
+	}
+	h->started = 1;
+	return SB_OK;
+}
+
+/*
+ * The Content-MD5 of block k, waiting for the thread if need be; lets it
+ * run `ahead` blocks past k. Returns SB_OK, or SB_ERR_IO (*eno set).
+ */
+static int
+hasher_get(struct az_hasher *h, uint32_t k, char out[32], int *eno)
+{
+	int	rc = SB_OK;
+
+	pthread_mutex_lock(&h->mu);
+	if (k + h->ahead > h->limit) {
+		h->limit = k + h->ahead;
+		pthread_cond_broadcast(&h->cv);
+	}
+	while (h->done <= k && h->err == 0)
+		pthread_cond_wait(&h->cv, &h->mu);
+	if (h->done > k)
+		memcpy(out, h->md5[k], 32);
+	else {
+		*eno = h->err > 0 ? h->err : EIO;
+		rc = h->err == ENOMEM ? SB_ERR_NOMEM : SB_ERR_IO;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+static void
+hasher_stop(struct az_hasher *h)
+{
+	if (!h->started)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->stop = 1;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->th, NULL);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
+	free(h->md5);
+	h->md5 = NULL;
+	h->started = 0;
+}
+
 /* Put Blob: the whole object in one request (BlockBlob). */
 static int
 put_blob(struct az_store *st, const char *name, const struct sb_meta *meta,
@@ -995,7 +1135,7 @@ struct az_src {
 	uint64_t	 size;		/* file size */
 	uint64_t	 next;		/* file offset of the next block */
 	int		 eof;
-	unsigned char	*chunk;		/* AZ_CHUNK, for hashing the file */
+	struct az_hasher *hasher;	/* file: Content-MD5s, computed ahead */
 };
 
 /*
@@ -1092,8 +1232,7 @@ slot_fill(struct az_store *st, struct az_slot *sl, struct az_src *src,
 		sl->call.body.len = src->size - src->next < st->block_size ?
 		    src->size - src->next : st->block_size;
 		src->next += sl->call.body.len;
-		rc = md5_file(src->fd, sl->call.body.off, sl->call.body.len,
-		    src->chunk, sl->call.md5, &eno);
+		rc = hasher_get(src->hasher, idx, sl->call.md5, &eno);
 		if (rc == SB_ERR_IO)
 			sb_seterr(st->base.err, "azure: PUT block %s: reading "
 			    "the file: %s", name, strerror(eno));
@@ -1330,10 +1469,12 @@ az_put_file(struct sb_store *s, const char *name, const char *path,
 	struct az_store	*st = (struct az_store *)s;
 	struct az_src	 src;
 	struct az_body	 body;
+	struct az_hasher h;
 	struct stat	 sb;
 	int		 fd = -1, rc;
 
 	memset(&src, 0, sizeof(src));
+	memset(&h, 0, sizeof(h));
 	if (!name_ok(st, name))
 		return SB_ERR_INVAL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
@@ -1355,14 +1496,15 @@ az_put_file(struct sb_store *s, const char *name, const char *path,
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	src.fd = fd;
 	src.size = (uint64_t)sb.st_size;
-	if ((src.chunk = malloc(AZ_CHUNK)) == NULL) {
-		rc = SB_ERR_NOMEM;
+	src.hasher = &h;
+	if ((rc = hasher_start(&h, fd, src.size, st->block_size,
+	    2 * st->concurrency)) != SB_OK) {
 		sb_seterr(st->base.err, "azure: PUT %s: out of memory", name);
 		goto out;
 	}
 	rc = put_blocks(st, name, meta, &src, NULL, 0);
 out:
-	free(src.chunk);
+	hasher_stop(&h);
 	if (fd != -1)
 		close(fd);
 	return rc;
@@ -1654,7 +1796,8 @@ az_list(struct sb_store *s, const char *prefix, struct sb_object_list *out)
 		marker = az_listparse_marker(ls.lp);
 		pages++;
 	} while (marker != NULL && pages < 1000000);
-	qsort(l.v, l.n, sizeof(l.v[0]), objcmp);
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(l.v[0]), objcmp);
 	*out = l;
 	l.v = NULL;
 	l.n = 0;
