@@ -342,8 +342,12 @@ on_header(char *buf, size_t sz, size_t n, void *arg)
 	else if (IS("ETag"))
 		sb_strlcpy(r->etag, v, sizeof(r->etag));
 	else if (IS("Retry-After")) {
+		/* Seconds, or an HTTP date (RFC 9110 section 10.2.3). */
 		if (sb_parse_i64(v, 0, 86400, &x) == SB_OK)
 			r->retry_after = (long)x;
+		else if ((x = az_http_date(v)) >= 0)
+			r->retry_after = x / 1000 > (int64_t)time(NULL) ?
+			    (long)(x / 1000 - (int64_t)time(NULL)) : 0;
 	} else if (IS("Content-Length")) {
 		if (sb_parse_i64(v, 0, INT64_MAX, &x) == SB_OK)
 			r->clen = x;
