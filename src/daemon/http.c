@@ -392,6 +392,73 @@ http_list_check(const struct sb_filter *f, char *err)
 
 /* --- JSON bodies ----------------------------------------------------------- */
 
+static int
+hex4(const char *p, const char *end, unsigned *cp)
+{
+	unsigned	v = 0;
+
+	if (end - p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval((unsigned char)p[i]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + (unsigned)h;
+	}
+	*cp = v;
+	return 0;
+}
+
+/*
+ * RFC 8259 s8.2: a \u escape of a lone surrogate is not a character.
+ * json-c turns one into U+FFFD silently; we refuse it instead, since a
+ * client sending one sends something it did not mean. Walks the raw text
+ * tracking strings and escapes; the tokener judges everything else.
+ */
+static int
+surrogates_ok(const char *buf, size_t len)
+{
+	const char	*p = buf, *end = buf + len;
+	int		 instr = 0;
+	unsigned	 cp, lo;
+
+	while (p < end) {
+		if (!instr) {
+			if (*p++ == '"')
+				instr = 1;
+			continue;
+		}
+		if (*p == '"') {
+			instr = 0;
+			p++;
+			continue;
+		}
+		if (*p != '\\') {
+			p++;
+			continue;
+		}
+		if (end - p < 2)
+			return 1;		/* the tokener will refuse it */
+		if (p[1] != 'u') {
+			p += 2;
+			continue;
+		}
+		if (hex4(p + 2, end, &cp) != 0)
+			return 1;
+		p += 6;
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			return 0;		/* low without high */
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+			    hex4(p + 2, end, &lo) != 0 || lo < 0xdc00 ||
+			    lo > 0xdfff)
+				return 0;	/* high without low */
+			p += 6;
+		}
+	}
+	return 1;
+}
+
 /*
  * json-c's tokener with strict mode (RFC 8259 only: no comments, no
  * single quotes, no trailing commas) and UTF-8 validation, and a depth
@@ -421,6 +488,10 @@ http_json_parse(const char *buf, size_t len, int depth, json_object **out,
 	}
 	if (memchr(buf, '\0', len) != NULL) {
 		seterr(err, "NUL byte in body");
+		return SB_ERR_INVAL;
+	}
+	if (!surrogates_ok(buf, len)) {
+		seterr(err, "lone UTF-16 surrogate in a JSON string");
 		return SB_ERR_INVAL;
 	}
 	if ((tok = json_tokener_new_ex(depth)) == NULL)

@@ -18,6 +18,7 @@
 #   STORE        disk (default) or azure; azure reads AZURE_ACCOUNT,
 #                AZURE_CONTAINER, AZURE_ENDPOINT and SAFBACKUP_AZURE_KEY
 #   WORKERS      backupd workers (default 4)
+#   MAX_BODY     backupd body cap (default 64k; nginx allows 64k)
 #   WWW_DIR      the built admin page (default <source>/www/dist; a
 #                placeholder page when it is not built)
 # and sets:
@@ -60,7 +61,7 @@ stack_write_config() {
 		echo "[daemon]"
 		echo "listen = unix:$RUNDIR/backupd.sock"
 		echo "workers = ${WORKERS:-4}"
-		echo "max_body = 64k"
+		echo "max_body = ${MAX_BODY:-64k}"
 	} >"$RUNDIR/safbackup.conf"
 	if [ ! -f "$db" ]; then
 		if command -v sqlite3 >/dev/null; then
@@ -160,6 +161,7 @@ stack_start() {
 	# an existing config (./dev up) needs no [daemon] section.
 	SAFBACKUP_DAEMON_LISTEN=unix:$STACK_SOCKET \
 	SAFBACKUP_DAEMON_WORKERS=${WORKERS:-4} \
+	SAFBACKUP_DAEMON_MAX_BODY=${MAX_BODY:-64k} \
 		"$BUILD_DIR/src/daemon/backupd" --config "$STACK_CONFIG" \
 		>>"$RUNDIR/logs/backupd.log" 2>&1 &
 	STACK_BACKUPD_PID=$!

@@ -209,6 +209,12 @@ test_body_create(void **state)
 	    http_create_nfields, &b, err), SB_OK);
 	assert_null(b.description);
 	assert_int_equal(b.ntags, 0);
+	/* A surrogate pair is fine, and so is an escaped backslash before u. */
+	js = "{\"description\":\"\\ud83d\\ude00 \\\\ud800\"}";
+	assert_int_equal(http_body_parse(js, strlen(js), http_create_fields,
+	    http_create_nfields, &b, err), SB_OK);
+	assert_string_equal(b.description, "\xf0\x9f\x98\x80 \\ud800");
+	http_create_body_clear(&b);
 	js = " {}\r\n";
 	assert_int_equal(http_body_parse(js, strlen(js), http_create_fields,
 	    http_create_nfields, &b, err), SB_OK);
@@ -226,6 +232,9 @@ test_body_bad(void **state)
 		"{'description':'x'}", "{\"description\":\"a\\u0000b\"}",
 		"{\"description\":\"\\u0007\"}", "{\"tags\":[[[[[[[[[]]]]]]]]]}",
 		"{\"description\":\"\xff\"}", "/* c */ {}",
+		"{\"description\":\"\\ud800\"}",
+		"{\"description\":\"\\udc00x\"}",
+		"{\"description\":\"\\ud800\\u0041\"}",
 	};
 	struct http_create_body	b;
 	char			err[HTTP_ERR_MAX];
