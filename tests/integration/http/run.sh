@@ -62,30 +62,63 @@ fi
 node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
 rc=$?
 
-# The stack must still be healthy, and backupd must drain and exit 0.
+# The stack must still be healthy after all that.
 if ! curl -ksf -o /dev/null "$STACK_URL/backups/health"; then
 	echo "http tests: stack unhealthy after the tests" >&2
 	rc=1
 fi
+# Drain: SIGTERM while a slow backup is in flight. The backup must still
+# answer 201, then backupd exits 0 and logs a clean exit.
 pid=$STACK_BACKUPD_PID
-stack_kill_pidfile "$RUNDIR/nginx.pid" QUIT 100
+sqlite3 "$SOURCE_DB" "CREATE TABLE IF NOT EXISTS bulk(id INTEGER PRIMARY KEY, b BLOB);
+    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 40000)
+    INSERT INTO bulk(b) SELECT randomblob(4000) FROM c;"
+curl -ks -u admin:admin -o "$W/drain.json" -w '%{http_code}' \
+	-H 'Content-Type: application/json' -d '{"description":"in flight at SIGTERM"}' \
+	"$STACK_URL/backups" >"$W/drain.code" &
+curl_pid=$!
+# Wait until a worker holds the writer lock: the backup is in flight.
+held=0
+for _ in $(seq 400); do
+	for c in $(pgrep -P "$pid"); do
+		if ls -l "/proc/$c/fd" 2>/dev/null | grep -q -- "-> $SB_LOCK_FILE\$"; then
+			held=1
+			break
+		fi
+	done
+	[ "$held" = 1 ] && break
+	sleep 0.01
+done
+[ "$held" = 1 ] || { echo "http tests: drain: the backup never took the lock" >&2; rc=1; }
 kill -TERM "$pid" 2>/dev/null
+wait "$curl_pid"
+code=$(cat "$W/drain.code")
+if [ "$code" = 201 ] && grep -q '"status":"completed"' "$W/drain.json"; then
+	echo "ok   drain: the in-flight backup completed after SIGTERM (201)"
+else
+	echo "FAIL drain: in-flight request answered $code: $(cat "$W/drain.json")" >&2
+	rc=1
+fi
 for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then
-	echo "http tests: backupd did not exit on SIGTERM" >&2
+	echo "FAIL drain: backupd did not exit on SIGTERM" >&2
 	rc=1
 else
 	wait "$pid" 2>/dev/null
 	st=$?
-	# stack_start ran backupd in the background of this shell: its status
-	# is ours to read; 127 means it was not our child (already reaped).
+	# stack_start ran backupd in the background of this shell, so its
+	# status is ours to read (127: already reaped, not ours).
 	if [ "$st" != 0 ] && [ "$st" != 127 ]; then
-		echo "http tests: backupd exited $st on SIGTERM" >&2
+		echo "FAIL drain: backupd exited $st on SIGTERM" >&2
+		rc=1
+	elif grep -q '"event":"backupd.exit"' "$RUNDIR/logs/backupd.log"; then
+		echo "ok   drain: backupd exited 0 after the drain"
+	else
+		echo "FAIL drain: backupd did not log a clean exit" >&2
 		rc=1
 	fi
-	grep -q '"event":"backupd.exit"' "$RUNDIR/logs/backupd.log" ||
-		{ echo "http tests: backupd did not log a clean exit" >&2; rc=1; }
 fi
+stack_kill_pidfile "$RUNDIR/nginx.pid" QUIT 100
 rm -f "$RUNDIR/backupd.pid"
 [ "$rc" = 0 ] || FAILED=1
 exit "$rc"
