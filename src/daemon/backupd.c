@@ -295,11 +295,12 @@ worker(int lfd, const struct sb_config *cfg, const sigset_t *waitmask)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* A hangup of the terminal that started us is no reason to die. */
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 
 	if (FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&q, lfd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {

@@ -28,8 +28,11 @@
 #   STACK_CONFIG  the safbackup config in use
 #   STACK_BACKUPD_PID, STACK_NGINX_PID
 #
-# Demo credentials are fixed (admin/admin, viewer/viewer): the demo listens
-# on 127.0.0.1 only. The certificate is self-signed, made at first run.
+# Started as root, nginx runs its workers as nobody: the run directory's
+# parents must be searchable by others (mode 755) for them to reach the
+# socket. Demo credentials are fixed (admin/admin, viewer/viewer): the
+# demo listens on 127.0.0.1 only. The certificate is self-signed, made at
+# first run.
 
 STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -219,6 +222,8 @@ stack_stop() {
 
 stack_demo_up() { # DEMO BUILD
 	local demo=$1
+	# A second ./dev up replaces the running stack.
+	RUNDIR=$demo/stack stack_stop
 	BUILD_DIR=$2 RUNDIR=$demo/stack PORT=${DEMO_PORT:-8443} \
 		CONFIG=$demo/safbackup.conf stack_start
 }
