@@ -32,6 +32,30 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The production server block must at least be valid nginx: wrap it in
+# an http{} with its includes, certificate paths pointing at a throwaway
+# pair, and ask nginx -t.
+check_production_conf() {
+	local p=$W/prod
+	mkdir -p "$p/safbackup" "$p/logs"
+	cp "$ROOT"/nginx/{security-headers,json-errors,backups-fastcgi}.conf "$p/safbackup/"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=t \
+		-keyout "$p/key.pem" -out "$p/cert.pem" >/dev/null 2>&1
+	sed -e "s|/etc/ssl/safbackup/fullchain.pem|$p/cert.pem|" \
+		-e "s|/etc/ssl/safbackup/privkey.pem|$p/key.pem|" \
+		"$ROOT/nginx/safbackup.conf" >"$p/server.conf"
+	printf 'pid %s/nginx.pid;\nerror_log %s/logs/error.log;\nevents {}\nhttp {\ninclude /etc/nginx/mime.types;\naccess_log off;\ninclude server.conf;\n}\n' \
+		"$p" "$p" >"$p/nginx.conf"
+	nginx -t -q -p "$p" -c "$p/nginx.conf" -e "$p/logs/error.log"
+}
+if check_production_conf; then
+	echo "ok   nginx/safbackup.conf passes nginx -t"
+else
+	echo "FAIL nginx/safbackup.conf does not pass nginx -t" >&2
+	FAILED=1
+fi
+prod_rc=${FAILED:-0}
+
 # A free port: bind port 0 and read back what the kernel chose.
 PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 export PORT WORKERS=4 MAX_BODY=16k SOURCE_DB=$W/app.db
@@ -55,6 +79,7 @@ if [ $# -gt 0 ]; then
 else
 	# One at a time, in this order: the crash and busy tests grow the
 	# live database; the OpenAPI check reads what the others recorded.
+	export SB_ALL=1
 	files=(api auth badinput concurrency crash zz-openapi)
 	files=("${files[@]/#/$HERE/}")
 	files=("${files[@]/%/.test.mjs}")
@@ -120,5 +145,6 @@ else
 fi
 stack_kill_pidfile "$RUNDIR/nginx.pid" QUIT 100
 rm -f "$RUNDIR/backupd.pid"
+[ "$prod_rc" = 0 ] || rc=1
 [ "$rc" = 0 ] || FAILED=1
 exit "$rc"

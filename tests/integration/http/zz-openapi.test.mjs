@@ -46,7 +46,8 @@ describe('docs/openapi.json', () => {
 
 	test('documents every status the tests saw', { skip: !env.record || !fs.existsSync(env.record) }, () => {
 		const seen = new Set(fs.readFileSync(env.record, 'utf8').trim().split('\n').filter(Boolean));
-		assert.ok(seen.size > 20, `recorded ${seen.size} distinct answers`);
+		// The whole suite (run.sh without arguments) sees many answers.
+		if (process.env.SB_ALL === '1') assert.ok(seen.size > 20, `recorded ${seen.size} distinct answers`);
 		const missing = [];
 		for (const line of seen) {
 			const { method, route, status } = JSON.parse(line);
