@@ -18,6 +18,9 @@
  * losers' accept fails with EAGAIN and they go back to waiting.
  */
 #include <sys/types.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -283,7 +286,8 @@ serve(FCGX_Request *q, const struct sb_config *cfg, struct sb_engine **eng)
  * wait-accept-serve until told to stop.
  */
 static void
-worker(int lfd, const struct sb_config *cfg, const sigset_t *waitmask)
+worker(int lfd, const struct sb_config *cfg, const sigset_t *waitmask,
+    pid_t parent)
 {
 	struct sigaction	 sa;
 	struct sb_engine	*eng = NULL;
@@ -301,6 +305,15 @@ worker(int lfd, const struct sb_config *cfg, const sigset_t *waitmask)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+#ifdef __linux__
+	/*
+	 * If the parent dies (SIGKILL, OOM), stop like on SIGTERM rather than
+	 * serve on, unsupervised, from a socket a new parent has replaced.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+	if (getppid() != parent)
+		worker_stop = 1;
 
 	if (FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&q, lfd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
@@ -344,7 +357,7 @@ static pid_t
 spawn(struct pool *p, unsigned slot, int lfd, const struct sb_config *cfg,
     const sigset_t *waitmask)
 {
-	pid_t	pid;
+	pid_t	pid, parent = getpid();
 
 	if ((pid = fork()) < 0) {
 		sb_log(SB_LOG_ERROR, "worker.fork", "%s", strerror(errno));
@@ -352,7 +365,7 @@ spawn(struct pool *p, unsigned slot, int lfd, const struct sb_config *cfg,
 		return -1;
 	}
 	if (pid == 0)
-		worker(lfd, cfg, waitmask);
+		worker(lfd, cfg, waitmask, parent);
 	p->pid[slot] = pid;
 	p->born[slot] = mono_ms();
 	p->alive++;

@@ -3,6 +3,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { env, request, assertJson, assertError, assertBackup, createBackup, health, UUID, sleep } from './lib.mjs';
 
@@ -164,6 +165,27 @@ describe('the /backups API', () => {
 		const s = await request('GET', `/backups/${res.json.safety_backup_id}`);
 		assert.equal(s.status, 200);
 		assert.equal(s.json.status, 'completed');
+	});
+
+	test('restore of a corrupt backup is 422 BACKUP_CORRUPT, live DB untouched', async () => {
+		const bk = await createBackup({ description: 'to corrupt' });
+		const obj = `${env.rundir}/store/${bk.location}`;
+		const fd = fs.openSync(obj, 'r+');
+		fs.writeSync(fd, Buffer.from('garbage!'), 0, 8, 4096);
+		fs.closeSync(fd);
+		sql("INSERT INTO t(v) VALUES ('kept through a refused restore')");
+		const before = sql('SELECT count(*) FROM t');
+		const res = await request('POST', `/backups/${bk.id}/restore`, { body: { confirm: true } });
+		assertError(res, 422, 'BACKUP_CORRUPT');
+		assert.equal(sql('SELECT count(*) FROM t'), before);
+		// Its download still streams what is stored (it is the admin's file).
+		assert.equal((await request('GET', `/backups/${bk.id}/download`, { binary: true })).status, 200);
+	});
+
+	test('download of a backup whose object vanished is a JSON 404', async () => {
+		const bk = await createBackup({ description: 'object removed' });
+		fs.unlinkSync(`${env.rundir}/store/${bk.location}`);
+		assertError(await request('GET', `/backups/${bk.id}/download`), 404, 'NOT_FOUND');
 	});
 
 	test('restore needs {"confirm": true}', async () => {
