@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -314,6 +315,16 @@ worker(int lfd, const struct sb_config *cfg, const sigset_t *waitmask,
 #endif
 	if (getppid() != parent)
 		worker_stop = 1;
+#ifdef M_TRIM_THRESHOLD
+	/*
+	 * Every request allocates and frees the same few hundred KiB (rows,
+	 * json-c objects, the serialized answer). Keep them: glibc's default
+	 * would hand the heap top back to the kernel after each request and
+	 * page-fault it in again on the next.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+#endif
 
 	if (FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&q, lfd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
