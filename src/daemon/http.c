@@ -325,10 +325,20 @@ v_from(const char *val, void *out, char *err)
 	return v_time("from", val, &((struct sb_filter *)out)->from, err);
 }
 
+/*
+ * to is inclusive; a date alone ("2026-01-31") means the whole day, so it
+ * stands for that day's last millisecond, not its first.
+ */
 static int
 v_to(const char *val, void *out, char *err)
 {
-	return v_time("to", val, &((struct sb_filter *)out)->to, err);
+	int64_t	*to = &((struct sb_filter *)out)->to;
+
+	if (v_time("to", val, to, err) != 0)
+		return -1;
+	if (strlen(val) == 10)
+		*to += 86400000 - 1;
+	return 0;
 }
 
 static int

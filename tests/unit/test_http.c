@@ -147,6 +147,17 @@ test_query_list(void **state)
 	    http_list_nparams, &f, &buf, err), SB_OK);
 	assert_false(f.has_type);
 
+	/* A date alone as to is the end of that day. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(http_query_parse("from=2026-02-01&to=2026-02-01",
+	    http_list_params, http_list_nparams, &f, &buf, err), SB_OK);
+	assert_int_equal(sb_time_parse("2026-02-01T23:59:59.999Z", &ms), SB_OK);
+	assert_true(f.to == ms);
+	assert_int_equal(sb_time_parse("2026-02-01", &ms), SB_OK);
+	assert_true(f.from == ms);
+	assert_int_equal(http_list_check(&f, err), SB_OK);
+	free(buf);
+
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(http_query_parse("from=2026-03-01&to=2026-02-01",
 	    http_list_params, http_list_nparams, &f, &buf, err), SB_OK);

@@ -106,6 +106,8 @@ describe('the /backups API', () => {
 		const day = new Date(Date.parse(a.created_at)).toISOString().slice(0, 10);
 		const d = await request('GET', `/backups?from=${day}`);
 		assert.ok(d.json.some((x) => x.id === a.id));
+		const dt = await request('GET', `/backups?from=${day}&to=${day}&limit=1000`);
+		assert.ok(dt.json.some((x) => x.id === a.id), 'to=<date> covers that whole day');
 		const off = await request('GET', `/backups?to=${encodeURIComponent('2000-01-01T00:00:00+02:00')}`);
 		assert.equal(off.status, 200);
 		assert.deepEqual(off.json, []);
