@@ -87,6 +87,50 @@ fi
 node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
 rc=$?
 
+# backupd on TCP (a second instance on the same config, no nginx): it
+# answers FastCGI on host:port; SIGKILLed, its workers stop too.
+tcp_check() {
+	local port pid kids i alive
+	port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+	SAFBACKUP_DAEMON_LISTEN=127.0.0.1:$port SAFBACKUP_DAEMON_WORKERS=2 \
+		"$BUILD_DIR/src/daemon/backupd" --config "$STACK_CONFIG" \
+		2>"$W/tcp.log" &
+	pid=$!
+	for i in $(seq 100); do
+		[ "$(pgrep -P "$pid" | wc -l)" = 2 ] && break
+		sleep 0.05
+	done
+	if ! node --input-type=module -e "
+		import { fcgiRequest } from '$HERE/fcgi.mjs';
+		const r = await fcgiRequest({ host: '127.0.0.1', port: $port },
+		    { REQUEST_METHOD: 'GET', REQUEST_URI: '/backups/health' });
+		if (r.status !== 200 || JSON.parse(r.body).status !== 'ok') process.exit(1);"; then
+		echo "FAIL backupd on TCP: no healthy answer" >&2
+		kill -TERM "$pid"; wait "$pid"
+		return 1
+	fi
+	echo "ok   backupd answers FastCGI on TCP 127.0.0.1:$port"
+	kids=$(pgrep -P "$pid")
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	for i in $(seq 50); do
+		alive=0
+		for k in $kids; do
+			# A zombie (state Z) has exited: only its reaping is left.
+			[ -e "/proc/$k/stat" ] && [ "$(cut -d' ' -f3 "/proc/$k/stat")" != Z ] && alive=1
+		done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	if [ "$alive" = 0 ]; then
+		echo "ok   workers stop when their parent is SIGKILLed"
+	else
+		echo "FAIL workers outlived their SIGKILLed parent" >&2
+		return 1
+	fi
+}
+tcp_check || rc=1
+
 # The stack must still be healthy after all that.
 if ! curl -ksf -o /dev/null "$STACK_URL/backups/health"; then
 	echo "http tests: stack unhealthy after the tests" >&2
