@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the libFuzzer harnesses of backupd's parsers with clang
-# (-fsanitize=fuzzer,address,undefined) and run each for a bounded time.
+# Build every libFuzzer harness here (fuzz_<name>.c, seeds in corpus/<name>)
+# with clang (-fsanitize=fuzzer,address,undefined) and run each for a
+# bounded time. Each links the pure parsers: util.c, config.c (over inih)
+# and backupd's http.c.
 # Exits non-zero on any finding (the crashing input is kept and printed).
 #
 #   bash tests/fuzz/run.sh                 # 20 s per harness
@@ -20,14 +22,21 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC is missing (apt-get install cla
 
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CPPFLAGS="-I$ROOT/src/core -I$ROOT/src/daemon $(pkg-config --cflags json-c)"
-LIBS="$(pkg-config --libs json-c libcrypto)"
+LIBS="$(pkg-config --libs json-c inih libcrypto)"
+SRCS="$ROOT/src/core/util.c $ROOT/src/core/config.c $ROOT/src/daemon/http.c"
+ONLY=${FUZZ_ONLY:-}	# e.g. FUZZ_ONLY="json path"
 
 rc=0
-for h in query json path; do
+for src in "$HERE"/fuzz_*.c; do
+	h=$(basename "$src" .c)
+	h=${h#fuzz_}
+	if [ -n "$ONLY" ] && [[ " $ONLY " != *" $h "* ]]; then
+		continue
+	fi
 	bin=$OUT/fuzz_$h
 	# shellcheck disable=SC2086
-	if ! "$CC" $CFLAGS $CPPFLAGS -o "$bin" "$HERE/fuzz_$h.c" \
-		"$ROOT/src/daemon/http.c" "$ROOT/src/core/util.c" $LIBS; then
+	if ! "$CC" $CFLAGS $CPPFLAGS $(pkg-config --cflags inih) -o "$bin" \
+		"$src" $SRCS $LIBS; then
 		echo "fuzz: building fuzz_$h failed (is libclang-rt-dev installed?)" >&2
 		rc=1
 		continue
