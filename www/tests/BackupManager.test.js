@@ -239,6 +239,26 @@ describe('create', () => {
 		expect(stub.callsTo('POST', '/backups')[0].body).toEqual({});
 	});
 
+	it('checks the server limits before sending', async () => {
+		const stub = fetchStub({ 'GET /backups': [], 'POST /backups': () => json(201, backup()) });
+		await mountWith(stub);
+		await wrapper.find('#create-tags').setValue('ok, ' + 'x'.repeat(65));
+		await wrapper.find('form.create-form').trigger('submit');
+		await settle();
+		expect(wrapper.find('[data-test="create-error"]').text()).toContain('at most 64 bytes');
+		expect(wrapper.find('#create-tags').attributes('aria-invalid')).toBe('true');
+		await wrapper.find('#create-tags').setValue(Array.from({ length: 33 }, (_, i) => `t${i}`).join(','));
+		await wrapper.find('form.create-form').trigger('submit');
+		await settle();
+		expect(wrapper.find('[data-test="create-error"]').text()).toContain('Too many tags');
+		expect(stub.callsTo('POST')).toHaveLength(0);
+		await wrapper.find('#create-tags').setValue('fine');
+		await wrapper.find('form.create-form').trigger('submit');
+		await settle();
+		expect(wrapper.find('[data-test="create-error"]').exists()).toBe(false);
+		expect(stub.callsTo('POST')).toHaveLength(1);
+	});
+
 	it('explains a 409 BUSY', async () => {
 		const stub = fetchStub({
 			'GET /backups': [newer],
