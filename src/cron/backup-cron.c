@@ -1,0 +1,726 @@
+/*
+ * backup-cron - take, list, check, restore and prune backups from the
+ * command line; cron runs `backup` and `prune` (see cron/safbackup).
+ *
+ * A thin layer over the engine: parse arguments, call one sb_engine_*
+ * function, print the result, map the error to an exit code (see usage()).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "config.h"
+#include "engine.h"
+#include "json.h"
+#include "report.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "dev"
+#endif
+
+#define DEFAULT_CONFIG	"/etc/safbackup/safbackup.conf"
+
+/* Exit codes: part of the interface (docs/OPERATIONS.md). */
+enum {
+	EX_OKAY = 0,		/* success */
+	EX_FAIL = 1,		/* the operation failed */
+	EX_USAGE = 2,		/* bad arguments or configuration */
+	EX_BUSY = 3,		/* another backup operation is running */
+	EX_NOTFOUND = 4,	/* no such backup */
+	EX_REFUSED = 5,		/* refused: automatic, or not completed */
+	EX_CORRUPT = 6,		/* the backup failed verification */
+	EX_HALTED = 7		/* prune deleted nothing: backups are failing */
+};
+
+struct cmd;
+
+struct ctx {
+	const char		*config_path;
+	struct sb_config	*cfg;
+	struct sb_engine	*eng;
+	int			 json;
+};
+
+typedef int (*cmd_fn)(struct ctx *, int, char **);
+
+struct cmd {
+	const char	*name;
+	cmd_fn		 fn;
+	const char	*args;
+	const char	*help;
+};
+
+static int	cmd_backup(struct ctx *, int, char **);
+static int	cmd_list(struct ctx *, int, char **);
+static int	cmd_show(struct ctx *, int, char **);
+static int	cmd_delete(struct ctx *, int, char **);
+static int	cmd_restore(struct ctx *, int, char **);
+static int	cmd_verify(struct ctx *, int, char **);
+static int	cmd_prune(struct ctx *, int, char **);
+static int	cmd_reconcile(struct ctx *, int, char **);
+
+static const struct cmd cmds[] = {
+	{ "backup", cmd_backup,
+	  "[--type automatic|manual] [--description TEXT] [--tag TAG]...",
+	  "Take a backup now (default type: automatic)." },
+	{ "list", cmd_list,
+	  "[--type T] [--status S] [--from DATE] [--to DATE] [--query Q]\n"
+	  "              [--limit N] [--offset N]",
+	  "List backups, newest first." },
+	{ "show", cmd_show, "ID", "Show one backup." },
+	{ "delete", cmd_delete, "ID",
+	  "Delete a manual backup (automatic ones are left to prune)." },
+	{ "restore", cmd_restore, "ID",
+	  "Verify backup ID, take a safety backup of the live database,\n"
+	  "              then copy the backup into it." },
+	{ "verify", cmd_verify, "ID",
+	  "Download backup ID and check its size, sha256 and integrity." },
+	{ "prune", cmd_prune, "[--dry-run]",
+	  "Delete automatic backups the retention policy no longer keeps." },
+	{ "reconcile", cmd_reconcile, "",
+	  "Rebuild or repair the catalog from the object store." },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: backup-cron [--config FILE] [--json] COMMAND [ARGS]\n"
+	    "\nCommands:\n");
+	for (const struct cmd *c = cmds; c->name != NULL; c++)
+		fprintf(f, "  %-10s  %s\n", c->name, c->help);
+	fprintf(f, "\nOptions:\n"
+	    "  -c, --config FILE  configuration file (default: $SAFBACKUP_CONFIG,\n"
+	    "                     then " DEFAULT_CONFIG ")\n"
+	    "  -j, --json         print results as JSON\n"
+	    "  -h, --help         this help; `backup-cron COMMAND --help` for one command\n"
+	    "  -V, --version      print the version\n"
+	    "\nExit status:\n"
+	    "  0 success, 1 the operation failed, 2 bad arguments or configuration,\n"
+	    "  3 busy (another backup operation is running), 4 no such backup,\n"
+	    "  5 refused (automatic backup, or backup not completed),\n"
+	    "  6 backup failed verification, 7 prune halted (backups are failing).\n");
+}
+
+static void
+cmd_usage(FILE *f, const struct cmd *c)
+{
+	fprintf(f, "usage: backup-cron %s %s\n\n  %s\n", c->name, c->args,
+	    c->help);
+}
+
+static const struct cmd *
+cmd_find(const char *name)
+{
+	for (const struct cmd *c = cmds; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* Engine error -> exit status, with the message on stderr. */
+static int
+failed(struct ctx *x, int rc, const char *what)
+{
+	fprintf(stderr, "backup-cron: %s: %s\n", what,
+	    sb_engine_errmsg(x->eng));
+	switch (rc) {
+	case SB_ERR_BUSY:
+		return EX_BUSY;
+	case SB_ERR_NOTFOUND:
+		return EX_NOTFOUND;
+	case SB_ERR_AUTOMATIC:
+	case SB_ERR_INVAL:
+		return EX_REFUSED;
+	case SB_ERR_CORRUPT:
+		return EX_CORRUPT;
+	case SB_ERR_CONFIG:
+		return EX_USAGE;
+	default:
+		return EX_FAIL;
+	}
+}
+
+static void
+print_json(struct json_object *o)
+{
+	puts(o == NULL ? "null" : json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static void
+human_size(int64_t n, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double	v = (double)n;
+	int	u = 0;
+
+	if (n < 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u == 0 ? "%.0f %s" : "%.1f %s", v, unit[u]);
+}
+
+static void
+print_backup_line(const struct sb_backup *b)
+{
+	char	when[40], size[32];
+
+	if (sb_time_format(b->created_at, when, sizeof(when)) != SB_OK)
+		sb_strlcpy(when, "-", sizeof(when));
+	human_size(b->size, size, sizeof(size));
+	printf("%s  %-9s  %-9s  %s  %10s  %s", b->id, sb_type_str(b->type),
+	    sb_status_str(b->status), when, size,
+	    b->description ? b->description : "");
+	for (size_t i = 0; i < b->ntags; i++)
+		printf("%s#%s", i == 0 && b->description ? "  " :
+		    i == 0 ? "" : " ", b->tags[i]);
+	if (b->status == SB_STATUS_FAILED && b->error)
+		printf("  (%s)", b->error);
+	putchar('\n');
+}
+
+static void
+print_backup(struct ctx *x, const struct sb_backup *b)
+{
+	char	size[32], t1[40] = "-", t2[40] = "-";
+
+	if (x->json) {
+		print_json(sb_backup_json(b));
+		return;
+	}
+	human_size(b->size, size, sizeof(size));
+	(void)sb_time_format(b->created_at, t1, sizeof(t1));
+	if (b->completed_at > 0)
+		(void)sb_time_format(b->completed_at, t2, sizeof(t2));
+	printf("id:           %s\ntype:         %s\nstatus:       %s\n"
+	    "created:      %s\ncompleted:    %s\nsize:         %s (%lld bytes)\n"
+	    "sha256:       %s\nlocation:     %s\ndescription:  %s\ntags:        ",
+	    b->id, sb_type_str(b->type), sb_status_str(b->status), t1, t2,
+	    size, (long long)b->size, b->sha256[0] ? b->sha256 : "-",
+	    b->location ? b->location : "-",
+	    b->description ? b->description : "");
+	for (size_t i = 0; i < b->ntags; i++)
+		printf(" %s", b->tags[i]);
+	putchar('\n');
+	if (b->error != NULL)
+		printf("error:        %s\n", b->error);
+}
+
+/*
+ * Parse a command's options. Every command accepts --help. Returns -1
+ * after printing help (exit 0), -2 on a usage error (exit 2), else optind.
+ */
+static int
+parse_opts(const struct cmd *c, int argc, char **argv, const char *shortopts,
+    const struct option *longopts, int (*each)(void *, int, const char *),
+    void *arg)
+{
+	int	ch;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			cmd_usage(stdout, c);
+			return -1;
+		}
+		if (ch == '?' || ch == ':') {
+			if (optopt != 0)
+				fprintf(stderr, "backup-cron %s: option -%c: %s\n",
+				    c->name, optopt, ch == ':' ?
+				    "needs a value" : "unknown option");
+			else
+				fprintf(stderr, "backup-cron %s: %s: unknown "
+				    "option or missing value\n", c->name,
+				    argv[optind - 1]);
+			cmd_usage(stderr, c);
+			return -2;
+		}
+		if (each == NULL || each(arg, ch, optarg) != 0) {
+			cmd_usage(stderr, c);
+			return -2;
+		}
+	}
+	return optind;
+}
+
+/* Exactly one positional argument, a backup id. */
+static int
+one_id(const struct cmd *c, int argc, char **argv, const char **id)
+{
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int	i;
+
+	if ((i = parse_opts(c, argc, argv, ":h", lo, NULL, NULL)) < 0)
+		return i == -1 ? EX_OKAY : EX_USAGE;
+	if (argc - i != 1) {
+		fprintf(stderr, "backup-cron %s: expected one backup ID\n",
+		    c->name);
+		cmd_usage(stderr, c);
+		return EX_USAGE;
+	}
+	if (!sb_valid_uuid(argv[i])) {
+		fprintf(stderr, "backup-cron %s: '%s' is not a backup ID "
+		    "(a lowercase uuid, as `backup-cron list` prints)\n",
+		    c->name, argv[i]);
+		return EX_USAGE;
+	}
+	*id = argv[i];
+	return -1;
+}
+
+struct backup_args {
+	enum sb_type	 type;
+	const char	*desc;
+	const char	*tags[SB_TAGS_MAX];
+	size_t		 ntags;
+};
+
+static int
+backup_opt(void *arg, int ch, const char *val)
+{
+	struct backup_args	*a = arg;
+
+	switch (ch) {
+	case 't':
+		if (sb_type_parse(val, &a->type) != SB_OK) {
+			fprintf(stderr, "backup-cron backup: --type: expected "
+			    "automatic or manual, got '%s'\n", val);
+			return -1;
+		}
+		return 0;
+	case 'd':
+		a->desc = val;
+		return 0;
+	case 'g':
+		if (a->ntags == SB_TAGS_MAX) {
+			fprintf(stderr, "backup-cron backup: at most %d tags\n",
+			    SB_TAGS_MAX);
+			return -1;
+		}
+		a->tags[a->ntags++] = val;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+cmd_backup(struct ctx *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "description", required_argument, NULL, 'd' },
+		{ "tag", required_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	struct backup_args	a;
+	struct sb_backup	b;
+	int			i, rc;
+
+	memset(&a, 0, sizeof(a));
+	a.type = SB_TYPE_AUTOMATIC;
+	if ((i = parse_opts(cmd_find("backup"), argc, argv, ":t:d:g:h", lo,
+	    backup_opt, &a)) < 0)
+		return i == -1 ? EX_OKAY : EX_USAGE;
+	if (i != argc) {
+		fprintf(stderr, "backup-cron backup: unexpected argument '%s'\n",
+		    argv[i]);
+		return EX_USAGE;
+	}
+	memset(&b, 0, sizeof(b));
+	rc = sb_engine_create(x->eng, a.type, a.desc, a.tags, a.ntags, &b);
+	if (rc != SB_OK) {
+		i = failed(x, rc, "backup failed");
+		if (x->json && b.id[0] != '\0')
+			print_backup(x, &b);
+		sb_backup_clear(&b);
+		return i;
+	}
+	if (x->json)
+		print_backup(x, &b);
+	else
+		printf("backup %s completed: %s (%lld bytes, sha256 %s)\n",
+		    b.id, b.location, (long long)b.size, b.sha256);
+	sb_backup_clear(&b);
+	return EX_OKAY;
+}
+
+struct list_args {
+	struct sb_filter	f;
+};
+
+static int
+list_opt(void *arg, int ch, const char *val)
+{
+	struct sb_filter	*f = &((struct list_args *)arg)->f;
+	const char		*what = NULL;
+
+	switch (ch) {
+	case 't':
+		f->has_type = 1;
+		if (sb_type_parse(val, &f->type) != SB_OK)
+			what = "--type: expected automatic or manual";
+		break;
+	case 's':
+		f->has_status = 1;
+		if (sb_status_parse(val, &f->status) != SB_OK)
+			what = "--status: expected pending, completed or failed";
+		break;
+	case 'f':
+		if (sb_time_parse(val, &f->from) != SB_OK)
+			what = "--from: expected a date (2026-11-26) or an "
+			    "ISO 8601 time (2026-11-26T04:30:00Z)";
+		break;
+	case 'u':
+		if (sb_time_parse(val, &f->to) != SB_OK)
+			what = "--to: expected a date (2026-11-26) or an "
+			    "ISO 8601 time (2026-11-26T04:30:00Z)";
+		/* A bare date means through the end of that day. */
+		else if (strlen(val) == 10)
+			f->to += 86400000 - 1;
+		break;
+	case 'q':
+		f->q = val;
+		break;
+	case 'l':
+		if (sb_parse_i64(val, 1, SB_LIST_MAX, &f->limit) != SB_OK)
+			what = "--limit: expected 1 to 1000";
+		break;
+	case 'o':
+		if (sb_parse_i64(val, 0, INT64_MAX, &f->offset) != SB_OK)
+			what = "--offset: expected a number >= 0";
+		break;
+	default:
+		return -1;
+	}
+	if (what != NULL) {
+		fprintf(stderr, "backup-cron list: %s, got '%s'\n", what, val);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_list(struct ctx *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "status", required_argument, NULL, 's' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 'u' },
+		{ "query", required_argument, NULL, 'q' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "offset", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	struct list_args	a;
+	struct sb_backup_list	l;
+	int			i, rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&l, 0, sizeof(l));
+	optind = 1;
+	/* --json is accepted here too, where users type it. */
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0) {
+			x->json = 1;
+			memmove(&argv[i], &argv[i + 1],
+			    (size_t)(argc - i) * sizeof(*argv));
+			argc--;
+			i--;
+		}
+	if ((i = parse_opts(cmd_find("list"), argc, argv,
+	    ":t:s:f:u:q:l:o:h", lo, list_opt, &a)) < 0)
+		return i == -1 ? EX_OKAY : EX_USAGE;
+	if (i != argc) {
+		fprintf(stderr, "backup-cron list: unexpected argument '%s'\n",
+		    argv[i]);
+		return EX_USAGE;
+	}
+	if ((rc = sb_engine_list(x->eng, &a.f, &l)) != SB_OK)
+		return failed(x, rc, "list failed");
+	if (x->json) {
+		struct json_object *arr = json_object_new_array();
+		for (size_t k = 0; k < l.n; k++)
+			json_object_array_add(arr, sb_backup_json(&l.v[k]));
+		print_json(arr);
+	} else if (l.n == 0)
+		printf("no backups\n");
+	else
+		for (size_t k = 0; k < l.n; k++)
+			print_backup_line(&l.v[k]);
+	sb_backup_list_clear(&l);
+	return EX_OKAY;
+}
+
+static int
+cmd_show(struct ctx *x, int argc, char **argv)
+{
+	struct sb_backup	 b;
+	const char		*id = NULL;
+	int			 rc;
+
+	if ((rc = one_id(cmd_find("show"), argc, argv, &id)) >= 0)
+		return rc;
+	memset(&b, 0, sizeof(b));
+	if ((rc = sb_engine_get(x->eng, id, &b)) != SB_OK)
+		return failed(x, rc, "show failed");
+	print_backup(x, &b);
+	sb_backup_clear(&b);
+	return EX_OKAY;
+}
+
+static int
+cmd_delete(struct ctx *x, int argc, char **argv)
+{
+	const char	*id = NULL;
+	int		 rc;
+
+	if ((rc = one_id(cmd_find("delete"), argc, argv, &id)) >= 0)
+		return rc;
+	if ((rc = sb_engine_delete(x->eng, id)) != SB_OK)
+		return failed(x, rc, "delete failed");
+	if (x->json) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "deleted", json_object_new_string(id));
+		print_json(o);
+	} else
+		printf("deleted %s\n", id);
+	return EX_OKAY;
+}
+
+static int
+cmd_restore(struct ctx *x, int argc, char **argv)
+{
+	struct sb_restore	 r;
+	const char		*id = NULL;
+	int			 rc;
+
+	if ((rc = one_id(cmd_find("restore"), argc, argv, &id)) >= 0)
+		return rc;
+	memset(&r, 0, sizeof(r));
+	rc = sb_engine_restore(x->eng, id, &r);
+	if (x->json && r.id[0] != '\0')
+		print_json(sb_restore_json(&r));
+	if (rc != SB_OK) {
+		sb_restore_clear(&r);
+		return failed(x, rc, "restore failed");
+	}
+	if (!x->json)
+		printf("restored %s into %s (safety backup %s holds the previous "
+		    "state)\n", id, x->cfg->source_path, r.safety_backup_id);
+	sb_restore_clear(&r);
+	return EX_OKAY;
+}
+
+static int
+cmd_verify(struct ctx *x, int argc, char **argv)
+{
+	const char	*id = NULL;
+	int		 rc;
+
+	if ((rc = one_id(cmd_find("verify"), argc, argv, &id)) >= 0)
+		return rc;
+	if ((rc = sb_engine_verify(x->eng, id)) != SB_OK)
+		return failed(x, rc, "verify failed");
+	printf(x->json ? "{\"verified\": \"%s\"}\n" : "backup %s verified: "
+	    "size, sha256 and integrity check are good\n", id);
+	return EX_OKAY;
+}
+
+static int
+prune_opt(void *arg, int ch, const char *val)
+{
+	(void)val;
+	if (ch != 'n')
+		return -1;
+	*(int *)arg = 1;
+	return 0;
+}
+
+static int
+cmd_prune(struct ctx *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	struct sb_prune_result	 p;
+	int			 dry = 0, i, rc;
+
+	if ((i = parse_opts(cmd_find("prune"), argc, argv, ":nh", lo,
+	    prune_opt, &dry)) < 0)
+		return i == -1 ? EX_OKAY : EX_USAGE;
+	if (i != argc) {
+		fprintf(stderr, "backup-cron prune: unexpected argument '%s'\n",
+		    argv[i]);
+		return EX_USAGE;
+	}
+	rc = sb_engine_prune(x->eng, dry, &p);
+	if (rc != SB_OK) {
+		sb_prune_result_clear(&p);
+		return failed(x, rc, "prune failed");
+	}
+	if (x->json) {
+		struct json_object *o = json_object_new_object(), *a;
+		json_object_object_add(o, "dry_run", json_object_new_boolean(dry));
+		json_object_object_add(o, "halted",
+		    json_object_new_boolean(p.plan.halted));
+		json_object_object_add(o, "halt_reason", p.plan.halted ?
+		    json_object_new_string(p.plan.halt_reason) : NULL);
+		json_object_object_add(o, "deleted",
+		    json_object_new_int64((int64_t)p.deleted));
+		a = json_object_new_array();
+		for (size_t k = 0; k < p.plan.n; k++) {
+			struct json_object *d = json_object_new_object();
+			json_object_object_add(d, "id",
+			    json_object_new_string(p.plan.v[k].backup->id));
+			json_object_object_add(d, "verdict",
+			    json_object_new_string(p.plan.v[k].verdict ==
+			    SB_DELETE ? "delete" : "keep"));
+			json_object_object_add(d, "reason",
+			    json_object_new_string(p.plan.v[k].reason));
+			json_object_array_add(a, d);
+		}
+		json_object_object_add(o, "decisions", a);
+		print_json(o);
+	} else if (p.plan.halted)
+		printf("prune halted, nothing deleted: %s\n",
+		    p.plan.halt_reason);
+	else {
+		for (size_t k = 0; k < p.plan.n; k++)
+			printf("%s  %s  %s\n", p.plan.v[k].backup->id,
+			    p.plan.v[k].verdict == SB_DELETE ? (dry ?
+			    "would delete" : "deleted") : "keep",
+			    p.plan.v[k].reason);
+		printf("%s%zu of %zu automatic backups\n", dry ?
+		    "dry run: would delete " : "deleted ", dry ?
+		    p.plan.ndelete : p.deleted, p.plan.n);
+	}
+	rc = p.plan.halted ? EX_HALTED : EX_OKAY;
+	if (p.plan.halted)
+		fprintf(stderr, "backup-cron prune: halted: %s\n",
+		    p.plan.halt_reason);
+	sb_prune_result_clear(&p);
+	return rc;
+}
+
+static int
+cmd_reconcile(struct ctx *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	struct sb_reconcile_result	r;
+	int				i, rc;
+
+	if ((i = parse_opts(cmd_find("reconcile"), argc, argv, ":h", lo, NULL,
+	    NULL)) < 0)
+		return i == -1 ? EX_OKAY : EX_USAGE;
+	if (i != argc) {
+		fprintf(stderr, "backup-cron reconcile: unexpected argument "
+		    "'%s'\n", argv[i]);
+		return EX_USAGE;
+	}
+	if ((rc = sb_engine_reconcile(x->eng, &r)) != SB_OK)
+		return failed(x, rc, "reconcile failed");
+	printf(x->json ? "{\"added\": %zu, \"updated\": %zu, \"missing\": %zu, "
+	    "\"skipped\": %zu}\n" : "reconciled: %zu added, %zu updated, %zu "
+	    "missing from the store, %zu objects skipped\n", r.added,
+	    r.updated, r.missing, r.skipped);
+	return EX_OKAY;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 } };
+	struct ctx		 x;
+	const struct cmd	*c;
+	char			 err[SB_ERRMSG_MAX];
+	int			 ch, rc;
+
+	memset(&x, 0, sizeof(x));
+	sb_log_init("backup-cron", SB_LOG_INFO);
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:c:jhV", lo, NULL)) != -1)
+		switch (ch) {
+		case 'c':
+			x.config_path = optarg;
+			break;
+		case 'j':
+			x.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OKAY;
+		case 'V':
+			printf("backup-cron %s\n", PACKAGE_VERSION);
+			return EX_OKAY;
+		default:
+			fprintf(stderr, "backup-cron: %s: unknown option or "
+			    "missing value\n", argv[optind - 1]);
+			usage(stderr);
+			return EX_USAGE;
+		}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		fprintf(stderr, "backup-cron: no command given\n");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (strcmp(argv[0], "help") == 0) {
+		if (argc > 1 && (c = cmd_find(argv[1])) != NULL)
+			cmd_usage(stdout, c);
+		else
+			usage(stdout);
+		return EX_OKAY;
+	}
+	if ((c = cmd_find(argv[0])) == NULL) {
+		fprintf(stderr, "backup-cron: unknown command '%s'\n", argv[0]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	/* Help must work without a config file. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			cmd_usage(stdout, c);
+			return EX_OKAY;
+		}
+	if (x.config_path == NULL && (x.config_path =
+	    getenv("SAFBACKUP_CONFIG")) == NULL)
+		x.config_path = DEFAULT_CONFIG;
+	if (sb_config_load(x.config_path, &x.cfg, err) != SB_OK ||
+	    sb_config_check(x.cfg, err) != SB_OK) {
+		fprintf(stderr, "backup-cron: %s\n", err);
+		sb_config_free(&x.cfg);
+		return EX_USAGE;
+	}
+	if ((rc = sb_engine_open(&x.eng, x.cfg, err)) != SB_OK) {
+		fprintf(stderr, "backup-cron: %s\n", err);
+		sb_config_free(&x.cfg);
+		return rc == SB_ERR_CONFIG ? EX_USAGE : EX_FAIL;
+	}
+	rc = c->fn(&x, argc, argv);
+	sb_engine_close(&x.eng);
+	sb_config_free(&x.cfg);
+	return rc;
+}

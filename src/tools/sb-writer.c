@@ -1,0 +1,195 @@
+/*
+ * sb-writer - a stand-in for a SAF service: one process, one long-lived
+ * SQLite connection, writing rows forever. The demo (`./dev up`) runs it
+ * so there is always live traffic to back up, and the black-box tests run
+ * it to prove backups and restores work while a writer is busy.
+ *
+ * Each iteration, in one transaction: insert a row, then read the row
+ * count. After the transaction the count goes to the status file (written
+ * whole, then renamed), so a test sees what this connection sees. Any
+ * SQLite error other than a busy wait ends the process with status 1: a
+ * restore that broke the writer's connection is a test failure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: sb-writer [--journal wal|delete] [--interval-ms N] "
+	    "[--status FILE]\n                 [--max N] [--payload BYTES] DB\n"
+	    "\nKeeps inserting rows into DB (table events) until SIGTERM or --max "
+	    "rows.\n");
+}
+
+static long
+num(const char *opt, const char *s, long min, long max)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < min || v > max) {
+		fprintf(stderr, "sb-writer: %s: expected %ld..%ld, got '%s'\n",
+		    opt, min, max, s);
+		exit(2);
+	}
+	return v;
+}
+
+static int
+exec(sqlite3 *db, const char *sql)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		fprintf(stderr, "sb-writer: %s: %s\n", sql, msg);
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_status(const char *path, long long rows, long long maxid)
+{
+	char	tmp[4096];
+	FILE	*f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -1;
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(f, "%lld %lld\n", rows, maxid);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option lo[] = {
+		{ "journal", required_argument, NULL, 'j' },
+		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "status", required_argument, NULL, 's' },
+		{ "max", required_argument, NULL, 'm' },
+		{ "payload", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	const char	*journal = "wal", *status = NULL;
+	long		 interval = 20, max = 0, payload = 100;
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*ins = NULL, *cnt = NULL;
+	long long	 n = 0;
+	char		 pragma[64];
+	int		 ch, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "j:i:s:m:p:h", lo, NULL)) != -1)
+		switch (ch) {
+		case 'j':
+			journal = optarg;
+			if (strcmp(journal, "wal") && strcmp(journal, "delete")) {
+				fprintf(stderr, "sb-writer: --journal: wal or "
+				    "delete\n");
+				return 2;
+			}
+			break;
+		case 'i':
+			interval = num("--interval-ms", optarg, 0, 60000);
+			break;
+		case 's':
+			status = optarg;
+			break;
+		case 'm':
+			max = num("--max", optarg, 0, 1000000000);
+			break;
+		case 'p':
+			payload = num("--payload", optarg, 0, 1 << 20);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	if (argc - optind != 1) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	if (sqlite3_open(argv[optind], &db) != SQLITE_OK) {
+		fprintf(stderr, "sb-writer: %s: %s\n", argv[optind],
+		    sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 60000);
+	snprintf(pragma, sizeof(pragma), "PRAGMA journal_mode=%s", journal);
+	if (exec(db, pragma) || exec(db, "CREATE TABLE IF NOT EXISTS events("
+	    "id INTEGER PRIMARY KEY, at INTEGER NOT NULL, pid INTEGER NOT NULL, "
+	    "payload BLOB)"))
+		goto out;
+	if (sqlite3_prepare_v2(db, "INSERT INTO events(at, pid, payload) "
+	    "VALUES (strftime('%s','now'), ?1, randomblob(?2))", -1, &ins,
+	    NULL) != SQLITE_OK || sqlite3_prepare_v2(db, "SELECT count(*), "
+	    "coalesce(max(id), 0) FROM events", -1, &cnt, NULL) != SQLITE_OK) {
+		fprintf(stderr, "sb-writer: prepare: %s\n", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int(ins, 1, (int)getpid());
+	sqlite3_bind_int(ins, 2, (int)payload);
+	while (!stop && (max == 0 || n < max)) {
+		long long rows, maxid;
+
+		if (exec(db, "BEGIN IMMEDIATE"))
+			goto out;
+		if (sqlite3_step(ins) != SQLITE_DONE ||
+		    sqlite3_step(cnt) != SQLITE_ROW) {
+			fprintf(stderr, "sb-writer: %s\n", sqlite3_errmsg(db));
+			goto out;
+		}
+		rows = sqlite3_column_int64(cnt, 0);
+		maxid = sqlite3_column_int64(cnt, 1);
+		sqlite3_reset(ins);
+		sqlite3_reset(cnt);
+		if (exec(db, "COMMIT"))
+			goto out;
+		n++;
+		if (status != NULL && write_status(status, rows, maxid) != 0) {
+			fprintf(stderr, "sb-writer: %s: %s\n", status,
+			    strerror(errno));
+			goto out;
+		}
+		if (interval > 0) {
+			struct timespec ts = { interval / 1000,
+			    (interval % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(cnt);
+	sqlite3_close(db);
+	return rc;
+}
