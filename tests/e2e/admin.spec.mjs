@@ -192,14 +192,21 @@ describe('admin page as admin', () => {
 		assert.ok(auto, 'an automatic backup was seeded');
 		const btn = rowOf(page, auto.id).locator('[data-test="delete"]');
 		assert.equal(await btn.getAttribute('aria-disabled'), 'true');
-		assert.match(await btn.getAttribute('title'), /Automatic backups cannot be deleted/);
-		const why = await btn.getAttribute('aria-describedby');
-		assert.match(await page.locator(`[id="${why}"]`).textContent(), /retention policy/);
+		const why = page.locator(`[id="${await btn.getAttribute('aria-describedby')}"]`);
+		assert.match(await why.textContent(), /Automatic backups cannot be deleted.*retention policy/);
+		assert.equal(await why.isVisible(), false, 'the tooltip is hidden until asked for');
 		await btn.click({ force: true });
 		await page.waitForTimeout(300);
 		assert.equal(await page.locator('[role="dialog"]').count(), 0, 'no dialog opens');
-		await btn.focus();
+		/* Reached by keyboard (it stays focusable), the reason shows. */
+		await rowOf(page, auto.id).locator('[data-test="restore"]').focus();
+		await page.keyboard.press('Tab');
+		assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-test')), 'delete');
+		await why.waitFor({ state: 'visible' });
 		await shot(page, '05-automatic-delete-disabled');
+		await page.keyboard.press('Enter');
+		await page.waitForTimeout(300);
+		assert.equal(await page.locator('[role="dialog"]').count(), 0, 'Enter opens no dialog either');
 		assert.ok((await apiList(page)).some((b) => b.id === auto.id), 'still there');
 	});
 

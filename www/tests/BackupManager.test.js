@@ -291,9 +291,10 @@ describe('delete', () => {
 		await mountWith(stub);
 		const btn = row(wrapper, older.id).find('[data-test="delete"]');
 		expect(btn.attributes('aria-disabled')).toBe('true');
-		expect(btn.attributes('title')).toContain('Automatic backups cannot be deleted');
 		const why = wrapper.find('#' + btn.attributes('aria-describedby'));
+		expect(why.text()).toContain('Automatic backups cannot be deleted');
 		expect(why.text()).toContain('retention policy');
+		expect(why.attributes('role')).toBe('tooltip');
 		await btn.trigger('click');
 		await settle();
 		expect(wrapper.find('[role="dialog"]').exists()).toBe(false);
@@ -431,7 +432,7 @@ describe('restore', () => {
 		await mountWith(stub);
 		const btn = wrapper.find('[data-test="restore"]');
 		expect(btn.attributes('aria-disabled')).toBe('true');
-		expect(btn.attributes('title')).toContain('failed');
+		expect(wrapper.find('#' + btn.attributes('aria-describedby')).text()).toContain('failed');
 		await btn.trigger('click');
 		await settle();
 		expect(wrapper.find('[role="dialog"]').exists()).toBe(false);
