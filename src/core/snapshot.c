@@ -1,1 +1,578 @@
-/* snapshot.c - being written */
+/*
+ * snapshot.c - consistent copies of a live SQLite database, out of it
+ * (backups) and into it (restores), with SQLite's online backup API:
+ * https://sqlite.org/backup.html and https://sqlite.org/c3ref/backup_finish.html
+ *
+ * sqlite3_backup_step(b, -1) copies every page in one call, that is inside
+ * one read transaction on the source: the copy is the database as of one
+ * instant. In WAL mode (https://sqlite.org/wal.html) writers go on while
+ * it runs; in rollback-journal mode they wait for it (busy timeout). The
+ * pages go through SQLite's page cache, so memory stays bounded whatever
+ * the size of the database.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "snapshot.h"
+
+#define BUSY_TIMEOUT_MS		10000	/* per lock attempt, both ends */
+#define TAKE_DEADLINE_MS	30000	/* retrying a busy source */
+#define RESTORE_DEADLINE_MS	60000	/* retrying a busy live database */
+#define RETRY_SLEEP_MS		100
+
+/* Milliseconds on a clock that does not jump. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Our code for an SQLite result code. A file SQLite cannot read as a
+ * database is SB_ERR_CORRUPT; a lock still held after the busy timeout is
+ * SB_ERR_BUSY; the file system failing is SB_ERR_IO.
+ */
+static int
+map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_NOMEM:
+		return SB_ERR_NOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return SB_ERR_BUSY;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return SB_ERR_CORRUPT;
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+		return SB_ERR_IO;
+	default:
+		return SB_ERR_DB;
+	}
+}
+
+/* Report "what path: sqlite message" and return the mapped code. */
+static int
+dberr(char *err, sqlite3 *db, int rc, const char *what, const char *path)
+{
+	sb_seterr(err, "%s %s: %s", what, path,
+	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	return map_rc(rc);
+}
+
+/* Open a database with our settings; *db is NULL on failure. */
+static int
+open_db(const char *path, int flags, sqlite3 **db, char *err,
+    const char *what)
+{
+	int	rc, ret;
+
+	*db = NULL;
+	rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_extended_result_codes(*db, 1);
+		rc = sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
+	}
+	if (rc != SQLITE_OK) {
+		ret = dberr(err, *db, rc, what, path);
+		sqlite3_close(*db);
+		*db = NULL;
+		return ret;
+	}
+	return SB_OK;
+}
+
+/* Run one statement of constant SQL, ignoring rows (PRAGMAs). */
+static int
+exec1(sqlite3 *db, const char *sql, char *err, const char *path)
+{
+	sqlite3_stmt	*st = NULL;
+	int		 rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			;
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_OK) {
+		sb_seterr(err, "%s on %s: %s", sql, path, sqlite3_errmsg(db));
+		rc = map_rc(rc);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A PRAGMA returning one value, as text into buf. */
+static int
+pragma_text(sqlite3 *db, const char *sql, char *buf, size_t len, char *err,
+    const char *path)
+{
+	sqlite3_stmt		*st = NULL;
+	const unsigned char	*s;
+	int			 rc, ret = SB_OK;
+
+	buf[0] = '\0';
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		s = sqlite3_column_text(st, 0);
+		sb_strlcpy(buf, s == NULL ? "" : (const char *)s, len);
+	} else if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+		sb_seterr(err, "%s on %s: %s", sql, path, sqlite3_errmsg(db));
+		ret = map_rc(rc);
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/*
+ * Check the 100-byte header of a database file
+ * (https://sqlite.org/fileformat2.html#the_database_header) before SQLite
+ * sees it: the magic string, a valid page size, a length that is a whole
+ * number of pages and not shorter than the page count the header records
+ * (when that count is valid: "version-valid-for" equals the change
+ * counter). This is how a truncated copy is told from a good one without
+ * trusting SQLite to notice pages missing at the end. *wal gets whether
+ * the header marks the file as WAL mode (bytes 18-19 == 2).
+ * Returns SB_ERR_CORRUPT, SB_ERR_IO or SB_OK.
+ */
+static int
+check_header(const char *path, int *wal, char *err)
+{
+	unsigned char	 h[100];
+	struct stat	 sb;
+	uint32_t	 psize, npages, change, validfor;
+	ssize_t		 n;
+	int		 fd = -1, ret = SB_ERR_CORRUPT;
+
+	if (wal != NULL)
+		*wal = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		sb_seterr(err, "%s: %s", path, strerror(errno));
+		return SB_ERR_IO;
+	}
+	if (fstat(fd, &sb) == -1) {
+		sb_seterr(err, "%s: %s", path, strerror(errno));
+		ret = SB_ERR_IO;
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		sb_seterr(err, "%s: not a regular file", path);
+		ret = SB_ERR_IO;
+		goto out;
+	}
+	if (sb.st_size < (off_t)sizeof(h)) {
+		sb_seterr(err, "%s: file is not a database (%lld bytes)",
+		    path, (long long)sb.st_size);
+		goto out;
+	}
+	do
+		n = pread(fd, h, sizeof(h), 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		sb_seterr(err, "%s: %s", path, strerror(errno));
+		ret = SB_ERR_IO;
+		goto out;
+	}
+	if (n != (ssize_t)sizeof(h) ||
+	    memcmp(h, "SQLite format 3", 16) != 0) {
+		sb_seterr(err, "%s: file is not a database", path);
+		goto out;
+	}
+	psize = (uint32_t)h[16] << 8 | h[17];
+	if (psize == 1)
+		psize = 65536;
+	if (psize < 512 || psize > 65536 || (psize & (psize - 1)) != 0) {
+		sb_seterr(err, "%s: file is not a database (page size %u)",
+		    path, psize);
+		goto out;
+	}
+	if (sb.st_size % psize != 0) {
+		sb_seterr(err, "%s: truncated: %lld bytes is not a whole "
+		    "number of %u-byte pages", path, (long long)sb.st_size,
+		    psize);
+		goto out;
+	}
+	npages = (uint32_t)h[28] << 24 | (uint32_t)h[29] << 16 |
+	    (uint32_t)h[30] << 8 | h[31];
+	change = (uint32_t)h[24] << 24 | (uint32_t)h[25] << 16 |
+	    (uint32_t)h[26] << 8 | h[27];
+	validfor = (uint32_t)h[92] << 24 | (uint32_t)h[93] << 16 |
+	    (uint32_t)h[94] << 8 | h[95];
+	if (npages > 0 && change == validfor &&
+	    (uint64_t)sb.st_size < (uint64_t)npages * psize) {
+		sb_seterr(err, "%s: truncated: %lld bytes, the header "
+		    "counts %u pages of %u bytes", path,
+		    (long long)sb.st_size, npages, psize);
+		goto out;
+	}
+	if (wal != NULL)
+		*wal = h[18] == 2 && h[19] == 2;
+	ret = SB_OK;
+out:
+	close(fd);
+	return ret;
+}
+
+/*
+ * PRAGMA integrity_check (https://sqlite.org/pragma.html#pragma_integrity_check)
+ * on an open connection: SB_OK only if it returns the single row "ok".
+ * Otherwise SB_ERR_CORRUPT with its first complaint in err.
+ */
+static int
+integrity(sqlite3 *db, const char *path, char *err)
+{
+	sqlite3_stmt		*st = NULL;
+	const unsigned char	*s;
+	char			 first[256];
+	int64_t			 rows = 0;
+	int			 rc, ok = 0, ret;
+
+	first[0] = '\0';
+	rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		ret = dberr(err, db, rc, "integrity_check on", path);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		s = sqlite3_column_text(st, 0);
+		if (rows++ == 0) {
+			sb_strlcpy(first, s == NULL ? "" : (const char *)s,
+			    sizeof(first));
+			ok = s != NULL && strcmp((const char *)s, "ok") == 0;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		ret = dberr(err, db, rc, "integrity_check on", path);
+		goto out;
+	}
+	if (rows != 1 || !ok) {
+		sb_seterr(err, "integrity_check on %s failed: %s%s", path,
+		    rows == 0 ? "no result" : first,
+		    rows > 1 ? " (and more)" : "");
+		ret = SB_ERR_CORRUPT;
+		goto out;
+	}
+	ret = SB_OK;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/*
+ * Run an initialised backup to the end with sqlite3_backup_step(b, -1),
+ * retrying SQLITE_BUSY and SQLITE_LOCKED (each after the busy handler
+ * gave up) until deadline_ms has passed; then sqlite3_backup_finish(),
+ * which releases the locks and returns the backup's error if any
+ * (https://sqlite.org/c3ref/backup_finish.html). Returns the SQLite
+ * result code, SQLITE_OK when the whole database was copied.
+ */
+static int
+run_backup(sqlite3_backup *b, int64_t deadline_ms)
+{
+	int64_t	end = mono_ms() + deadline_ms;
+	int	rc, frc;
+
+	for (;;) {
+		rc = sqlite3_backup_step(b, -1);
+		if (rc == SQLITE_DONE)
+			break;
+		if (((rc & 0xff) == SQLITE_BUSY ||
+		    (rc & 0xff) == SQLITE_LOCKED) && mono_ms() < end) {
+			sqlite3_sleep(RETRY_SLEEP_MS);
+			continue;
+		}
+		break;
+	}
+	frc = sqlite3_backup_finish(b);
+	if (rc == SQLITE_DONE)
+		return frc;
+	/* finish repeats step's error; keep step's in case it does not. */
+	return frc != SQLITE_OK ? frc : rc;
+}
+
+/* fsync a file, then the directory holding it, so a rename-free create
+ * is durable: the data and the directory entry. */
+static int
+fsync_path(const char *path, char *err)
+{
+	char		 dir[PATH_MAX];
+	const char	*slash;
+	int		 fd, ret = SB_ERR_IO;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fsync(fd) == -1) {
+		sb_seterr(err, "fsync %s: %s", path, strerror(errno));
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+	if ((slash = strrchr(path, '/')) == NULL)
+		sb_strlcpy(dir, ".", sizeof(dir));
+	else if (slash == path)
+		sb_strlcpy(dir, "/", sizeof(dir));
+	else if ((size_t)(slash - path) >= sizeof(dir)) {
+		sb_seterr(err, "%s: path too long", path);
+		goto out;
+	} else {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(fd) == -1) {
+		sb_seterr(err, "fsync %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	ret = SB_OK;
+out:
+	if (fd != -1)
+		close(fd);
+	return ret;
+}
+
+/* Remove a half-made copy and any side file SQLite may have made. */
+static void
+remove_copy(const char *path)
+{
+	static const char *const sfx[] = { "-journal", "-wal", "-shm" };
+	char	buf[PATH_MAX];
+
+	(void)unlink(path);
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
+		if (snprintf(buf, sizeof(buf), "%s%s", path, sfx[i]) <
+		    (int)sizeof(buf))
+			(void)unlink(buf);
+}
+
+/*
+ * Copy the live database src into the new file dst (see snapshot.h).
+ * dst is created with O_EXCL (mode 0600: it holds the service's data), so
+ * an existing file is never overwritten. On dst, journal_mode=OFF and
+ * synchronous=OFF: the file is private until we return, and we fsync it
+ * once at the end instead. The copy of a WAL database carries the WAL
+ * mark in its header; it is switched back to a rollback journal so the
+ * file stands alone (opening it read-only later needs no -wal/-shm).
+ * On failure dst is removed. err (SB_ERRMSG_MAX, may be NULL) says why.
+ */
+int
+sb_snapshot_take(const char *src, const char *dst, char *err)
+{
+	sqlite3		*sdb = NULL, *ddb = NULL;
+	sqlite3_backup	*b = NULL;
+	struct stat	 sb;
+	char		 mode[16];
+	int		 fd, rc, ret = SB_ERR_DB, created = 0;
+
+	if (src == NULL || dst == NULL || src[0] == '\0' || dst[0] == '\0') {
+		sb_seterr(err, "snapshot: no source or destination");
+		return SB_ERR_INVAL;
+	}
+	/* READONLY would open a missing file lazily: say so clearly. */
+	if (stat(src, &sb) == -1) {
+		sb_seterr(err, "source database %s: %s", src, strerror(errno));
+		return SB_ERR_IO;
+	}
+	if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		sb_seterr(err, "snapshot %s: %s", dst, strerror(errno));
+		return SB_ERR_IO;
+	}
+	close(fd);
+	created = 1;
+
+	if ((ret = open_db(src, SQLITE_OPEN_READONLY, &sdb, err,
+	    "opening source database")) != SB_OK)
+		goto out;
+	if ((ret = open_db(dst, SQLITE_OPEN_READWRITE, &ddb, err,
+	    "opening snapshot")) != SB_OK)
+		goto out;
+	if ((ret = pragma_text(ddb, "PRAGMA journal_mode = OFF", mode,
+	    sizeof(mode), err, dst)) != SB_OK ||
+	    (ret = exec1(ddb, "PRAGMA synchronous = OFF", err, dst)) != SB_OK)
+		goto out;
+
+	if ((b = sqlite3_backup_init(ddb, "main", sdb, "main")) == NULL) {
+		ret = dberr(err, ddb, sqlite3_errcode(ddb),
+		    "starting the copy into", dst);
+		goto out;
+	}
+	rc = run_backup(b, TAKE_DEADLINE_MS);
+	b = NULL;
+	if (rc != SQLITE_OK) {
+		sb_seterr(err, "copying %s into %s: %s", src, dst,
+		    sqlite3_errmsg(ddb));
+		/* A damaged live database is a database error, not a
+		 * corrupt backup. */
+		if ((ret = map_rc(rc)) == SB_ERR_CORRUPT)
+			ret = SB_ERR_DB;
+		if (ret == SB_ERR_BUSY)
+			sb_seterr(err, "copying %s: the database stayed "
+			    "locked for %d s", src, TAKE_DEADLINE_MS / 1000);
+		goto out;
+	}
+	/* The copy's header says WAL if the source was: undo that. */
+	if ((ret = pragma_text(ddb, "PRAGMA journal_mode = DELETE", mode,
+	    sizeof(mode), err, dst)) != SB_OK)
+		goto out;
+	rc = sqlite3_close(ddb);
+	ddb = NULL;
+	if (rc != SQLITE_OK) {
+		sb_seterr(err, "closing %s: %s", dst, sqlite3_errstr(rc));
+		ret = map_rc(rc);
+		goto out;
+	}
+	if ((ret = fsync_path(dst, err)) != SB_OK)
+		goto out;
+	ret = SB_OK;
+out:
+	sqlite3_close(ddb);
+	sqlite3_close(sdb);
+	if (ret != SB_OK && created)
+		remove_copy(dst);
+	return ret;
+}
+
+/*
+ * Integrity of the database file at path (see snapshot.h): its header
+ * first (not a database, truncated: SB_ERR_CORRUPT), then
+ * PRAGMA integrity_check on a read-only connection, which must answer the
+ * single row "ok". SB_ERR_IO if the file cannot be read at all.
+ */
+int
+sb_snapshot_check(const char *path, char *err)
+{
+	sqlite3	*db = NULL;
+	int	 ret;
+
+	if (path == NULL || path[0] == '\0') {
+		sb_seterr(err, "check: no path");
+		return SB_ERR_INVAL;
+	}
+	if ((ret = check_header(path, NULL, err)) != SB_OK)
+		return ret;
+	if ((ret = open_db(path, SQLITE_OPEN_READONLY, &db, err,
+	    "opening")) != SB_OK)
+		goto out;
+	ret = integrity(db, path, err);
+out:
+	sqlite3_close(db);
+	return ret;
+}
+
+/*
+ * Copy the database file from INTO the live database live, in place
+ * (see snapshot.h), with the backup API: the copy is one write
+ * transaction on live, so other connections keep their handles and see
+ * the new content at their next transaction.
+ *
+ * Before live is touched: from's header must be sound (SB_ERR_CORRUPT),
+ * live must open read-write, and if live is in WAL mode the page sizes
+ * must match (SQLite cannot change the page size of a WAL database: the
+ * backup would fail with SQLITE_READONLY). The write lock is retried for
+ * about a minute (SB_ERR_BUSY after that). Afterwards
+ * PRAGMA integrity_check runs on live.
+ */
+int
+sb_snapshot_restore(const char *from, const char *live, char *err)
+{
+	sqlite3		*ldb = NULL, *fdb = NULL;
+	sqlite3_backup	*b = NULL;
+	char		 lmode[16], lps[16], fps[16];
+	int		 rc, ret, fwal = 0;
+
+	if (from == NULL || live == NULL || from[0] == '\0' ||
+	    live[0] == '\0') {
+		sb_seterr(err, "restore: no source or live database");
+		return SB_ERR_INVAL;
+	}
+	if ((ret = check_header(from, &fwal, err)) != SB_OK)
+		return ret;
+	if ((ret = open_db(live, SQLITE_OPEN_READWRITE, &ldb, err,
+	    "opening live database")) != SB_OK)
+		goto out;
+	if ((ret = open_db(from, SQLITE_OPEN_READONLY, &fdb, err,
+	    "opening backup")) != SB_OK)
+		goto out;
+	/* Reading journal_mode reads live's header: a non-database fails. */
+	if ((ret = pragma_text(ldb, "PRAGMA journal_mode", lmode,
+	    sizeof(lmode), err, live)) != SB_OK ||
+	    (ret = pragma_text(ldb, "PRAGMA page_size", lps, sizeof(lps),
+	    err, live)) != SB_OK)
+		goto out;
+	if ((ret = pragma_text(fdb, "PRAGMA page_size", fps, sizeof(fps),
+	    err, from)) != SB_OK) {
+		if (ret == SB_ERR_DB)
+			ret = SB_ERR_CORRUPT;
+		goto out;
+	}
+	if (strcmp(lmode, "wal") == 0 && strcmp(lps, fps) != 0) {
+		sb_seterr(err, "cannot restore %s into %s: the backup's page "
+		    "size is %s bytes, the live database's %s, and a WAL-mode "
+		    "database cannot change its page size", from, live, fps,
+		    lps);
+		ret = SB_ERR_DB;
+		goto out;
+	}
+
+	if ((b = sqlite3_backup_init(ldb, "main", fdb, "main")) == NULL) {
+		ret = dberr(err, ldb, sqlite3_errcode(ldb),
+		    "starting the restore into", live);
+		goto out;
+	}
+	rc = run_backup(b, RESTORE_DEADLINE_MS);
+	b = NULL;
+	if (rc != SQLITE_OK) {
+		ret = map_rc(rc);
+		if (ret == SB_ERR_BUSY)
+			sb_seterr(err, "restoring into %s: could not get the "
+			    "write lock within %d s", live,
+			    RESTORE_DEADLINE_MS / 1000);
+		else if ((rc & 0xff) == SQLITE_READONLY)
+			sb_seterr(err, "restoring into %s: %s (page size "
+			    "of a WAL database cannot change)", live,
+			    sqlite3_errmsg(ldb));
+		else
+			sb_seterr(err, "restoring %s into %s: %s", from, live,
+			    sqlite3_errmsg(ldb));
+		goto out;
+	}
+	/*
+	 * A WAL-marked backup copied into a rollback-journal database leaves
+	 * live's header saying WAL; put live's own mode back.
+	 */
+	if (fwal && strcmp(lmode, "wal") != 0) {
+		char sql[64];
+
+		/* lmode is SQLite's own answer; still, letters only. */
+		if (lmode[0] == '\0' || strspn(lmode,
+		    "abcdefghijklmnopqrstuvwxyz") != strlen(lmode))
+			sb_strlcpy(lmode, "delete", sizeof(lmode));
+		(void)snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s",
+		    lmode);
+		if ((ret = exec1(ldb, sql, err, live)) != SB_OK)
+			goto out;
+	}
+	ret = integrity(ldb, live, err);
+out:
+	sqlite3_close(fdb);
+	sqlite3_close(ldb);
+	return ret;
+}

@@ -1,0 +1,637 @@
+/*
+ * test_snapshot.c - snapshots in and out of real SQLite files, with a
+ * real concurrent writer in a child process.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "snapshot.h"
+
+struct fix {
+	char	dir[PATH_MAX - 64];
+	char	live[PATH_MAX];
+	char	copy[PATH_MAX];
+	char	stop[PATH_MAX];
+};
+
+static int64_t
+mono_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+setup(void **state)
+{
+	struct fix	*f;
+	const char	*tmp = getenv("TMPDIR");
+
+	f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "%s/sbsnap.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->live, sizeof(f->live), "%s/live.db", f->dir);
+	snprintf(f->copy, sizeof(f->copy), "%s/copy.db", f->dir);
+	snprintf(f->stop, sizeof(f->stop), "%s/stop", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fix	*f = *state;
+	DIR		*d;
+	struct dirent	*e;
+	char		 p[PATH_MAX + 256];
+
+	if ((d = opendir(f->dir)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+xexec(sqlite3 *db, const char *sql)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+}
+
+/*
+ * A database of n rows with a payload of bsize bytes each (so the copy
+ * takes a while), tag v in every row, in WAL mode or not, page size psize
+ * (0 = default).
+ */
+static void
+mkdb(const char *path, int wal, int psize, int n, int bsize, const char *v)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*st = NULL;
+	char		 sql[64];
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (psize > 0) {
+		snprintf(sql, sizeof(sql), "PRAGMA page_size = %d", psize);
+		xexec(db, sql);
+	}
+	xexec(db, wal ? "PRAGMA journal_mode = WAL" :
+	    "PRAGMA journal_mode = DELETE");
+	xexec(db, "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, "
+	    "v TEXT, b BLOB, txn INTEGER, ts INTEGER)");
+	xexec(db, "BEGIN");
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t (v, b) "
+	    "VALUES (?1, randomblob(?2))", -1, &st, NULL), SQLITE_OK);
+	for (int i = 0; i < n; i++) {
+		sqlite3_bind_text(st, 1, v, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, bsize);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	xexec(db, "COMMIT");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* One integer from sql on db. */
+static int64_t
+q1(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt	*st = NULL;
+	int64_t		 v;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		fail_msg("%s: %d %s", sql, rc, sqlite3_errmsg(db));
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* One integer from sql on a fresh read-only connection to path. */
+static int64_t
+q1path(const char *path, const char *sql)
+{
+	sqlite3	*db = NULL;
+	int64_t	 v;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	v = q1(db, sql);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Bytes 18 and 19 of the header: 1 rollback journal, 2 WAL. */
+static int
+header_mode(const char *path)
+{
+	unsigned char	h[20];
+	FILE		*fp;
+
+	assert_non_null(fp = fopen(path, "rb"));
+	assert_int_equal(fread(h, 1, sizeof(h), fp), sizeof(h));
+	fclose(fp);
+	assert_int_equal(h[18], h[19]);
+	return h[18];
+}
+
+static void
+write_file(const char *path, const void *buf, size_t len)
+{
+	FILE	*fp;
+
+	assert_non_null(fp = fopen(path, "wb"));
+	assert_int_equal(fwrite(buf, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void
+test_take_basic(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "";
+	char		 missing[PATH_MAX + 16];
+	struct stat	 sb;
+
+	mkdb(f->live, 0, 0, 1000, 100, "a");
+	if (sb_snapshot_take(f->live, f->copy, err) != SB_OK)
+		fail_msg("take: %s", err);
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_OK);
+	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM t"), 1000);
+	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM t "
+	    "WHERE length(b) = 100 AND v = 'a'"), 1000);
+	assert_int_equal(header_mode(f->copy), 1);
+	assert_int_equal(stat(f->copy, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+
+	/* dst exists: refused, and the existing file is left alone. */
+	err[0] = '\0';
+	assert_int_equal(sb_snapshot_take(f->live, f->copy, err), SB_ERR_IO);
+	assert_non_null(strstr(err, "exists"));
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_OK);
+	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM t"), 1000);
+
+	/* No source: nothing is created. */
+	snprintf(missing, sizeof(missing), "%s/nope.db", f->dir);
+	unlink(f->copy);
+	assert_int_equal(sb_snapshot_take(missing, f->copy, err), SB_ERR_IO);
+	assert_int_equal(stat(f->copy, &sb), -1);
+
+	/* A source that is not a database: error, and no copy left. */
+	write_file(missing, "not a database, not at all, no no no", 36);
+	err[0] = '\0';
+	assert_int_equal(sb_snapshot_take(missing, f->copy, err), SB_ERR_DB);
+	assert_non_null(strstr(err, "not a database"));
+	assert_int_equal(stat(f->copy, &sb), -1);
+}
+
+/* A WAL source: the copy stands alone in rollback-journal mode. */
+static void
+test_take_wal_standalone(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "";
+	char		 side[PATH_MAX + 16];
+	struct stat	 sb;
+
+	mkdb(f->live, 1, 0, 500, 50, "w");
+	assert_int_equal(header_mode(f->live), 2);
+	if (sb_snapshot_take(f->live, f->copy, err) != SB_OK)
+		fail_msg("take: %s", err);
+	assert_int_equal(header_mode(f->copy), 1);
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_OK);
+	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM t"), 500);
+	snprintf(side, sizeof(side), "%s-wal", f->copy);
+	assert_int_equal(stat(side, &sb), -1);
+	snprintf(side, sizeof(side), "%s-shm", f->copy);
+	assert_int_equal(stat(side, &sb), -1);
+}
+
+/*
+ * The writer child: until the stop file appears, insert rows in pairs,
+ * one transaction per pair, each row stamped with the transaction number
+ * and the monotonic time just before it. Exits 0 on success.
+ */
+#define LOG_MAX	(1 << 20)
+
+static void
+writer(const char *path, const char *stop, int64_t *log)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*st = NULL;
+	int64_t		 txn = 0, end = mono_us() + 60 * 1000000LL;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		_exit(2);
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+	    NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO t (v, txn, ts) "
+	    "VALUES ('pair', ?1, ?2)", -1, &st, NULL) != SQLITE_OK)
+		_exit(3);
+	while (access(stop, F_OK) == -1 && mono_us() < end) {
+		txn++;
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			_exit(4);
+		for (int i = 0; i < 2; i++) {
+			sqlite3_bind_int64(st, 1, txn);
+			sqlite3_bind_int64(st, 2, mono_us());
+			if (sqlite3_step(st) != SQLITE_DONE)
+				_exit(5);
+			sqlite3_reset(st);
+		}
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			_exit(6);
+		if (txn < LOG_MAX) {
+			log[txn] = mono_us();
+			__atomic_store_n(&log[0], txn, __ATOMIC_RELEASE);
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	_exit(0);
+}
+
+static void
+test_take_while_writing(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "";
+	char		 sql[256];
+	int64_t		 t0, t1, pairs, during, n;
+	pid_t		 pid;
+	int		 status;
+	sqlite3		*db = NULL;
+	int64_t		*log, k, ntx, after = 0;
+
+	/* ~32 MB, so the copy lasts long enough to watch the writer. */
+	mkdb(f->live, 1, 0, 4000, 8000, "base");
+	log = mmap(NULL, LOG_MAX * sizeof(*log), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(log != MAP_FAILED);
+	if ((pid = fork()) == 0)
+		writer(f->live, f->stop, log);
+	assert_true(pid > 0);
+
+	/* Wait until the writer is going. */
+	assert_int_equal(sqlite3_open_v2(f->live, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	for (int i = 0; i < 1000; i++) {
+		if (q1(db, "SELECT count(*) FROM t WHERE v = 'pair'") >= 20)
+			break;
+		usleep(10000);
+	}
+	assert_true(q1(db, "SELECT count(*) FROM t WHERE v = 'pair'") >= 20);
+
+	t0 = mono_us();
+	n = sb_snapshot_take(f->live, f->copy, err);
+	t1 = mono_us();
+	write_file(f->stop, "", 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (n != SB_OK)
+		fail_msg("take: %s", err);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* The copy is sound and is one instant: only whole pairs. */
+	if (sb_snapshot_check(f->copy, err) != SB_OK)
+		fail_msg("check: %s", err);
+	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM t "
+	    "WHERE v = 'base'"), 4000);
+	pairs = q1path(f->copy, "SELECT count(*) FROM t WHERE v = 'pair'");
+	assert_true(pairs >= 40);
+	assert_int_equal(pairs % 2, 0);
+	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM (SELECT txn "
+	    "FROM t WHERE v = 'pair' GROUP BY txn HAVING count(*) != 2)"), 0);
+	/* Transactions 1..k, none missing. */
+	assert_int_equal(q1path(f->copy, "SELECT max(txn) FROM t"),
+	    pairs / 2);
+
+	/*
+	 * The writer was not held up. The writer logged when each of its
+	 * transactions committed; k, the last one in the copy, committed
+	 * just before the copy's read transaction began. Had the copy
+	 * blocked writers (a rollback journal, or a write lock on the
+	 * source), transaction k+1 could not commit until the whole copy
+	 * was done (measured: 70-110 ms for this database), so nothing would
+	 * commit in the 30 ms after k. In WAL mode a commit takes well under
+	 * a millisecond here.
+	 */
+	k = pairs / 2;
+	ntx = __atomic_load_n(&log[0], __ATOMIC_ACQUIRE);
+	assert_true(ntx > k + 3 && ntx < LOG_MAX);
+	for (int64_t i = k + 1; i <= ntx; i++)
+		if (log[i] <= log[k] + 30000)
+			after++;
+	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT txn) FROM t "
+	    "WHERE v = 'pair' AND ts > %lld AND ts < %lld", (long long)t0,
+	    (long long)t1);
+	during = q1(db, sql);
+	print_message("take took %lld ms; the writer committed %lld "
+	    "transactions meanwhile, %lld of them in the 30 ms after the "
+	    "snapshot instant (next commit %lld us after it)\n",
+	    (long long)(t1 - t0) / 1000, (long long)during,
+	    (long long)after, (long long)(log[k + 1] - log[k]));
+	munmap(log, LOG_MAX * sizeof(*log));
+	assert_true(after >= 3);
+	assert_true(during >= 3);
+	/* The live database went on past the snapshot. */
+	assert_true(q1(db, "SELECT count(*) FROM t WHERE v = 'pair'") >
+	    pairs);
+	sqlite3_close(db);
+}
+
+static void
+test_check_garbage(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "";
+	char		 buf[8192];
+
+	/* Not a database at all. */
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)("garbage!"[i % 8]);
+	write_file(f->copy, buf, sizeof(buf));
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_ERR_CORRUPT);
+	assert_non_null(strstr(err, "not a database"));
+
+	/* Empty. */
+	write_file(f->copy, buf, 0);
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_ERR_CORRUPT);
+
+	/* The right magic, then garbage. */
+	memcpy(buf, "SQLite format 3", 16);
+	write_file(f->copy, buf, sizeof(buf));
+	err[0] = '\0';
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_ERR_CORRUPT);
+	assert_true(err[0] != '\0');
+
+	/* Missing: a file system error, not a corrupt backup. */
+	unlink(f->copy);
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_ERR_IO);
+}
+
+static void
+test_check_truncated(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "";
+	struct stat	 sb;
+	int		 fd;
+
+	mkdb(f->live, 0, 4096, 2000, 300, "x");
+	assert_int_equal(sb_snapshot_take(f->live, f->copy, err), SB_OK);
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_OK);
+	assert_int_equal(stat(f->copy, &sb), 0);
+
+	/* Cut at a page boundary: the header's page count says so. */
+	assert_int_equal(truncate(f->copy, sb.st_size / 2 / 4096 * 4096), 0);
+	err[0] = '\0';
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_ERR_CORRUPT);
+	assert_non_null(strstr(err, "truncated"));
+
+	/* Cut inside a page. */
+	assert_int_equal(truncate(f->copy, 4096 * 3 + 100), 0);
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_ERR_CORRUPT);
+	assert_non_null(strstr(err, "truncated"));
+
+	/* Whole size, but a page in the middle overwritten. */
+	unlink(f->copy);
+	assert_int_equal(sb_snapshot_take(f->live, f->copy, err), SB_OK);
+	assert_true((fd = open(f->copy, O_WRONLY)) != -1);
+	{
+		unsigned char page[4096];
+
+		memset(page, 0xa5, sizeof(page));
+		assert_int_equal(pwrite(fd, page, sizeof(page),
+		    (off_t)sb.st_size / 2 / 4096 * 4096), sizeof(page));
+	}
+	close(fd);
+	err[0] = '\0';
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_ERR_CORRUPT);
+	assert_true(err[0] != '\0');
+	print_message("overwritten page: %s\n", err);
+}
+
+/*
+ * Restore into a live database while another connection stays open; that
+ * connection then sees the restored rows and can still write.
+ */
+static void
+restore_into(struct fix *f, int wal)
+{
+	char		 err[SB_ERRMSG_MAX] = "";
+	sqlite3		*other = NULL;
+
+	mkdb(f->live, wal, 0, 100, 10, "old");
+	mkdb(f->copy, 0, 0, 500, 20, "new");
+
+	assert_int_equal(sqlite3_open(f->live, &other), SQLITE_OK);
+	sqlite3_busy_timeout(other, 10000);
+	assert_int_equal(q1(other, "SELECT count(*) FROM t"), 100);
+
+	if (sb_snapshot_restore(f->copy, f->live, err) != SB_OK)
+		fail_msg("restore: %s", err);
+
+	assert_int_equal(q1(other, "SELECT count(*) FROM t"), 500);
+	assert_int_equal(q1(other, "SELECT count(*) FROM t WHERE v = 'new' "
+	    "AND length(b) = 20"), 500);
+	xexec(other, "INSERT INTO t (v) VALUES ('after')");
+	assert_int_equal(q1(other, "SELECT count(*) FROM t"), 501);
+	assert_int_equal(sqlite3_close(other), SQLITE_OK);
+
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 501);
+	assert_int_equal(header_mode(f->live), wal ? 2 : 1);
+	assert_int_equal(sb_snapshot_check(f->live, err), SB_OK);
+	/* The backup file is untouched. */
+	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM t"), 500);
+}
+
+static void
+test_restore_wal(void **state)
+{
+	restore_into(*state, 1);
+}
+
+static void
+test_restore_rollback(void **state)
+{
+	restore_into(*state, 0);
+}
+
+/* A backup whose header says WAL does not turn a rollback live DB to WAL. */
+static void
+test_restore_wal_backup_into_rollback(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "";
+
+	mkdb(f->live, 0, 0, 10, 10, "old");
+	mkdb(f->copy, 1, 0, 30, 10, "new");
+	assert_int_equal(header_mode(f->copy), 2);
+	if (sb_snapshot_restore(f->copy, f->live, err) != SB_OK)
+		fail_msg("restore: %s", err);
+	assert_int_equal(header_mode(f->live), 1);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 30);
+}
+
+static void
+test_restore_refused(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "";
+	char		 buf[4096];
+
+	mkdb(f->live, 1, 4096, 100, 10, "old");
+
+	/* Garbage: corrupt, live untouched. */
+	memset(buf, 'z', sizeof(buf));
+	write_file(f->copy, buf, sizeof(buf));
+	assert_int_equal(sb_snapshot_restore(f->copy, f->live, err),
+	    SB_ERR_CORRUPT);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 100);
+
+	/* A WAL database cannot change its page size: refused, clearly. */
+	unlink(f->copy);
+	mkdb(f->copy, 0, 1024, 50, 10, "new");
+	err[0] = '\0';
+	assert_int_equal(sb_snapshot_restore(f->copy, f->live, err),
+	    SB_ERR_DB);
+	assert_non_null(strstr(err, "page size"));
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 100);
+	assert_int_equal(q1path(f->live, "PRAGMA page_size"), 4096);
+
+	/* No live database: refused, not created. */
+	{
+		char		nope[PATH_MAX + 16];
+		struct stat	sb;
+
+		snprintf(nope, sizeof(nope), "%s/nope.db", f->dir);
+		assert_int_not_equal(sb_snapshot_restore(f->copy, nope, err),
+		    SB_OK);
+		assert_int_equal(stat(nope, &sb), -1);
+	}
+}
+
+/*
+ * A writer holds the write lock on live for a while: the restore waits
+ * for it (bounded) and then wins.
+ */
+static void
+test_restore_waits_for_writer(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "";
+	int		 p[2];
+	pid_t		 pid;
+	int64_t		 t0, waited;
+	int		 status;
+	char		 c;
+
+	mkdb(f->live, 1, 0, 100, 10, "old");
+	mkdb(f->copy, 0, 0, 300, 10, "new");
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		sqlite3 *db = NULL;
+
+		close(p[0]);
+		if (sqlite3_open(f->live, &db) != SQLITE_OK ||
+		    sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO t (v) "
+		    "VALUES ('held')", NULL, NULL, NULL) != SQLITE_OK)
+			_exit(2);
+		if (write(p[1], "x", 1) != 1)
+			_exit(3);
+		usleep(1500 * 1000);
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			_exit(4);
+		sqlite3_close(db);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+
+	t0 = mono_us();
+	status = sb_snapshot_restore(f->copy, f->live, err);
+	waited = (mono_us() - t0) / 1000;
+	if (status != SB_OK)
+		fail_msg("restore: %s", err);
+	assert_true(waited >= 1000);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The restore came last: the held row is gone. */
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 300);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t "
+	    "WHERE v = 'held'"), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_take_basic, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_take_wal_standalone,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_while_writing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_garbage, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_check_truncated, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_restore_wal, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_restore_rollback, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_restore_wal_backup_into_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_restore_waits_for_writer,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
