@@ -53,8 +53,13 @@ async function browserFor([username, password], viewport = { width: 1280, height
 	});
 	ctx.setDefaultTimeout(WAIT);
 	const page = ctx.pages()[0] ?? await ctx.newPage();
-	page.on('pageerror', (e) => console.error('page error:', e.message));
-	return { ctx, page };
+	const errors = [];
+	page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+	page.on('console', (m) => {
+		if (m.type() === 'error')
+			errors.push(`console: ${m.text()}`);
+	});
+	return { ctx, page, errors };
 }
 
 async function shot(page, name) {
@@ -87,11 +92,12 @@ async function visibleRowIds(page) {
 describe('admin page as admin', () => {
 	let ctx;
 	let page;
+	let errors;
 	const created = {};
 
 	before(async () => {
 		fs.mkdirSync(SHOTS, { recursive: true });
-		({ ctx, page } = await browserFor(ADMIN));
+		({ ctx, page, errors } = await browserFor(ADMIN));
 		const res = await page.goto(BASE + '/');
 		assert.equal(res.status(), 200, 'the page loads');
 		await page.waitForSelector('[data-test="table"]');
@@ -300,6 +306,10 @@ describe('admin page as admin', () => {
 		assert.equal(fs.statSync(file).size, Number(b.size), 'downloaded the whole file');
 		const head = fs.readFileSync(file).subarray(0, 16).toString('latin1');
 		assert.equal(head, 'SQLite format 3\0', 'it is a SQLite database');
+	});
+
+	test('no script errors, CSP violations or failed requests in the console', () => {
+		assert.deepEqual(errors, []);
 	});
 });
 

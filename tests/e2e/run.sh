@@ -40,12 +40,33 @@ if [ ! -d "$HERE/node_modules/playwright-core" ] ||
 		npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/e2e failed"
 fi
 
+# A free port on loopback unless told: a demo or another suite may hold 8443.
+free_port() {
+	node -e 'const s = require("net").createServer();
+	    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+# stack.sh reads BUILD_DIR, RUNDIR, PORT, WWW_DIR; sets STACK_URL, STACK_CONFIG.
+RUNDIR=$(mktemp -d /tmp/sb-e2e.XXXXXX) || die "mktemp failed"
+chmod 0755 "$RUNDIR"	# nginx workers (nobody, when run as root) reach the socket
+PORT=${E2E_PORT:-$(free_port)}
+WWW_DIR=$ROOT/www/dist
+export BUILD_DIR RUNDIR PORT WWW_DIR
+cleanup() {
+	stack_stop >/dev/null 2>&1
+	if [ "${E2E_KEEP:-0}" = 1 ]; then
+		echo "e2e: kept $RUNDIR" >&2
+	else
+		rm -rf "$RUNDIR"
+	fi
+}
 # shellcheck source=../lib/stack.sh
 . "$STACK_LIB"
-trap 'stack_stop >/dev/null 2>&1' EXIT
-stack_start || die "the stack did not start"
+trap cleanup EXIT
+stack_start || die "the stack did not start (logs in $RUNDIR/logs; E2E_KEEP=1 keeps them)"
 
 : "${STACK_URL:?stack.sh did not set STACK_URL}"
+STACK_CONF=${STACK_CONFIG:-${STACK_CONF:-}}
 CRON=$BUILD_DIR/src/cron/backup-cron
 
 # Seed what the tests expect to find: a completed automatic backup (as
@@ -54,7 +75,7 @@ CRON=$BUILD_DIR/src/cron/backup-cron
 # is recorded pending, the snapshot fails, the record turns failed with
 # the reason, in the same catalog the stack serves.
 seed() {
-	: "${STACK_CONF:?stack.sh did not set STACK_CONF}"
+	[ -n "$STACK_CONF" ] || die "stack.sh did not set STACK_CONFIG"
 	"$CRON" --config "$STACK_CONF" backup --type automatic >/dev/null ||
 		die "seeding an automatic backup failed"
 	SEED=$(mktemp -d /tmp/sb-e2e-seed.XXXXXX)
@@ -76,8 +97,8 @@ LOG=$OUT/e2e.log
 (
 	cd "$ROOT" &&
 	E2E_BASE_URL=$STACK_URL \
-	E2E_ADMIN_USER=${STACK_ADMIN_USER:-admin} E2E_ADMIN_PASS=${STACK_ADMIN_PASS:-} \
-	E2E_VIEWER_USER=${STACK_VIEWER_USER:-viewer} E2E_VIEWER_PASS=${STACK_VIEWER_PASS:-} \
+	E2E_ADMIN_USER=${STACK_ADMIN_USER:-admin} E2E_ADMIN_PASS=${STACK_ADMIN_PASS:-admin} \
+	E2E_VIEWER_USER=${STACK_VIEWER_USER:-viewer} E2E_VIEWER_PASS=${STACK_VIEWER_PASS:-viewer} \
 	E2E_SCREENSHOTS=$SHOTS E2E_FAILED_REASON=$([ "$E2E_SEED" = 1 ] && echo not-a-database) \
 	CHROMIUM=$CHROMIUM \
 	node --test --test-concurrency=1 --test-reporter=spec \
