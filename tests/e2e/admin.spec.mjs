@@ -21,7 +21,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+
+const AXE_SRC = fs.readFileSync(
+	createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const BASE = process.env.E2E_BASE_URL ?? 'https://localhost:8443';
 const ADMIN = [process.env.E2E_ADMIN_USER ?? 'admin', process.env.E2E_ADMIN_PASS ?? ''];
@@ -64,6 +68,23 @@ async function browserFor([username, password], viewport = { width: 1280, height
 
 async function shot(page, name) {
 	await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/*
+ * axe-core's WCAG 2.x A/AA rules on the page as it stands; fails on any
+ * violation (all impacts), naming the rule and the elements.
+ */
+async function assertAccessible(page, what) {
+	/* Evaluated over the DevTools protocol: the page's CSP (no inline
+	 * scripts) stays in force for the page itself. */
+	if (!(await page.evaluate(() => typeof window.axe !== 'undefined')))
+		await page.evaluate(AXE_SRC);
+	const res = await page.evaluate(() => window.axe.run(document, {
+		runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+	}));
+	const found = res.violations.map((v) =>
+		`${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+	assert.deepEqual(found, [], `accessibility of ${what}`);
 }
 
 /* The list as the API sees it, with the page's own credentials. */
@@ -116,6 +137,7 @@ describe('admin page as admin', () => {
 			(ts) => ts.map((t) => t.getAttribute('datetime')));
 		assert.deepEqual(times, [...times].sort().reverse(), 'newest first');
 		await shot(page, '01-list');
+		await assertAccessible(page, 'the list');
 	});
 
 	test('creates a backup with a description and tags', async () => {
@@ -227,6 +249,7 @@ describe('admin page as admin', () => {
 		assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel',
 		    'focus starts on Cancel');
 		await shot(page, '06-delete-dialog');
+		await assertAccessible(page, 'the delete dialog');
 		await page.keyboard.press('Escape');
 		await dlg.waitFor({ state: 'detached' });
 		assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-test')), 'delete',
@@ -240,6 +263,8 @@ describe('admin page as admin', () => {
 		await rowOf(page, victim.id).waitFor({ state: 'detached' });
 		assert.match(await page.locator('[data-test="notice"]').innerText(), /deleted/);
 		assert.ok(!(await apiList(page)).some((b) => b.id === victim.id), 'gone from the API');
+		assert.equal(await page.evaluate(() => document.activeElement.id), 'list-title',
+		    'focus moves to the list, not lost with the row');
 	});
 
 	test('restores a backup and the safety backup appears in the list', async () => {
@@ -297,6 +322,7 @@ describe('admin page as admin', () => {
 		assert.ok(text.includes(Number(b.size).toLocaleString('en-US') + ' bytes'), 'exact size');
 		assert.equal(await row.locator('[data-test="details"]').getAttribute('aria-expanded'), 'true');
 		await shot(page, '10-details');
+		await assertAccessible(page, 'the details');
 
 		const [dl] = await Promise.all([
 			page.waitForEvent('download'),
@@ -325,6 +351,7 @@ describe('admin page on a phone-sized screen', () => {
 			const box = await page.locator('tr.backup-row').first().boundingBox();
 			assert.ok(box.width <= 390, 'a row fits the screen');
 			await shot(page, '11-phone');
+			await assertAccessible(page, 'the phone layout');
 		} finally {
 			await ctx.close();
 		}
@@ -346,6 +373,7 @@ describe('admin page as a viewer without the * scope', () => {
 			assert.equal(api.status(), 403);
 			assert.equal((await api.json()).error.code, 'FORBIDDEN');
 			await shot(page, '12-viewer-403');
+			await assertAccessible(page, 'the 403 message');
 		} finally {
 			await ctx.close();
 		}

@@ -345,6 +345,8 @@ describe('delete', () => {
 		expect(wrapper.find('[data-test="notice"]').text()).toContain('Backup 22222222 deleted');
 		expect(row(wrapper, newer.id).exists()).toBe(false);
 		expect(rows(wrapper)).toHaveLength(1);
+		/* Focus lands on the list, not lost with the deleted row. */
+		expect(document.activeElement.id).toBe('list-title');
 	});
 
 	it('explains AUTOMATIC_NOT_DELETABLE from the server', async () => {
