@@ -358,6 +358,44 @@ describe('admin page on a phone-sized screen', () => {
 	});
 });
 
+/*
+ * Loading and server-error states cannot be called up on demand from the
+ * real stack, so here the browser holds back or replaces the /backups
+ * answer (page.route); the page itself is the real build, served by nginx.
+ */
+describe('loading and error states (browser-side interception)', () => {
+	test('shows the loading state, then an error with Try again, then recovers', async () => {
+		const { ctx, page } = await browserFor(ADMIN);
+		try {
+			let release;
+			const held = new Promise((r) => { release = r; });
+			let mode = 'hold';
+			await page.route('**/backups?*', async (route) => {
+				if (mode === 'hold') {
+					await held;
+					return route.fulfill({ status: 503, contentType: 'application/json',
+					    body: JSON.stringify({ error: { code: 'STORAGE_ERROR', message: 'the store did not answer' } }) });
+				}
+				return route.continue();
+			});
+			await page.goto(BASE + '/');
+			await page.waitForSelector('[data-test="loading"]');
+			await shot(page, '13-loading');
+			release();
+			const err = page.locator('[data-test="load-error"]');
+			await err.waitFor();
+			assert.match(await err.innerText(), /backup storage could not be reached.*the store did not answer/s);
+			assert.equal(await err.getAttribute('role'), 'alert');
+			await shot(page, '14-load-error');
+			mode = 'pass';
+			await err.locator('button').click();
+			await page.waitForSelector('[data-test="table"]');
+		} finally {
+			await ctx.close();
+		}
+	});
+});
+
 describe('admin page as a viewer without the * scope', () => {
 	test('shows the 403 message instead of the page', async () => {
 		const { ctx, page } = await browserFor(VIEWER);
