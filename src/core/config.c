@@ -1,1 +1,1166 @@
-/* config.c - being written */
+/*
+ * config.c - the configuration file (INI, read with inih), its environment
+ * overrides and its secrets. See config.h, docs/CONFIG.md and
+ * safbackup.conf.example.
+ *
+ * Order of precedence, lowest first: built-in defaults, the file,
+ * SAFBACKUP_<SECTION>_<KEY> environment variables; then the secrets
+ * (environment first, then the *_file keys); then what a connection string
+ * supplies for whatever is still unset; then derived defaults (endpoint,
+ * lock file); then sb_config_check().
+ *
+ * Every error names where the value came from ("FILE:LINE" or the
+ * environment variable), the [section] and the key, and echoes the value
+ * only when it is not sensitive: secrets and the webhook URL (which often
+ * carries a token) are never echoed.
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+
+#define KIB		(UINT64_C(1) << 10)
+#define MIB		(UINT64_C(1) << 20)
+#define SECRET_MAX	(64 * 1024)	/* a secret file larger than this is a mistake */
+#define ECHO_MAX	100		/* bytes of a bad value echoed back */
+
+enum ktype {
+	K_PATH,		/* path; relative ones resolved against the file's dir */
+	K_KIND,		/* disk | azure */
+	K_ACCOUNT,	/* Azure storage account name */
+	K_CONTAINER,	/* Azure container name */
+	K_URL,		/* http:// or https:// URL, echoed in errors */
+	K_URL_SECRET,	/* same, never echoed (webhooks carry tokens) */
+	K_LISTEN,	/* unix:/path or host:port */
+	K_UINT,		/* unsigned in [min, max] */
+	K_SIZE,		/* uint64_t size with units in [min, max] */
+	K_SECRETFILE,	/* path to a file holding a secret (index in off) */
+	K_INFILE	/* a secret given in the file itself: refused */
+};
+
+/* Indexes of the secrets: also the index of their *_file key in ctx. */
+enum secret {
+	S_KEY = 0,
+	S_SAS,
+	S_CONNSTR,
+	S__MAX
+};
+
+struct key {
+	const char	*section;
+	const char	*name;
+	enum ktype	 type;
+	size_t		 off;	/* offset in struct sb_config, or enum secret */
+	int64_t		 min;
+	int64_t		 max;
+};
+
+#define OFF(f)	offsetof(struct sb_config, f)
+
+/* Every key the file may hold; the order is the order of docs/CONFIG.md. */
+static const struct key keys[] = {
+	{ "source", "path", K_PATH, OFF(source_path), 0, 0 },
+	{ "catalog", "path", K_PATH, OFF(catalog_path), 0, 0 },
+	{ "core", "temp_dir", K_PATH, OFF(temp_dir), 0, 0 },
+	{ "core", "lock_file", K_PATH, OFF(lock_file), 0, 0 },
+	{ "store", "kind", K_KIND, OFF(store_kind), 0, 0 },
+	{ "disk", "root", K_PATH, OFF(disk_root), 0, 0 },
+	{ "azure", "account", K_ACCOUNT, OFF(az_account), 0, 0 },
+	{ "azure", "container", K_CONTAINER, OFF(az_container), 0, 0 },
+	{ "azure", "endpoint", K_URL, OFF(az_endpoint), 0, 0 },
+	{ "azure", "key_file", K_SECRETFILE, S_KEY, 0, 0 },
+	{ "azure", "sas_file", K_SECRETFILE, S_SAS, 0, 0 },
+	{ "azure", "connection_string_file", K_SECRETFILE, S_CONNSTR, 0, 0 },
+	{ "azure", "block_size", K_SIZE, OFF(az_block_size),
+	    64 * KIB, 100 * MIB },
+	{ "azure", "concurrency", K_UINT, OFF(az_concurrency), 1, 64 },
+	{ "azure", "timeout", K_UINT, OFF(az_timeout), 1, 3600 },
+	{ "azure", "retries", K_UINT, OFF(az_retries), 0, 20 },
+	{ "retention", "daily_days", K_UINT, OFF(ret_daily_days), 1, 3650 },
+	{ "retention", "weekly_days", K_UINT, OFF(ret_weekly_days), 1, 3650 },
+	{ "retention", "recent_hours", K_UINT, OFF(ret_recent_hours), 1, 8760 },
+	{ "retention", "failed_days", K_UINT, OFF(ret_failed_days), 1, 3650 },
+	{ "report", "webhook", K_URL_SECRET, OFF(webhook), 0, 0 },
+	{ "report", "webhook_timeout", K_UINT, OFF(webhook_timeout), 1, 3600 },
+	{ "daemon", "listen", K_LISTEN, OFF(listen), 0, 0 },
+	{ "daemon", "workers", K_UINT, OFF(workers), 1, 64 },
+	{ "daemon", "max_body", K_SIZE, OFF(max_body), 1 * KIB, 16 * MIB },
+	/* Not settable in the file; listed to give a useful error. */
+	{ "azure", "key", K_INFILE, S_KEY, 0, 0 },
+	{ "azure", "sas", K_INFILE, S_SAS, 0, 0 },
+	{ "azure", "connection_string", K_INFILE, S_CONNSTR, 0, 0 },
+};
+
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+static const char *const secret_env[S__MAX] = {
+	"SAFBACKUP_AZURE_KEY",
+	"SAFBACKUP_AZURE_SAS",
+	"SAFBACKUP_AZURE_CONNECTION_STRING",
+};
+
+static const char *const secret_what[S__MAX] = {
+	"account key", "SAS token", "connection string",
+};
+
+/* Where a value came from, for messages. */
+enum origin {
+	O_UNSET = 0,
+	O_FILE,
+	O_ENV
+};
+
+/* State of one sb_config_load(). */
+struct ctx {
+	struct sb_config	*cfg;
+	const char		*file;		/* as the caller named it */
+	char			 dir[PATH_MAX];	/* its directory, absolute */
+	FILE			*fp;
+	char			*secret_file[S__MAX];
+	enum origin		 origin[NKEYS];
+	int			 line[NKEYS];	/* where set in the file */
+	int			 curline;	/* line inih is on */
+	int			 indented;	/* it starts with blanks */
+	int			 prevkey;	/* last key handled, -1 none */
+	int			 errline;	/* line of the first error, 0 none */
+	int			 rc;
+	char			*err;
+};
+
+/*
+ * Overwrite a secret before releasing it, so that it does not linger in
+ * freed heap memory (explicit_bzero(3) is not optimised away).
+ */
+static void
+secret_free(char **p)
+{
+	if (*p == NULL)
+		return;
+	explicit_bzero(*p, strlen(*p));
+	free(*p);
+	*p = NULL;
+}
+
+void
+sb_config_free(struct sb_config **pc)
+{
+	struct sb_config	*c;
+
+	if (pc == NULL || (c = *pc) == NULL)
+		return;
+	free(c->path);
+	free(c->source_path);
+	free(c->catalog_path);
+	free(c->temp_dir);
+	free(c->lock_file);
+	free(c->disk_root);
+	free(c->az_account);
+	free(c->az_container);
+	free(c->az_endpoint);
+	secret_free(&c->az_key);
+	secret_free(&c->az_sas);
+	secret_free(&c->az_connstr);
+	free(c->webhook);
+	free(c->listen);
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+	*pc = NULL;
+}
+
+/*
+ * Allocate a configuration holding the built-in defaults and no paths
+ * (source, catalog, disk root, lock file are NULL). The caller frees it
+ * with sb_config_free().
+ */
+int
+sb_config_defaults(struct sb_config **out)
+{
+	struct sb_config	*c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return SB_ERR_NOMEM;
+	c->store_kind = SB_STORE_DISK;
+	c->az_block_size = 8 * MIB;
+	c->az_concurrency = 4;
+	c->az_timeout = 60;
+	c->az_retries = 5;
+	c->ret_daily_days = 30;
+	c->ret_weekly_days = 90;
+	c->ret_recent_hours = 48;
+	c->ret_failed_days = 7;
+	c->webhook_timeout = 5;
+	c->workers = 4;
+	c->max_body = 64 * KIB;
+	if ((c->temp_dir = strdup("/tmp")) == NULL ||
+	    (c->listen = strdup("unix:/run/safbackup/backupd.sock")) == NULL) {
+		sb_config_free(&c);
+		return SB_ERR_NOMEM;
+	}
+	*out = c;
+	return SB_OK;
+}
+
+/* "SAFBACKUP_<SECTION>_<KEY>" for a key, uppercased. */
+static void
+env_name(const struct key *k, char *buf, size_t len)
+{
+	snprintf(buf, len, "SAFBACKUP_%s_%s", k->section, k->name);
+	for (char *p = buf; *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
+}
+
+/* "FILE:LINE" or "environment SAFBACKUP_X" for the key at index i. */
+static void
+where(const struct ctx *c, size_t i, char *buf, size_t len)
+{
+	char	env[128];
+
+	if (c->origin[i] == O_ENV) {
+		env_name(&keys[i], env, sizeof(env));
+		snprintf(buf, len, "environment %s", env);
+	} else
+		snprintf(buf, len, "%s:%d", c->file, c->line[i]);
+}
+
+/* Record the first error only: later ones are usually its consequences. */
+static void
+ctx_err(struct ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+ctx_err(struct ctx *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (c->rc != SB_OK)
+		return;
+	c->rc = SB_ERR_CONFIG;
+	c->errline = c->curline;
+	va_start(ap, fmt);
+	sb_vseterr(c->err, fmt, ap);
+	va_end(ap);
+}
+
+/* The key at index i is bad: say where, which, why and (maybe) what. */
+static void
+bad_value(struct ctx *c, size_t i, const char *why, const char *val)
+{
+	char	w[PATH_MAX + 32];
+
+	where(c, i, w, sizeof(w));
+	if (val == NULL)
+		ctx_err(c, "%s: [%s] %s: %s", w, keys[i].section, keys[i].name,
+		    why);
+	else
+		ctx_err(c, "%s: [%s] %s: %s (got '%.*s%s')", w,
+		    keys[i].section, keys[i].name, why, ECHO_MAX, val,
+		    strlen(val) > ECHO_MAX ? "..." : "");
+}
+
+/* Azure: 3-24 lowercase letters and digits (storage account naming rules). */
+static int
+valid_account(const char *s)
+{
+	size_t	n = strlen(s);
+
+	if (n < 3 || n > 24)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+			return 0;
+	return 1;
+}
+
+/*
+ * Azure "Naming and Referencing Containers, Blobs, and Metadata": 3-63
+ * characters, lowercase letters, digits and hyphens, starting and ending
+ * with a letter or digit, no two hyphens in a row.
+ */
+static int
+valid_container(const char *s)
+{
+	size_t	n = strlen(s);
+
+	if (n < 3 || n > 63 || s[0] == '-' || s[n - 1] == '-' ||
+	    strstr(s, "--") != NULL)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+is_http_url(const char *s)
+{
+	return (strncmp(s, "http://", 7) == 0 && s[7] != '\0') ||
+	    (strncmp(s, "https://", 8) == 0 && s[8] != '\0');
+}
+
+/*
+ * A path from the file, resolved against the directory of the config file
+ * when relative; from the environment, taken as it is. Returns a new
+ * string or NULL (too long or out of memory: *why says which).
+ */
+static char *
+resolve_path(const struct ctx *c, const char *val, enum origin o,
+    const char **why)
+{
+	char	buf[PATH_MAX];
+	int	n;
+
+	if (val[0] == '/' || o == O_ENV || c->dir[0] == '\0')
+		n = snprintf(buf, sizeof(buf), "%s", val);
+	else
+		n = snprintf(buf, sizeof(buf), "%s/%s", c->dir, val);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		*why = "path too long";
+		return NULL;
+	}
+	*why = "out of memory";
+	return strdup(buf);
+}
+
+/* "64k", "100M", or plain bytes: a bound as a user would write it. */
+static void
+fmt_size(uint64_t v, char *buf, size_t len)
+{
+	if (v >= MIB && v % MIB == 0)
+		snprintf(buf, len, "%lluM", (unsigned long long)(v / MIB));
+	else if (v >= KIB && v % KIB == 0)
+		snprintf(buf, len, "%lluk", (unsigned long long)(v / KIB));
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+/* Replace the string at *dst by src (owned by the callee now). */
+static void
+set_str(char **dst, char *src)
+{
+	free(*dst);
+	*dst = src;
+}
+
+/*
+ * Parse val for the key at index i and store it in the configuration.
+ * The value comes from origin o (file or environment). An empty value
+ * unsets an optional string (its default applies). Returns 0, or -1 with
+ * the error recorded in the context.
+ */
+static int
+set_value(struct ctx *c, size_t i, const char *val, enum origin o)
+{
+	const struct key	*k = &keys[i];
+	struct sb_config	*cfg = c->cfg;
+	char			*s = NULL, **dst;
+	const char		*why = NULL;
+	char			 why_buf[256], lo[32], hi[32];
+	int64_t			 iv;
+	uint64_t		 uv;
+	int			 echo = 1;
+
+	c->origin[i] = o;
+	dst = (char **)((char *)cfg + k->off);
+	switch (k->type) {
+	case K_INFILE:
+		snprintf(why_buf, sizeof(why_buf), "the %s is never read "
+		    "from the config file itself: set %s in the environment or "
+		    "point %s_file at a file only the service user can read",
+		    secret_what[k->off], secret_env[k->off], k->name);
+		why = why_buf;
+		echo = 0;
+		break;
+	case K_UINT:
+		if (sb_parse_i64(val, k->min, k->max, &iv) == SB_OK) {
+			*(unsigned *)((char *)cfg + k->off) = (unsigned)iv;
+			return 0;
+		}
+		if (sb_parse_i64(val, INT64_MIN, INT64_MAX, &iv) == SB_OK)
+			snprintf(why_buf, sizeof(why_buf),
+			    "out of range: must be from %lld to %lld",
+			    (long long)k->min, (long long)k->max);
+		else
+			snprintf(why_buf, sizeof(why_buf),
+			    "not a whole number from %lld to %lld",
+			    (long long)k->min, (long long)k->max);
+		why = why_buf;
+		break;
+	case K_SIZE:
+		fmt_size((uint64_t)k->min, lo, sizeof(lo));
+		fmt_size((uint64_t)k->max, hi, sizeof(hi));
+		if (sb_parse_size(val, UINT64_MAX, &uv) != SB_OK) {
+			snprintf(why_buf, sizeof(why_buf), "not a size (bytes, "
+			    "or a number with k, M or G) from %s to %s", lo, hi);
+			why = why_buf;
+			break;
+		}
+		if (uv < (uint64_t)k->min || uv > (uint64_t)k->max) {
+			snprintf(why_buf, sizeof(why_buf),
+			    "out of range: must be from %s to %s", lo, hi);
+			why = why_buf;
+			break;
+		}
+		*(uint64_t *)((char *)cfg + k->off) = uv;
+		return 0;
+	case K_KIND:
+		if (strcmp(val, "disk") == 0)
+			cfg->store_kind = SB_STORE_DISK;
+		else if (strcmp(val, "azure") == 0)
+			cfg->store_kind = SB_STORE_AZURE;
+		else {
+			why = "must be disk or azure";
+			break;
+		}
+		return 0;
+	case K_PATH:
+	case K_SECRETFILE:
+		if (k->type == K_SECRETFILE)
+			dst = &c->secret_file[k->off];
+		if (*val == '\0') {
+			set_str(dst, NULL);
+			return 0;
+		}
+		if ((s = resolve_path(c, val, o, &why)) == NULL)
+			break;
+		set_str(dst, s);
+		return 0;
+	case K_ACCOUNT:
+		if (*val != '\0' && !valid_account(val)) {
+			why = "not an Azure storage account name "
+			    "(3 to 24 lowercase letters and digits)";
+			break;
+		}
+		goto plain;
+	case K_CONTAINER:
+		if (*val != '\0' && !valid_container(val)) {
+			why = "not an Azure container name (3 to 63 lowercase "
+			    "letters, digits and single hyphens, starting and "
+			    "ending with a letter or digit)";
+			break;
+		}
+		goto plain;
+	case K_URL_SECRET:
+		echo = 0;
+		/* FALLTHROUGH */
+	case K_URL:
+		if (*val != '\0' && !is_http_url(val)) {
+			why = "must be an http:// or https:// URL";
+			break;
+		}
+		if (*val != '\0') {
+			size_t n = strlen(val);
+			/*
+			 * The store appends "/container/blob" to the endpoint:
+			 * no slash at its end. A webhook is used as given.
+			 */
+			while (k->type == K_URL && n > 0 && val[n - 1] == '/')
+				n--;
+			if ((s = strndup(val, n)) == NULL) {
+				why = "out of memory";
+				break;
+			}
+			if (!is_http_url(s)) {
+				free(s);
+				s = NULL;
+				why = "must be an http:// or https:// URL";
+				break;
+			}
+		}
+		set_str(dst, s);
+		return 0;
+	case K_LISTEN:
+		if (*val == '\0')
+			goto plain;	/* unset: the default applies */
+		if (strncmp(val, "unix:", 5) == 0) {
+			if (val[5] == '\0') {
+				why = "unix: needs a socket path";
+				break;
+			}
+			if ((s = resolve_path(c, val + 5, o, &why)) == NULL)
+				break;
+			/* sockaddr_un's sun_path: 108 bytes, NUL included. */
+			if (strlen(s) > 107) {
+				free(s);
+				s = NULL;
+				why = "socket path too long (at most 107 bytes "
+				    "once resolved)";
+				break;
+			}
+			snprintf(why_buf, sizeof(why_buf), "unix:%s", s);
+			free(s);
+			s = NULL;
+			val = why_buf;	/* the resolved form, stored below */
+		} else {
+			const char *colon = strrchr(val, ':');
+			if (colon == NULL || colon == val ||
+			    sb_parse_i64(colon + 1, 1, 65535, &iv) != SB_OK) {
+				why = "must be unix:/path/to/socket or "
+				    "host:port (port 1 to 65535)";
+				break;
+			}
+		}
+		goto plain;
+	}
+	if (why != NULL) {
+		bad_value(c, i, why, echo ? val : NULL);
+		return -1;
+	}
+plain:
+	if (*val != '\0' && (s = strdup(val)) == NULL) {
+		bad_value(c, i, "out of memory", NULL);
+		return -1;
+	}
+	set_str(dst, s);
+	return 0;
+}
+
+/* Find a key in the table; -1 if there is none. */
+static int
+find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 &&
+		    strcmp(keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+known_section(const char *section)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether nothing is left to read (a last line without its newline). */
+static int
+at_eof(FILE *fp)
+{
+	int	ch;
+
+	if ((ch = getc(fp)) == EOF)
+		return 1;
+	ungetc(ch, fp);
+	return 0;
+}
+
+/*
+ * inih's line reader: fgets(3) that counts lines (inih 55 as Debian builds
+ * it does not pass the line number to the handler) and refuses a line too
+ * long for inih's buffer, which inih would otherwise silently split into
+ * two lines.
+ */
+static char *
+reader(char *buf, int size, void *stream)
+{
+	struct ctx	*c = stream;
+	size_t		 n;
+
+	if (c->rc != SB_OK || fgets(buf, size, c->fp) == NULL)
+		return NULL;
+	c->curline++;
+	n = strlen(buf);
+	if (size > 1 && n == (size_t)size - 1 && buf[n - 1] != '\n' &&
+	    !at_eof(c->fp)) {
+		ctx_err(c, "%s:%d: line too long (at most %d bytes)",
+		    c->file, c->curline, size - 2);
+		return NULL;
+	}
+	c->indented = buf[0] == ' ' || buf[0] == '\t';
+	return buf;
+}
+
+/*
+ * inih's handler: one call per "key = value" line. Returns 1 to go on, 0
+ * on error (inih then reports this line; the message is ours).
+ */
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct ctx	*c = user;
+	char		 buf[INI_MAX_LINE + 1];
+	size_t		 n;
+	int		 i;
+
+	if (c->rc != SB_OK)
+		return 0;
+	if (*name == '\0') {
+		ctx_err(c, "%s:%d: [%s] missing key name before '='", c->file,
+		    c->curline, section);
+		return 0;
+	}
+	if ((i = find_key(section, name)) == -1) {
+		if (*section == '\0')
+			ctx_err(c, "%s:%d: %s: unknown key: keys must follow a "
+			    "[section] header", c->file, c->curline, name);
+		else if (!known_section(section))
+			ctx_err(c, "%s:%d: [%s] %s: unknown key: there is no "
+			    "section [%s]", c->file, c->curline, section, name,
+			    section);
+		else
+			ctx_err(c, "%s:%d: [%s] %s: unknown key", c->file,
+			    c->curline, section, name);
+		return 0;
+	}
+	if (c->line[i] != 0) {
+		/*
+		 * inih reads an indented line after a key as a continuation
+		 * of that key's value (Python configparser style) and calls
+		 * us again with the same name: say so, not "duplicate".
+		 */
+		if (c->indented && c->prevkey == i)
+			ctx_err(c, "%s:%d: [%s] %s: indented line is read as a "
+			    "continuation of %s's value: remove the leading "
+			    "blanks", c->file, c->curline, section, name, name);
+		else
+			ctx_err(c, "%s:%d: [%s] %s: duplicate key (first set "
+			    "on line %d)", c->file, c->curline, section, name,
+			    c->line[i]);
+		return 0;
+	}
+	c->line[i] = c->curline;
+	c->prevkey = i;
+	/* One pair of double quotes around a value is taken off. */
+	n = strlen(value);
+	if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+		snprintf(buf, sizeof(buf), "%.*s", (int)(n - 2), value + 1);
+		value = buf;
+	}
+	return set_value(c, (size_t)i, value, O_FILE) == 0;
+}
+
+/*
+ * The directory of the config file, absolute (realpath(3) of its dirname),
+ * against which relative paths in it are resolved.
+ */
+static int
+config_dir(struct ctx *c, const char *path)
+{
+	char	 tmp[PATH_MAX];
+	char	*slash;
+
+	if (sb_strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp)) {
+		sb_seterr(c->err, "%s: path too long", path);
+		return SB_ERR_CONFIG;
+	}
+	if ((slash = strrchr(tmp, '/')) == NULL)
+		sb_strlcpy(tmp, ".", sizeof(tmp));
+	else if (slash == tmp)
+		tmp[1] = '\0';
+	else
+		*slash = '\0';
+	if (realpath(tmp, c->dir) == NULL) {
+		sb_seterr(c->err, "%s: %s", path, strerror(errno));
+		return SB_ERR_CONFIG;
+	}
+	if (strcmp(c->dir, "/") == 0)
+		c->dir[0] = '\0';	/* so "/" + "/" + name is not "//name" */
+	return SB_OK;
+}
+
+/* Apply every SAFBACKUP_<SECTION>_<KEY> that is set. */
+static void
+apply_env(struct ctx *c)
+{
+	char		 name[128];
+	const char	*v;
+
+	for (size_t i = 0; i < NKEYS && c->rc == SB_OK; i++) {
+		if (keys[i].type == K_INFILE)
+			continue;	/* those are read as secrets below */
+		env_name(&keys[i], name, sizeof(name));
+		if ((v = getenv(name)) != NULL)
+			(void)set_value(c, i, v, O_ENV);
+	}
+}
+
+/*
+ * Read a secret from path: a regular file that neither group nor others
+ * may read or write (mode 0600 or stricter), at most SECRET_MAX bytes,
+ * trailing CR/LF removed, not empty. *out is heap-allocated; the caller
+ * zeroes and frees it. On error the message names the file but never its
+ * content.
+ */
+static int
+read_secret_file(struct ctx *c, size_t ki, const char *path, char **out)
+{
+	struct stat	 st;
+	char		 w[PATH_MAX + 32];
+	char		*buf = NULL;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd = -1, rc = SB_ERR_CONFIG;
+
+	*out = NULL;
+	where(c, ki, w, sizeof(w));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		ctx_err(c, "%s: [azure] %s: %s: %s", w, keys[ki].name, path,
+		    strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		ctx_err(c, "%s: [azure] %s: %s: %s", w, keys[ki].name, path,
+		    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ctx_err(c, "%s: [azure] %s: %s: not a regular file", w,
+		    keys[ki].name, path);
+		goto out;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		ctx_err(c, "%s: [azure] %s: %s: mode %04o lets group or others "
+		    "at a secret: refused (chmod 600 it)", w, keys[ki].name,
+		    path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_size > SECRET_MAX) {
+		ctx_err(c, "%s: [azure] %s: %s: larger than %d bytes", w,
+		    keys[ki].name, path, SECRET_MAX);
+		goto out;
+	}
+	if ((buf = malloc(SECRET_MAX + 1)) == NULL) {
+		rc = SB_ERR_NOMEM;
+		ctx_err(c, "out of memory");
+		goto out;
+	}
+	while (len < SECRET_MAX &&
+	    (n = read(fd, buf + len, SECRET_MAX - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ctx_err(c, "%s: [azure] %s: %s: %s", w, keys[ki].name,
+			    path, strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	buf[len] = '\0';
+	if (len == 0 || memchr(buf, '\0', len) != NULL) {
+		ctx_err(c, "%s: [azure] %s: %s: %s", w, keys[ki].name, path,
+		    len == 0 ? "empty" : "holds a NUL byte");
+		goto out;
+	}
+	*out = buf;
+	buf = NULL;
+	rc = SB_OK;
+out:
+	if (buf != NULL) {
+		explicit_bzero(buf, SECRET_MAX + 1);
+		free(buf);
+	}
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+/* Secrets: the environment first, then the *_file keys. */
+static void
+load_secrets(struct ctx *c)
+{
+	char		**field[S__MAX];
+	const char	 *v;
+	char		 *s;
+	size_t		  ki;
+
+	field[S_KEY] = &c->cfg->az_key;
+	field[S_SAS] = &c->cfg->az_sas;
+	field[S_CONNSTR] = &c->cfg->az_connstr;
+	for (size_t si = 0; si < S__MAX && c->rc == SB_OK; si++) {
+		if ((v = getenv(secret_env[si])) != NULL && *v != '\0') {
+			if ((s = strdup(v)) == NULL) {
+				ctx_err(c, "out of memory");
+				return;
+			}
+		} else if (c->secret_file[si] != NULL) {
+			for (ki = 0; ki < NKEYS; ki++)
+				if (keys[ki].type == K_SECRETFILE &&
+				    keys[ki].off == si)
+					break;
+			if (read_secret_file(c, ki, c->secret_file[si], &s) !=
+			    SB_OK)
+				return;
+		} else
+			continue;
+		/* A SAS token is kept without the '?' portals show it with. */
+		if (si == S_SAS && s[0] == '?')
+			memmove(s, s + 1, strlen(s));
+		secret_free(field[si]);
+		*field[si] = s;
+	}
+}
+
+/* Where the connection string came from, for its error messages. */
+static void
+connstr_where(const struct ctx *c, char *buf, size_t len)
+{
+	const char	*v = getenv(secret_env[S_CONNSTR]);
+	int		 i;
+
+	if (v != NULL && *v != '\0') {
+		snprintf(buf, len, "environment %s", secret_env[S_CONNSTR]);
+		return;
+	}
+	i = find_key("azure", "connection_string_file");
+	where(c, (size_t)i, buf, len);
+}
+
+/* Copy val into *dst unless something explicit is there already. */
+static int
+fill(char **dst, const char *val, size_t len)
+{
+	if (*dst != NULL)
+		return SB_OK;
+	if ((*dst = strndup(val, len)) == NULL)
+		return SB_ERR_NOMEM;
+	return SB_OK;
+}
+
+/*
+ * Parse an Azure Storage connection string ("Configure Azure Storage
+ * connection strings"): Name=Value pairs separated by ';', names
+ * case-sensitive, values may hold '=' (base64 keys end in it). It fills
+ * account, key, SAS and endpoint where they were not set explicitly.
+ * UseDevelopmentStorage=true stands for the emulator's documented account
+ * (Azurite). Messages name keys, never values.
+ */
+static void
+parse_connstr(struct ctx *c)
+{
+	/* The emulator's well-known account and key, public in Azure's docs. */
+	static const char dev_account[] = "devstoreaccount1";
+	static const char dev_key[] = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+	struct sb_config	*cfg = c->cfg;
+	const char		*p, *end, *eq;
+	const char		*proto = NULL, *account = NULL, *key = NULL,
+				*blob = NULL, *sas = NULL, *suffix = NULL;
+	size_t			 lproto = 0, laccount = 0, lkey = 0, lblob = 0,
+				 lsas = 0, lsuffix = 0, nseg = 0;
+	int			 dev = 0;
+	char			 w[PATH_MAX + 32], ep[512];
+
+	if (cfg->az_connstr == NULL)
+		return;
+	connstr_where(c, w, sizeof(w));
+	for (p = cfg->az_connstr; *p != '\0'; p = *end ? end + 1 : end) {
+		size_t nlen, vlen;
+		const char *v;
+
+		if ((end = strchr(p, ';')) == NULL)
+			end = p + strlen(p);
+		nseg++;
+		if (end == p)
+			continue;	/* "a=b;;c=d" or a trailing ';' */
+		if ((eq = memchr(p, '=', (size_t)(end - p))) == NULL ||
+		    eq == p) {
+			ctx_err(c, "%s: [azure] connection string: part %zu is "
+			    "not Name=Value", w, nseg);
+			return;
+		}
+		nlen = (size_t)(eq - p);
+		v = eq + 1;
+		vlen = (size_t)(end - v);
+#define IS(s)	(nlen == sizeof(s) - 1 && memcmp(p, s, nlen) == 0)
+		if (IS("DefaultEndpointsProtocol")) {
+			proto = v;
+			lproto = vlen;
+		} else if (IS("AccountName")) {
+			account = v;
+			laccount = vlen;
+		} else if (IS("AccountKey")) {
+			key = v;
+			lkey = vlen;
+		} else if (IS("BlobEndpoint")) {
+			blob = v;
+			lblob = vlen;
+		} else if (IS("SharedAccessSignature")) {
+			sas = v;
+			lsas = vlen;
+		} else if (IS("EndpointSuffix")) {
+			suffix = v;
+			lsuffix = vlen;
+		} else if (IS("UseDevelopmentStorage")) {
+			if (!(vlen == 4 && memcmp(v, "true", 4) == 0)) {
+				ctx_err(c, "%s: [azure] connection string: "
+				    "UseDevelopmentStorage must be true", w);
+				return;
+			}
+			dev = 1;
+		} else if (IS("QueueEndpoint") || IS("TableEndpoint") ||
+		    IS("FileEndpoint")) {
+			/* Other services of the account: not ours. */
+		} else {
+			ctx_err(c, "%s: [azure] connection string: unknown "
+			    "key '%.*s' (names are case-sensitive)", w,
+			    (int)(nlen > 64 ? 64 : nlen), p);
+			return;
+		}
+#undef IS
+	}
+	if (dev) {
+		account = dev_account;
+		laccount = sizeof(dev_account) - 1;
+		key = dev_key;
+		lkey = sizeof(dev_key) - 1;
+		if (blob == NULL) {
+			blob = "http://127.0.0.1:10000/devstoreaccount1";
+			lblob = strlen(blob);
+		}
+	}
+	if (proto != NULL && !(lproto == 4 && memcmp(proto, "http", 4) == 0) &&
+	    !(lproto == 5 && memcmp(proto, "https", 5) == 0)) {
+		ctx_err(c, "%s: [azure] connection string: "
+		    "DefaultEndpointsProtocol must be http or https", w);
+		return;
+	}
+	if (sas != NULL && lsas > 0 && *sas == '?') {
+		sas++;
+		lsas--;
+	}
+	if ((account != NULL && fill(&cfg->az_account, account, laccount)) ||
+	    (key != NULL && fill(&cfg->az_key, key, lkey)) ||
+	    (sas != NULL && fill(&cfg->az_sas, sas, lsas))) {
+		ctx_err(c, "out of memory");
+		return;
+	}
+	if (cfg->az_account != NULL && !valid_account(cfg->az_account)) {
+		ctx_err(c, "%s: [azure] connection string: AccountName is not "
+		    "an Azure storage account name (3 to 24 lowercase letters "
+		    "and digits)", w);
+		return;
+	}
+	if (cfg->az_endpoint != NULL)
+		return;
+	if (blob != NULL) {
+		while (lblob > 0 && blob[lblob - 1] == '/')
+			lblob--;
+		snprintf(ep, sizeof(ep), "%.*s", (int)lblob, blob);
+	} else if (account != NULL)
+		snprintf(ep, sizeof(ep), "%.*s://%.*s.blob.%.*s",
+		    proto != NULL ? (int)lproto : 5,
+		    proto != NULL ? proto : "https", (int)laccount, account,
+		    suffix != NULL ? (int)lsuffix : 16,
+		    suffix != NULL ? suffix : "core.windows.net");
+	else
+		return;
+	if (!is_http_url(ep)) {
+		ctx_err(c, "%s: [azure] connection string: BlobEndpoint must "
+		    "be an http:// or https:// URL", w);
+		return;
+	}
+	if ((cfg->az_endpoint = strdup(ep)) == NULL)
+		ctx_err(c, "out of memory");
+}
+
+/* Defaults that depend on other keys. */
+static void
+derive(struct ctx *c)
+{
+	struct sb_config	*cfg = c->cfg;
+	char			 buf[PATH_MAX];
+	int			 n;
+
+	if (cfg->az_endpoint == NULL && cfg->az_account != NULL) {
+		n = snprintf(buf, sizeof(buf),
+		    "https://%s.blob.core.windows.net", cfg->az_account);
+		if (n < 0 || (size_t)n >= sizeof(buf) ||
+		    (cfg->az_endpoint = strdup(buf)) == NULL) {
+			ctx_err(c, "out of memory");
+			return;
+		}
+	}
+	if (cfg->temp_dir == NULL && (cfg->temp_dir = strdup("/tmp")) == NULL) {
+		ctx_err(c, "out of memory");
+		return;
+	}
+	if (cfg->listen == NULL &&
+	    (cfg->listen = strdup("unix:/run/safbackup/backupd.sock")) == NULL) {
+		ctx_err(c, "out of memory");
+		return;
+	}
+	if (cfg->lock_file == NULL && cfg->source_path != NULL) {
+		n = snprintf(buf, sizeof(buf), "%s.safbackup.lock",
+		    cfg->source_path);
+		if (n < 0 || (size_t)n >= sizeof(buf)) {
+			ctx_err(c, "%s: [core] lock_file: the default "
+			    "<source path>.safbackup.lock is too long: set "
+			    "lock_file", c->file);
+			return;
+		}
+		if ((cfg->lock_file = strdup(buf)) == NULL)
+			ctx_err(c, "out of memory");
+	}
+}
+
+/*
+ * Load the file at path, then the environment, the secrets and the
+ * derived defaults, then sb_config_check(). Returns SB_OK with *out
+ * allocated (free with sb_config_free), or SB_ERR_CONFIG / SB_ERR_NOMEM
+ * with *out NULL and a message in err (SB_ERRMSG_MAX bytes).
+ */
+int
+sb_config_load(const char *path, struct sb_config **out, char *err)
+{
+	struct ctx	 c;
+	struct stat	 st;
+	int		 rc, line;
+
+	*out = NULL;
+	memset(&c, 0, sizeof(c));
+	c.file = path;
+	c.err = err;
+	c.prevkey = -1;
+	if (err != NULL)
+		err[0] = '\0';
+	if (path == NULL) {
+		sb_seterr(err, "no configuration file given");
+		return SB_ERR_CONFIG;
+	}
+	if ((rc = sb_config_defaults(&c.cfg)) != SB_OK) {
+		sb_seterr(err, "out of memory");
+		return rc;
+	}
+	if ((c.cfg->path = strdup(path)) == NULL) {
+		rc = SB_ERR_NOMEM;
+		sb_seterr(err, "out of memory");
+		goto out;
+	}
+	if ((rc = config_dir(&c, path)) != SB_OK)
+		goto out;
+	if ((c.fp = fopen(path, "re")) == NULL) {
+		rc = SB_ERR_CONFIG;
+		sb_seterr(err, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fileno(c.fp), &st) == -1 || !S_ISREG(st.st_mode)) {
+		rc = SB_ERR_CONFIG;
+		sb_seterr(err, "%s: not a regular file", path);
+		goto out;
+	}
+	line = ini_parse_stream(reader, &c, handler, &c);
+	if (line == -2) {
+		rc = SB_ERR_NOMEM;
+		sb_seterr(err, "out of memory");
+		goto out;
+	}
+	if (ferror(c.fp) && c.rc == SB_OK) {
+		rc = SB_ERR_CONFIG;
+		sb_seterr(err, "%s: read error", path);
+		goto out;
+	}
+	/* A syntax error inih found before any error of ours. */
+	if (line > 0 && (c.rc == SB_OK || line < c.errline)) {
+		rc = SB_ERR_CONFIG;
+		sb_seterr(err, "%s:%d: syntax error: expected [section], "
+		    "key = value, or a comment", path, line);
+		goto out;
+	}
+	if (c.rc == SB_OK)
+		apply_env(&c);
+	if (c.rc == SB_OK)
+		load_secrets(&c);
+	if (c.rc == SB_OK)
+		parse_connstr(&c);
+	if (c.rc == SB_OK)
+		derive(&c);
+	if ((rc = c.rc) != SB_OK)
+		goto out;
+	if ((rc = sb_config_check(c.cfg, err)) != SB_OK)
+		goto out;
+	*out = c.cfg;
+	c.cfg = NULL;
+out:
+	if (c.fp != NULL)
+		fclose(c.fp);
+	for (size_t i = 0; i < S__MAX; i++)
+		free(c.secret_file[i]);
+	sb_config_free(&c.cfg);
+	return rc;
+}
+
+/*
+ * The rules across keys: the paths every command needs, what the chosen
+ * store needs, and retention windows that make sense together. Returns
+ * SB_OK or SB_ERR_CONFIG with the reason in err.
+ */
+int
+sb_config_check(const struct sb_config *cfg, char *err)
+{
+	const char	*f;
+
+	if (cfg == NULL) {
+		sb_seterr(err, "no configuration");
+		return SB_ERR_CONFIG;
+	}
+	f = cfg->path != NULL ? cfg->path : "configuration";
+	if (cfg->source_path == NULL) {
+		sb_seterr(err, "%s: [source] path: required (the SQLite "
+		    "database to back up; or set SAFBACKUP_SOURCE_PATH)", f);
+		return SB_ERR_CONFIG;
+	}
+	if (cfg->catalog_path == NULL) {
+		sb_seterr(err, "%s: [catalog] path: required (the backup "
+		    "catalog database; or set SAFBACKUP_CATALOG_PATH)", f);
+		return SB_ERR_CONFIG;
+	}
+	if (cfg->temp_dir == NULL) {
+		sb_seterr(err, "%s: [core] temp_dir: required", f);
+		return SB_ERR_CONFIG;
+	}
+	if (cfg->ret_weekly_days < cfg->ret_daily_days) {
+		sb_seterr(err, "%s: [retention] weekly_days: must be at least "
+		    "daily_days (%u < %u)", f, cfg->ret_weekly_days,
+		    cfg->ret_daily_days);
+		return SB_ERR_CONFIG;
+	}
+	switch (cfg->store_kind) {
+	case SB_STORE_DISK:
+		if (cfg->disk_root == NULL) {
+			sb_seterr(err, "%s: [disk] root: required when [store] "
+			    "kind = disk (the directory backups go to)", f);
+			return SB_ERR_CONFIG;
+		}
+		break;
+	case SB_STORE_AZURE:
+		if (cfg->az_account == NULL && cfg->az_endpoint == NULL) {
+			sb_seterr(err, "%s: [azure] account: required when "
+			    "[store] kind = azure (or a connection string that "
+			    "names it)", f);
+			return SB_ERR_CONFIG;
+		}
+		if (cfg->az_container == NULL) {
+			sb_seterr(err, "%s: [azure] container: required when "
+			    "[store] kind = azure", f);
+			return SB_ERR_CONFIG;
+		}
+		if (cfg->az_key == NULL && cfg->az_sas == NULL &&
+		    cfg->az_connstr == NULL) {
+			sb_seterr(err, "%s: [azure] key_file: no credentials: "
+			    "set SAFBACKUP_AZURE_KEY, SAFBACKUP_AZURE_SAS or "
+			    "SAFBACKUP_AZURE_CONNECTION_STRING, or key_file, "
+			    "sas_file or connection_string_file", f);
+			return SB_ERR_CONFIG;
+		}
+		break;
+	default:
+		sb_seterr(err, "%s: [store] kind: must be disk or azure", f);
+		return SB_ERR_CONFIG;
+	}
+	return SB_OK;
+}

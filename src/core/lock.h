@@ -12,6 +12,9 @@ struct sb_lock {
 	int	fd;	/* -1 when not held */
 };
 
+/* A lock not held: struct sb_lock l = SB_LOCK_INIT; (not {0}: fd 0 is stdin) */
+#define SB_LOCK_INIT	{ -1 }
+
 /*
  * Try to take the lock without waiting. SB_ERR_BUSY if another process (or
  * another open file description in this one) holds it; SB_ERR_IO with err

@@ -1,1 +1,284 @@
-/* retention.c - being written */
+/*
+ * retention.c - which backups a prune deletes. A pure function of the
+ * records, the policy and the time: no I/O, no clock, so every rule is
+ * tested with fixed dates (tests/unit/test_retention.c).
+ *
+ * The rules, from retention.h and the user's answer in seed-spec.txt
+ * ("that retention policy sounds good, although if backups fail, don't
+ * delete the existing backups"):
+ *
+ *  1. manual backups: always kept, whatever their status;
+ *  2. halt (delete nothing, say why) when automatic backups exist and
+ *     - the latest non-pending automatic backup failed, or
+ *     - no automatic backup completed within recent_hours;
+ *  3. pending automatic: kept (a backup may be running);
+ *  4. failed automatic: deleted once older than failed_days, else kept;
+ *  5. completed automatic, by age of created_at:
+ *     - age <= daily_days: kept (the boundary is inclusive: a backup
+ *       created exactly daily_days ago is still "within 30 days");
+ *     - age <= weekly_days: kept if it is the newest completed automatic
+ *       backup of its ISO 8601 week (UTC), otherwise deleted;
+ *     - older: deleted;
+ *  6. never delete every completed automatic backup: if the plan would,
+ *     the newest one is kept.
+ *
+ * "Newest of its ISO week" looks at every completed automatic backup of
+ * that week, including those still within the daily window: a week's
+ * newest backup stays its newest as time passes, so the backup a weekly
+ * slot keeps never changes from one prune to the next.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "retention.h"
+
+#define MS_HOUR	(INT64_C(3600) * 1000)
+#define MS_DAY	(24 * MS_HOUR)
+
+/*
+ * ISO 8601 week-numbering (UTC): weeks start on Monday, week 1 is the one
+ * containing the year's first Thursday, so a week belongs to the year of
+ * its Thursday. Dec 29-31 may fall in week 1 of the next year, Jan 1-3 in
+ * week 52 or 53 of the previous one. Returns year * 100 + week.
+ */
+int
+sb_iso_week(int64_t ms)
+{
+	struct tm	tm;
+	int64_t		days, wd, thu;
+	time_t		t;
+
+	/* Floor division: times before 1970 still land on the right day. */
+	days = ms / MS_DAY;
+	if (ms % MS_DAY < 0)
+		days--;
+	/* 1970-01-01 was a Thursday; ISO weekday 1 = Monday .. 7 = Sunday. */
+	wd = ((days + 3) % 7 + 7) % 7 + 1;
+	thu = days - wd + 4;
+	t = (time_t)(thu * 86400);
+	if (gmtime_r(&t, &tm) == NULL)
+		return 0;
+	return (tm.tm_year + 1900) * 100 + tm.tm_yday / 7 + 1;
+}
+
+/*
+ * One completed automatic backup, for grouping by week: sorted by week
+ * ascending, then newest first; equal times fall back on the id so the
+ * choice never depends on input order. The sort keys are copied in since
+ * qsort(3) passes no context.
+ */
+struct wk {
+	size_t		 idx;		/* into the input list */
+	int		 week;
+	int64_t		 created;
+	const char	*id;
+};
+
+static int
+wk_cmp(const void *a, const void *b)
+{
+	const struct wk	*x = a, *y = b;
+	int		 c;
+
+	if (x->week != y->week)
+		return x->week < y->week ? -1 : 1;
+	if (x->created != y->created)
+		return x->created > y->created ? -1 : 1;
+	c = strcmp(x->id, y->id);
+	return c > 0 ? -1 : c < 0;
+}
+
+static void
+decide(struct sb_decision *dd, enum sb_verdict v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+decide(struct sb_decision *dd, enum sb_verdict v, const char *fmt, ...)
+{
+	va_list	ap;
+
+	dd->verdict = v;
+	va_start(ap, fmt);
+	vsnprintf(dd->reason, sizeof(dd->reason), fmt, ap);
+	va_end(ap);
+}
+
+static int
+is_auto(const struct sb_backup *b)
+{
+	return b->type == SB_TYPE_AUTOMATIC;
+}
+
+/*
+ * Build the plan (see the rules at the top). out is filled and owned by
+ * the caller (sb_retention_clear); on error it is left empty. Decisions
+ * are in input order and point into list, which must outlive the plan.
+ * Returns SB_OK, SB_ERR_INVAL (no policy) or SB_ERR_NOMEM.
+ */
+int
+sb_retention_plan(const struct sb_retention_policy *pol,
+    const struct sb_backup *list, size_t n, int64_t now,
+    struct sb_retention_plan *out)
+{
+	struct wk		*wk = NULL;
+	const struct sb_backup	*latest = NULL, *newest_done = NULL;
+	int64_t			 daily, weekly, failed, recent, done;
+	size_t			 i, nwk = 0, nauto = 0, ndone = 0, ndel_done = 0;
+	int			 rc = SB_ERR_NOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if (pol == NULL || (list == NULL && n > 0))
+		return SB_ERR_INVAL;
+	if (n == 0)
+		return SB_OK;
+	if (n > SIZE_MAX / sizeof(*wk) ||
+	    (out->v = calloc(n, sizeof(*out->v))) == NULL ||
+	    (wk = calloc(n, sizeof(*wk))) == NULL)
+		goto out;
+	out->n = n;
+
+	/* Cut-offs; unsigned policy values times ms fit in int64_t. */
+	daily = now - (int64_t)pol->daily_days * MS_DAY;
+	weekly = now - (int64_t)pol->weekly_days * MS_DAY;
+	failed = now - (int64_t)pol->failed_days * MS_DAY;
+	recent = now - (int64_t)pol->recent_hours * MS_HOUR;
+
+	for (i = 0; i < n; i++) {
+		const struct sb_backup *b = &list[i];
+
+		out->v[i].backup = b;
+		decide(&out->v[i], SB_KEEP, "kept");
+		if (!is_auto(b))
+			continue;
+		nauto++;
+		/* On a tie in time, a failure wins: the safer reading. */
+		if (b->status != SB_STATUS_PENDING && (latest == NULL ||
+		    b->created_at > latest->created_at ||
+		    (b->created_at == latest->created_at &&
+		    b->status == SB_STATUS_FAILED)))
+			latest = b;
+		if (b->status != SB_STATUS_COMPLETED)
+			continue;
+		/* Completion time says whether one finished "recently". */
+		done = b->completed_at > 0 ? b->completed_at : b->created_at;
+		if (done >= recent)
+			ndone++;
+		if (newest_done == NULL ||
+		    b->created_at > newest_done->created_at ||
+		    (b->created_at == newest_done->created_at &&
+		    strcmp(b->id, newest_done->id) > 0))
+			newest_done = b;
+		wk[nwk].idx = i;
+		wk[nwk].week = sb_iso_week(b->created_at);
+		wk[nwk].created = b->created_at;
+		wk[nwk].id = b->id;
+		nwk++;
+	}
+
+	/* Rule 2. With no automatic backup at all there is nothing to halt. */
+	if (latest != NULL && latest->status == SB_STATUS_FAILED) {
+		out->halted = 1;
+		snprintf(out->halt_reason, sizeof(out->halt_reason),
+		    "latest automatic backup %s failed: not pruning",
+		    latest->id);
+	} else if (nauto > 0 && ndone == 0) {
+		out->halted = 1;
+		snprintf(out->halt_reason, sizeof(out->halt_reason),
+		    "no automatic backup completed in the last %u hours: "
+		    "not pruning", pol->recent_hours);
+	}
+
+	/* Rules 1, 3, 4 and the age bands of 5. */
+	for (i = 0; i < n; i++) {
+		const struct sb_backup	*b = &list[i];
+		struct sb_decision	*dd = &out->v[i];
+
+		if (!is_auto(b)) {
+			decide(dd, SB_KEEP, "manual backups are never pruned");
+			continue;
+		}
+		switch (b->status) {
+		case SB_STATUS_PENDING:
+			decide(dd, SB_KEEP, "pending");
+			break;
+		case SB_STATUS_FAILED:
+			if (b->created_at < failed)
+				decide(dd, SB_DELETE, "failed, older than %u "
+				    "days", pol->failed_days);
+			else
+				decide(dd, SB_KEEP, "failed, within %u days",
+				    pol->failed_days);
+			break;
+		case SB_STATUS_COMPLETED:
+			if (b->created_at >= daily)
+				decide(dd, SB_KEEP, "within %u days",
+				    pol->daily_days);
+			else if (b->created_at >= weekly)
+				decide(dd, SB_DELETE, "older than %u days, not "
+				    "the newest of its ISO week",
+				    pol->daily_days);
+			else
+				decide(dd, SB_DELETE, "older than %u days",
+				    pol->weekly_days);
+			break;
+		default:
+			decide(dd, SB_KEEP, "unknown status: kept");
+			break;
+		}
+	}
+
+	/* Rule 5, weekly band: the first of each week group is its newest. */
+	qsort(wk, nwk, sizeof(*wk), wk_cmp);
+	for (i = 0; i < nwk; i++) {
+		struct sb_decision *dd = &out->v[wk[i].idx];
+
+		if (i > 0 && wk[i].week == wk[i - 1].week)
+			continue;
+		if (wk[i].created < daily && wk[i].created >= weekly)
+			decide(dd, SB_KEEP, "newest of ISO week %d-W%02d",
+			    wk[i].week / 100, wk[i].week % 100);
+	}
+
+	/* Rule 6. */
+	for (i = 0; i < nwk; i++)
+		if (out->v[wk[i].idx].verdict == SB_DELETE)
+			ndel_done++;
+	if (nwk > 0 && ndel_done == nwk) {
+		for (i = 0; i < n; i++)
+			if (out->v[i].backup == newest_done)
+				decide(&out->v[i], SB_KEEP, "newest completed "
+				    "automatic backup: never delete them all");
+	}
+
+	/* Rule 2 applied: a halted plan only says what it would have done. */
+	for (i = 0; i < n; i++) {
+		struct sb_decision *dd = &out->v[i];
+
+		if (dd->verdict != SB_DELETE)
+			continue;
+		if (out->halted) {
+			char why[sizeof(dd->reason)];
+			memcpy(why, dd->reason, sizeof(why));
+			decide(dd, SB_KEEP, "halted; would delete: %s", why);
+		} else
+			out->ndelete++;
+	}
+	rc = SB_OK;
+out:
+	free(wk);
+	if (rc != SB_OK)
+		sb_retention_clear(out);
+	return rc;
+}
+
+void
+sb_retention_clear(struct sb_retention_plan *p)
+{
+	if (p == NULL)
+		return;
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+}

@@ -140,7 +140,8 @@ size_t	 sb_strlcpy(char *dst, const char *src, size_t len);
 char	*sb_strdup(const char *);				/* NULL-safe */
 void	 sb_seterr(char *buf, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));		/* SB_ERRMSG_MAX */
-void	 sb_vseterr(char *buf, const char *fmt, va_list);
+void	 sb_vseterr(char *buf, const char *fmt, va_list)
+		__attribute__((format(printf, 2, 0)));
 
 /*
  * Object names: backup-<YYYYmmddTHHMMSSmmmZ>-<type>-<uuid>.db. They sort by

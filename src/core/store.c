@@ -1,1 +1,511 @@
-/* store.c - being written */
+/*
+ * store.c - the generic half of the object store: metadata maps, argument
+ * checking, and the conveniences (put from a file, get into a file) built
+ * on the few operations an implementation provides (struct sb_store_ops).
+ *
+ * Every wrapper validates what it is given before an implementation sees
+ * it, so store_disk.c and store_azure.c may assume: a non-NULL store,
+ * a name of 1..SB_NAME_MAX bytes of UTF-8 without control characters, and
+ * metadata whose keys are [a-z0-9_]{1,64} and values <= SB_META_VAL_MAX
+ * bytes of UTF-8. Each backend still applies its own naming rules on top
+ * (a disk store refuses "..", an Azure blob name has its own limits).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "store.h"
+
+/* --- metadata ----------------------------------------------------------- */
+
+/*
+ * A metadata key is 1..SB_META_KEY_MAX bytes of [a-z0-9_]: the
+ * intersection of what every medium accepts unchanged (an Azure metadata
+ * name must be a C# identifier and is case-insensitive; a JSON key is
+ * anything). Keys starting with a digit are refused for the same reason.
+ * Returns 1 if valid, 0 if not.
+ */
+int
+sb_meta_valid_key(const char *k)
+{
+	size_t	i;
+
+	if (k == NULL || k[0] == '\0' || (k[0] >= '0' && k[0] <= '9'))
+		return 0;
+	for (i = 0; k[i] != '\0'; i++) {
+		if (i >= SB_META_KEY_MAX)
+			return 0;
+		if (!((k[i] >= 'a' && k[i] <= 'z') ||
+		    (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* A value: at most SB_META_VAL_MAX bytes of well-formed UTF-8. */
+static int
+meta_valid_val(const char *v)
+{
+	size_t	len;
+
+	if (v == NULL)
+		return 0;
+	len = strnlen(v, SB_META_VAL_MAX + 1);
+	return len <= SB_META_VAL_MAX && sb_valid_utf8(v, len);
+}
+
+/*
+ * Set key to a copy of val, replacing the value of an existing key.
+ * Returns SB_ERR_INVAL for a bad key or value or when the map already
+ * holds SB_META_MAX pairs, SB_ERR_NOMEM if a copy fails (m unchanged).
+ */
+int
+sb_meta_set(struct sb_meta *m, const char *key, const char *val)
+{
+	char	*k = NULL, *v = NULL;
+	size_t	 i;
+
+	if (m == NULL || !sb_meta_valid_key(key) || !meta_valid_val(val))
+		return SB_ERR_INVAL;
+	for (i = 0; i < m->n; i++) {
+		if (strcmp(m->kv[i].key, key) != 0)
+			continue;
+		if ((v = strdup(val)) == NULL)
+			return SB_ERR_NOMEM;
+		free(m->kv[i].val);
+		m->kv[i].val = v;
+		return SB_OK;
+	}
+	if (m->n >= SB_META_MAX)
+		return SB_ERR_INVAL;
+	if ((k = strdup(key)) == NULL || (v = strdup(val)) == NULL) {
+		free(k);
+		return SB_ERR_NOMEM;
+	}
+	m->kv[m->n].key = k;
+	m->kv[m->n].val = v;
+	m->n++;
+	return SB_OK;
+}
+
+/* The value of key (borrowed from m), or NULL if absent. */
+const char *
+sb_meta_get(const struct sb_meta *m, const char *key)
+{
+	size_t	i;
+
+	if (m == NULL || key == NULL)
+		return NULL;
+	for (i = 0; i < m->n && i < SB_META_MAX; i++)
+		if (strcmp(m->kv[i].key, key) == 0)
+			return m->kv[i].val;
+	return NULL;
+}
+
+void
+sb_meta_clear(struct sb_meta *m)
+{
+	size_t	i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->n && i < SB_META_MAX; i++) {
+		free(m->kv[i].key);
+		free(m->kv[i].val);
+	}
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * Check a whole map, as a caller may have filled it by hand: count in
+ * range, every key and value valid, no key twice (a backend would keep
+ * only one of them, silently).
+ */
+static int
+meta_valid(const struct sb_meta *m)
+{
+	size_t	i, j;
+
+	if (m == NULL)
+		return 1;
+	if (m->n > SB_META_MAX)
+		return 0;
+	for (i = 0; i < m->n; i++) {
+		if (!sb_meta_valid_key(m->kv[i].key) ||
+		    !meta_valid_val(m->kv[i].val))
+			return 0;
+		for (j = 0; j < i; j++)
+			if (strcmp(m->kv[i].key, m->kv[j].key) == 0)
+				return 0;
+	}
+	return 1;
+}
+
+void
+sb_object_clear(struct sb_object *o)
+{
+	if (o == NULL)
+		return;
+	free(o->name);
+	sb_meta_clear(&o->meta);
+	memset(o, 0, sizeof(*o));
+}
+
+void
+sb_object_list_clear(struct sb_object_list *l)
+{
+	size_t	i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		sb_object_clear(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* --- opening ------------------------------------------------------------ */
+
+/*
+ * Open the store cfg names. *out is set only on success and is the
+ * caller's, released with sb_store_free(). Errors go into err.
+ */
+int
+sb_store_open(struct sb_store **out, const struct sb_config *cfg, char *err)
+{
+	if (out == NULL || cfg == NULL) {
+		sb_seterr(err, "store: no configuration");
+		return SB_ERR_INVAL;
+	}
+	*out = NULL;
+	switch (cfg->store_kind) {
+	case SB_STORE_DISK:
+		if (cfg->disk_root == NULL || cfg->disk_root[0] == '\0') {
+			sb_seterr(err, "store kind disk: [disk] root is not set");
+			return SB_ERR_CONFIG;
+		}
+		return sb_store_disk_open(out, cfg->disk_root, err);
+	case SB_STORE_AZURE:
+		return sb_store_azure_open(out, cfg, err);
+	default:
+		break;
+	}
+	sb_seterr(err, "store: unknown store kind %d", (int)cfg->store_kind);
+	return SB_ERR_CONFIG;
+}
+
+void
+sb_store_free(struct sb_store **s)
+{
+	if (s == NULL || *s == NULL)
+		return;
+	(*s)->ops->free(*s);
+	*s = NULL;
+}
+
+const char *
+sb_store_errmsg(const struct sb_store *s)
+{
+	return s == NULL ? "no store" : s->err;
+}
+
+/* --- argument checks ---------------------------------------------------- */
+
+/* No C0 control character and no DEL. */
+static int
+no_controls(const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * The rules every backend shares for a name (or, with empty_ok, a list
+ * prefix). Sets the store's message and returns SB_ERR_INVAL on failure.
+ */
+static int
+check_name(struct sb_store *s, const char *op, const char *name, int empty_ok)
+{
+	size_t	len;
+
+	if (name == NULL) {
+		sb_seterr(s->err, "store %s: no object name", op);
+		return SB_ERR_INVAL;
+	}
+	len = strnlen(name, SB_NAME_MAX + 1);
+	if (len == 0 && !empty_ok) {
+		sb_seterr(s->err, "store %s: empty object name", op);
+		return SB_ERR_INVAL;
+	}
+	if (len > SB_NAME_MAX) {
+		sb_seterr(s->err, "store %s: object name longer than %d bytes",
+		    op, SB_NAME_MAX);
+		return SB_ERR_INVAL;
+	}
+	if (!sb_valid_utf8(name, len) || !no_controls(name, len)) {
+		sb_seterr(s->err, "store %s: object name is not printable "
+		    "UTF-8", op);
+		return SB_ERR_INVAL;
+	}
+	return SB_OK;
+}
+
+static int
+check_meta(struct sb_store *s, const char *name, const struct sb_meta *m)
+{
+	if (meta_valid(m))
+		return SB_OK;
+	sb_seterr(s->err, "store put %s: invalid metadata (keys [a-z0-9_] up "
+	    "to %d bytes, at most %d pairs, values UTF-8 up to %d bytes)",
+	    name, SB_META_KEY_MAX, SB_META_MAX, SB_META_VAL_MAX);
+	return SB_ERR_INVAL;
+}
+
+/* --- operations --------------------------------------------------------- */
+
+/* Store everything rd gives under name, atomically (store.h). */
+int
+sb_store_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
+    void *arg, const struct sb_meta *m)
+{
+	int	rc;
+
+	if (s == NULL)
+		return SB_ERR_INVAL;
+	if ((rc = check_name(s, "put", name, 0)) != SB_OK ||
+	    (rc = check_meta(s, name, m)) != SB_OK)
+		return rc;
+	if (rd == NULL) {
+		sb_seterr(s->err, "store put %s: no reader", name);
+		return SB_ERR_INVAL;
+	}
+	return s->ops->put_stream(s, name, rd, arg, m);
+}
+
+/* A reader over a file descriptor, for the put_file fallback. */
+struct fd_reader {
+	int	fd;
+	int	err;	/* errno of a failed read */
+};
+
+static ssize_t
+fd_read(void *arg, void *buf, size_t len)
+{
+	struct fd_reader	*r = arg;
+	ssize_t			 n;
+
+	do
+		n = read(r->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		r->err = errno;
+	return n;
+}
+
+/*
+ * Store the local file at path. A backend that can do better (a rename,
+ * parallel uploads) provides put_file; otherwise the file is streamed
+ * through put_stream. The caller removes path afterwards if it still
+ * exists (a backend may have consumed it).
+ */
+int
+sb_store_put_file(struct sb_store *s, const char *name, const char *path,
+    const struct sb_meta *m)
+{
+	struct fd_reader	r = { -1, 0 };
+	int			rc;
+
+	if (s == NULL)
+		return SB_ERR_INVAL;
+	if ((rc = check_name(s, "put", name, 0)) != SB_OK ||
+	    (rc = check_meta(s, name, m)) != SB_OK)
+		return rc;
+	if (path == NULL || path[0] == '\0') {
+		sb_seterr(s->err, "store put %s: no file", name);
+		return SB_ERR_INVAL;
+	}
+	if (s->ops->put_file != NULL)
+		return s->ops->put_file(s, name, path, m);
+	if ((r.fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		sb_seterr(s->err, "store put %s: %s: %s", name, path,
+		    strerror(errno));
+		return SB_ERR_IO;
+	}
+	rc = s->ops->put_stream(s, name, fd_read, &r, m);
+	if (rc != SB_OK && r.err != 0) {
+		sb_seterr(s->err, "store put %s: read %s: %s", name, path,
+		    strerror(r.err));
+		rc = SB_ERR_IO;
+	}
+	close(r.fd);
+	return rc;
+}
+
+/* Stream name into wr; SB_ERR_NOTFOUND if there is no such object. */
+int
+sb_store_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
+{
+	int	rc;
+
+	if (s == NULL)
+		return SB_ERR_INVAL;
+	if ((rc = check_name(s, "get", name, 0)) != SB_OK)
+		return rc;
+	if (wr == NULL) {
+		sb_seterr(s->err, "store get %s: no writer", name);
+		return SB_ERR_INVAL;
+	}
+	return s->ops->get(s, name, wr, arg);
+}
+
+/* A writer into a file descriptor, for sb_store_get_file. */
+struct fd_writer {
+	int	fd;
+	int	err;	/* errno of a failed write */
+};
+
+static int
+fd_write(void *arg, const void *buf, size_t len)
+{
+	struct fd_writer	*w = arg;
+	const char		*p = buf;
+	ssize_t			 n;
+
+	while (len > 0) {
+		if ((n = write(w->fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			w->err = errno;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Download name into a new file at path (which must not exist: O_EXCL, so
+ * we never overwrite, nor follow a planted symlink), mode 0600 since a
+ * backup holds the whole database. The file is fsync'd before we say it
+ * is there; on any failure it is removed. SB_ERR_IO for local failures,
+ * the backend's code otherwise.
+ */
+int
+sb_store_get_file(struct sb_store *s, const char *name, const char *path)
+{
+	struct fd_writer	w = { -1, 0 };
+	int			rc;
+
+	if (s == NULL)
+		return SB_ERR_INVAL;
+	if ((rc = check_name(s, "get", name, 0)) != SB_OK)
+		return rc;
+	if (path == NULL || path[0] == '\0') {
+		sb_seterr(s->err, "store get %s: no file", name);
+		return SB_ERR_INVAL;
+	}
+	w.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w.fd == -1) {
+		sb_seterr(s->err, "store get %s: %s: %s", name, path,
+		    strerror(errno));
+		return SB_ERR_IO;
+	}
+	rc = s->ops->get(s, name, fd_write, &w);
+	if (rc != SB_OK && w.err != 0) {
+		sb_seterr(s->err, "store get %s: write %s: %s", name, path,
+		    strerror(w.err));
+		rc = SB_ERR_IO;
+	}
+	if (rc == SB_OK && fsync(w.fd) == -1) {
+		sb_seterr(s->err, "store get %s: fsync %s: %s", name, path,
+		    strerror(errno));
+		rc = SB_ERR_IO;
+	}
+	/* close(2) can report a deferred write error (NFS): check it. */
+	if (close(w.fd) == -1 && rc == SB_OK) {
+		sb_seterr(s->err, "store get %s: close %s: %s", name, path,
+		    strerror(errno));
+		rc = SB_ERR_IO;
+	}
+	if (rc != SB_OK)
+		(void)unlink(path);
+	return rc;
+}
+
+/*
+ * Size, mtime and metadata of one object into o, which is overwritten
+ * (not freed) first; the caller releases it with sb_object_clear().
+ */
+int
+sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
+{
+	int	rc;
+
+	if (s == NULL)
+		return SB_ERR_INVAL;
+	if ((rc = check_name(s, "head", name, 0)) != SB_OK)
+		return rc;
+	if (o == NULL) {
+		sb_seterr(s->err, "store head %s: no result", name);
+		return SB_ERR_INVAL;
+	}
+	memset(o, 0, sizeof(*o));
+	return s->ops->head(s, name, o);
+}
+
+/*
+ * Objects whose name starts with prefix (NULL or "" for all), in strcmp
+ * order, into l, which is overwritten (not freed) first; the caller
+ * releases it with sb_object_list_clear(), also after a failure.
+ */
+int
+sb_store_list(struct sb_store *s, const char *prefix,
+    struct sb_object_list *l)
+{
+	int	rc;
+
+	if (s == NULL)
+		return SB_ERR_INVAL;
+	if (prefix == NULL)
+		prefix = "";
+	if ((rc = check_name(s, "list", prefix, 1)) != SB_OK)
+		return rc;
+	if (l == NULL) {
+		sb_seterr(s->err, "store list: no result");
+		return SB_ERR_INVAL;
+	}
+	l->v = NULL;
+	l->n = 0;
+	return s->ops->list(s, prefix, l);
+}
+
+/* Delete name; an object already gone is success. */
+int
+sb_store_del(struct sb_store *s, const char *name)
+{
+	int	rc;
+
+	if (s == NULL)
+		return SB_ERR_INVAL;
+	if ((rc = check_name(s, "delete", name, 0)) != SB_OK)
+		return rc;
+	return s->ops->del(s, name);
+}
+
+const char *
+sb_store_staging_dir(struct sb_store *s)
+{
+	if (s == NULL || s->ops->staging_dir == NULL)
+		return NULL;
+	return s->ops->staging_dir(s);
+}

@@ -52,6 +52,7 @@ struct sb_object_list {
 	size_t			 n;
 };
 
+void	sb_object_clear(struct sb_object *);	/* e.g. after sb_store_head */
 void	sb_object_list_clear(struct sb_object_list *);
 
 /*

@@ -1,1 +1,908 @@
-/* store_disk.c - being written */
+/*
+ * store_disk.c - the object store as a local directory: the embedded
+ * default, and what the tests run against.
+ *
+ * Layout under root:
+ *	<name>		the object's bytes
+ *	<name>.meta	its metadata, JSON: {"meta":{"key":"value",...}}
+ *	.staging/	temp files; also handed to the engine
+ *			(sb_store_staging_dir) so a snapshot written there is
+ *			moved into place by rename(2), not copied
+ *
+ * Writes follow acme-client's serialise(): write a temp file in the same
+ * file system, fsync it, rename(2) it over the final name, fsync the
+ * directory. rename(2) is atomic (POSIX: "the link named new shall remain
+ * visible to other processes throughout the renaming operation and refer
+ * either to the file referred to by new or old"), so a reader sees the old
+ * object, no object, or the whole new one; never a prefix. The directory
+ * fsync makes the new name itself survive a crash (Linux fsync(2): "calling
+ * fsync() on the file does not necessarily ensure that the entry in the
+ * directory containing the file has also reached disk").
+ *
+ * Metadata is renamed into place before the data, so an object never
+ * appears without its metadata; a crash in between leaves an orphan .meta
+ * that list() skips. Memory is bounded: data moves in 1 MiB blocks.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "store.h"
+
+#define DISK_BUFSZ	(1 << 20)	/* bytes per read and write */
+#define DISK_META_MAX	(1 << 20)	/* largest .meta file we read */
+#define STAGING		".staging"
+#define META_SUFFIX	".meta"
+#define STAGING_STALE	(24 * 3600)	/* seconds before a temp is litter */
+
+struct disk_store {
+	struct sb_store	 base;		/* first: we are cast to it */
+	char		*root;
+	char		*staging;	/* <root>/.staging */
+};
+
+static const struct sb_store_ops disk_ops;
+
+/*
+ * Is name safe as a file name directly under root? Refuses whatever could
+ * leave root ('/', "..", '\\' for whoever copies the tree to Windows),
+ * hide (leading '.') or collide with our own files (".meta" companions,
+ * ".tmp"), and control characters, which a shell or a log would
+ * misrender. Everything else is allowed: spaces, UTF-8, '%', '+', '='.
+ * Returns 1 if acceptable.
+ */
+int
+sb_store_disk_name_ok(const char *name)
+{
+	size_t	len, i;
+
+	if (name == NULL)
+		return 0;
+	len = strnlen(name, SB_NAME_MAX + 1);
+	if (len == 0 || len > SB_NAME_MAX || name[0] == '.')
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+			return 0;
+	}
+	if (!sb_valid_utf8(name, len))
+		return 0;
+	/* Case-blind: on a case-insensitive file system "x.META" is "x.meta". */
+	if ((len >= 5 && strcasecmp(name + len - 5, META_SUFFIX) == 0) ||
+	    (len >= 4 && strcasecmp(name + len - 4, ".tmp") == 0))
+		return 0;
+	return 1;
+}
+
+/* Set the store's message "store <root>: <what>" and return code. */
+static int
+disk_err(struct disk_store *d, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+disk_err(struct disk_store *d, int code, const char *fmt, ...)
+{
+	char	msg[SB_ERRMSG_MAX];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	sb_vseterr(msg, fmt, ap);
+	va_end(ap);
+	sb_seterr(d->base.err, "store %s: %s", d->root, msg);
+	return code;
+}
+
+/* "<dir>/<name><suffix>" into buf; SB_ERR_INVAL if it does not fit. */
+static int
+mkpath(char *buf, size_t len, const char *dir, const char *name,
+    const char *suffix)
+{
+	int	n;
+
+	n = snprintf(buf, len, "%s/%s%s", dir, name, suffix);
+	return (n < 0 || (size_t)n >= len) ? SB_ERR_INVAL : SB_OK;
+}
+
+/*
+ * fsync a directory so the names created or removed in it are durable.
+ * Returns 0 or -1 with errno set.
+ */
+static int
+fsync_dir(const char *path)
+{
+	int	fd, rc, saved;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+/* write(2) all of buf, retrying short writes. 0 or -1 with errno. */
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Make path a directory (mode 0700) if it is not one, creating missing
+ * parents like mkdir -p. Returns 0, or -1 with errno set.
+ */
+static int
+mkdir_p(const char *path)
+{
+	char		buf[PATH_MAX];
+	struct stat	st;
+	size_t		i, len;
+
+	len = strlen(path);
+	if (len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) == -1 && errno != EEXIST)
+			return -1;
+		buf[i] = path[i];
+	}
+	if (stat(path, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Remove the temp files (data-XXXXXX, meta-XXXXXX) that a put killed
+ * half-way left in .staging, once nobody has written to them for a day: a
+ * put in progress writes to its temp continuously, so a day-old one has no
+ * owner. Files of other names (the engine's snapshots) are not ours. Best
+ * effort: a failure here costs disk space, not correctness.
+ */
+static void
+staging_sweep(const char *staging)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*dir;
+	time_t		 now = time(NULL);
+
+	if ((dir = opendir(staging)) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if ((strncmp(de->d_name, "data-", 5) != 0 &&
+		    strncmp(de->d_name, "meta-", 5) != 0) ||
+		    strlen(de->d_name) != 11)
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode) ||
+		    now - st.st_mtime < STAGING_STALE)
+			continue;
+		(void)unlinkat(dirfd(dir), de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+/*
+ * Open (creating if need be) the directory store at root. *out is the
+ * caller's (sb_store_free). SB_ERR_STORAGE if root or its .staging cannot
+ * be made directories.
+ */
+int
+sb_store_disk_open(struct sb_store **out, const char *root, char *err)
+{
+	struct disk_store	*d = NULL;
+	size_t			 len;
+	int			 rc = SB_ERR_NOMEM;
+
+	if (out == NULL || root == NULL || root[0] == '\0') {
+		sb_seterr(err, "store disk: no root directory");
+		return SB_ERR_CONFIG;
+	}
+	*out = NULL;
+	len = strlen(root);
+	/* Room for "/.staging/" plus a full object name and a temp suffix. */
+	if (len + sizeof(STAGING) + SB_NAME_MAX + 32 >= PATH_MAX) {
+		sb_seterr(err, "store %s: root path too long", root);
+		return SB_ERR_CONFIG;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->root = strdup(root)) == NULL) {
+		sb_seterr(err, "out of memory");
+		goto out;
+	}
+	/* A trailing slash would double in every path we build. */
+	while (len > 1 && d->root[len - 1] == '/')
+		d->root[--len] = '\0';
+	if ((d->staging = malloc(len + sizeof(STAGING) + 1)) == NULL) {
+		sb_seterr(err, "out of memory");
+		goto out;
+	}
+	snprintf(d->staging, len + sizeof(STAGING) + 1, "%s/%s",
+	    d->root, STAGING);
+	d->base.ops = &disk_ops;
+	rc = SB_ERR_STORAGE;
+	if (mkdir_p(d->root) == -1) {
+		sb_seterr(err, "store %s: %s", d->root, strerror(errno));
+		goto out;
+	}
+	if (mkdir_p(d->staging) == -1) {
+		sb_seterr(err, "store %s: %s", d->staging, strerror(errno));
+		goto out;
+	}
+	staging_sweep(d->staging);
+	*out = &d->base;
+	d = NULL;
+	rc = SB_OK;
+out:
+	if (d != NULL) {
+		free(d->root);
+		free(d->staging);
+		free(d);
+	}
+	return rc;
+}
+
+static void
+disk_free(struct sb_store *s)
+{
+	struct disk_store	*d = (struct disk_store *)s;
+
+	free(d->root);
+	free(d->staging);
+	free(d);
+}
+
+static const char *
+disk_staging_dir(struct sb_store *s)
+{
+	return ((struct disk_store *)s)->staging;
+}
+
+/* Common check: the generic layer has checked UTF-8 and length. */
+static int
+disk_check_name(struct disk_store *d, const char *op, const char *name)
+{
+	if (sb_store_disk_name_ok(name))
+		return SB_OK;
+	return disk_err(d, SB_ERR_INVAL, "%s: object name \"%s\" is not "
+	    "allowed (no '/', '\\', leading '.', \".meta\" or \".tmp\" "
+	    "suffix)", op, name);
+}
+
+/* --- metadata files ----------------------------------------------------- */
+
+/*
+ * Serialise m as {"meta":{...}} into a new string the caller frees.
+ * Values are passed with their length, so json-c keeps them byte for
+ * byte; it writes UTF-8 as is and escapes only what JSON requires.
+ */
+static char *
+meta_to_json(const struct sb_meta *m)
+{
+	json_object	*root = NULL, *obj = NULL, *v;
+	const char	*txt;
+	char		*ret = NULL;
+	size_t		 i;
+
+	if ((root = json_object_new_object()) == NULL ||
+	    (obj = json_object_new_object()) == NULL)
+		goto out;
+	for (i = 0; m != NULL && i < m->n; i++) {
+		v = json_object_new_string_len(m->kv[i].val,
+		    (int)strlen(m->kv[i].val));
+		if (v == NULL || json_object_object_add(obj, m->kv[i].key,
+		    v) != 0) {
+			json_object_put(v);
+			goto out;
+		}
+	}
+	if (json_object_object_add(root, "meta", obj) != 0)
+		goto out;
+	obj = NULL;
+	txt = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (txt != NULL)
+		ret = strdup(txt);
+out:
+	json_object_put(obj);
+	json_object_put(root);
+	return ret;
+}
+
+/*
+ * Read the metadata file at path into m (which must be empty). A missing,
+ * unreadable or malformed file gives an empty map: metadata is advisory
+ * and an object without it is still a good object. Entries that are not
+ * valid keys or string values are skipped. Only SB_ERR_NOMEM is an error.
+ */
+static int
+meta_read(const char *path, struct sb_meta *m)
+{
+	json_tokener	*tok = NULL;
+	json_object	*root = NULL, *obj;
+	struct stat	 st;
+	char		*buf = NULL;
+	size_t		 len = 0, want;
+	ssize_t		 n;
+	int		 fd = -1, rc = SB_OK;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		goto out;
+	/* Sized to the file (list() reads one per object), within a cap. */
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size > DISK_META_MAX)
+		goto out;
+	want = (size_t)st.st_size;
+	if ((buf = malloc(want)) == NULL) {
+		rc = SB_ERR_NOMEM;
+		goto out;
+	}
+	while (len < want) {
+		n = read(fd, buf + len, want - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto out;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len == 0)
+		goto out;
+	if ((tok = json_tokener_new()) == NULL) {
+		rc = SB_ERR_NOMEM;
+		goto out;
+	}
+	root = json_tokener_parse_ex(tok, buf, (int)len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success)
+		goto out;
+	if (!json_object_object_get_ex(root, "meta", &obj) ||
+	    !json_object_is_type(obj, json_type_object))
+		goto out;
+	json_object_object_foreach(obj, key, val) {
+		const char *s;
+		if (!json_object_is_type(val, json_type_string))
+			continue;
+		s = json_object_get_string(val);
+		/* An embedded NUL (\u0000) cannot be given back intact. */
+		if (strlen(s) != (size_t)json_object_get_string_len(val))
+			continue;
+		if (sb_meta_set(m, key, s) == SB_ERR_NOMEM) {
+			rc = SB_ERR_NOMEM;
+			goto out;
+		}
+	}
+out:
+	if (rc != SB_OK)
+		sb_meta_clear(m);
+	json_object_put(root);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	free(buf);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+/*
+ * Write m atomically as <root>/<name>.meta: temp in .staging, fsync,
+ * rename. The directory fsync is left to the caller, which renames the
+ * data next and syncs once for both.
+ */
+static int
+meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
+{
+	char	 tmp[PATH_MAX], dst[PATH_MAX];
+	char	*txt = NULL;
+	int	 fd = -1, rc = SB_ERR_STORAGE;
+
+	tmp[0] = '\0';
+	if (mkpath(dst, sizeof(dst), d->root, name, META_SUFFIX) != SB_OK ||
+	    mkpath(tmp, sizeof(tmp), d->staging, "meta-XXXXXX", "") !=
+	    SB_OK) {
+		tmp[0] = '\0';
+		rc = disk_err(d, SB_ERR_INVAL, "put %s: path too long", name);
+		goto out;
+	}
+	if ((txt = meta_to_json(m)) == NULL) {
+		rc = disk_err(d, SB_ERR_NOMEM, "put %s: out of memory", name);
+		goto out;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
+		    strerror(errno));
+		tmp[0] = '\0';
+		goto out;
+	}
+	if (write_all(fd, txt, strlen(txt)) == -1 || fsync(fd) == -1) {
+		disk_err(d, rc, "write %s%s: %s", name, META_SUFFIX,
+		    strerror(errno));
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		disk_err(d, rc, "write %s%s: %s", name, META_SUFFIX,
+		    strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, dst) == -1) {
+		disk_err(d, rc, "write %s%s: %s", name, META_SUFFIX,
+		    strerror(errno));
+		goto out;
+	}
+	tmp[0] = '\0';
+	rc = SB_OK;
+out:
+	if (fd != -1)
+		close(fd);
+	if (tmp[0] != '\0')
+		(void)unlink(tmp);
+	free(txt);
+	return rc;
+}
+
+/*
+ * Move the finished, fsync'd file tmp into place as <root>/<name>:
+ * metadata first, then the data, then the directory fsync that makes both
+ * names durable. On failure a just-written .meta is removed unless an
+ * older object still owns it. errno-style code in *eno for the caller
+ * (EXDEV tells put_file to copy instead). tmp is not removed here.
+ */
+static int
+disk_commit(struct disk_store *d, const char *name, const char *tmp,
+    const struct sb_meta *m, int *eno)
+{
+	char	dst[PATH_MAX], mpath[PATH_MAX];
+	int	rc;
+
+	*eno = 0;
+	if (mkpath(dst, sizeof(dst), d->root, name, "") != SB_OK ||
+	    mkpath(mpath, sizeof(mpath), d->root, name, META_SUFFIX) != SB_OK)
+		return disk_err(d, SB_ERR_INVAL, "put %s: path too long",
+		    name);
+	if ((rc = meta_write(d, name, m)) != SB_OK)
+		return rc;
+	if (rename(tmp, dst) == -1) {
+		*eno = errno;
+		if (access(dst, F_OK) == -1)
+			(void)unlink(mpath);
+		return disk_err(d, SB_ERR_STORAGE, "write %s: %s", name,
+		    strerror(*eno));
+	}
+	if (fsync_dir(d->root) == -1) {
+		*eno = errno;
+		return disk_err(d, SB_ERR_STORAGE, "write %s: fsync %s: %s",
+		    name, d->root, strerror(*eno));
+	}
+	return SB_OK;
+}
+
+/* --- operations --------------------------------------------------------- */
+
+/*
+ * Copy everything rd gives into a temp file in .staging, fsync it, and
+ * commit it as name. Any failure (the reader's, or the file system's:
+ * ENOSPC, EROFS, EACCES) removes the temp files and leaves no object.
+ */
+static int
+disk_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
+    void *arg, const struct sb_meta *m)
+{
+	struct disk_store	*d = (struct disk_store *)s;
+	char			 tmp[PATH_MAX];
+	char			*buf = NULL;
+	ssize_t			 n;
+	int			 fd = -1, rc, eno;
+
+	tmp[0] = '\0';
+	if ((rc = disk_check_name(d, "put", name)) != SB_OK)
+		return rc;
+	if (mkpath(tmp, sizeof(tmp), d->staging, "data-XXXXXX", "") !=
+	    SB_OK) {
+		tmp[0] = '\0';
+		return disk_err(d, SB_ERR_INVAL, "put %s: path too long",
+		    name);
+	}
+	if ((buf = malloc(DISK_BUFSZ)) == NULL) {
+		tmp[0] = '\0';
+		rc = disk_err(d, SB_ERR_NOMEM, "put %s: out of memory", name);
+		goto out;
+	}
+	rc = SB_ERR_STORAGE;
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
+		    strerror(errno));
+		tmp[0] = '\0';
+		goto out;
+	}
+	for (;;) {
+		n = rd(arg, buf, DISK_BUFSZ);
+		if (n == 0)
+			break;
+		if (n < 0 || n > DISK_BUFSZ) {
+			disk_err(d, rc, "write %s: the data source failed",
+			    name);
+			goto out;
+		}
+		if (write_all(fd, buf, (size_t)n) == -1) {
+			disk_err(d, rc, "write %s: %s", name, strerror(errno));
+			goto out;
+		}
+	}
+	if (fsync(fd) == -1) {
+		disk_err(d, rc, "write %s: %s", name, strerror(errno));
+		goto out;
+	}
+	/* close(2) may be where a network file system reports ENOSPC. */
+	if (close(fd) == -1) {
+		fd = -1;
+		disk_err(d, rc, "write %s: %s", name, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if ((rc = disk_commit(d, name, tmp, m, &eno)) != SB_OK)
+		goto out;
+	tmp[0] = '\0';
+out:
+	if (fd != -1)
+		close(fd);
+	if (tmp[0] != '\0')
+		(void)unlink(tmp);
+	free(buf);
+	return rc;
+}
+
+/* A reader over an fd, for the EXDEV fallback of put_file. */
+struct disk_reader {
+	int	fd;
+	int	err;
+};
+
+static ssize_t
+disk_fd_read(void *arg, void *buf, size_t len)
+{
+	struct disk_reader	*r = arg;
+	ssize_t			 n;
+
+	do
+		n = read(r->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		r->err = errno;
+	return n;
+}
+
+/*
+ * Store the regular file at path as name. On the same file system the
+ * file itself is fsync'd and renamed into place, so a snapshot the engine
+ * wrote in .staging costs no copy; the file is consumed. Across file
+ * systems rename(2) fails with EXDEV and we copy through put_stream,
+ * leaving path in place for the caller to remove; so do a symlink and a
+ * file with other hard links.
+ */
+static int
+disk_put_file(struct sb_store *s, const char *name, const char *path,
+    const struct sb_meta *m)
+{
+	struct disk_store	*d = (struct disk_store *)s;
+	struct disk_reader	 r = { -1, 0 };
+	struct stat		 st, lst;
+	int			 rc, eno;
+
+	if ((rc = disk_check_name(d, "put", name)) != SB_OK)
+		return rc;
+	if ((r.fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return disk_err(d, SB_ERR_IO, "put %s: %s: %s", name, path,
+		    strerror(errno));
+	if (fstat(r.fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		rc = disk_err(d, SB_ERR_IO, "put %s: %s: not a regular file",
+		    name, path);
+		goto out;
+	}
+	/*
+	 * Move only a plain file that has one name: renaming a symlink would
+	 * store the link, and a hard-linked file would stay writable through
+	 * its other name. Those are copied instead.
+	 */
+	if (lstat(path, &lst) == 0 && S_ISREG(lst.st_mode) &&
+	    lst.st_dev == st.st_dev && lst.st_ino == st.st_ino &&
+	    st.st_nlink == 1) {
+		/* The data must be on disk before its name (acme-client). */
+		if (fsync(r.fd) == -1) {
+			rc = disk_err(d, SB_ERR_IO, "put %s: fsync %s: %s",
+			    name, path, strerror(errno));
+			goto out;
+		}
+		rc = disk_commit(d, name, path, m, &eno);
+		if (rc == SB_OK || eno != EXDEV)
+			goto out;
+	}
+	/* Another file system: copy from the start of the file. */
+	if (lseek(r.fd, 0, SEEK_SET) == -1) {
+		rc = disk_err(d, SB_ERR_IO, "put %s: %s: %s", name, path,
+		    strerror(errno));
+		goto out;
+	}
+	rc = disk_put_stream(s, name, disk_fd_read, &r, m);
+	if (rc != SB_OK && r.err != 0)
+		rc = disk_err(d, SB_ERR_IO, "put %s: read %s: %s", name, path,
+		    strerror(r.err));
+out:
+	close(r.fd);
+	return rc;
+}
+
+/*
+ * Stream <root>/<name> into wr in 1 MiB blocks. SB_ERR_NOTFOUND if there
+ * is no such regular file; SB_ERR_IO if the writer gives up.
+ */
+static int
+disk_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
+{
+	struct disk_store	*d = (struct disk_store *)s;
+	char			 path[PATH_MAX];
+	char			*buf = NULL;
+	struct stat		 st;
+	ssize_t			 n;
+	int			 fd = -1, rc;
+
+	if ((rc = disk_check_name(d, "get", name)) != SB_OK)
+		return rc;
+	if (mkpath(path, sizeof(path), d->root, name, "") != SB_OK)
+		return disk_err(d, SB_ERR_INVAL, "get %s: path too long",
+		    name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return disk_err(d, SB_ERR_NOTFOUND, "get %s: no such "
+			    "object", name);
+		return disk_err(d, SB_ERR_STORAGE, "get %s: %s", name,
+		    strerror(errno));
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		rc = disk_err(d, SB_ERR_NOTFOUND, "get %s: no such object",
+		    name);
+		goto out;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if ((buf = malloc(DISK_BUFSZ)) == NULL) {
+		rc = disk_err(d, SB_ERR_NOMEM, "get %s: out of memory", name);
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, buf, DISK_BUFSZ);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = disk_err(d, SB_ERR_STORAGE, "read %s: %s", name,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (wr(arg, buf, (size_t)n) != 0) {
+			rc = disk_err(d, SB_ERR_IO, "get %s: the receiver "
+			    "failed", name);
+			goto out;
+		}
+	}
+	rc = SB_OK;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Fill o (zeroed) with name, size, mtime and metadata of the regular file
+ * <root>/<name> described by st. o's strings are the caller's.
+ */
+static int
+fill_object(struct disk_store *d, const char *name, const struct stat *st,
+    struct sb_object *o)
+{
+	char	mpath[PATH_MAX];
+	int	rc;
+
+	if (mkpath(mpath, sizeof(mpath), d->root, name, META_SUFFIX) !=
+	    SB_OK)
+		return SB_ERR_INVAL;
+	if ((o->name = strdup(name)) == NULL)
+		return SB_ERR_NOMEM;
+	o->size = (int64_t)st->st_size;
+	o->mtime = (int64_t)st->st_mtim.tv_sec * 1000 +
+	    st->st_mtim.tv_nsec / 1000000;
+	if ((rc = meta_read(mpath, &o->meta)) != SB_OK) {
+		free(o->name);
+		o->name = NULL;
+	}
+	return rc;
+}
+
+static int
+disk_head(struct sb_store *s, const char *name, struct sb_object *o)
+{
+	struct disk_store	*d = (struct disk_store *)s;
+	char			 path[PATH_MAX];
+	struct stat		 st;
+	int			 rc;
+
+	if ((rc = disk_check_name(d, "head", name)) != SB_OK)
+		return rc;
+	if (mkpath(path, sizeof(path), d->root, name, "") != SB_OK)
+		return disk_err(d, SB_ERR_INVAL, "head %s: path too long",
+		    name);
+	if (stat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return disk_err(d, SB_ERR_NOTFOUND, "head %s: no such "
+			    "object", name);
+		return disk_err(d, SB_ERR_STORAGE, "head %s: %s", name,
+		    strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode))
+		return disk_err(d, SB_ERR_NOTFOUND, "head %s: no such object",
+		    name);
+	if ((rc = fill_object(d, name, &st, o)) != SB_OK)
+		return disk_err(d, rc, "head %s: %s", name, sb_strerror(rc));
+	return SB_OK;
+}
+
+static int
+object_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sb_object *)a)->name,
+	    ((const struct sb_object *)b)->name);
+}
+
+/*
+ * Every object whose name starts with prefix, sorted by strcmp(3) order
+ * (the engine's names sort by time). Skips .staging, dotfiles, .meta
+ * companions (including orphans) and anything not a regular file. An
+ * object removed while we list is silently left out.
+ */
+static int
+disk_list(struct sb_store *s, const char *prefix, struct sb_object_list *l)
+{
+	struct disk_store	*d = (struct disk_store *)s;
+	struct sb_object	*nv;
+	struct dirent		*de;
+	struct stat		 st;
+	DIR			*dir = NULL;
+	size_t			 cap = 0, plen = strlen(prefix);
+	int			 rc = SB_ERR_STORAGE;
+
+	if ((dir = opendir(d->root)) == NULL) {
+		disk_err(d, rc, "list: %s", strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(dir)) == NULL) {
+			if (errno != 0) {
+				disk_err(d, rc, "list: %s", strerror(errno));
+				goto out;
+			}
+			break;
+		}
+		if (!sb_store_disk_name_ok(de->d_name) ||
+		    strncmp(de->d_name, prefix, plen) != 0)
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
+			if (errno == ENOENT)
+				continue;
+			disk_err(d, rc, "list: %s: %s", de->d_name,
+			    strerror(errno));
+			goto out;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		if (l->n == cap) {
+			size_t ncap = cap == 0 ? 64 : cap * 2;
+			if (ncap > SIZE_MAX / sizeof(*nv) ||
+			    (nv = realloc(l->v, ncap * sizeof(*nv))) == NULL) {
+				rc = disk_err(d, SB_ERR_NOMEM, "list: out of "
+				    "memory");
+				goto out;
+			}
+			l->v = nv;
+			cap = ncap;
+		}
+		memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
+		if ((rc = fill_object(d, de->d_name, &st, &l->v[l->n])) !=
+		    SB_OK) {
+			disk_err(d, rc, "list: %s: %s", de->d_name,
+			    sb_strerror(rc));
+			goto out;
+		}
+		l->n++;
+		rc = SB_ERR_STORAGE;
+	}
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), object_cmp);
+	rc = SB_OK;
+out:
+	if (dir != NULL)
+		closedir(dir);
+	if (rc != SB_OK)
+		sb_object_list_clear(l);
+	return rc;
+}
+
+/*
+ * Remove name and its metadata; an object already gone is success (a
+ * retried prune must not fail). Data goes first, so a crash in between
+ * leaves only an orphan .meta, which list() ignores.
+ */
+static int
+disk_del(struct sb_store *s, const char *name)
+{
+	struct disk_store	*d = (struct disk_store *)s;
+	char			 path[PATH_MAX], mpath[PATH_MAX];
+	int			 rc;
+
+	if ((rc = disk_check_name(d, "delete", name)) != SB_OK)
+		return rc;
+	if (mkpath(path, sizeof(path), d->root, name, "") != SB_OK ||
+	    mkpath(mpath, sizeof(mpath), d->root, name, META_SUFFIX) != SB_OK)
+		return disk_err(d, SB_ERR_INVAL, "delete %s: path too long",
+		    name);
+	if (unlink(path) == -1 && errno != ENOENT)
+		return disk_err(d, SB_ERR_STORAGE, "delete %s: %s", name,
+		    strerror(errno));
+	if (unlink(mpath) == -1 && errno != ENOENT)
+		return disk_err(d, SB_ERR_STORAGE, "delete %s%s: %s", name,
+		    META_SUFFIX, strerror(errno));
+	if (fsync_dir(d->root) == -1)
+		return disk_err(d, SB_ERR_STORAGE, "delete %s: fsync %s: %s",
+		    name, d->root, strerror(errno));
+	return SB_OK;
+}
+
+static const struct sb_store_ops disk_ops = {
+	.kind = "disk",
+	.put_stream = disk_put_stream,
+	.put_file = disk_put_file,
+	.get = disk_get,
+	.head = disk_head,
+	.list = disk_list,
+	.del = disk_del,
+	.staging_dir = disk_staging_dir,
+	.free = disk_free,
+};

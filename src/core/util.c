@@ -527,6 +527,10 @@ sb_strdup(const char *s)
 	return s == NULL ? NULL : strdup(s);
 }
 
+/* Tell the compiler fmt is a printf format (clang -Wformat-nonliteral). */
+void	sb_vseterr(char *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
+
 void
 sb_vseterr(char *buf, const char *fmt, va_list ap)
 {

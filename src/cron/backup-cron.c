@@ -676,15 +676,15 @@ main(int argc, char *argv[])
 			return EX_OKAY;
 		default:
 			fprintf(stderr, "backup-cron: %s: unknown option or "
-			    "missing value\n", argv[optind - 1]);
-			usage(stderr);
+			    "missing value (see backup-cron --help)\n",
+			    argv[optind - 1]);
 			return EX_USAGE;
 		}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1) {
-		fprintf(stderr, "backup-cron: no command given\n");
-		usage(stderr);
+		fprintf(stderr, "backup-cron: no command given (see "
+		    "backup-cron --help)\n");
 		return EX_USAGE;
 	}
 	if (strcmp(argv[0], "help") == 0) {
@@ -695,8 +695,8 @@ main(int argc, char *argv[])
 		return EX_OKAY;
 	}
 	if ((c = cmd_find(argv[0])) == NULL) {
-		fprintf(stderr, "backup-cron: unknown command '%s'\n", argv[0]);
-		usage(stderr);
+		fprintf(stderr, "backup-cron: unknown command '%s' (see "
+		    "backup-cron --help)\n", argv[0]);
 		return EX_USAGE;
 	}
 	/* Help must work without a config file. */
