@@ -313,12 +313,14 @@ describe('delete', () => {
 		expect(dlg.attributes('aria-modal')).toBe('true');
 		expect(dlg.text()).toContain('cannot be undone');
 		expect(dlg.text()).toContain('before upgrade');
+		expect(wrapper.find('[data-test="content"]').attributes('inert')).toBeDefined();
 		/* Focus starts on the safe choice. */
 		expect(document.activeElement.textContent).toBe('Cancel');
 		await dlg.findAll('button').find((b) => b.text() === 'Cancel').trigger('click');
 		await settle();
 		expect(wrapper.find('[role="dialog"]').exists()).toBe(false);
 		expect(stub.callsTo('DELETE')).toHaveLength(0);
+		expect(wrapper.find('[data-test="content"]').attributes('inert')).toBeUndefined();
 		/* Focus goes back to the button that opened the dialog. */
 		expect(document.activeElement).toBe(btn.element);
 	});
