@@ -289,12 +289,9 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 		rc = fail(e, SB_ERR_CONFIG, "temporary directory path too long");
 		goto out;
 	}
-	if ((rc = sb_snapshot_take(e->cfg->source_path, tmp, msg)) != SB_OK) {
+	if ((rc = sb_snapshot_take_hashed(e->cfg->source_path, tmp, b.sha256,
+	    &b.size, msg)) != SB_OK) {
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
-		goto out;
-	}
-	if ((rc = sb_sha256_file(tmp, b.sha256, &b.size, msg)) != SB_OK) {
-		fail(e, rc, "hashing the snapshot: %s", msg);
 		goto out;
 	}
 	b.completed_at = sb_now_ms();

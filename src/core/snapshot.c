@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "snapshot.h"
@@ -372,8 +373,60 @@ remove_copy(const char *path)
  * file stands alone (opening it read-only later needs no -wal/-shm).
  * On failure dst is removed. err (SB_ERRMSG_MAX, may be NULL) says why.
  */
+struct fsync_job {
+	const char	*path;
+	int		 ret;
+	char		 err[SB_ERRMSG_MAX];
+};
+
+static void *
+fsync_thread(void *arg)
+{
+	struct fsync_job	*j = arg;
+
+	j->ret = fsync_path(j->path, j->err);
+	return NULL;
+}
+
+/*
+ * fsync dst and, when sha is not NULL, hash it at the same time: the
+ * flush to disk and the read from the page cache overlap, so a backup
+ * costs little more than the copy itself.
+ */
+static int
+seal(const char *dst, char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+{
+	struct fsync_job	j;
+	pthread_t		t;
+	int			ret;
+
+	if (sha == NULL)
+		return fsync_path(dst, err);
+	memset(&j, 0, sizeof(j));
+	j.path = dst;
+	if (pthread_create(&t, NULL, fsync_thread, &j) != 0) {
+		if ((ret = fsync_path(dst, err)) != SB_OK)
+			return ret;
+		return sb_sha256_file(dst, sha, size, err);
+	}
+	ret = sb_sha256_file(dst, sha, size, err);
+	pthread_join(t, NULL);
+	if (ret == SB_OK && j.ret != SB_OK) {
+		sb_strlcpy(err, j.err, SB_ERRMSG_MAX);
+		ret = j.ret;
+	}
+	return ret;
+}
+
 int
 sb_snapshot_take(const char *src, const char *dst, char *err)
+{
+	return sb_snapshot_take_hashed(src, dst, NULL, NULL, err);
+}
+
+int
+sb_snapshot_take_hashed(const char *src, const char *dst,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
 	sqlite3		*sdb = NULL, *ddb = NULL;
 	sqlite3_backup	*b = NULL;
@@ -439,7 +492,7 @@ sb_snapshot_take(const char *src, const char *dst, char *err)
 		ret = map_rc(rc);
 		goto out;
 	}
-	if ((ret = fsync_path(dst, err)) != SB_OK)
+	if ((ret = seal(dst, sha, size, err)) != SB_OK)
 		goto out;
 	ret = SB_OK;
 out:

@@ -5,6 +5,8 @@
 #ifndef SB_SNAPSHOT_H
 #define SB_SNAPSHOT_H
 
+#include <stdint.h>
+
 #include "sb.h"
 
 /*
@@ -15,6 +17,13 @@
  * SQLite's page cache, whatever the size of the database.
  */
 int	sb_snapshot_take(const char *src, const char *dst, char *err);
+
+/*
+ * The same, and the sha256 (lowercase hex) and size of the copy, hashed
+ * while the copy is flushed to disk.
+ */
+int	sb_snapshot_take_hashed(const char *src, const char *dst,
+	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
 
 /* PRAGMA integrity_check on the file at path, opened read-only. */
 int	sb_snapshot_check(const char *path, char *err);

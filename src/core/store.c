@@ -292,15 +292,10 @@ sb_store_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
 }
 
 /* A reader over a file descriptor, for the put_file fallback. */
-struct fd_reader {
-	int	fd;
-	int	err;	/* errno of a failed read */
-};
-
-static ssize_t
-fd_read(void *arg, void *buf, size_t len)
+ssize_t
+sb_fd_read(void *arg, void *buf, size_t len)
 {
-	struct fd_reader	*r = arg;
+	struct sb_fd_reader	*r = arg;
 	ssize_t			 n;
 
 	do
@@ -321,7 +316,7 @@ int
 sb_store_put_file(struct sb_store *s, const char *name, const char *path,
     const struct sb_meta *m)
 {
-	struct fd_reader	r = { -1, 0 };
+	struct sb_fd_reader	r = { -1, 0 };
 	int			rc;
 
 	if (s == NULL)
@@ -340,7 +335,7 @@ sb_store_put_file(struct sb_store *s, const char *name, const char *path,
 		    strerror(errno));
 		return SB_ERR_IO;
 	}
-	rc = s->ops->put_stream(s, name, fd_read, &r, m);
+	rc = s->ops->put_stream(s, name, sb_fd_read, &r, m);
 	if (rc != SB_OK && r.err != 0) {
 		sb_seterr(s->err, "store put %s: read %s: %s", name, path,
 		    strerror(r.err));

@@ -63,6 +63,13 @@ void	sb_object_list_clear(struct sb_object_list *);
 typedef ssize_t	(*sb_read_fn)(void *arg, void *buf, size_t len);
 typedef int	(*sb_write_fn)(void *arg, const void *buf, size_t len);
 
+/* A reader over a file descriptor (arg: struct sb_fd_reader *). */
+struct sb_fd_reader {
+	int	fd;
+	int	err;	/* errno of a failed read, 0 if none */
+};
+ssize_t	sb_fd_read(void *arg, void *buf, size_t len);
+
 struct sb_store;
 
 /*

@@ -589,26 +589,6 @@ out:
 	return rc;
 }
 
-/* A reader over an fd, for the EXDEV fallback of put_file. */
-struct disk_reader {
-	int	fd;
-	int	err;
-};
-
-static ssize_t
-disk_fd_read(void *arg, void *buf, size_t len)
-{
-	struct disk_reader	*r = arg;
-	ssize_t			 n;
-
-	do
-		n = read(r->fd, buf, len);
-	while (n == -1 && errno == EINTR);
-	if (n == -1)
-		r->err = errno;
-	return n;
-}
-
 /*
  * Store the regular file at path as name. On the same file system the
  * file itself is fsync'd and renamed into place, so a snapshot the engine
@@ -622,7 +602,7 @@ disk_put_file(struct sb_store *s, const char *name, const char *path,
     const struct sb_meta *m)
 {
 	struct disk_store	*d = (struct disk_store *)s;
-	struct disk_reader	 r = { -1, 0 };
+	struct sb_fd_reader	 r = { -1, 0 };
 	struct stat		 st, lst;
 	int			 rc, eno;
 
@@ -660,7 +640,7 @@ disk_put_file(struct sb_store *s, const char *name, const char *path,
 		    strerror(errno));
 		goto out;
 	}
-	rc = disk_put_stream(s, name, disk_fd_read, &r, m);
+	rc = disk_put_stream(s, name, sb_fd_read, &r, m);
 	if (rc != SB_OK && r.err != 0)
 		rc = disk_err(d, SB_ERR_IO, "put %s: read %s: %s", name, path,
 		    strerror(r.err));

@@ -591,6 +591,10 @@ sb_name_parse(const char *name, enum sb_type *type, int64_t *created,
 	    digits(&p, 2, &v[4]) || digits(&p, 2, &v[5]) ||
 	    digits(&p, 3, &v[6]) || *p++ != 'Z' || *p++ != '-')
 		return SB_ERR_INVAL;
+	/* We never write a leap second: a name with one is not ours, and
+	 * would not format back to itself. */
+	if (v[5] > 59)
+		return SB_ERR_INVAL;
 	for (tl = 0; p[tl] != '\0' && p[tl] != '-'; tl++)
 		;
 	if (p[tl] != '-' || tl >= sizeof(tstr))

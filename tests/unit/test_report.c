@@ -544,12 +544,14 @@ test_webhook_unreachable(void **state)
 	lfd = listen_local(&port);
 	close(lfd);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook/T0K3N", port);
-	assert_int_equal(sb_reporter_new(&r, url, 5), SB_OK);
+	/* Refused at once, not after the (long) timeout; the margin is for
+	 * slow machines and valgrind. */
+	assert_int_equal(sb_reporter_new(&r, url, 60), SB_OK);
 	t0 = now_s();
 	capture_begin(&c);
 	sb_report(r, "backup.failed", SB_ERR_IO, NULL, "disk full");
 	capture_end(&c);
-	assert_true(now_s() - t0 < 2.0);
+	assert_true(now_s() - t0 < 20.0);
 	sb_reporter_free(&r);
 	assert_int_equal(c.nline, 2);
 	o = parse(c.line[0]);
@@ -588,7 +590,9 @@ test_webhook_timeout(void **state)
 	sb_report(r, "backup.failed", SB_ERR_IO, NULL, "x");
 	capture_end(&c);
 	dt = now_s() - t0;
-	assert_true(dt >= 0.9 && dt < 4.0);
+	/* The server never answers: only the 1 s timeout ends the wait
+	 * (generous upper bound for loaded machines). */
+	assert_true(dt >= 0.9 && dt < 20.0);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	read_request(p[0], req, sizeof(req));

@@ -291,17 +291,21 @@ writer(const char *path, const char *stop, int64_t *log)
 	_exit(0);
 }
 
-static void
-test_take_while_writing(void **state)
+/*
+ * One run of the scenario below. The consistency of the copy is asserted
+ * outright; whether the writer kept committing during the copy is timing,
+ * and is returned (1: it did) so the caller can retry on a loaded machine.
+ */
+static int
+take_while_writing_once(struct fix *f)
 {
-	struct fix	*f = *state;
 	char		 err[SB_ERRMSG_MAX] = "";
 	char		 sql[256];
 	int64_t		 t0, t1, pairs, during, n;
 	pid_t		 pid;
 	int		 status;
 	sqlite3		*db = NULL;
-	int64_t		*log, k, ntx, after = 0;
+	int64_t		*log, k, ntx, after = 0, window;
 
 	/* ~32 MB, so the copy lasts long enough to watch the writer. */
 	mkdb(f->live, 1, 0, 4000, 8000, "base");
@@ -326,6 +330,15 @@ test_take_while_writing(void **state)
 	t0 = mono_us();
 	n = sb_snapshot_take(f->live, f->copy, err);
 	t1 = mono_us();
+	/* Let the writer get a few transactions past the snapshot instant
+	 * before stopping it, however slowly a loaded machine runs it. */
+	if (n == SB_OK) {
+		k = q1path(f->copy, "SELECT count(*) FROM t WHERE v = 'pair'")
+		    / 2;
+		for (int i = 0; i < 1000 && __atomic_load_n(&log[0],
+		    __ATOMIC_ACQUIRE) < k + 5; i++)
+			usleep(10000);
+	}
 	write_file(f->stop, "", 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (n != SB_OK)
@@ -360,25 +373,59 @@ test_take_while_writing(void **state)
 	k = pairs / 2;
 	ntx = __atomic_load_n(&log[0], __ATOMIC_ACQUIRE);
 	assert_true(ntx > k + 3 && ntx < LOG_MAX);
+	/* On a loaded machine (make -j, sanitizers) the writer itself can
+	 * stall for tens of ms: the window grows with the copy's duration,
+	 * and stays well inside the time a blocking copy would hold the
+	 * lock (most of t1 - t0; the rest is the fsync). */
+	window = (t1 - t0) / 3 > 30000 ? (t1 - t0) / 3 : 30000;
 	for (int64_t i = k + 1; i <= ntx; i++)
-		if (log[i] <= log[k] + 30000)
+		if (log[i] <= log[k] + window)
 			after++;
 	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT txn) FROM t "
 	    "WHERE v = 'pair' AND ts > %lld AND ts < %lld", (long long)t0,
 	    (long long)t1);
 	during = q1(db, sql);
 	print_message("take took %lld ms; the writer committed %lld "
-	    "transactions meanwhile, %lld of them in the 30 ms after the "
+	    "transactions meanwhile, %lld of them in the %lld ms after the "
 	    "snapshot instant (next commit %lld us after it)\n",
 	    (long long)(t1 - t0) / 1000, (long long)during,
-	    (long long)after, (long long)(log[k + 1] - log[k]));
+	    (long long)after, (long long)window / 1000,
+	    (long long)(log[k + 1] - log[k]));
 	munmap(log, LOG_MAX * sizeof(*log));
-	assert_true(after >= 3);
-	assert_true(during >= 3);
 	/* The live database went on past the snapshot. */
 	assert_true(q1(db, "SELECT count(*) FROM t WHERE v = 'pair'") >
 	    pairs);
 	sqlite3_close(db);
+	return after >= 1 && during >= 3;
+}
+
+/*
+ * A snapshot of a WAL database while a writer commits all the time: the
+ * copy is one instant, and the writer is not held up. A copy that blocked
+ * writers fails every attempt; a writer starved of CPU by a busy machine
+ * fails one now and then, hence three attempts.
+ */
+static void
+test_take_while_writing(void **state)
+{
+	struct fix	*f = *state;
+	const char	*sfx[] = { "", "-wal", "-shm", "-journal" };
+	char		 path[PATH_MAX + 16];
+
+	for (int attempt = 1; attempt <= 3; attempt++) {
+		for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+			snprintf(path, sizeof(path), "%s%s", f->live, sfx[i]);
+			(void)unlink(path);
+			snprintf(path, sizeof(path), "%s%s", f->copy, sfx[i]);
+			(void)unlink(path);
+		}
+		(void)unlink(f->stop);
+		if (take_while_writing_once(f))
+			return;
+		print_message("attempt %d: the writer made no progress during "
+		    "the copy\n", attempt);
+	}
+	fail_msg("the writer was held up by the snapshot in 3 attempts");
 }
 
 static void

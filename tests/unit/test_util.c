@@ -131,6 +131,8 @@ test_name_rejects(void **state)
 		    "0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d.db",
 		"backup-20261126T043000123Z-manual-"
 		    "0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d.dbx",
+		"backup-20261126T043060123Z-manual-"
+		    "0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d.db",	/* :60 (fuzz) */
 	};
 
 	(void)state;

@@ -1,0 +1,610 @@
+/*
+ * backupd.c - the /backups HTTP API daemon: a parent that supervises a
+ * pool of pre-forked FastCGI workers (libfcgi) behind nginx.
+ *
+ * The parent opens the listening socket (a unix socket, mode 0660, or
+ * TCP host:port), forks the workers, respawns any that dies (logging its
+ * signal or status) and, when one died abnormally, repairs the catalog:
+ * an interrupted backup becomes failed instead of staying pending
+ * (sb_engine_repair_pending, which acts only when it can take the lock).
+ * On SIGTERM or SIGINT it stops the workers, each finishing the request
+ * it is answering (drain), then exits 0. A second signal kills them.
+ *
+ * A worker waits for a connection with ppoll(2), the only place its
+ * SIGTERM is unblocked, so a stop signal can never interrupt a request
+ * half-way nor be lost between a check and a blocking accept: it stays
+ * pending until the worker is back in ppoll. The listening socket is
+ * non-blocking, so when several workers wake for one connection the
+ * losers' accept fails with EAGAIN and they go back to waiting.
+ */
+#include <sys/types.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "sb.h"
+#include "config.h"
+#include "engine.h"
+#include "report.h"
+#include "http.h"
+#include "backupd.h"
+
+#define WORKERS_MAX	256
+#define DEFAULT_CONFIG	"/etc/safbackup/safbackup.conf"
+#define DEFAULT_LISTEN	"unix:/run/safbackup/backupd.sock"
+
+static volatile sig_atomic_t	 worker_stop;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: backupd [--config FILE] [--routes] [--help] "
+	    "[--version]\n"
+	    "  --config FILE  configuration (default %s,\n"
+	    "                 or $SAFBACKUP_CONFIG)\n"
+	    "  --routes       print the route table and exit\n"
+	    "  --help         this text\n"
+	    "  --version      print the version and exit\n"
+	    "Listens where [daemon] listen says (unix:/path or host:port),\n"
+	    "with [daemon] workers pre-forked FastCGI workers. SIGTERM drains\n"
+	    "in-flight requests and exits 0.\n", DEFAULT_CONFIG);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- the listening socket --------------------------------------------------- */
+
+/*
+ * unix:/path. A stale socket file left by a crash is removed first (only
+ * if it is a socket). The socket is created under umask 0117, so it is
+ * 0660 from birth: nginx's group can connect, nobody else.
+ */
+static int
+listen_unix(const char *path, char *err)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		sb_seterr(err, "%s: socket path too long", path);
+		return -1;
+	}
+	sb_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			sb_seterr(err, "%s: exists and is not a socket", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		sb_seterr(err, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		umask(old);
+		sb_seterr(err, "bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	return fd;
+}
+
+/* host:port (a bare :port means loopback, never every interface). */
+static int
+listen_tcp(const char *spec, char *err)
+{
+	struct addrinfo	 hints, *res = NULL, *ai;
+	char		 host[256];
+	const char	*colon, *port;
+	int		 fd = -1, one = 1, rc;
+
+	if ((colon = strrchr(spec, ':')) == NULL || colon[1] == '\0') {
+		sb_seterr(err, "listen: expected unix:/path or host:port");
+		return -1;
+	}
+	if ((size_t)(colon - spec) >= sizeof(host)) {
+		sb_seterr(err, "listen: host too long");
+		return -1;
+	}
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	port = colon + 1;
+	if (host[0] == '[') {		/* [::1]:9000 */
+		size_t hl = strlen(host);
+		if (hl < 2 || host[hl - 1] != ']') {
+			sb_seterr(err, "listen: bad host");
+			return -1;
+		}
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host[0] ? host : "127.0.0.1", port, &hints,
+	    &res)) != 0) {
+		sb_seterr(err, "listen %s: %s", spec, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		sb_seterr(err, "bind %s: %s", spec, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int
+open_listener(const char *spec, char *err)
+{
+	int	fd, fl;
+
+	if (strncmp(spec, "unix:", 5) == 0)
+		fd = listen_unix(spec + 5, err);
+	else
+		fd = listen_tcp(spec, err);
+	if (fd < 0)
+		return -1;
+	if (listen(fd, 128) < 0) {
+		sb_seterr(err, "listen: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* Non-blocking: see the comment at the top. Accepted sockets
+	 * do not inherit it on Linux, so requests still block normally. */
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		sb_seterr(err, "fcntl: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* --- a worker ---------------------------------------------------------------- */
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+}
+
+static const char *
+param(FCGX_Request *q, const char *name)
+{
+	return FCGX_GetParam(name, q->envp);
+}
+
+/*
+ * Answer one request and log one line: method, path, status, duration,
+ * user id, request id, and for failures the detail the client did not
+ * get.
+ */
+static void
+serve(FCGX_Request *q, const struct sb_config *cfg, struct sb_engine **eng)
+{
+	struct req	 r;
+	int64_t		 t0 = mono_ms();
+	char		 status[8], ms[24], bytes[24];
+	const char	*kv[24];
+	size_t		 k = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.fcgx = q;
+	r.cfg = cfg;
+	r.eng = eng;
+	r.method_str = param(q, "REQUEST_METHOD");
+	r.method = http_method_parse(r.method_str);
+	r.uri = param(q, "REQUEST_URI");
+	r.query = param(q, "QUERY_STRING");
+	r.ctype = param(q, "CONTENT_TYPE");
+	r.clen = param(q, "CONTENT_LENGTH");
+	r.user = param(q, "SAF_USER_ID");
+	r.email = param(q, "SAF_USER_EMAIL");
+	r.scopes = param(q, "SAF_USER_SCOPES");
+	r.reqid = param(q, "REQUEST_ID");
+
+	routes_dispatch(&r);
+	FCGX_FFlush(q->out);
+
+	snprintf(status, sizeof(status), "%d", r.status);
+	snprintf(ms, sizeof(ms), "%lld", (long long)(mono_ms() - t0));
+	snprintf(bytes, sizeof(bytes), "%lld", (long long)r.bytes);
+	kv[k++] = "method";
+	kv[k++] = r.method_str ? r.method_str : "";
+	kv[k++] = "path";
+	kv[k++] = r.uri ? r.uri : "";
+	if (r.route != NULL) {
+		kv[k++] = "route";
+		kv[k++] = r.route;
+	}
+	kv[k++] = "status";
+	kv[k++] = status;
+	kv[k++] = "duration_ms";
+	kv[k++] = ms;
+	kv[k++] = "bytes";
+	kv[k++] = bytes;
+	kv[k++] = "user_id";
+	kv[k++] = r.user ? r.user : "";
+	kv[k++] = "request_id";
+	kv[k++] = r.reqid ? r.reqid : "";
+	if (r.detail[0] != '\0') {
+		kv[k++] = "detail";
+		kv[k++] = r.detail;
+	}
+	kv[k] = NULL;
+	sb_logkv(r.status >= 500 ? SB_LOG_ERROR : SB_LOG_INFO,
+	    "http.request", kv, "%s %s %d", kv[1], kv[3], r.status);
+	http_path_clear(&r.path);
+}
+
+/*
+ * The worker's life: its own engine (SQLite handles must not cross a
+ * fork, so it is opened here, lazily, by the first request), then
+ * wait-accept-serve until told to stop.
+ */
+static void
+worker(int lfd, const struct sb_config *cfg, const sigset_t *waitmask,
+    pid_t parent)
+{
+	struct sigaction	 sa;
+	struct sb_engine	*eng = NULL;
+	FCGX_Request		 q;
+	struct pollfd		 pfd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* A hangup of the terminal that started us is no reason to die. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+#ifdef __linux__
+	/*
+	 * If the parent dies (SIGKILL, OOM), stop like on SIGTERM rather than
+	 * serve on, unsupervised, from a socket a new parent has replaced.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+	if (getppid() != parent)
+		worker_stop = 1;
+#ifdef M_TRIM_THRESHOLD
+	/*
+	 * Every request allocates and frees the same few hundred KiB (rows,
+	 * json-c objects, the serialized answer). Keep them: glibc's default
+	 * would hand the heap top back to the kernel after each request and
+	 * page-fault it in again on the next.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+#endif
+
+	if (FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&q, lfd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		sb_log(SB_LOG_ERROR, "worker.init", "libfcgi init failed");
+		_exit(2);
+	}
+	while (!worker_stop) {
+		pfd.fd = lfd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (ppoll(&pfd, 1, NULL, waitmask) < 0) {
+			if (errno == EINTR)
+				continue;
+			sb_log(SB_LOG_ERROR, "worker.poll", "%s",
+			    strerror(errno));
+			_exit(2);
+		}
+		if (worker_stop)
+			break;
+		if (FCGX_Accept_r(&q) < 0)
+			continue;	/* another worker took it (EAGAIN) */
+		serve(&q, cfg, &eng);
+		FCGX_Finish_r(&q);
+	}
+	FCGX_Free(&q, 1);
+	sb_engine_close(&eng);
+	/* exit, not _exit: LeakSanitizer checks a stopping worker too. */
+	exit(0);
+}
+
+/* --- the parent ----------------------------------------------------------------- */
+
+struct pool {
+	pid_t		pid[WORKERS_MAX];
+	int64_t		born[WORKERS_MAX];	/* mono ms */
+	unsigned	n;
+	unsigned	alive;
+};
+
+static pid_t
+spawn(struct pool *p, unsigned slot, int lfd, const struct sb_config *cfg,
+    const sigset_t *waitmask)
+{
+	pid_t	pid, parent = getpid();
+
+	if ((pid = fork()) < 0) {
+		sb_log(SB_LOG_ERROR, "worker.fork", "%s", strerror(errno));
+		p->pid[slot] = 0;
+		return -1;
+	}
+	if (pid == 0)
+		worker(lfd, cfg, waitmask, parent);
+	p->pid[slot] = pid;
+	p->born[slot] = mono_ms();
+	p->alive++;
+	return pid;
+}
+
+/*
+ * Repair after a crash: a worker killed mid-backup left a pending record
+ * and (the kernel having dropped its flock) no lock. The engine marks
+ * pending records failed only if it can take the lock; if a writer holds
+ * it, we try again later. Returns 0 when done, -1 to retry.
+ */
+static int
+repair(const struct sb_config *cfg)
+{
+	struct sb_engine	*eng = NULL;
+	char			 err[SB_ERRMSG_MAX] = "";
+	int			 rc, count = 0;
+
+	if (sb_engine_open(&eng, cfg, err) != SB_OK) {
+		sb_log(SB_LOG_ERROR, "repair.open", "%s", err);
+		return -1;
+	}
+	rc = sb_engine_repair_pending(eng, &count);
+	if (rc == SB_ERR_BUSY)
+		sb_log(SB_LOG_INFO, "repair.busy",
+		    "a writer holds the lock; repair retried later");
+	else if (rc != SB_OK)
+		sb_log(SB_LOG_ERROR, "repair.failed", "%s",
+		    sb_engine_errmsg(eng));
+	else if (count > 0)
+		sb_log(SB_LOG_WARN, "repair.done",
+		    "%d interrupted backup(s) marked failed", count);
+	sb_engine_close(&eng);
+	return rc == SB_OK ? 0 : -1;
+}
+
+/* Reap dead workers; *abnormal set if one died by a signal or status. */
+static void
+reap(struct pool *p, int *abnormal)
+{
+	pid_t	pid;
+	int	st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		char		 spid[16], what[32];
+		const char	*kv[7];
+		unsigned	 i;
+
+		for (i = 0; i < p->n; i++)
+			if (p->pid[i] == pid)
+				break;
+		if (i == p->n)
+			continue;
+		p->pid[i] = 0;
+		p->alive--;
+		snprintf(spid, sizeof(spid), "%d", (int)pid);
+		if (WIFSIGNALED(st))
+			snprintf(what, sizeof(what), "signal %d",
+			    WTERMSIG(st));
+		else
+			snprintf(what, sizeof(what), "status %d",
+			    WEXITSTATUS(st));
+		kv[0] = "pid";
+		kv[1] = spid;
+		kv[2] = "exit";
+		kv[3] = what;
+		kv[4] = NULL;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			sb_logkv(SB_LOG_INFO, "worker.exit", kv,
+			    "worker %s exited", spid);
+		else {
+			sb_logkv(SB_LOG_ERROR, "worker.died", kv,
+			    "worker %s died (%s)", spid, what);
+			*abnormal = 1;
+		}
+	}
+}
+
+static int
+run(const struct sb_config *cfg)
+{
+	struct pool	 pool;
+	sigset_t	 block, waitmask;
+	siginfo_t	 si;
+	struct timespec	 tick = { 1, 0 };
+	char		 err[SB_ERRMSG_MAX] = "";
+	const char	*listen_spec;
+	int		 lfd, stopping = 0, need_repair = 1, sig;
+	int64_t		 next_repair = 0;
+
+	listen_spec = cfg->listen != NULL && cfg->listen[0] != '\0' ?
+	    cfg->listen : DEFAULT_LISTEN;
+	memset(&pool, 0, sizeof(pool));
+	pool.n = cfg->workers == 0 ? 4 : cfg->workers;
+	if (pool.n > WORKERS_MAX)
+		pool.n = WORKERS_MAX;
+
+	/*
+	 * The parent takes its signals synchronously (sigtimedwait), so
+	 * they stay blocked; workers inherit the mask and unblock SIGTERM
+	 * and SIGINT only inside ppoll (waitmask).
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((lfd = open_listener(listen_spec, err)) < 0) {
+		sb_log(SB_LOG_ERROR, "listen.failed", "%s", err);
+		return 1;
+	}
+	{
+		const char *kv[] = { "listen", listen_spec, NULL };
+		sb_logkv(SB_LOG_INFO, "backupd.start", kv,
+		    "backupd %s listening, %u workers", PACKAGE_VERSION,
+		    pool.n);
+	}
+	for (unsigned i = 0; i < pool.n; i++)
+		spawn(&pool, i, lfd, cfg, &waitmask);
+
+	for (;;) {
+		int abnormal = 0;
+
+		if (need_repair && !stopping && mono_ms() >= next_repair) {
+			if (repair(cfg) == 0)
+				need_repair = 0;
+			else
+				next_repair = mono_ms() + 2000;
+		}
+		sig = sigtimedwait(&block, &si, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			if (!stopping) {
+				sb_log(SB_LOG_INFO, "backupd.stop",
+				    "draining %u workers", pool.alive);
+				for (unsigned i = 0; i < pool.n; i++)
+					if (pool.pid[i] > 0)
+						kill(pool.pid[i], SIGTERM);
+				stopping = 1;
+			} else {
+				sb_log(SB_LOG_WARN, "backupd.kill",
+				    "second signal: killing workers");
+				for (unsigned i = 0; i < pool.n; i++)
+					if (pool.pid[i] > 0)
+						kill(pool.pid[i], SIGKILL);
+			}
+		}
+		reap(&pool, &abnormal);
+		if (abnormal) {
+			need_repair = 1;
+			next_repair = 0;
+		}
+		if (stopping) {
+			if (pool.alive == 0)
+				break;
+			continue;
+		}
+		for (unsigned i = 0; i < pool.n; i++) {
+			if (pool.pid[i] != 0)
+				continue;
+			/*
+			 * A worker that dies at once (bad config, broken
+			 * catalog) is not respawned in a tight loop: one
+			 * second between births of a slot.
+			 */
+			if (mono_ms() - pool.born[i] < 1000)
+				continue;
+			spawn(&pool, i, lfd, cfg, &waitmask);
+		}
+	}
+	close(lfd);
+	if (strncmp(listen_spec, "unix:", 5) == 0)
+		unlink(listen_spec + 5);
+	sb_log(SB_LOG_INFO, "backupd.exit", "all workers done");
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "routes", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct sb_config	*cfg = NULL;
+	const char		*path;
+	char			 err[SB_ERRMSG_MAX] = "";
+	int			 ch, rc;
+
+	if ((path = getenv("SAFBACKUP_CONFIG")) == NULL || *path == '\0')
+		path = DEFAULT_CONFIG;
+	while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'r':
+			routes_print(stdout);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("backupd (safbackup) %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	sb_log_init("backupd", SB_LOG_INFO);
+	if (sb_config_load(path, &cfg, err) != SB_OK) {
+		sb_log(SB_LOG_ERROR, "config.failed", "%s", err);
+		return 1;
+	}
+	rc = run(cfg);
+	sb_config_free(&cfg);
+	return rc;
+}

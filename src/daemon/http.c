@@ -1,0 +1,1001 @@
+/*
+ * http.c - request parsing and validation for backupd: methods, paths,
+ * query strings, JSON bodies, content types, scopes, route matching, and
+ * the JSON shapes of the answers. Pure: no FastCGI, no engine, no I/O.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "sb.h"
+#include "http.h"
+
+static const char *const methods[HTTP__MAX] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "OTHER"
+};
+
+enum http_method
+http_method_parse(const char *s)
+{
+	if (s == NULL)
+		return HTTP_OTHER;
+	for (int i = 0; i < HTTP_OTHER; i++)
+		if (strcmp(s, methods[i]) == 0)	/* methods are case-sensitive */
+			return (enum http_method)i;
+	return HTTP_OTHER;
+}
+
+const char *
+http_method_str(enum http_method m)
+{
+	return (unsigned)m < HTTP__MAX ? methods[m] : "OTHER";
+}
+
+static void
+seterr(char *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+seterr(char *err, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, HTTP_ERR_MAX, fmt, ap);
+	va_end(ap);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * RFC 3986 s2.1: '%' HEXDIG HEXDIG. A '%' not followed by two hex digits
+ * is an error (not passed through, as some servers do: strict input).
+ */
+int
+http_pct_decode(const char *src, size_t len, int plus, char *dst,
+    size_t *outlen)
+{
+	size_t	i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		int c = (unsigned char)src[i];
+		if (c == '%') {
+			int hi, lo;
+			if (len - i < 3 ||
+			    (hi = hexval((unsigned char)src[i + 1])) < 0 ||
+			    (lo = hexval((unsigned char)src[i + 2])) < 0)
+				return SB_ERR_INVAL;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+' && plus)
+			c = ' ';
+		if (c == '\0')
+			return SB_ERR_INVAL;
+		dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+	*outlen = o;
+	return SB_OK;
+}
+
+/* No ASCII control byte (C0 or DEL) in s. */
+static int
+no_controls(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+void
+http_path_clear(struct http_path *p)
+{
+	if (p == NULL)
+		return;
+	free(p->buf);
+	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * Split and decode a path (RFC 3986 s3.3). The raw path is copied into
+ * one buffer; segments are decoded in place (decoding only shrinks) and
+ * NUL-terminated where their '/' was.
+ */
+int
+http_path_parse(const char *uri, struct http_path *p, char *err)
+{
+	size_t	 len, start, i;
+	int	 rc = SB_ERR_INVAL;
+
+	memset(p, 0, sizeof(*p));
+	if (uri == NULL || uri[0] != '/') {
+		seterr(err, "path must start with /");
+		goto out;
+	}
+	len = strcspn(uri, "?#");
+	if (len > HTTP_PATH_MAX) {
+		seterr(err, "path longer than %d bytes", HTTP_PATH_MAX);
+		goto out;
+	}
+	if ((p->buf = malloc(len + 1)) == NULL) {
+		rc = SB_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(p->buf, uri, len);
+	p->buf[len] = '\0';
+
+	/* "/" alone has no segment; otherwise every '/' opens one. */
+	if (len == 1) {
+		rc = SB_OK;
+		goto out;
+	}
+	start = 1;
+	for (i = 1; i <= len; i++) {
+		char	*seg;
+		size_t	 slen, dlen;
+
+		if (i < len && p->buf[i] != '/')
+			continue;
+		seg = p->buf + start;
+		slen = i - start;
+		if (slen == 0) {
+			seterr(err, "empty path segment");
+			goto out;
+		}
+		if (p->nseg == HTTP_SEGS_MAX) {
+			seterr(err, "too many path segments");
+			goto out;
+		}
+		if (http_pct_decode(seg, slen, 0, seg, &dlen) != SB_OK) {
+			seterr(err, "bad percent escape in path");
+			goto out;
+		}
+		if (memchr(seg, '/', dlen) != NULL || !no_controls(seg, dlen) ||
+		    !sb_valid_utf8(seg, dlen)) {
+			seterr(err, "bad character in path segment");
+			goto out;
+		}
+		if (strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {
+			seterr(err, "dot segment in path");
+			goto out;
+		}
+		p->seg[p->nseg++] = seg;
+		start = i + 1;
+	}
+	rc = SB_OK;
+out:
+	if (rc != SB_OK)
+		http_path_clear(p);
+	return rc;
+}
+
+/*
+ * Query strings. The raw string is copied once into *bufp and decoded in
+ * place pair by pair, so validators can keep pointers to values without
+ * another allocation. A name may not repeat: "limit=1&limit=2" is
+ * ambiguous, and ambiguity is refused.
+ */
+int
+http_query_parse(const char *qs, const struct http_kvalid *v, size_t nv,
+    void *out, char **bufp, char *err)
+{
+	unsigned char	 seen[64];
+	char		*buf, *p, *end;
+	size_t		 len;
+
+	*bufp = NULL;
+	if (qs == NULL || *qs == '\0')
+		return SB_OK;
+	if (nv > sizeof(seen))
+		return SB_ERR_INVAL;
+	memset(seen, 0, sizeof(seen));
+	len = strlen(qs);
+	if (len > HTTP_QUERY_MAX) {
+		seterr(err, "query string longer than %d bytes",
+		    HTTP_QUERY_MAX);
+		return SB_ERR_INVAL;
+	}
+	if ((buf = malloc(len + 1)) == NULL)
+		return SB_ERR_NOMEM;
+	memcpy(buf, qs, len + 1);
+	*bufp = buf;
+
+	for (p = buf; p != NULL && p < buf + len; p = end) {
+		char	*eq, *name, *val;
+		size_t	 plen, nlen, vlen, k;
+
+		if ((end = strchr(p, '&')) != NULL)
+			*end++ = '\0';
+		plen = strlen(p);
+		if (plen == 0) {
+			seterr(err, "empty query parameter");
+			return SB_ERR_INVAL;
+		}
+		if ((eq = strchr(p, '=')) == NULL) {
+			seterr(err, "query parameter without '='");
+			return SB_ERR_INVAL;
+		}
+		*eq = '\0';
+		name = p;
+		val = eq + 1;
+		if (http_pct_decode(name, strlen(name), 1, name, &nlen) !=
+		    SB_OK || http_pct_decode(val, strlen(val), 1, val,
+		    &vlen) != SB_OK) {
+			seterr(err, "bad percent escape in query string");
+			return SB_ERR_INVAL;
+		}
+		if (!no_controls(name, nlen) || !sb_valid_utf8(name, nlen)) {
+			seterr(err, "bad query parameter name");
+			return SB_ERR_INVAL;
+		}
+		for (k = 0; k < nv; k++)
+			if (strcmp(v[k].name, name) == 0)
+				break;
+		if (k == nv) {
+			/* Names are printable by now; cap what we echo. */
+			seterr(err, "unknown query parameter '%.32s'", name);
+			return SB_ERR_INVAL;
+		}
+		if (seen[k]) {
+			seterr(err, "query parameter '%s' given twice",
+			    v[k].name);
+			return SB_ERR_INVAL;
+		}
+		seen[k] = 1;
+		if (!no_controls(val, vlen) || !sb_valid_utf8(val, vlen)) {
+			seterr(err, "bad characters in query parameter '%s'",
+			    v[k].name);
+			return SB_ERR_INVAL;
+		}
+		if (err != NULL)
+			err[0] = '\0';
+		if (v[k].valid(val, out, err) != 0) {
+			if (err != NULL && err[0] == '\0')
+				seterr(err, "bad value for query parameter "
+				    "'%s'", v[k].name);
+			return SB_ERR_INVAL;
+		}
+	}
+	return SB_OK;
+}
+
+/* --- GET /backups filters ------------------------------------------------ */
+
+static int
+v_type(const char *val, void *out, char *err)
+{
+	struct sb_filter *f = out;
+
+	if (sb_type_parse(val, &f->type) != SB_OK) {
+		seterr(err, "type must be manual or automatic");
+		return -1;
+	}
+	f->has_type = 1;
+	return 0;
+}
+
+static int
+v_status(const char *val, void *out, char *err)
+{
+	struct sb_filter *f = out;
+
+	if (sb_status_parse(val, &f->status) != SB_OK) {
+		seterr(err, "status must be pending, completed or failed");
+		return -1;
+	}
+	f->has_status = 1;
+	return 0;
+}
+
+static int
+v_time(const char *name, const char *val, int64_t *ms, char *err)
+{
+	/* 0 means "open" in sb_filter: the epoch itself is not a bound. */
+	if (sb_time_parse(val, ms) != SB_OK || *ms == 0) {
+		seterr(err, "%s must be an ISO 8601 date or time", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+v_from(const char *val, void *out, char *err)
+{
+	return v_time("from", val, &((struct sb_filter *)out)->from, err);
+}
+
+/*
+ * to is inclusive; a date alone ("2026-01-31") means the whole day, so it
+ * stands for that day's last millisecond, not its first.
+ */
+static int
+v_to(const char *val, void *out, char *err)
+{
+	int64_t	*to = &((struct sb_filter *)out)->to;
+
+	if (v_time("to", val, to, err) != 0)
+		return -1;
+	if (strlen(val) == 10)
+		*to += 86400000 - 1;
+	return 0;
+}
+
+static int
+v_q(const char *val, void *out, char *err)
+{
+	size_t	len = strlen(val);
+
+	if (len == 0 || len > SB_DESC_MAX) {
+		seterr(err, "q must be 1 to %d bytes", SB_DESC_MAX);
+		return -1;
+	}
+	((struct sb_filter *)out)->q = val;
+	return 0;
+}
+
+static int
+v_limit(const char *val, void *out, char *err)
+{
+	if (sb_parse_i64(val, 1, SB_LIST_MAX,
+	    &((struct sb_filter *)out)->limit) != SB_OK) {
+		seterr(err, "limit must be an integer from 1 to %d",
+		    SB_LIST_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+v_offset(const char *val, void *out, char *err)
+{
+	if (sb_parse_i64(val, 0, INT32_MAX,
+	    &((struct sb_filter *)out)->offset) != SB_OK) {
+		seterr(err, "offset must be an integer from 0 to %d",
+		    INT32_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+const struct http_kvalid http_list_params[] = {
+	{ "type", v_type },
+	{ "status", v_status },
+	{ "from", v_from },
+	{ "to", v_to },
+	{ "q", v_q },
+	{ "limit", v_limit },
+	{ "offset", v_offset },
+};
+const size_t http_list_nparams =
+    sizeof(http_list_params) / sizeof(http_list_params[0]);
+
+int
+http_list_check(const struct sb_filter *f, char *err)
+{
+	if (f->from != 0 && f->to != 0 && f->from > f->to) {
+		seterr(err, "from is after to");
+		return SB_ERR_INVAL;
+	}
+	return SB_OK;
+}
+
+/* --- JSON bodies ----------------------------------------------------------- */
+
+static int
+hex4(const char *p, const char *end, unsigned *cp)
+{
+	unsigned	v = 0;
+
+	if (end - p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval((unsigned char)p[i]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + (unsigned)h;
+	}
+	*cp = v;
+	return 0;
+}
+
+/*
+ * RFC 8259 s8.2: a \u escape of a lone surrogate is not a character.
+ * json-c turns one into U+FFFD silently; we refuse it instead, since a
+ * client sending one sends something it did not mean. Walks the raw text
+ * tracking strings and escapes; the tokener judges everything else.
+ */
+static int
+surrogates_ok(const char *buf, size_t len)
+{
+	const char	*p = buf, *end = buf + len;
+	int		 instr = 0;
+	unsigned	 cp, lo;
+
+	while (p < end) {
+		if (!instr) {
+			if (*p++ == '"')
+				instr = 1;
+			continue;
+		}
+		if (*p == '"') {
+			instr = 0;
+			p++;
+			continue;
+		}
+		if (*p != '\\') {
+			p++;
+			continue;
+		}
+		if (end - p < 2)
+			return 1;		/* the tokener will refuse it */
+		if (p[1] != 'u') {
+			p += 2;
+			continue;
+		}
+		if (hex4(p + 2, end, &cp) != 0)
+			return 1;
+		p += 6;
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			return 0;		/* low without high */
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+			    hex4(p + 2, end, &lo) != 0 || lo < 0xdc00 ||
+			    lo > 0xdfff)
+				return 0;	/* high without low */
+			p += 6;
+		}
+	}
+	return 1;
+}
+
+/*
+ * json-c's tokener with strict mode (RFC 8259 only: no comments, no
+ * single quotes, no trailing commas) and UTF-8 validation, and a depth
+ * cap, so a body of a million '[' costs nothing. The whole buffer must be
+ * consumed; a NUL byte inside is refused before json-c sees it (it would
+ * end the parse early).
+ */
+int
+http_json_parse(const char *buf, size_t len, int depth, json_object **out,
+    char *err)
+{
+	struct json_tokener	*tok = NULL;
+	json_object		*obj = NULL;
+	enum json_tokener_error	 jerr;
+	size_t			 end;
+	int			 rc = SB_ERR_INVAL;
+
+	*out = NULL;
+	if (len == 0) {
+		if ((*out = json_object_new_object()) == NULL)
+			return SB_ERR_NOMEM;
+		return SB_OK;
+	}
+	if (len > INT32_MAX) {
+		seterr(err, "body too large");
+		return SB_ERR_INVAL;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		seterr(err, "NUL byte in body");
+		return SB_ERR_INVAL;
+	}
+	if (!surrogates_ok(buf, len)) {
+		seterr(err, "lone UTF-16 surrogate in a JSON string");
+		return SB_ERR_INVAL;
+	}
+	if ((tok = json_tokener_new_ex(depth)) == NULL)
+		return SB_ERR_NOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_continue) {
+		seterr(err, "body is not complete JSON");
+		goto out;
+	}
+	if (jerr != json_tokener_success || obj == NULL) {
+		seterr(err, "body is not valid JSON: %s",
+		    json_tokener_error_desc(jerr));
+		goto out;
+	}
+	end = json_tokener_get_parse_end(tok);
+	for (; end < len; end++)
+		if (!strchr(" \t\r\n", buf[end])) {
+			seterr(err, "trailing data after the JSON body");
+			goto out;
+		}
+	if (!json_object_is_type(obj, json_type_object)) {
+		seterr(err, "body must be a JSON object");
+		goto out;
+	}
+	*out = obj;
+	obj = NULL;
+	rc = SB_OK;
+out:
+	json_object_put(obj);
+	json_tokener_free(tok);
+	return rc;
+}
+
+int
+http_json_fields(json_object *obj, const struct http_jvalid *v, size_t nv,
+    void *out, char *err)
+{
+	struct json_object_iterator	it, end;
+
+	if (!json_object_is_type(obj, json_type_object)) {
+		seterr(err, "body must be a JSON object");
+		return SB_ERR_INVAL;
+	}
+	it = json_object_iter_begin(obj);
+	end = json_object_iter_end(obj);
+	for (; !json_object_iter_equal(&it, &end);
+	    json_object_iter_next(&it)) {
+		const char	*name = json_object_iter_peek_name(&it);
+		size_t		 k;
+
+		for (k = 0; k < nv; k++)
+			if (strcmp(v[k].name, name) == 0)
+				break;
+		if (k == nv) {
+			size_t nl = strlen(name);
+			if (nl <= 32 && no_controls(name, nl))
+				seterr(err, "unknown field '%s'", name);
+			else
+				seterr(err, "unknown field");
+			return SB_ERR_INVAL;
+		}
+		if (err != NULL)
+			err[0] = '\0';
+		if (v[k].valid(json_object_iter_peek_value(&it), out,
+		    err) != 0) {
+			if (err != NULL && err[0] == '\0')
+				seterr(err, "bad value for field '%s'",
+				    v[k].name);
+			return SB_ERR_INVAL;
+		}
+	}
+	return SB_OK;
+}
+
+void
+http_create_body_clear(struct http_create_body *b)
+{
+	if (b == NULL)
+		return;
+	free(b->description);
+	for (size_t i = 0; i < b->ntags; i++)
+		free(b->tags[i]);
+	memset(b, 0, sizeof(*b));
+}
+
+/* A JSON string of exactly its length (json-c strings may hold NULs). */
+static const char *
+jstring(json_object *j)
+{
+	const char	*s;
+
+	if (!json_object_is_type(j, json_type_string))
+		return NULL;
+	s = json_object_get_string(j);
+	if (s == NULL || strlen(s) != (size_t)json_object_get_string_len(j))
+		return NULL;
+	return s;
+}
+
+static int
+j_description(json_object *j, void *out, char *err)
+{
+	struct http_create_body	*b = out;
+	const char		*s;
+
+	if ((s = jstring(j)) == NULL || !sb_valid_description(s)) {
+		seterr(err, "description must be a string of at most %d "
+		    "bytes without control characters", SB_DESC_MAX);
+		return -1;
+	}
+	free(b->description);
+	if ((b->description = strdup(s)) == NULL) {
+		seterr(err, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+j_tags(json_object *j, void *out, char *err)
+{
+	struct http_create_body	*b = out;
+	size_t			 n, i, k;
+
+	if (!json_object_is_type(j, json_type_array)) {
+		seterr(err, "tags must be an array of strings");
+		return -1;
+	}
+	n = json_object_array_length(j);
+	if (n > SB_TAGS_MAX) {
+		seterr(err, "at most %d tags", SB_TAGS_MAX);
+		return -1;
+	}
+	for (i = 0; i < b->ntags; i++)
+		free(b->tags[i]);
+	b->ntags = 0;
+	for (i = 0; i < n; i++) {
+		const char *s = jstring(json_object_array_get_idx(j, i));
+		if (s == NULL || !sb_valid_tag(s)) {
+			seterr(err, "a tag must be a string of 1 to %d bytes "
+			    "without commas or control characters",
+			    SB_TAG_MAX);
+			return -1;
+		}
+		for (k = 0; k < b->ntags; k++)
+			if (strcmp(b->tags[k], s) == 0) {
+				seterr(err, "duplicate tag");
+				return -1;
+			}
+		if ((b->tags[b->ntags] = strdup(s)) == NULL) {
+			seterr(err, "out of memory");
+			return -1;
+		}
+		b->ntags++;
+	}
+	return 0;
+}
+
+const struct http_jvalid http_create_fields[] = {
+	{ "description", j_description },
+	{ "tags", j_tags },
+};
+const size_t http_create_nfields =
+    sizeof(http_create_fields) / sizeof(http_create_fields[0]);
+
+static int
+j_confirm(json_object *j, void *out, char *err)
+{
+	if (!json_object_is_type(j, json_type_boolean) ||
+	    !json_object_get_boolean(j)) {
+		seterr(err, "confirm must be true");
+		return -1;
+	}
+	((struct http_restore_body *)out)->confirm = 1;
+	return 0;
+}
+
+const struct http_jvalid http_restore_fields[] = {
+	{ "confirm", j_confirm },
+};
+const size_t http_restore_nfields =
+    sizeof(http_restore_fields) / sizeof(http_restore_fields[0]);
+
+int
+http_body_parse(const char *buf, size_t len, const struct http_jvalid *v,
+    size_t nv, void *out, char *err)
+{
+	json_object	*obj = NULL;
+	int		 rc;
+
+	if ((rc = http_json_parse(buf, len, HTTP_JSON_DEPTH, &obj, err)) !=
+	    SB_OK)
+		return rc;
+	rc = http_json_fields(obj, v, nv, out, err);
+	json_object_put(obj);
+	return rc;
+}
+
+/* --- headers and identity -------------------------------------------------- */
+
+int
+http_content_type_json(const char *ct)
+{
+	static const char	 mt[] = "application/json";
+	const char		*p;
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, mt, sizeof(mt) - 1) != 0)
+		return 0;
+	p = ct + sizeof(mt) - 1;
+	/* RFC 9110 s8.3.1: type "/" subtype *( OWS ";" OWS parameter ) */
+	while (*p != '\0') {
+		const char	*name, *val;
+		size_t		 nlen, vlen;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p++ != ';')
+			return 0;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		name = p;
+		nlen = strcspn(p, "=; \t");
+		p += nlen;
+		if (*p != '=' || nlen == 0)
+			return 0;
+		val = ++p;
+		if (*val == '"') {
+			const char *q = strchr(val + 1, '"');
+			if (q == NULL)
+				return 0;
+			val++;
+			vlen = (size_t)(q - val);
+			p = q + 1;
+		} else {
+			vlen = strcspn(p, "; \t");
+			p += vlen;
+		}
+		if (nlen == 7 && strncasecmp(name, "charset", 7) == 0 &&
+		    !((vlen == 5 && strncasecmp(val, "utf-8", 5) == 0) ||
+		    (vlen == 4 && strncasecmp(val, "utf8", 4) == 0)))
+			return 0;
+	}
+	return 1;
+}
+
+int
+http_scopes_admin(const char *scopes)
+{
+	const char	*p = scopes;
+
+	if (p == NULL)
+		return 0;
+	while (*p != '\0') {
+		size_t n;
+		p += strspn(p, " ,\t");
+		n = strcspn(p, " ,\t");
+		if (n == 1 && p[0] == '*')
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* --- routes ---------------------------------------------------------------- */
+
+/* Does the pattern ("/a/:id/b") fit the segments? *id gets the capture. */
+static int
+pattern_fits(const char *pat, const struct http_path *p, const char **id)
+{
+	size_t		 i = 0;
+	const char	*s = pat;
+
+	*id = NULL;
+	while (*s == '/') {
+		size_t n;
+		s++;
+		n = strcspn(s, "/");
+		if (i == p->nseg)
+			return 0;
+		if (n == 3 && strncmp(s, ":id", 3) == 0)
+			*id = p->seg[i];
+		else if (strlen(p->seg[i]) != n ||
+		    strncmp(s, p->seg[i], n) != 0)
+			return 0;
+		i++;
+		s += n;
+	}
+	return i == p->nseg;
+}
+
+enum http_match
+http_route_match(const struct http_route *t, size_t n, enum http_method m,
+    const struct http_path *p, const struct http_route **route,
+    const char **id, char *allow, size_t allowlen)
+{
+	const char	*cap;
+	size_t		 i, used = 0;
+	int		 fits = 0;
+
+	*route = NULL;
+	*id = NULL;
+	if (allow != NULL && allowlen > 0)
+		allow[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (!pattern_fits(t[i].pattern, p, &cap))
+			continue;
+		if (t[i].method == m) {
+			*route = &t[i];
+			*id = cap;
+			return HTTP_MATCH_OK;
+		}
+		fits = 1;
+		if (allow != NULL && allowlen > 0) {
+			const char	*ms = http_method_str(t[i].method);
+			int		 w;
+			if (strstr(allow, ms) != NULL)
+				continue;
+			w = snprintf(allow + used, allowlen - used, "%s%s",
+			    used > 0 ? ", " : "", ms);
+			if (w > 0 && (size_t)w < allowlen - used)
+				used += (size_t)w;
+		}
+	}
+	return fits ? HTTP_MATCH_METHOD : HTTP_MATCH_NOTFOUND;
+}
+
+/* --- answers ----------------------------------------------------------------- */
+
+static int
+add(json_object *o, const char *k, json_object *v)
+{
+	/* json_object_object_add takes v even on failure in json-c >= 0.13. */
+	if (v == NULL)
+		return -1;
+	return json_object_object_add(o, k, v) == 0 ? 0 : -1;
+}
+
+static json_object *
+jstr_or_null(const char *s)
+{
+	return s == NULL ? NULL : json_object_new_string(s);
+}
+
+/*
+ * JSON null is a NULL member in json-c. When isnull, v (possibly built
+ * anyway by the caller's argument list) is released.
+ */
+static int
+add_opt(json_object *o, const char *k, json_object *v, int isnull)
+{
+	if (isnull) {
+		json_object_put(v);
+		return json_object_object_add(o, k, NULL) == 0 ? 0 : -1;
+	}
+	return add(o, k, v);
+}
+
+static int
+add_time(json_object *o, const char *k, int64_t ms)
+{
+	char	buf[40];
+
+	if (ms <= 0 || sb_time_format(ms, buf, sizeof(buf)) != SB_OK)
+		return add_opt(o, k, NULL, 1);
+	return add(o, k, json_object_new_string(buf));
+}
+
+json_object *
+http_backup_json(const struct sb_backup *b)
+{
+	json_object	*o, *tags;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	if (add(o, "id", json_object_new_string(b->id)) ||
+	    add(o, "type", json_object_new_string(sb_type_str(b->type))) ||
+	    add(o, "status", json_object_new_string(
+	    sb_status_str(b->status))) ||
+	    add_time(o, "created_at", b->created_at) ||
+	    add_time(o, "completed_at", b->completed_at) ||
+	    add_opt(o, "size", json_object_new_int64(b->size), b->size < 0) ||
+	    add_opt(o, "sha256", json_object_new_string(b->sha256),
+	    b->sha256[0] == '\0') ||
+	    add_opt(o, "location", jstr_or_null(b->location),
+	    b->location == NULL) ||
+	    add_opt(o, "description", jstr_or_null(b->description),
+	    b->description == NULL) ||
+	    add_opt(o, "error", jstr_or_null(b->error), b->error == NULL))
+		goto fail;
+	if ((tags = json_object_new_array()) == NULL ||
+	    add(o, "tags", tags) != 0)
+		goto fail;
+	for (size_t i = 0; i < b->ntags; i++) {
+		json_object *t = json_object_new_string(b->tags[i]);
+		if (t == NULL || json_object_array_add(tags, t) != 0) {
+			json_object_put(t);
+			goto fail;
+		}
+	}
+	return o;
+fail:
+	json_object_put(o);
+	return NULL;
+}
+
+json_object *
+http_restore_json(const struct sb_restore *r)
+{
+	json_object	*o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	if (add(o, "id", json_object_new_string(r->id)) ||
+	    add(o, "backup_id", json_object_new_string(r->backup_id)) ||
+	    add_opt(o, "safety_backup_id",
+	    json_object_new_string(r->safety_backup_id),
+	    r->safety_backup_id[0] == '\0') ||
+	    add(o, "status", json_object_new_string(
+	    sb_status_str(r->status))) ||
+	    add_time(o, "started_at", r->started_at) ||
+	    add_time(o, "finished_at", r->finished_at) ||
+	    add_opt(o, "error", jstr_or_null(r->error), r->error == NULL)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_object *
+http_error_json(const char *code, const char *msg)
+{
+	json_object	*o, *e;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	if ((e = json_object_new_object()) == NULL || add(o, "error", e) ||
+	    add(e, "code", json_object_new_string(code)) ||
+	    add(e, "message", json_object_new_string(msg))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+http_status_of(enum sb_err e)
+{
+	switch (e) {
+	case SB_OK:
+		return 200;
+	case SB_ERR_INVAL:
+	case SB_ERR_AUTOMATIC:
+		return 400;
+	case SB_ERR_NOTFOUND:
+		return 404;
+	case SB_ERR_BUSY:
+		return 409;
+	case SB_ERR_CORRUPT:
+		return 422;
+	case SB_ERR_STORAGE:
+	case SB_ERR_AUTH:
+		return 502;
+	default:
+		return 500;
+	}
+}
+
+const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}

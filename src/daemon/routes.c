@@ -1,0 +1,659 @@
+/*
+ * routes.c - the /backups API: one route table, one path for an unknown
+ * route (404) or a wrong method (405), and a handler per route. Handlers
+ * validate everything before the engine sees it (ids as uuids, query
+ * parameters and JSON fields through their tables in http.c) and answer
+ * JSON always, errors as {"error":{"code","message"}} (docs/openapi.json).
+ *
+ * Responses go out as FastCGI stdout: CGI-style headers, a blank line,
+ * the body (FastCGI spec s6.2 "Responder"; CGI RFC 3875 s6.3 for the
+ * Status header).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+#include "sb.h"
+#include "config.h"
+#include "engine.h"
+#include "report.h"
+#include "http.h"
+#include "backupd.h"
+
+typedef void	(*handler_fn)(struct req *);
+
+static void	h_health(struct req *);
+static void	h_list(struct req *);
+static void	h_create(struct req *);
+static void	h_get(struct req *);
+static void	h_delete(struct req *);
+static void	h_restore(struct req *);
+static void	h_download(struct req *);
+
+/*
+ * The table. Order matters: the first fitting pattern wins, so the literal
+ * "health" comes before ":id". codes lists every status a route can give
+ * (besides 401/403/404/405/415/413/500 any route may give); the OpenAPI
+ * test checks docs/openapi.json documents each of them.
+ */
+static const struct http_route	routes[] = {
+	{ HTTP_GET, "/backups/health", (void *)h_health, 0, "200 503" },
+	{ HTTP_GET, "/backups", (void *)h_list, 1, "200 400" },
+	{ HTTP_POST, "/backups", (void *)h_create, 1, "201 400 409 502" },
+	{ HTTP_GET, "/backups/:id", (void *)h_get, 1, "200 400 404" },
+	{ HTTP_DELETE, "/backups/:id", (void *)h_delete, 1,
+	    "200 400 404 409 502" },
+	{ HTTP_POST, "/backups/:id/restore", (void *)h_restore, 1,
+	    "200 400 404 409 422 502" },
+	{ HTTP_GET, "/backups/:id/download", (void *)h_download, 1,
+	    "200 400 404 502" },
+};
+#define NROUTES	(sizeof(routes) / sizeof(routes[0]))
+
+/* "METHOD PATTERN AUTH CODES" per line: backupd --routes, for the tests. */
+void
+routes_print(FILE *f)
+{
+	for (size_t i = 0; i < NROUTES; i++)
+		fprintf(f, "%s %s %s %s\n", http_method_str(routes[i].method),
+		    routes[i].pattern, routes[i].auth ? "auth" : "public",
+		    routes[i].codes);
+}
+
+/* --- answers ------------------------------------------------------------- */
+
+/*
+ * Send status and the common headers. Every answer is no-store: backup
+ * listings and files must not sit in a shared or browser cache.
+ */
+static void
+send_head(struct req *r, int status, const char *ctype, int64_t clen,
+    const char *extra)
+{
+	FCGX_FPrintF(r->fcgx->out, "Status: %d %s\r\n"
+	    "Content-Type: %s\r\nCache-Control: no-store\r\n",
+	    status, http_reason(status), ctype);
+	if (clen >= 0)
+		FCGX_FPrintF(r->fcgx->out, "Content-Length: %lld\r\n",
+		    (long long)clen);
+	if (extra != NULL)
+		FCGX_PutS(extra, r->fcgx->out);
+	FCGX_PutS("\r\n", r->fcgx->out);
+	r->status = status;
+}
+
+/* Answer o (released here) as JSON. A NULL o is an allocation failure. */
+static void
+reply_json_extra(struct req *r, int status, json_object *o,
+    const char *extra)
+{
+	static const char	 oom[] =
+	    "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}";
+	const char		*s;
+	size_t			 len;
+
+	if (o == NULL || (s = json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) ==
+	    NULL) {
+		status = 500;
+		s = oom;
+		extra = NULL;
+	}
+	len = strlen(s);
+	send_head(r, status, "application/json; charset=utf-8",
+	    (int64_t)len + 1, extra);
+	FCGX_PutStr(s, (int)len, r->fcgx->out);
+	FCGX_PutChar('\n', r->fcgx->out);
+	r->bytes = (int64_t)len + 1;
+	json_object_put(o);
+}
+
+static void
+reply_json(struct req *r, int status, json_object *o)
+{
+	reply_json_extra(r, status, o, NULL);
+}
+
+static void
+reply_error(struct req *r, int status, const char *code, const char *msg)
+{
+	if (r->detail[0] == '\0')
+		sb_strlcpy(r->detail, msg, sizeof(r->detail));
+	reply_json(r, status, http_error_json(code, msg));
+}
+
+/*
+ * Answer an engine failure. 4xx answers carry the engine's message (it
+ * describes the client's request); 5xx ones a generic sentence, the
+ * engine's message going only to the log (it may name paths or hosts).
+ */
+static void
+reply_engine(struct req *r, int rc)
+{
+	const char	*msg = "";
+	int		 status = http_status_of(rc);
+
+	if (*r->eng != NULL)
+		msg = sb_engine_errmsg(*r->eng);
+	if (msg == NULL || *msg == '\0')
+		msg = sb_strerror(rc);
+	sb_strlcpy(r->detail, msg, sizeof(r->detail));
+	if (status >= 500)
+		msg = status == 502 ? "the object store failed" :
+		    "internal error";
+	else if (rc == SB_ERR_BUSY)
+		msg = sb_strerror(rc);
+	reply_json(r, status, http_error_json(sb_errcode(rc), msg));
+}
+
+/* The worker's engine, opened on first use (and again after a failure). */
+static struct sb_engine *
+engine(struct req *r)
+{
+	char	err[SB_ERRMSG_MAX] = "";
+
+	if (*r->eng == NULL &&
+	    sb_engine_open(r->eng, r->cfg, err) != SB_OK) {
+		*r->eng = NULL;
+		sb_log(SB_LOG_ERROR, "engine.open", "%s", err);
+		sb_strlcpy(r->detail, err, sizeof(r->detail));
+		return NULL;
+	}
+	return *r->eng;
+}
+
+/* --- request input ---------------------------------------------------------- */
+
+/* Routes without parameters still refuse any: an unknown one is a 400. */
+static int
+no_query(struct req *r)
+{
+	char	*buf = NULL;
+	char	 err[HTTP_ERR_MAX];
+	int	 rc;
+
+	rc = http_query_parse(r->query, NULL, 0, NULL, &buf, err);
+	free(buf);
+	if (rc != SB_OK) {
+		reply_error(r, 400, "BAD_REQUEST", err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read the whole request body (FastCGI stdin) into *out, at most max_body
+ * bytes: CONTENT_LENGTH is checked first so an announced big body is
+ * refused unread, and the read itself is capped in case it lies. Answers
+ * the client itself (413, 500) and returns -1 on failure; *out is
+ * NUL-terminated and the caller frees it.
+ */
+static int
+read_body(struct req *r, char **out, size_t *outlen)
+{
+	uint64_t	 max = r->cfg->max_body;
+	int64_t		 clen = 0;
+	size_t		 len = 0, cap;
+	char		*buf;
+	int		 n;
+
+	*out = NULL;
+	*outlen = 0;
+	if (r->clen != NULL && *r->clen != '\0' &&
+	    sb_parse_i64(r->clen, 0, INT64_MAX, &clen) != SB_OK) {
+		reply_error(r, 400, "BAD_REQUEST", "bad Content-Length");
+		return -1;
+	}
+	if ((uint64_t)clen > max) {
+		reply_error(r, 413, "BAD_REQUEST", "request body too large");
+		return -1;
+	}
+	cap = (size_t)max + 1;
+	if ((buf = malloc(cap + 1)) == NULL) {
+		reply_error(r, 500, "INTERNAL", "out of memory");
+		return -1;
+	}
+	while (len < cap) {
+		size_t want = cap - len;
+		if (want > 65536)
+			want = 65536;
+		if ((n = FCGX_GetStr(buf + len, (int)want, r->fcgx->in)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		free(buf);
+		reply_error(r, 413, "BAD_REQUEST", "request body too large");
+		return -1;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+/* Parse the body for a table of fields; answers 400 itself on failure. */
+static int
+json_body(struct req *r, const struct http_jvalid *v, size_t nv, void *out)
+{
+	char	*buf = NULL;
+	size_t	 len;
+	char	 err[HTTP_ERR_MAX];
+	int	 rc;
+
+	if (read_body(r, &buf, &len) != 0)
+		return -1;
+	rc = http_body_parse(buf, len, v, nv, out, err);
+	free(buf);
+	if (rc == SB_ERR_NOMEM) {
+		reply_error(r, 500, "INTERNAL", "out of memory");
+		return -1;
+	}
+	if (rc != SB_OK) {
+		reply_error(r, 400, "BAD_REQUEST", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Ids are checked before anything touches storage. */
+static int
+valid_id(struct req *r)
+{
+	if (!sb_valid_uuid(r->id)) {
+		reply_error(r, 400, "BAD_REQUEST",
+		    "malformed backup id (expected a lowercase uuid)");
+		return -1;
+	}
+	return 0;
+}
+
+/* --- handlers ------------------------------------------------------------------ */
+
+/*
+ * GET /backups/health: 200 {"status":"ok"} when the catalog answers a
+ * query, 503 otherwise. Public: it says nothing about any backup.
+ */
+static void
+h_health(struct req *r)
+{
+	struct sb_filter	 f;
+	struct sb_backup_list	 l;
+	struct sb_engine	*e;
+	json_object		*o;
+	int			 rc;
+
+	if (no_query(r) != 0)
+		return;
+	if ((e = engine(r)) == NULL) {
+		reply_error(r, 503, "INTERNAL", "catalog unavailable");
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	memset(&l, 0, sizeof(l));
+	f.limit = 1;
+	if ((rc = sb_engine_list(e, &f, &l)) != SB_OK) {
+		sb_strlcpy(r->detail, sb_engine_errmsg(e), sizeof(r->detail));
+		reply_error(r, 503, "INTERNAL", "catalog unavailable");
+		return;
+	}
+	sb_backup_list_clear(&l);
+	o = json_object_new_object();
+	if (o != NULL)
+		json_object_object_add(o, "status",
+		    json_object_new_string("ok"));
+	reply_json(r, 200, o);
+}
+
+/* GET /backups?type&status&from&to&q&limit&offset: newest first. */
+static void
+h_list(struct req *r)
+{
+	struct sb_filter	 f;
+	struct sb_backup_list	 l;
+	struct sb_engine	*e;
+	json_object		*arr;
+	char			*qbuf = NULL;
+	char			 err[HTTP_ERR_MAX];
+	int			 rc;
+
+	memset(&f, 0, sizeof(f));
+	memset(&l, 0, sizeof(l));
+	rc = http_query_parse(r->query, http_list_params, http_list_nparams,
+	    &f, &qbuf, err);
+	if (rc == SB_OK)
+		rc = http_list_check(&f, err);
+	if (rc != SB_OK) {
+		reply_error(r, rc == SB_ERR_NOMEM ? 500 : 400,
+		    rc == SB_ERR_NOMEM ? "INTERNAL" : "BAD_REQUEST",
+		    rc == SB_ERR_NOMEM ? "out of memory" : err);
+		goto out;
+	}
+	if (f.limit == 0)
+		f.limit = SB_LIST_DEFAULT;
+	if ((e = engine(r)) == NULL) {
+		reply_error(r, 500, "INTERNAL", "internal error");
+		goto out;
+	}
+	if ((rc = sb_engine_list(e, &f, &l)) != SB_OK) {
+		reply_engine(r, rc);
+		goto out;
+	}
+	if ((arr = json_object_new_array_ext((int)l.n)) == NULL) {
+		reply_json(r, 500, NULL);
+		goto out;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		json_object *b = http_backup_json(&l.v[i]);
+		if (b == NULL || json_object_array_add(arr, b) != 0) {
+			json_object_put(b);
+			json_object_put(arr);
+			reply_json(r, 500, NULL);
+			goto out;
+		}
+	}
+	reply_json(r, 200, arr);
+out:
+	sb_backup_list_clear(&l);
+	free(qbuf);
+}
+
+/* POST /backups {description?, tags?}: 201 with the completed backup. */
+static void
+h_create(struct req *r)
+{
+	struct http_create_body	 body;
+	struct sb_backup	 b;
+	struct sb_engine	*e;
+	char			 loc[128];
+	int			 rc;
+
+	memset(&body, 0, sizeof(body));
+	memset(&b, 0, sizeof(b));
+	if (no_query(r) != 0 || json_body(r, http_create_fields,
+	    http_create_nfields, &body) != 0)
+		goto out;
+	if ((e = engine(r)) == NULL) {
+		reply_error(r, 500, "INTERNAL", "internal error");
+		goto out;
+	}
+	rc = sb_engine_create(e, SB_TYPE_MANUAL, body.description,
+	    (const char *const *)body.tags, body.ntags, &b);
+	if (rc != SB_OK) {
+		reply_engine(r, rc);
+		goto out;
+	}
+	snprintf(loc, sizeof(loc), "Location: /backups/%s\r\n", b.id);
+	reply_json_extra(r, 201, http_backup_json(&b), loc);
+out:
+	sb_backup_clear(&b);
+	http_create_body_clear(&body);
+}
+
+/* GET /backups/:id: one backup (beyond the spec; the page uses it). */
+static void
+h_get(struct req *r)
+{
+	struct sb_backup	 b;
+	struct sb_engine	*e;
+	int			 rc;
+
+	memset(&b, 0, sizeof(b));
+	if (no_query(r) != 0 || valid_id(r) != 0)
+		return;
+	if ((e = engine(r)) == NULL) {
+		reply_error(r, 500, "INTERNAL", "internal error");
+		return;
+	}
+	if ((rc = sb_engine_get(e, r->id, &b)) != SB_OK)
+		reply_engine(r, rc);
+	else
+		reply_json(r, 200, http_backup_json(&b));
+	sb_backup_clear(&b);
+}
+
+/*
+ * Is the body empty? DELETE takes none: anything else is refused rather
+ * than silently ignored.
+ */
+static int
+empty_body(struct req *r)
+{
+	char	*buf = NULL;
+	size_t	 len;
+
+	if (read_body(r, &buf, &len) != 0)
+		return -1;
+	free(buf);
+	if (len > 0) {
+		reply_error(r, 400, "BAD_REQUEST", "DELETE takes no body");
+		return -1;
+	}
+	return 0;
+}
+
+/* DELETE /backups/:id: manual backups only. */
+static void
+h_delete(struct req *r)
+{
+	struct sb_engine	*e;
+	json_object		*o;
+	int			 rc;
+
+	if (no_query(r) != 0 || valid_id(r) != 0 || empty_body(r) != 0)
+		return;
+	if ((e = engine(r)) == NULL) {
+		reply_error(r, 500, "INTERNAL", "internal error");
+		return;
+	}
+	if ((rc = sb_engine_delete(e, r->id)) != SB_OK) {
+		reply_engine(r, rc);
+		return;
+	}
+	if ((o = json_object_new_object()) != NULL)
+		json_object_object_add(o, "deleted",
+		    json_object_new_string(r->id));
+	reply_json(r, 200, o);
+}
+
+/*
+ * POST /backups/:id/restore {confirm: true}: synchronous; the engine takes
+ * a safety backup of the live DB first and the answer names it.
+ */
+static void
+h_restore(struct req *r)
+{
+	struct http_restore_body	 body;
+	struct sb_restore		 res;
+	struct sb_engine		*e;
+	int				 rc;
+
+	memset(&body, 0, sizeof(body));
+	memset(&res, 0, sizeof(res));
+	if (no_query(r) != 0 || valid_id(r) != 0 ||
+	    json_body(r, http_restore_fields, http_restore_nfields,
+	    &body) != 0)
+		return;
+	if (!body.confirm) {
+		reply_error(r, 400, "BAD_REQUEST",
+		    "restore replaces the live database: send "
+		    "{\"confirm\": true}");
+		return;
+	}
+	if ((e = engine(r)) == NULL) {
+		reply_error(r, 500, "INTERNAL", "internal error");
+		return;
+	}
+	if ((rc = sb_engine_restore(e, r->id, &res)) != SB_OK)
+		reply_engine(r, rc);
+	else
+		reply_json(r, 200, http_restore_json(&res));
+	sb_restore_clear(&res);
+}
+
+/* Streaming state of a download: headers go out with the first bytes. */
+struct dl {
+	struct req	*r;
+	const char	*name;
+	int64_t		 size;
+	int		 started;
+	int		 failed;	/* the client went away */
+};
+
+static void
+dl_start(struct dl *d)
+{
+	char	extra[SB_NAME_MAX + 64];
+
+	snprintf(extra, sizeof(extra),
+	    "Content-Disposition: attachment; filename=\"%s\"\r\n", d->name);
+	send_head(d->r, 200, "application/octet-stream", d->size, extra);
+	d->started = 1;
+}
+
+static int
+dl_write(void *arg, const void *buf, size_t len)
+{
+	struct dl	*d = arg;
+
+	if (!d->started)
+		dl_start(d);
+	while (len > 0) {
+		int n = len > 65536 ? 65536 : (int)len;
+		if (FCGX_PutStr(buf, n, d->r->fcgx->out) != n) {
+			d->failed = 1;
+			return -1;
+		}
+		buf = (const char *)buf + n;
+		len -= (size_t)n;
+		d->r->bytes += n;
+	}
+	return 0;
+}
+
+/* An object name safe inside a quoted header value: [A-Za-z0-9._-]. */
+static int
+safe_name(const char *s)
+{
+	if (s == NULL || *s == '\0' || strlen(s) > SB_NAME_MAX)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == strlen(s);
+}
+
+/*
+ * GET /backups/:id/download: the stored file, streamed with its size as
+ * Content-Length. Headers wait for the first byte, so a failure before
+ * it is still a JSON error; a failure after it can only cut the stream
+ * short, which the client sees as a body shorter than Content-Length.
+ */
+static void
+h_download(struct req *r)
+{
+	struct sb_backup	 b;
+	struct sb_engine	*e;
+	struct dl		 d;
+	char			 fallback[SB_UUID_LEN + 16];
+	int			 rc;
+
+	memset(&b, 0, sizeof(b));
+	if (no_query(r) != 0 || valid_id(r) != 0)
+		return;
+	if ((e = engine(r)) == NULL) {
+		reply_error(r, 500, "INTERNAL", "internal error");
+		return;
+	}
+	if ((rc = sb_engine_get(e, r->id, &b)) != SB_OK) {
+		reply_engine(r, rc);
+		goto out;
+	}
+	if (b.status != SB_STATUS_COMPLETED) {
+		reply_error(r, 404, "NOT_FOUND", b.status ==
+		    SB_STATUS_PENDING ? "backup is still pending" :
+		    "backup failed: there is no file to download");
+		goto out;
+	}
+	snprintf(fallback, sizeof(fallback), "backup-%s.db", b.id);
+	memset(&d, 0, sizeof(d));
+	d.r = r;
+	d.name = safe_name(b.location) ? b.location : fallback;
+	d.size = b.size;
+	rc = sb_engine_download(e, r->id, dl_write, &d);
+	if (rc != SB_OK && !d.started) {
+		reply_engine(r, rc);
+		goto out;
+	}
+	if (rc != SB_OK) {
+		/* Too late for a status: log it; the short body tells. */
+		snprintf(r->detail, sizeof(r->detail), "download cut: %s",
+		    d.failed ? "client went away" : sb_engine_errmsg(e));
+		goto out;
+	}
+	if (!d.started)		/* an empty object */
+		dl_start(&d);
+out:
+	sb_backup_clear(&b);
+}
+
+/* --- dispatch ------------------------------------------------------------------ */
+
+/*
+ * Route one request: path syntax (400), route (404, 405 with Allow),
+ * identity (401 without SAF_USER_ID, 403 without the "*" scope), content
+ * type of state-changing requests (415), then the handler. Identity comes
+ * only from the SAF_USER_* parameters nginx sets from its auth gateway;
+ * the client's own X-User-* headers (HTTP_X_USER_*) are never read.
+ */
+void
+routes_dispatch(struct req *r)
+{
+	const struct http_route	*rt;
+	char			 err[HTTP_ERR_MAX];
+	char			 allow[64], hdr[96];
+	handler_fn		 fn;
+
+	if (http_path_parse(r->uri, &r->path, err) != SB_OK) {
+		reply_error(r, 400, "BAD_REQUEST", err);
+		return;
+	}
+	switch (http_route_match(routes, NROUTES, r->method, &r->path, &rt,
+	    &r->id, allow, sizeof(allow))) {
+	case HTTP_MATCH_NOTFOUND:
+		reply_error(r, 404, "NOT_FOUND", "no such route");
+		return;
+	case HTTP_MATCH_METHOD:
+		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+		if (r->detail[0] == '\0')
+			sb_strlcpy(r->detail, "method not allowed",
+			    sizeof(r->detail));
+		reply_json_extra(r, 405, http_error_json("BAD_REQUEST",
+		    "method not allowed on this route"), hdr);
+		return;
+	case HTTP_MATCH_OK:
+		break;
+	}
+	r->route = rt->pattern;
+	if (rt->auth) {
+		if (r->user == NULL || *r->user == '\0') {
+			reply_error(r, 401, "UNAUTHENTICATED",
+			    "authentication required");
+			return;
+		}
+		if (!http_scopes_admin(r->scopes)) {
+			reply_error(r, 403, "FORBIDDEN",
+			    "backups need the \"*\" scope");
+			return;
+		}
+	}
+	if ((r->method == HTTP_POST || r->method == HTTP_DELETE) &&
+	    !http_content_type_json(r->ctype)) {
+		reply_error(r, 415, "BAD_REQUEST",
+		    "Content-Type must be application/json");
+		return;
+	}
+	fn = (handler_fn)rt->handler;
+	fn(r);
+}
