@@ -74,6 +74,14 @@ put_ok "connection reset during Put Block: upload succeeds" breset "$TMP/f2m"
 px_set "mode=reset&count=2&method=PUT&match=sreset&after=5000"
 put_ok "connection reset during Put Blob: upload succeeds" sreset "$TMP/f10k"
 
+# The same from a stream (blocks held in memory, resent from there).
+px_reset
+px_set "mode=reset&count=3&method=PUT&match=comp%3Dblock&after=20000"
+rm -f "$TMP/rt.out"
+"$CONF" put-stream sstream "$TMP/f2m" 2>>"$TMP/faults.err" && px_reset &&
+    "$CONF" get sstream "$TMP/rt.out" 2>>"$TMP/faults.err" && cmp -s "$TMP/f2m" "$TMP/rt.out"
+check "connection reset during a streamed upload: upload succeeds" test $? -eq 0
+
 # Connections reset in the middle of a download: resumed with a range.
 px_reset
 px_set "mode=reset&count=3&method=GET&after=300000"

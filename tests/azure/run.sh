@@ -184,6 +184,31 @@ check "SAS token: put, get and list" test $? -eq 0
 )
 check "a bad SAS signature is an auth error" test $? -eq 0
 
+# --- memory stays bounded ---------------------------------------------------
+# 96 MiB through 4 MiB blocks, 4 at a time: put_file reads blocks with
+# pread as they go (no block in memory), put_stream holds at most 4 blocks,
+# get streams. Peak RSS from /usr/bin/time.
+if [ -x /usr/bin/time ]; then
+	head -c $((96 * 1048576)) /dev/urandom >"$TMP/f96m"
+	rss() { /usr/bin/time -f %M -o "$TMP/rss" "$@" && cat "$TMP/rss"; }
+	(
+		export SB_TEST_AZ_BLOCK_SIZE=4M SB_TEST_AZ_CONCURRENCY=4
+		pf=$(rss "$CONF" put mem-file "$TMP/f96m") || pf=999999
+		ps=$(rss "$CONF" put-stream mem-stream "$TMP/f96m") || ps=999999
+		rm -f "$TMP/mem.out"
+		g=$(rss "$CONF" get mem-stream "$TMP/mem.out") || g=999999
+		cmp -s "$TMP/f96m" "$TMP/mem.out" || g=999999
+		echo "$pf $ps $g" >"$TMP/mem.kib"
+	)
+	read -r pf ps g <"$TMP/mem.kib"
+	check "put_file of 96 MiB peaks at $((pf / 1024)) MiB RSS (< 24)" test "$pf" -lt $((24 * 1024))
+	check "put_stream of 96 MiB peaks at $((ps / 1024)) MiB RSS (< 4 x 4 MiB + 16)" test "$ps" -lt $((32 * 1024))
+	check "get of 96 MiB peaks at $((g / 1024)) MiB RSS (< 24), bytes intact" test "$g" -lt $((24 * 1024))
+	rm -f "$TMP/f96m" "$TMP/mem.out"
+else
+	notok "memory checks need /usr/bin/time (apt-get install time)"
+fi
+
 # --- faults, through the proxy ------------------------------------------------
 echo "# fault tests (faultproxy between the store and Azurite)"
 if start_proxy; then
