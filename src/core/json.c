@@ -1,73 +1,108 @@
 /*
- * json.c - backups and restores as JSON (see json.h and docs/openapi).
+ * json.c - backups and restores as JSON (see json.h and docs/openapi.json).
+ * Every allocation is checked: a NULL answer means out of memory.
  */
 #include <string.h>
 
 #include "json.h"
 
-static struct json_object *
-str_or_null(const char *s)
+int
+sb_json_add(json_object *o, const char *k, json_object *v)
 {
-	return s == NULL || *s == '\0' ? NULL : json_object_new_string(s);
+	/* json_object_object_add takes v even on failure in json-c >= 0.13. */
+	if (v == NULL)
+		return -1;
+	return json_object_object_add(o, k, v) == 0 ? 0 : -1;
 }
 
-static struct json_object *
-time_or_null(int64_t ms)
+static json_object *
+jstr_or_null(const char *s)
+{
+	return s == NULL ? NULL : json_object_new_string(s);
+}
+
+/*
+ * JSON null is a NULL member in json-c. When isnull, v (possibly built
+ * anyway by the caller's argument list) is released.
+ */
+static int
+add_opt(json_object *o, const char *k, json_object *v, int isnull)
+{
+	if (isnull) {
+		json_object_put(v);
+		return json_object_object_add(o, k, NULL) == 0 ? 0 : -1;
+	}
+	return sb_json_add(o, k, v);
+}
+
+static int
+add_time(json_object *o, const char *k, int64_t ms)
 {
 	char	buf[40];
 
 	if (ms <= 0 || sb_time_format(ms, buf, sizeof(buf)) != SB_OK)
-		return NULL;
-	return json_object_new_string(buf);
+		return add_opt(o, k, NULL, 1);
+	return sb_json_add(o, k, json_object_new_string(buf));
 }
 
-struct json_object *
+json_object *
 sb_backup_json(const struct sb_backup *b)
 {
-	struct json_object	*o, *tags;
+	json_object	*o, *tags;
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if ((tags = json_object_new_array()) == NULL) {
+	if (sb_json_add(o, "id", json_object_new_string(b->id)) ||
+	    sb_json_add(o, "type", json_object_new_string(sb_type_str(b->type))) ||
+	    sb_json_add(o, "status", json_object_new_string(
+	    sb_status_str(b->status))) ||
+	    add_time(o, "created_at", b->created_at) ||
+	    add_time(o, "completed_at", b->completed_at) ||
+	    add_opt(o, "size", json_object_new_int64(b->size), b->size < 0) ||
+	    add_opt(o, "sha256", json_object_new_string(b->sha256),
+	    b->sha256[0] == '\0') ||
+	    add_opt(o, "location", jstr_or_null(b->location),
+	    b->location == NULL) ||
+	    add_opt(o, "description", jstr_or_null(b->description),
+	    b->description == NULL) ||
+	    add_opt(o, "error", jstr_or_null(b->error), b->error == NULL))
+		goto fail;
+	if ((tags = json_object_new_array()) == NULL ||
+	    sb_json_add(o, "tags", tags) != 0)
+		goto fail;
+	for (size_t i = 0; i < b->ntags; i++) {
+		json_object *t = json_object_new_string(b->tags[i]);
+		if (t == NULL || json_object_array_add(tags, t) != 0) {
+			json_object_put(t);
+			goto fail;
+		}
+	}
+	return o;
+fail:
+	json_object_put(o);
+	return NULL;
+}
+
+json_object *
+sb_restore_json(const struct sb_restore *r)
+{
+	json_object	*o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	if (sb_json_add(o, "id", json_object_new_string(r->id)) ||
+	    sb_json_add(o, "backup_id", json_object_new_string(r->backup_id)) ||
+	    add_opt(o, "safety_backup_id",
+	    json_object_new_string(r->safety_backup_id),
+	    r->safety_backup_id[0] == '\0') ||
+	    sb_json_add(o, "status", json_object_new_string(
+	    sb_status_str(r->status))) ||
+	    add_time(o, "started_at", r->started_at) ||
+	    add_time(o, "finished_at", r->finished_at) ||
+	    add_opt(o, "error", jstr_or_null(r->error), r->error == NULL)) {
 		json_object_put(o);
 		return NULL;
 	}
-	for (size_t i = 0; i < b->ntags; i++)
-		json_object_array_add(tags, json_object_new_string(b->tags[i]));
-	json_object_object_add(o, "id", json_object_new_string(b->id));
-	json_object_object_add(o, "type",
-	    json_object_new_string(sb_type_str(b->type)));
-	json_object_object_add(o, "status",
-	    json_object_new_string(sb_status_str(b->status)));
-	json_object_object_add(o, "created_at", time_or_null(b->created_at));
-	json_object_object_add(o, "completed_at",
-	    time_or_null(b->completed_at));
-	json_object_object_add(o, "size",
-	    b->size < 0 ? NULL : json_object_new_int64(b->size));
-	json_object_object_add(o, "sha256", str_or_null(b->sha256));
-	json_object_object_add(o, "location", str_or_null(b->location));
-	json_object_object_add(o, "description", str_or_null(b->description));
-	json_object_object_add(o, "tags", tags);
-	json_object_object_add(o, "error", str_or_null(b->error));
 	return o;
 }
 
-struct json_object *
-sb_restore_json(const struct sb_restore *r)
-{
-	struct json_object	*o;
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	json_object_object_add(o, "id", json_object_new_string(r->id));
-	json_object_object_add(o, "backup_id",
-	    json_object_new_string(r->backup_id));
-	json_object_object_add(o, "safety_backup_id",
-	    str_or_null(r->safety_backup_id));
-	json_object_object_add(o, "status",
-	    json_object_new_string(sb_status_str(r->status)));
-	json_object_object_add(o, "started_at", time_or_null(r->started_at));
-	json_object_object_add(o, "finished_at", time_or_null(r->finished_at));
-	json_object_object_add(o, "error", str_or_null(r->error));
-	return o;
-}

@@ -15,6 +15,9 @@
  * (completed_at 0, size -1, sha256 "") are null.
  */
 struct json_object	*sb_backup_json(const struct sb_backup *);
+/* Add member k = v to o; 0, or -1 (v released) on failure or v == NULL. */
+int			 sb_json_add(struct json_object *o, const char *k,
+			    struct json_object *v);
 struct json_object	*sb_restore_json(const struct sb_restore *);
 
 #endif /* SB_JSON_H */

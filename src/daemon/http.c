@@ -15,6 +15,7 @@
 
 #include "sb.h"
 #include "http.h"
+#include "json.h"
 
 static const char *const methods[HTTP__MAX] = {
 	"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "OTHER"
@@ -839,106 +840,6 @@ http_route_match(const struct http_route *t, size_t n, enum http_method m,
 
 /* --- answers ----------------------------------------------------------------- */
 
-static int
-add(json_object *o, const char *k, json_object *v)
-{
-	/* json_object_object_add takes v even on failure in json-c >= 0.13. */
-	if (v == NULL)
-		return -1;
-	return json_object_object_add(o, k, v) == 0 ? 0 : -1;
-}
-
-static json_object *
-jstr_or_null(const char *s)
-{
-	return s == NULL ? NULL : json_object_new_string(s);
-}
-
-/*
- * JSON null is a NULL member in json-c. When isnull, v (possibly built
- * anyway by the caller's argument list) is released.
- */
-static int
-add_opt(json_object *o, const char *k, json_object *v, int isnull)
-{
-	if (isnull) {
-		json_object_put(v);
-		return json_object_object_add(o, k, NULL) == 0 ? 0 : -1;
-	}
-	return add(o, k, v);
-}
-
-static int
-add_time(json_object *o, const char *k, int64_t ms)
-{
-	char	buf[40];
-
-	if (ms <= 0 || sb_time_format(ms, buf, sizeof(buf)) != SB_OK)
-		return add_opt(o, k, NULL, 1);
-	return add(o, k, json_object_new_string(buf));
-}
-
-json_object *
-http_backup_json(const struct sb_backup *b)
-{
-	json_object	*o, *tags;
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	if (add(o, "id", json_object_new_string(b->id)) ||
-	    add(o, "type", json_object_new_string(sb_type_str(b->type))) ||
-	    add(o, "status", json_object_new_string(
-	    sb_status_str(b->status))) ||
-	    add_time(o, "created_at", b->created_at) ||
-	    add_time(o, "completed_at", b->completed_at) ||
-	    add_opt(o, "size", json_object_new_int64(b->size), b->size < 0) ||
-	    add_opt(o, "sha256", json_object_new_string(b->sha256),
-	    b->sha256[0] == '\0') ||
-	    add_opt(o, "location", jstr_or_null(b->location),
-	    b->location == NULL) ||
-	    add_opt(o, "description", jstr_or_null(b->description),
-	    b->description == NULL) ||
-	    add_opt(o, "error", jstr_or_null(b->error), b->error == NULL))
-		goto fail;
-	if ((tags = json_object_new_array()) == NULL ||
-	    add(o, "tags", tags) != 0)
-		goto fail;
-	for (size_t i = 0; i < b->ntags; i++) {
-		json_object *t = json_object_new_string(b->tags[i]);
-		if (t == NULL || json_object_array_add(tags, t) != 0) {
-			json_object_put(t);
-			goto fail;
-		}
-	}
-	return o;
-fail:
-	json_object_put(o);
-	return NULL;
-}
-
-json_object *
-http_restore_json(const struct sb_restore *r)
-{
-	json_object	*o;
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	if (add(o, "id", json_object_new_string(r->id)) ||
-	    add(o, "backup_id", json_object_new_string(r->backup_id)) ||
-	    add_opt(o, "safety_backup_id",
-	    json_object_new_string(r->safety_backup_id),
-	    r->safety_backup_id[0] == '\0') ||
-	    add(o, "status", json_object_new_string(
-	    sb_status_str(r->status))) ||
-	    add_time(o, "started_at", r->started_at) ||
-	    add_time(o, "finished_at", r->finished_at) ||
-	    add_opt(o, "error", jstr_or_null(r->error), r->error == NULL)) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
 json_object *
 http_error_json(const char *code, const char *msg)
 {
@@ -946,9 +847,9 @@ http_error_json(const char *code, const char *msg)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if ((e = json_object_new_object()) == NULL || add(o, "error", e) ||
-	    add(e, "code", json_object_new_string(code)) ||
-	    add(e, "message", json_object_new_string(msg))) {
+	if ((e = json_object_new_object()) == NULL || sb_json_add(o, "error", e) ||
+	    sb_json_add(e, "code", json_object_new_string(code)) ||
+	    sb_json_add(e, "message", json_object_new_string(msg))) {
 		json_object_put(o);
 		return NULL;
 	}

@@ -199,8 +199,6 @@ enum http_match	http_route_match(const struct http_route *t, size_t n,
  * JSON of one backup, as the API gives it: times ISO 8601 or null, size
  * null when unknown, sha256 null when unknown. NULL on allocation failure.
  */
-json_object	*http_backup_json(const struct sb_backup *);
-json_object	*http_restore_json(const struct sb_restore *);
 
 /* {"error":{"code":code,"message":msg}}; NULL on allocation failure. */
 json_object	*http_error_json(const char *code, const char *msg);

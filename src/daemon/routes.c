@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "report.h"
 #include "http.h"
+#include "json.h"
 #include "backupd.h"
 
 typedef void	(*handler_fn)(struct req *);
@@ -347,7 +348,7 @@ h_list(struct req *r)
 		goto out;
 	}
 	for (size_t i = 0; i < l.n; i++) {
-		json_object *b = http_backup_json(&l.v[i]);
+		json_object *b = sb_backup_json(&l.v[i]);
 		if (b == NULL || json_object_array_add(arr, b) != 0) {
 			json_object_put(b);
 			json_object_put(arr);
@@ -387,7 +388,7 @@ h_create(struct req *r)
 		goto out;
 	}
 	snprintf(loc, sizeof(loc), "Location: /backups/%s\r\n", b.id);
-	reply_json_extra(r, 201, http_backup_json(&b), loc);
+	reply_json_extra(r, 201, sb_backup_json(&b), loc);
 out:
 	sb_backup_clear(&b);
 	http_create_body_clear(&body);
@@ -411,7 +412,7 @@ h_get(struct req *r)
 	if ((rc = sb_engine_get(e, r->id, &b)) != SB_OK)
 		reply_engine(r, rc);
 	else
-		reply_json(r, 200, http_backup_json(&b));
+		reply_json(r, 200, sb_backup_json(&b));
 	sb_backup_clear(&b);
 }
 
@@ -490,7 +491,7 @@ h_restore(struct req *r)
 	if ((rc = sb_engine_restore(e, r->id, &res)) != SB_OK)
 		reply_engine(r, rc);
 	else
-		reply_json(r, 200, http_restore_json(&res));
+		reply_json(r, 200, sb_restore_json(&res));
 	sb_restore_clear(&res);
 }
 
