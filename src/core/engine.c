@@ -248,6 +248,7 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 {
 	struct sb_backup	 b;
 	struct sb_meta		 meta;
+	struct sb_upload	*up = NULL;
 	char			 name[SB_NAME_MAX + 1], tmp[4096];
 	char			 msg[SB_ERRMSG_MAX];
 	int			 rc, inserted = 0, stored = 0, n;
@@ -289,17 +290,29 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 		rc = fail(e, SB_ERR_CONFIG, "temporary directory path too long");
 		goto out;
 	}
+	/*
+	 * The upload starts while the snapshot is written: Azure stages the
+	 * blocks already there (and checks them against the final file); the
+	 * disk store simply takes the file at finish.
+	 */
+	if ((rc = sb_store_upload_begin(e->store, name, tmp, &up)) != SB_OK) {
+		fail(e, rc, "upload to the %s store: %s",
+		    e->cfg->store_kind == SB_STORE_AZURE ? "azure" : "disk",
+		    sb_store_errmsg(e->store));
+		goto out;
+	}
 	if ((rc = sb_snapshot_take_hashed(e->cfg->source_path, tmp, b.sha256,
 	    &b.size, msg)) != SB_OK) {
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
+	sb_store_upload_eof(up);
 	b.completed_at = sb_now_ms();
 	if ((rc = meta_build(&b, &meta)) != SB_OK) {
 		fail(e, rc, "cannot build the object metadata");
 		goto out;
 	}
-	if ((rc = sb_store_put_file(e->store, name, tmp, &meta)) != SB_OK) {
+	if ((rc = sb_store_upload_finish(&up, &meta)) != SB_OK) {
 		fail(e, rc, "upload to the %s store: %s",
 		    e->cfg->store_kind == SB_STORE_AZURE ? "azure" : "disk",
 		    sb_store_errmsg(e->store));
@@ -317,6 +330,7 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 	    "backup completed: %lld bytes", (long long)b.size);
 	rc = SB_OK;
 out:
+	sb_store_upload_abort(&up);
 	if (tmp[0] != '\0')
 		(void)unlink(tmp);
 	if (rc != SB_OK && inserted) {

@@ -504,3 +504,97 @@ sb_store_staging_dir(struct sb_store *s)
 		return NULL;
 	return s->ops->staging_dir(s);
 }
+
+/* --- uploads that overlap the writing of the file ------------------------ */
+
+struct sb_upload {
+	struct sb_store	*s;
+	char		*name;
+	char		*path;
+	void		*impl;	/* the backend's, NULL: put_file at finish */
+};
+
+/*
+ * Start uploading path (still being written) as name; see store.h. *out
+ * is the caller's until sb_store_upload_finish or _abort releases it.
+ */
+int
+sb_store_upload_begin(struct sb_store *s, const char *name, const char *path,
+    struct sb_upload **out)
+{
+	struct sb_upload	*u;
+	int			 rc;
+
+	*out = NULL;
+	if (s == NULL || path == NULL || path[0] == '\0')
+		return SB_ERR_INVAL;
+	if ((rc = check_name(s, "put", name, 0)) != SB_OK)
+		return rc;
+	if ((u = calloc(1, sizeof(*u))) == NULL ||
+	    (u->name = strdup(name)) == NULL ||
+	    (u->path = strdup(path)) == NULL) {
+		if (u != NULL) {
+			free(u->name);
+			free(u);
+		}
+		sb_seterr(s->err, "store put %s: out of memory", name);
+		return SB_ERR_NOMEM;
+	}
+	u->s = s;
+	if (s->ops->upload_begin != NULL)
+		u->impl = s->ops->upload_begin(s, name, path);
+	*out = u;
+	return SB_OK;
+}
+
+/* The file is complete: the backend may send its last blocks now. */
+void
+sb_store_upload_eof(struct sb_upload *u)
+{
+	if (u != NULL && u->impl != NULL && u->s->ops->upload_eof != NULL)
+		u->s->ops->upload_eof(u->impl);
+}
+
+static void
+upload_free(struct sb_upload **pu)
+{
+	free((*pu)->name);
+	free((*pu)->path);
+	free(*pu);
+	*pu = NULL;
+}
+
+/*
+ * Wait for the upload, commit it with m, release it. Returns SB_OK or the
+ * error (message in the store).
+ */
+int
+sb_store_upload_finish(struct sb_upload **pu, const struct sb_meta *m)
+{
+	struct sb_upload	*u;
+	int			 rc;
+
+	if (pu == NULL || (u = *pu) == NULL)
+		return SB_ERR_INVAL;
+	if ((rc = check_meta(u->s, u->name, m)) != SB_OK)
+		sb_store_upload_abort(pu);
+	else if (u->impl != NULL) {
+		rc = u->s->ops->upload_finish(u->s, u->impl, m);
+		upload_free(pu);
+	} else {
+		rc = sb_store_put_file(u->s, u->name, u->path, m);
+		upload_free(pu);
+	}
+	return rc;
+}
+
+/* Give up: nothing is committed. NULL-safe. */
+void
+sb_store_upload_abort(struct sb_upload **pu)
+{
+	if (pu == NULL || *pu == NULL)
+		return;
+	if ((*pu)->impl != NULL)
+		(*pu)->s->ops->upload_abort((*pu)->s, (*pu)->impl);
+	upload_free(pu);
+}

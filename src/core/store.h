@@ -106,6 +106,14 @@ struct sb_store_ops {
 	int		(*del)(struct sb_store *, const char *name);
 	const char	*(*staging_dir)(struct sb_store *);
 	void		(*free)(struct sb_store *);
+	/* Optional: an upload that starts while the file is being written
+	 * (see sb_store_upload_begin). NULL: the file goes up at finish. */
+	void		*(*upload_begin)(struct sb_store *, const char *name,
+			    const char *path);
+	void		(*upload_eof)(void *);
+	int		(*upload_finish)(struct sb_store *, void *,
+			    const struct sb_meta *);
+	void		(*upload_abort)(struct sb_store *, void *);
 };
 
 /* The common head of every store; implementations embed it first. */
@@ -132,6 +140,26 @@ int	sb_store_list(struct sb_store *, const char *prefix,
 	    struct sb_object_list *);
 int	sb_store_del(struct sb_store *, const char *name);
 const char *sb_store_staging_dir(struct sb_store *);
+
+/*
+ * Upload a local file while another thread of the caller is still writing
+ * it (a snapshot being taken): begin starts sending what is written
+ * already, in the background; eof says the file is complete (from the
+ * writing thread, as soon as it is); finish waits for the rest, commits
+ * the object with meta, and releases the upload; abort gives up (nothing
+ * is committed). The bytes stored are the file's final bytes, whatever
+ * order it was written in. Between begin and finish or abort the store
+ * must not be used for anything else. A store that cannot do better
+ * uploads the file at finish (put_file). begin fails only for lack of
+ * memory or a bad name; errors of the transfer come from finish.
+ */
+struct sb_upload;
+
+int	sb_store_upload_begin(struct sb_store *, const char *name,
+	    const char *path, struct sb_upload **);
+void	sb_store_upload_eof(struct sb_upload *);
+int	sb_store_upload_finish(struct sb_upload **, const struct sb_meta *);
+void	sb_store_upload_abort(struct sb_upload **);
 
 /* Implementations. */
 int	sb_store_disk_open(struct sb_store **, const char *root, char *err);

@@ -69,6 +69,8 @@
 #define AZ_ERRBODY_MAX	4096
 #define AZ_XMS_MAX	(SB_META_MAX + 8)
 #define AZ_CHUNK	(256 * 1024)	/* read size for hashing files */
+#define AZ_GROW_POLL	20		/* ms between looks at a growing file */
+#define AZ_EARLY_MEM	(12 * 1024 * 1024) /* buffers for early blocks */
 
 struct az_store {
 	struct sb_store	 base;		/* first: the common head */
@@ -1129,6 +1131,7 @@ struct az_slot {
 	unsigned	 attempt;
 	int64_t		 not_before;	/* mono ms, when waiting */
 	enum { SLOT_FREE, SLOT_RUNNING, SLOT_WAITING } state;
+	int		 ebi;		/* growing file: early buffer, -1 */
 };
 
 /* Where blocks come from: a reader, or a file read with pread. */
@@ -1140,7 +1143,14 @@ struct az_src {
 	uint64_t	 next;		/* file offset of the next block */
 	int		 eof;
 	struct az_hasher *hasher;	/* file: Content-MD5s, computed ahead */
+	struct az_grow	*grow;		/* a file still being written */
+	int		 nocommit;	/* stage only: the caller commits */
 };
+
+static int	grow_more(const struct az_grow *);
+static int	grow_fill(struct az_store *, struct az_slot *, struct az_src *,
+		    const char *, size_t *);
+static void	grow_done(struct az_grow *, struct az_slot *);
 
 /*
  * Fill buf with up to want bytes from the reader (it may return short
@@ -1169,6 +1179,8 @@ read_full(struct az_src *s, unsigned char *buf, size_t want)
 static int
 more(const struct az_src *src, uint32_t nblocks)
 {
+	if (src->grow != NULL)
+		return grow_more(src->grow);
 	if (nblocks >= AZ_BLOCKS_MAX)
 		return 0;
 	return src->rd != NULL ? !src->eof : src->next < src->size;
@@ -1205,6 +1217,8 @@ slot_fill(struct az_store *st, struct az_slot *sl, struct az_src *src,
 	int	rc, eno = 0;
 
 	*got = 0;
+	if (src->grow != NULL)
+		return grow_fill(st, sl, src, name, got);
 	call_clear(&sl->call);
 	call_init(&sl->call, "PUT block", "PUT", name);
 	snprintf(raw, sizeof(raw), "blk%06u", (unsigned)idx);
@@ -1276,6 +1290,7 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 	slots[0].buf = first;
 	for (i = 0; i < nslots; i++) {
 		slots[i].call.body.fd = -1;
+		slots[i].ebi = -1;
 		if ((slots[i].easy = curl_easy_init()) == NULL) {
 			rc = SB_ERR_NOMEM;
 			goto out;
@@ -1301,7 +1316,7 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 		for (i = 0; i < nslots && rc == SB_OK; i++) {
 			sl = &slots[i];
 			if (sl->state == SLOT_FREE) {
-				if (nblocks >= AZ_BLOCKS_MAX) {
+				if (src->grow == NULL && nblocks >= AZ_BLOCKS_MAX) {
 					if (more(src, 0)) {
 						sb_seterr(st->base.err, "azure:"
 						    " PUT block %s: more than "
@@ -1323,6 +1338,11 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 				rc = slot_start(st, sl);
 			if (sl->state != SLOT_FREE)
 				active++;
+		}
+		if (rc == SB_OK && active == 0 && src->grow != NULL &&
+		    more(src, nblocks)) {
+			sleep_ms(AZ_GROW_POLL);	/* the file has to grow */
+			continue;
 		}
 		if (rc != SB_OK || active == 0)
 			break;
@@ -1348,6 +1368,8 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 			v = verdict(r);
 			if (v == AZ_DONE) {
 				sl->state = SLOT_FREE;
+				if (src->grow != NULL)
+					grow_done(src->grow, sl);
 			} else if (v == AZ_RETRY && sl->attempt < st->retries) {
 				sl->not_before = mono_ms() +
 				    backoff_ms(sl->attempt, r->retry_after);
@@ -1372,7 +1394,8 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 		now = mono_ms();
 		for (i = 0; i < nslots; i++) {
 			if (slots[i].state == SLOT_FREE && more(src, nblocks))
-				wait = 0;
+				wait = src->grow == NULL ? 0 :
+				    wait < AZ_GROW_POLL ? wait : AZ_GROW_POLL;
 			if (slots[i].state != SLOT_WAITING)
 				continue;
 			waiting = 1;
@@ -1384,7 +1407,7 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 		else if (wait > 0 && waiting)
 			sleep_ms(wait);
 	}
-	if (rc == SB_OK)
+	if (rc == SB_OK && !src->nocommit)
 		rc = put_block_list(st, name, meta, nblocks);
 out:
 	for (i = 0; i < nslots; i++) {
@@ -1417,6 +1440,371 @@ name_ok(struct az_store *st, const char *name)
 		return 0;
 	}
 	return 1;
+}
+
+/*
+ * Uploads that overlap the writing of the file (sb_store_upload_begin):
+ * a snapshot is being written while its first blocks go up.
+ *
+ * A thread runs put_blocks over a growing file. While the writer is busy,
+ * a block is staged once the file extends a block past it, read into one
+ * of a few buffers (AZ_EARLY_MEM in all) so that the bytes sent are the
+ * bytes their Content-MD5 covers, whatever the writer does meanwhile.
+ * Once the writer says eof, the rest is staged from the file (pread, no
+ * buffer); then every early block is checked against the final file and
+ * staged again when it differs (SQLite rewrites page 1, for one): Azure
+ * keeps the last Put Block of a block id. Put Block List, at finish,
+ * commits exactly the final file.
+ */
+struct az_blkinfo {
+	char		 md5[32];	/* base64, what was staged */
+	uint64_t	 len;
+	int		 early;		/* staged before eof: check it */
+};
+
+struct az_grow {
+	struct az_store	*st;
+	char		*name;
+	char		*path;
+	pthread_t	 th;
+	pthread_mutex_t	 mu;
+	int		 eof;		/* set by the writer's thread */
+	int		 abort;		/* set by abort */
+	int		 rc;		/* the thread's result */
+	/* The upload thread's own. */
+	int		 fd;
+	uint64_t	 size;
+	int		 final;		/* size is the final one */
+	uint32_t	 nblocks;	/* blocks 0..nblocks-1 started */
+	struct az_blkinfo *blk;
+	uint32_t	 blkcap;
+	uint32_t	*redo;		/* blocks to stage again */
+	uint32_t	 nredo;
+	int		 verified;
+	unsigned	 early_inflight;
+	unsigned	 nebuf;
+	unsigned char	*ebuf[AZ_CONC_MAX];
+	int		 ebusy[AZ_CONC_MAX];
+	unsigned char	*chunk;		/* AZ_CHUNK, for hashing */
+};
+
+/* Blocks the final file has. */
+static uint32_t
+grow_final_blocks(const struct az_grow *g)
+{
+	uint64_t	bs = g->st->block_size;
+
+	return (uint32_t)((g->size + bs - 1) / bs);
+}
+
+static int
+grow_more(const struct az_grow *g)
+{
+	return !(g->final && g->verified && g->nredo == 0 &&
+	    g->nblocks >= grow_final_blocks(g));
+}
+
+/* Look at the file: its size, and whether the writer is done. */
+static int
+grow_poll(struct az_store *st, struct az_grow *g, const char *name)
+{
+	struct stat	sb;
+	int		eof, stop;
+
+	if (g->final)
+		return SB_OK;
+	pthread_mutex_lock(&g->mu);
+	eof = g->eof;
+	stop = g->abort;
+	pthread_mutex_unlock(&g->mu);
+	if (stop) {
+		sb_seterr(st->base.err, "azure: PUT %s: abandoned", name);
+		return SB_ERR_STORAGE;
+	}
+	if (g->fd < 0 &&
+	    (g->fd = open(g->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		/* The writer may not have created it yet. */
+		if (errno == ENOENT && !eof)
+			return SB_OK;
+		sb_seterr(st->base.err, "azure: PUT %s: %s: %s", name,
+		    g->path, strerror(errno));
+		return SB_ERR_IO;
+	}
+	if (fstat(g->fd, &sb) == -1) {
+		sb_seterr(st->base.err, "azure: PUT %s: %s: %s", name,
+		    g->path, strerror(errno));
+		return SB_ERR_IO;
+	}
+	g->size = (uint64_t)sb.st_size;
+	if (eof)
+		g->final = 1;	/* fstat after eof: the final size */
+	return SB_OK;
+}
+
+static int
+grow_note(struct az_grow *g, uint32_t idx, const char *md5, uint64_t len,
+    int early)
+{
+	struct az_blkinfo	*b;
+	uint32_t		 cap;
+
+	if (idx >= g->blkcap) {
+		cap = g->blkcap ? g->blkcap * 2 : 256;
+		while (cap <= idx)
+			cap *= 2;
+		if ((b = realloc(g->blk, cap * sizeof(*b))) == NULL)
+			return SB_ERR_NOMEM;
+		g->blk = b;
+		g->blkcap = cap;
+	}
+	memcpy(g->blk[idx].md5, md5, sizeof(g->blk[idx].md5));
+	g->blk[idx].len = len;
+	g->blk[idx].early = early;
+	return SB_OK;
+}
+
+/*
+ * Compare every early block with the final file; queue for staging again
+ * those that differ. Runs once no early block is in flight, so a re-staged
+ * block is always the last one Azure receives for its id.
+ */
+static int
+grow_verify(struct az_store *st, struct az_grow *g, const char *name)
+{
+	uint64_t	bs = st->block_size, off, len;
+	uint32_t	k, n = grow_final_blocks(g);
+	char		md5[32];
+	int		rc, eno = 0;
+
+	if ((g->redo = calloc(n ? n : 1, sizeof(*g->redo))) == NULL)
+		return SB_ERR_NOMEM;
+	for (k = 0; k < n && k < g->nblocks; k++) {
+		if (!g->blk[k].early)
+			continue;
+		off = (uint64_t)k * bs;
+		len = g->size - off < bs ? g->size - off : bs;
+		if ((rc = md5_file(g->fd, (off_t)off, len, g->chunk, md5,
+		    &eno)) != SB_OK) {
+			sb_seterr(st->base.err, "azure: PUT %s: reading %s: "
+			    "%s", name, g->path, strerror(eno));
+			return rc;
+		}
+		if (len != g->blk[k].len || strcmp(md5, g->blk[k].md5) != 0)
+			g->redo[g->nredo++] = k;
+		g->blk[k].early = 0;
+	}
+	g->verified = 1;
+	return SB_OK;
+}
+
+/* The next block of a growing file for a free slot (see above). */
+static int
+grow_fill(struct az_store *st, struct az_slot *sl, struct az_src *src,
+    const char *name, size_t *got)
+{
+	struct az_grow	*g = src->grow;
+	uint64_t	 bs = st->block_size, off, len, have;
+	uint32_t	 idx;
+	char		 raw[16];
+	ssize_t		 n;
+	unsigned	 e = 0;
+	int		 rc, eno = 0, early = 0;
+
+	*got = 0;
+	if ((rc = grow_poll(st, g, name)) != SB_OK)
+		return rc;
+	if (g->nredo > 0)
+		idx = g->redo[--g->nredo];
+	else if (g->final && g->nblocks < grow_final_blocks(g))
+		idx = g->nblocks++;
+	else if (g->final) {
+		if (g->verified || g->early_inflight > 0)
+			return SB_OK;
+		return grow_verify(st, g, name);
+	} else {
+		/* Early: only a block the file already extends past. */
+		off = (uint64_t)g->nblocks * bs;
+		if (g->size < off + 2 * bs)
+			return SB_OK;
+		for (e = 0; e < g->nebuf && g->ebusy[e]; e++)
+			;
+		if (e == g->nebuf)
+			return SB_OK;
+		idx = g->nblocks++;
+		early = 1;
+	}
+	if (idx >= AZ_BLOCKS_MAX) {
+		sb_seterr(st->base.err, "azure: PUT block %s: more than %u "
+		    "blocks: raise block_size", name, AZ_BLOCKS_MAX);
+		return SB_ERR_INVAL;
+	}
+	call_clear(&sl->call);
+	call_init(&sl->call, "PUT block", "PUT", name);
+	snprintf(raw, sizeof(raw), "blk%06u", (unsigned)idx);
+	az_b64_encode((const unsigned char *)raw, 9, sl->id, sizeof(sl->id));
+	call_qp(&sl->call, "comp", "block");
+	call_qp(&sl->call, "blockid", sl->id);
+	off = (uint64_t)idx * bs;
+	if (early) {
+		if (g->ebuf[e] == NULL &&
+		    (g->ebuf[e] = malloc((size_t)bs)) == NULL)
+			return SB_ERR_NOMEM;
+		for (have = 0; have < bs; have += (uint64_t)n) {
+			n = pread(g->fd, g->ebuf[e] + have, (size_t)(bs - have),
+			    (off_t)(off + have));
+			if (n <= 0) {
+				if (n == -1 && errno == EINTR) {
+					n = 0;
+					continue;
+				}
+				sb_seterr(st->base.err, "azure: PUT %s: reading "
+				    "%s: %s", name, g->path, n == 0 ?
+				    "file shrank" : strerror(errno));
+				return SB_ERR_IO;
+			}
+		}
+		sl->call.body.buf = g->ebuf[e];
+		sl->call.body.len = bs;
+		if ((rc = md5_buf(g->ebuf[e], (size_t)bs, sl->call.md5)) !=
+		    SB_OK)
+			return rc;
+		g->ebusy[e] = 1;
+		sl->ebi = (int)e;
+		g->early_inflight++;
+	} else {
+		len = g->size - off < bs ? g->size - off : bs;
+		sl->call.body.fd = g->fd;
+		sl->call.body.off = (off_t)off;
+		sl->call.body.len = len;
+		if ((rc = md5_file(g->fd, (off_t)off, len, g->chunk,
+		    sl->call.md5, &eno)) != SB_OK) {
+			sb_seterr(st->base.err, "azure: PUT %s: reading %s: "
+			    "%s", name, g->path, strerror(eno));
+			return rc;
+		}
+	}
+	if ((rc = grow_note(g, idx, sl->call.md5, sl->call.body.len,
+	    early)) != SB_OK)
+		return rc;
+	*got = (size_t)sl->call.body.len;
+	return SB_OK;
+}
+
+/* A block went up: give its early buffer back. */
+static void
+grow_done(struct az_grow *g, struct az_slot *sl)
+{
+	if (sl->ebi < 0)
+		return;
+	g->ebusy[sl->ebi] = 0;
+	sl->ebi = -1;
+	g->early_inflight--;
+}
+
+static void *
+grow_main(void *arg)
+{
+	struct az_grow	*g = arg;
+	struct az_src	 src;
+	int		 rc;
+
+	memset(&src, 0, sizeof(src));
+	src.fd = -1;
+	src.grow = g;
+	src.nocommit = 1;
+	if ((rc = ensure_container(g->st)) == SB_OK)
+		rc = put_blocks(g->st, g->name, NULL, &src, NULL, 0);
+	g->rc = rc;
+	return NULL;
+}
+
+static void
+grow_free(struct az_grow *g)
+{
+	unsigned	i;
+
+	if (g->fd >= 0)
+		close(g->fd);
+	for (i = 0; i < g->nebuf; i++)
+		free(g->ebuf[i]);
+	pthread_mutex_destroy(&g->mu);
+	free(g->blk);
+	free(g->redo);
+	free(g->chunk);
+	free(g->name);
+	free(g->path);
+	free(g);
+}
+
+/*
+ * upload_begin: start the staging thread. Returns the upload, or NULL
+ * (out of memory: the generic layer then uploads at finish).
+ */
+static void *
+az_upload_begin(struct sb_store *s, const char *name, const char *path)
+{
+	struct az_store	*st = (struct az_store *)s;
+	struct az_grow	*g;
+
+	if (!name_ok(st, name) || (g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	g->st = st;
+	g->fd = -1;
+	g->nebuf = (unsigned)(AZ_EARLY_MEM / st->block_size);
+	if (g->nebuf < 1)
+		g->nebuf = 1;
+	if (g->nebuf > st->concurrency)
+		g->nebuf = st->concurrency;
+	pthread_mutex_init(&g->mu, NULL);
+	if ((g->name = strdup(name)) == NULL ||
+	    (g->path = strdup(path)) == NULL ||
+	    (g->chunk = malloc(AZ_CHUNK)) == NULL ||
+	    pthread_create(&g->th, NULL, grow_main, g) != 0) {
+		grow_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+static void
+az_upload_eof(void *arg)
+{
+	struct az_grow	*g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	g->eof = 1;
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* upload_finish: wait for the blocks, commit them with meta. */
+static int
+az_upload_finish(struct sb_store *s, void *arg, const struct sb_meta *meta)
+{
+	struct az_store	*st = (struct az_store *)s;
+	struct az_grow	*g = arg;
+	int		 rc;
+
+	az_upload_eof(g);
+	pthread_join(g->th, NULL);
+	if ((rc = g->rc) == SB_OK)
+		rc = put_block_list(st, g->name, meta, grow_final_blocks(g));
+	grow_free(g);
+	return rc;
+}
+
+/* upload_abort: stop the thread; the staged blocks are never committed. */
+static void
+az_upload_abort(struct sb_store *s, void *arg)
+{
+	struct az_grow	*g = arg;
+
+	(void)s;
+	pthread_mutex_lock(&g->mu);
+	g->abort = 1;
+	g->eof = 1;
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(g->th, NULL);
+	grow_free(g);
 }
 
 /*
@@ -1871,6 +2259,10 @@ static const struct sb_store_ops az_ops = {
 	.del = az_del,
 	.staging_dir = az_staging_dir,
 	.free = az_free,
+	.upload_begin = az_upload_begin,
+	.upload_eof = az_upload_eof,
+	.upload_finish = az_upload_finish,
+	.upload_abort = az_upload_abort,
 };
 
 /* Container names: 3..63 of [a-z0-9-], no leading, trailing or double '-'. */

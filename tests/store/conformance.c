@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <openssl/evp.h>
 
 #include "config.h"
@@ -633,6 +635,126 @@ t_pagination(void)
 	sb_object_list_clear(&l);
 }
 
+
+/*
+ * A writer thread for t_staged: writes the file block by block (slowly,
+ * so a store can stage early blocks), then rewrites its first bytes and a
+ * middle block, as SQLite does with page 1 at the end of a copy.
+ */
+struct slowwriter {
+	const char	*path;
+	uint64_t	 size;
+	uint64_t	 chunk;
+	int		 ok;
+};
+
+static void *
+slowwriter_main(void *arg)
+{
+	struct slowwriter	*w = arg;
+	struct gen		 g;
+	unsigned char		*buf;
+	uint64_t		 off;
+	size_t			 n;
+	int			 fd;
+
+	w->ok = 0;
+	if ((buf = malloc((size_t)w->chunk)) == NULL)
+		return NULL;
+	if ((fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1) {
+		free(buf);
+		return NULL;
+	}
+	gen_init(&g, 77, w->size);
+	for (off = 0; off < w->size; off += n) {
+		n = (size_t)(w->size - off < w->chunk ? w->size - off :
+		    w->chunk);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = gen_byte(&g);
+		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n)
+			goto out;
+		usleep(20000);
+	}
+	/* Rewrites behind the writer's back: the start, and a middle. */
+	if (pwrite(fd, "REWRITTEN HEADER", 16, 0) != 16 ||
+	    pwrite(fd, "MIDDLE", 6, (off_t)(w->size / 2)) != 6)
+		goto out;
+	w->ok = 1;
+out:
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+/* sha256 (hex) of a local file. */
+static void
+file_hash(const char *path, char hex[65])
+{
+	char	err[SB_ERRMSG_MAX];
+	int64_t	size;
+
+	hex[0] = '\0';
+	sb_sha256_file(path, hex, &size, err);
+}
+
+static void
+t_staged(void)
+{
+	struct slowwriter	 w;
+	struct sb_upload	*up = NULL;
+	struct sb_object	 o;
+	pthread_t		 th;
+	char			 name[128], path[512], want[65], got[65];
+	uint64_t		 size;
+	struct sb_meta		 m;
+	int			 rc;
+
+	snprintf(name, sizeof(name), "%sstaged", pfx);
+	snprintf(path, sizeof(path), "%s/staged", tmpdir);
+	memset(&w, 0, sizeof(w));
+	w.path = path;
+	w.size = block_size * 9 + 1234;
+	w.chunk = block_size / 2;
+	rc = sb_store_upload_begin(st, name, path, &up);
+	check(rc == SB_OK && up != NULL, "upload_begin", "rc %d", rc);
+	if (rc != SB_OK)
+		return;
+	pthread_create(&th, NULL, slowwriter_main, &w);
+	pthread_join(th, NULL);
+	check(w.ok, "the writer wrote the file", "%s", strerror(errno));
+	/* Before finish: a disk store may take the file away (rename). */
+	file_hash(path, want);
+	sb_store_upload_eof(up);
+	memset(&m, 0, sizeof(m));
+	sb_meta_set(&m, "description", "staged: été");
+	rc = sb_store_upload_finish(&up, &m);
+	sb_meta_clear(&m);
+	check(rc == SB_OK && up == NULL, "upload_finish", "rc %d", rc);
+	rc = fetch(name, &size, got, NULL);
+	check(rc == SB_OK && size == w.size && strcmp(want, got) == 0,
+	    "the object is the final file, rewrites included",
+	    "rc %d size %llu", rc, (unsigned long long)size);
+	rc = sb_store_head(st, name, &o);
+	check(rc == SB_OK && sb_meta_get(&o.meta, "description") != NULL &&
+	    strcmp(sb_meta_get(&o.meta, "description"), "staged: été") == 0,
+	    "staged upload carries its metadata", "rc %d", rc);
+	sb_object_clear(&o);
+	unlink(path);
+
+	/* Abort: nothing is committed. */
+	snprintf(name, sizeof(name), "%sstaged-aborted", pfx);
+	rc = sb_store_upload_begin(st, name, path, &up);
+	w.ok = 0;
+	pthread_create(&th, NULL, slowwriter_main, &w);
+	pthread_join(th, NULL);
+	sb_store_upload_abort(&up);
+	check(rc == SB_OK && up == NULL, "upload_abort", "rc %d", rc);
+	rc = fetch(name, &size, got, NULL);
+	check(rc == SB_ERR_NOTFOUND, "an aborted upload leaves no object",
+	    "rc %d", rc);
+	unlink(path);
+}
+
 static int
 suite(void)
 {
@@ -655,6 +777,7 @@ suite(void)
 	t_missing();
 	t_delete();
 	t_failed_put();
+	t_staged();
 	t_pagination();
 	rmdir(tmpdir);
 	printf("%d passed, %d failed\n", npass, nfail);
