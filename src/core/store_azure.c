@@ -1456,6 +1456,139 @@ name_ok(struct az_store *st, const char *name)
  * keeps the last Put Block of a block id. Put Block List, at finish,
  * commits exactly the final file.
  */
+/*
+ * For a growing file once it is complete: a thread that hashes the blocks
+ * of the final file in a given order (the blocks still to stage first,
+ * then those staged early, to check them), as fast as it can: its reads
+ * come from the page cache and it holds one AZ_CHUNK. The upload thread
+ * asks without waiting (seqhash_try), so curl's transfers never stall.
+ */
+struct az_seqhash {
+	pthread_t	 th;
+	pthread_mutex_t	 mu;
+	int		 fd;
+	uint64_t	 size;
+	uint64_t	 bsize;
+	uint32_t	*seq;		/* block indexes, in hashing order */
+	uint32_t	 nseq;
+	char		(*md5)[32];	/* by block index */
+	unsigned char	*ready;		/* by block index */
+	int		 err;		/* errno, when a read failed */
+	int		 stop;
+	int		 started;
+};
+
+static void *
+seqhash_main(void *arg)
+{
+	struct az_seqhash	*h = arg;
+	unsigned char		*chunk;
+	char			 md5[32];
+	uint64_t		 off, len;
+	uint32_t		 i, k;
+	int			 rc, eno = 0, stop;
+
+	if ((chunk = malloc(AZ_CHUNK)) == NULL) {
+		pthread_mutex_lock(&h->mu);
+		h->err = ENOMEM;
+		pthread_mutex_unlock(&h->mu);
+		return NULL;
+	}
+	for (i = 0; i < h->nseq; i++) {
+		pthread_mutex_lock(&h->mu);
+		stop = h->stop;
+		pthread_mutex_unlock(&h->mu);
+		if (stop)
+			break;
+		k = h->seq[i];
+		off = (uint64_t)k * h->bsize;
+		len = h->size - off < h->bsize ? h->size - off : h->bsize;
+		rc = md5_file(h->fd, (off_t)off, len, chunk, md5, &eno);
+		pthread_mutex_lock(&h->mu);
+		if (rc != SB_OK)
+			h->err = eno ? eno : EIO;
+		else {
+			memcpy(h->md5[k], md5, sizeof(md5));
+			h->ready[k] = 1;
+		}
+		pthread_mutex_unlock(&h->mu);
+		if (rc != SB_OK)
+			break;
+	}
+	free(chunk);
+	return NULL;
+}
+
+/* Hash the nblocks blocks of the final file: first..n-1, then 0..first-1. */
+static int
+seqhash_start(struct az_seqhash *h, int fd, uint64_t size, uint64_t bsize,
+    uint32_t first)
+{
+	uint32_t	n = (uint32_t)((size + bsize - 1) / bsize), i, j = 0;
+
+	memset(h, 0, sizeof(*h));
+	h->fd = fd;
+	h->size = size;
+	h->bsize = bsize;
+	if ((h->seq = calloc(n + 1, sizeof(*h->seq))) == NULL ||
+	    (h->md5 = calloc(n + 1, sizeof(*h->md5))) == NULL ||
+	    (h->ready = calloc(n + 1, 1)) == NULL)
+		goto fail;
+	for (i = first < n ? first : n; i < n; i++)
+		h->seq[j++] = i;
+	for (i = 0; i < first && i < n; i++)
+		h->seq[j++] = i;
+	h->nseq = j;
+	pthread_mutex_init(&h->mu, NULL);
+	if (pthread_create(&h->th, NULL, seqhash_main, h) != 0) {
+		pthread_mutex_destroy(&h->mu);
+		goto fail;
+	}
+	h->started = 1;
+	return SB_OK;
+fail:
+	free(h->seq);
+	free(h->md5);
+	free(h->ready);
+	memset(h, 0, sizeof(*h));
+	return SB_ERR_NOMEM;
+}
+
+/* 1 and the Content-MD5 of block k when ready, 0 not yet, -1 failed. */
+static int
+seqhash_try(struct az_seqhash *h, uint32_t k, char out[32], int *eno)
+{
+	int	r;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->ready[k]) {
+		memcpy(out, h->md5[k], 32);
+		r = 1;
+	} else if (h->err != 0) {
+		*eno = h->err;
+		r = -1;
+	} else
+		r = 0;
+	pthread_mutex_unlock(&h->mu);
+	return r;
+}
+
+static void
+seqhash_stop(struct az_seqhash *h)
+{
+	if (!h->started)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->stop = 1;
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->th, NULL);
+	pthread_mutex_destroy(&h->mu);
+	free(h->seq);
+	free(h->md5);
+	free(h->ready);
+	memset(h, 0, sizeof(*h));
+}
+
 struct az_blkinfo {
 	char		 md5[32];	/* base64, what was staged */
 	uint64_t	 len;
@@ -1486,6 +1619,9 @@ struct az_grow {
 	unsigned char	*ebuf[AZ_CONC_MAX];
 	int		 ebusy[AZ_CONC_MAX];
 	unsigned char	*chunk;		/* AZ_CHUNK, for hashing */
+	struct az_seqhash hash;		/* the final file's blocks */
+	uint32_t	 first_final;	/* blocks below were staged early */
+	uint32_t	 vnext;		/* next early block to check */
 };
 
 /* Blocks the final file has. */
@@ -1536,8 +1672,16 @@ grow_poll(struct az_store *st, struct az_grow *g, const char *name)
 		return SB_ERR_IO;
 	}
 	g->size = (uint64_t)sb.st_size;
-	if (eof)
+	if (eof) {
 		g->final = 1;	/* fstat after eof: the final size */
+		g->first_final = g->nblocks;
+		if (seqhash_start(&g->hash, g->fd, g->size,
+		    st->block_size, g->first_final) != SB_OK) {
+			sb_seterr(st->base.err, "azure: PUT %s: out of memory",
+			    name);
+			return SB_ERR_NOMEM;
+		}
+	}
 	return SB_OK;
 }
 
@@ -1564,34 +1708,36 @@ grow_note(struct az_grow *g, uint32_t idx, const char *md5, uint64_t len,
 }
 
 /*
- * Compare every early block with the final file; queue for staging again
- * those that differ. Runs once no early block is in flight, so a re-staged
- * block is always the last one Azure receives for its id.
+ * Compare the early blocks with the final file, as their hashes become
+ * ready; queue for staging again those that differ. Runs once no early
+ * block is in flight, so a re-staged block is always the last one Azure
+ * receives for its id. Sets verified when all are checked.
  */
 static int
 grow_verify(struct az_store *st, struct az_grow *g, const char *name)
 {
 	uint64_t	bs = st->block_size, off, len;
-	uint32_t	k, n = grow_final_blocks(g);
+	uint32_t	n = grow_final_blocks(g);
 	char		md5[32];
-	int		rc, eno = 0;
+	int		r, eno = 0;
 
-	if ((g->redo = calloc(n ? n : 1, sizeof(*g->redo))) == NULL)
+	if (g->redo == NULL &&
+	    (g->redo = calloc(n ? n : 1, sizeof(*g->redo))) == NULL)
 		return SB_ERR_NOMEM;
-	for (k = 0; k < n && k < g->nblocks; k++) {
-		if (!g->blk[k].early)
-			continue;
-		off = (uint64_t)k * bs;
-		len = g->size - off < bs ? g->size - off : bs;
-		if ((rc = md5_file(g->fd, (off_t)off, len, g->chunk, md5,
-		    &eno)) != SB_OK) {
+	for (; g->vnext < g->first_final && g->vnext < n; g->vnext++) {
+		if ((r = seqhash_try(&g->hash, g->vnext, md5, &eno)) == 0)
+			return SB_OK;		/* not hashed yet */
+		if (r < 0) {
 			sb_seterr(st->base.err, "azure: PUT %s: reading %s: "
 			    "%s", name, g->path, strerror(eno));
-			return rc;
+			return SB_ERR_IO;
 		}
-		if (len != g->blk[k].len || strcmp(md5, g->blk[k].md5) != 0)
-			g->redo[g->nredo++] = k;
-		g->blk[k].early = 0;
+		off = (uint64_t)g->vnext * bs;
+		len = g->size - off < bs ? g->size - off : bs;
+		if (len != g->blk[g->vnext].len ||
+		    strcmp(md5, g->blk[g->vnext].md5) != 0)
+			g->redo[g->nredo++] = g->vnext;
+		g->blk[g->vnext].early = 0;
 	}
 	g->verified = 1;
 	return SB_OK;
@@ -1614,9 +1760,9 @@ grow_fill(struct az_store *st, struct az_slot *sl, struct az_src *src,
 	if ((rc = grow_poll(st, g, name)) != SB_OK)
 		return rc;
 	if (g->nredo > 0)
-		idx = g->redo[--g->nredo];
+		idx = g->redo[g->nredo - 1];
 	else if (g->final && g->nblocks < grow_final_blocks(g))
-		idx = g->nblocks++;
+		idx = g->nblocks;
 	else if (g->final) {
 		if (g->verified || g->early_inflight > 0)
 			return SB_OK;
@@ -1673,15 +1819,21 @@ grow_fill(struct az_store *st, struct az_slot *sl, struct az_src *src,
 		g->early_inflight++;
 	} else {
 		len = g->size - off < bs ? g->size - off : bs;
+		if ((rc = seqhash_try(&g->hash, idx, sl->call.md5, &eno)) ==
+		    0)
+			return SB_OK;	/* hashed soon: try again */
+		if (rc < 0) {
+			sb_seterr(st->base.err, "azure: PUT %s: reading %s: "
+			    "%s", name, g->path, strerror(eno));
+			return SB_ERR_IO;
+		}
+		if (g->nredo > 0 && g->redo[g->nredo - 1] == idx)
+			g->nredo--;
+		else
+			g->nblocks++;
 		sl->call.body.fd = g->fd;
 		sl->call.body.off = (off_t)off;
 		sl->call.body.len = len;
-		if ((rc = md5_file(g->fd, (off_t)off, len, g->chunk,
-		    sl->call.md5, &eno)) != SB_OK) {
-			sb_seterr(st->base.err, "azure: PUT %s: reading %s: "
-			    "%s", name, g->path, strerror(eno));
-			return rc;
-		}
 	}
 	if ((rc = grow_note(g, idx, sl->call.md5, sl->call.body.len,
 	    early)) != SB_OK)
@@ -1723,6 +1875,7 @@ grow_free(struct az_grow *g)
 {
 	unsigned	i;
 
+	seqhash_stop(&g->hash);
 	if (g->fd >= 0)
 		close(g->fd);
 	for (i = 0; i < g->nebuf; i++)
