@@ -1647,8 +1647,6 @@ grow_poll(struct az_store *st, struct az_grow *g, const char *name)
 	struct stat	sb;
 	int		eof, stop;
 
-	if (g->final)
-		return SB_OK;
 	pthread_mutex_lock(&g->mu);
 	eof = g->eof;
 	stop = g->abort;
@@ -1657,6 +1655,8 @@ grow_poll(struct az_store *st, struct az_grow *g, const char *name)
 		sb_seterr(st->base.err, "azure: PUT %s: abandoned", name);
 		return SB_ERR_STORAGE;
 	}
+	if (g->final)
+		return SB_OK;
 	if (g->fd < 0 &&
 	    (g->fd = open(g->path, O_RDONLY | O_CLOEXEC)) == -1) {
 		/* The writer may not have created it yet. */
