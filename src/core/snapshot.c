@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "snapshot.h"
+#include "snapvfs.h"
 
 #define BUSY_TIMEOUT_MS		10000	/* per lock attempt, both ends */
 #define TAKE_DEADLINE_MS	30000	/* retrying a busy source */
@@ -77,15 +78,18 @@ dberr(char *err, sqlite3 *db, int rc, const char *what, const char *path)
 	return map_rc(rc);
 }
 
-/* Open a database with our settings; *db is NULL on failure. */
+/*
+ * Open a database with our settings, through the VFS named vfs (NULL: the
+ * default one); *db is NULL on failure.
+ */
 static int
-open_db(const char *path, int flags, sqlite3 **db, char *err,
-    const char *what)
+open_db(const char *path, int flags, const char *vfs, sqlite3 **db,
+    char *err, const char *what)
 {
 	int	rc, ret;
 
 	*db = NULL;
-	rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, vfs);
 	if (rc == SQLITE_OK) {
 		sqlite3_extended_result_codes(*db, 1);
 		rc = sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
@@ -451,11 +455,18 @@ sb_snapshot_take_hashed(const char *src, const char *dst,
 	close(fd);
 	created = 1;
 
-	if ((ret = open_db(src, SQLITE_OPEN_READONLY, &sdb, err,
+	if ((ret = open_db(src, SQLITE_OPEN_READONLY, NULL, &sdb, err,
 	    "opening source database")) != SB_OK)
 		goto out;
-	if ((ret = open_db(dst, SQLITE_OPEN_READWRITE, &ddb, err,
-	    "opening snapshot")) != SB_OK)
+	/* The copy is written through our VFS, in large writes (snapvfs.c). */
+	if ((rc = sb_snapvfs_register()) != SQLITE_OK) {
+		sb_seterr(err, "snapshot %s: cannot register the SQLite VFS: "
+		    "%s", dst, sqlite3_errstr(rc));
+		ret = map_rc(rc);
+		goto out;
+	}
+	if ((ret = open_db(dst, SQLITE_OPEN_READWRITE, SB_SNAPVFS_NAME, &ddb,
+	    err, "opening snapshot")) != SB_OK)
 		goto out;
 	if ((ret = pragma_text(ddb, "PRAGMA journal_mode = OFF", mode,
 	    sizeof(mode), err, dst)) != SB_OK ||
@@ -485,6 +496,13 @@ sb_snapshot_take_hashed(const char *src, const char *dst,
 	if ((ret = pragma_text(ddb, "PRAGMA journal_mode = DELETE", mode,
 	    sizeof(mode), err, dst)) != SB_OK)
 		goto out;
+	/* Write out the VFS's buffer while its errors can be seen. */
+	if ((rc = sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_SEAL,
+	    NULL)) != SQLITE_OK) {
+		sb_seterr(err, "writing %s: %s", dst, sqlite3_errstr(rc));
+		ret = map_rc(rc);
+		goto out;
+	}
 	rc = sqlite3_close(ddb);
 	ddb = NULL;
 	if (rc != SQLITE_OK) {
@@ -521,7 +539,7 @@ sb_snapshot_check(const char *path, char *err)
 	}
 	if ((ret = check_header(path, NULL, err)) != SB_OK)
 		return ret;
-	if ((ret = open_db(path, SQLITE_OPEN_READONLY, &db, err,
+	if ((ret = open_db(path, SQLITE_OPEN_READONLY, NULL, &db, err,
 	    "opening")) != SB_OK)
 		goto out;
 	ret = integrity(db, path, err);
@@ -558,10 +576,10 @@ sb_snapshot_restore(const char *from, const char *live, char *err)
 	}
 	if ((ret = check_header(from, &fwal, err)) != SB_OK)
 		return ret;
-	if ((ret = open_db(live, SQLITE_OPEN_READWRITE, &ldb, err,
+	if ((ret = open_db(live, SQLITE_OPEN_READWRITE, NULL, &ldb, err,
 	    "opening live database")) != SB_OK)
 		goto out;
-	if ((ret = open_db(from, SQLITE_OPEN_READONLY, &fdb, err,
+	if ((ret = open_db(from, SQLITE_OPEN_READONLY, NULL, &fdb, err,
 	    "opening backup")) != SB_OK)
 		goto out;
 	/* Reading journal_mode reads live's header: a non-database fails. */
