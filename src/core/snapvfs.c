@@ -46,7 +46,11 @@ struct snapfile {
 	int		 buflen;	/* bytes held in buf */
 	int		 sealed;	/* write through, no buffering */
 	int		 sticky;	/* first write error, or SQLITE_OK */
+	struct sb_snapvfs_track *track;	/* or NULL; see snapvfs.h */
+	sqlite3_int64	 accepted;	/* end of the tracked region */
 };
+
+#define LOCKBYTE	((sqlite3_int64)0x40000000)	/* SQLite's PENDING_BYTE */
 
 /* The real file object starts after ours, aligned for any type. */
 #define REALOFF	((sizeof(struct snapfile) + 15) & ~(size_t)15)
@@ -55,6 +59,48 @@ static sqlite3_vfs	*deflt;		/* the VFS we wrap */
 static sqlite3_vfs	 snapvfs;
 static int		 regrc = SQLITE_ERROR;
 static pthread_once_t	 regonce = PTHREAD_ONCE_INIT;
+
+/* Stop tracking: the file no longer grows as the tracker expects. */
+static void
+untrack(struct snapfile *f)
+{
+	if (f->track != NULL) {
+		f->track->broken(f->track->arg);
+		f->track = NULL;
+	}
+}
+
+/*
+ * A write of [off, off + amt) is about to be accepted: does it continue
+ * the tracked region, stay in front of it (page 1), or break the
+ * pattern? One gap is part of the pattern: the lock-byte page, the page
+ * that holds offset 2^30 (https://sqlite.org/fileformat2.html#the_lock_byte_page),
+ * which SQLite never writes; in a new file it reads back as zeros.
+ */
+static void
+track_write(struct snapfile *f, sqlite3_int64 off, int amt)
+{
+	sqlite3_int64	psz;
+
+	if (f->track == NULL || off + amt <= f->track->from)
+		return;
+	psz = f->track->from;
+	if (off == f->accepted ||
+	    (off == f->accepted + psz && f->accepted <= LOCKBYTE &&
+	    LOCKBYTE < off))
+		f->accepted = off + amt;
+	else
+		untrack(f);
+}
+
+/* Bytes up to end are in the file: tell the tracker. */
+static void
+track_flushed(struct snapfile *f, sqlite3_int64 end)
+{
+	if (f->track != NULL && end > f->track->from)
+		f->track->flushed(f->track->arg,
+		    end < f->accepted ? end : f->accepted);
+}
 
 /*
  * Write out the buffer. On failure remember the error; the buffered
@@ -74,9 +120,12 @@ flush(struct snapfile *f)
 		if (rc != SQLITE_OK) {
 			if (f->sticky == SQLITE_OK)
 				f->sticky = rc;
+			untrack(f);
 			break;
 		}
 	}
+	if (f->sticky == SQLITE_OK)
+		track_flushed(f, f->bufoff + f->buflen);
 	f->buflen = 0;
 	return f->sticky;
 }
@@ -105,6 +154,21 @@ sf_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
 	return f->real->pMethods->xRead(f->real, out, amt, off);
 }
 
+/* A write that skips the buffer (the buffer is empty: in order). */
+static int
+write_through(struct snapfile *f, const void *in, int amt, sqlite3_int64 off)
+{
+	int	rc;
+
+	if ((rc = f->real->pMethods->xWrite(f->real, in, amt, off)) !=
+	    SQLITE_OK) {
+		untrack(f);
+		return rc;
+	}
+	track_flushed(f, off + amt);
+	return SQLITE_OK;
+}
+
 /*
  * Append to the buffer a write that continues it and fits; otherwise
  * write the buffer out and start again at this write. A write as large
@@ -118,8 +182,11 @@ sf_write(sqlite3_file *p, const void *in, int amt, sqlite3_int64 off)
 
 	if (f->sticky != SQLITE_OK)
 		return f->sticky;
-	if (f->sealed || amt <= 0)
+	if (amt <= 0)
 		return f->real->pMethods->xWrite(f->real, in, amt, off);
+	track_write(f, off, amt);
+	if (f->sealed)
+		return write_through(f, in, amt, off);
 	if (f->buflen > 0 && off == f->bufoff + f->buflen &&
 	    amt <= SNAPVFS_BUFSZ - f->buflen) {
 		memcpy(f->buf + f->buflen, in, (size_t)amt);
@@ -129,7 +196,7 @@ sf_write(sqlite3_file *p, const void *in, int amt, sqlite3_int64 off)
 	if ((rc = flush(f)) != SQLITE_OK)
 		return rc;
 	if (amt > SNAPVFS_IOMAX)
-		return f->real->pMethods->xWrite(f->real, in, amt, off);
+		return write_through(f, in, amt, off);
 	memcpy(f->buf, in, (size_t)amt);
 	f->bufoff = off;
 	f->buflen = amt;
@@ -144,6 +211,8 @@ sf_truncate(sqlite3_file *p, sqlite3_int64 size)
 
 	if ((rc = flush(f)) != SQLITE_OK)
 		return rc;
+	if (f->track != NULL && size < f->accepted)
+		untrack(f);
 	return f->real->pMethods->xTruncate(f->real, size);
 }
 
@@ -213,6 +282,13 @@ sf_filecontrol(sqlite3_file *p, int op, void *arg)
 		rc = flush(f);
 		f->sealed = 1;
 		return rc;
+	}
+	if (op == SB_SNAPVFS_FCNTL_TRACK) {
+		if (f->track != NULL || f->buflen > 0 || arg == NULL)
+			return SQLITE_MISUSE;
+		f->track = arg;
+		f->accepted = f->track->from;
+		return SQLITE_OK;
 	}
 	if (op != SQLITE_FCNTL_SIZE_HINT && (rc = flush(f)) != SQLITE_OK)
 		return rc;

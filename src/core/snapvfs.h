@@ -19,6 +19,27 @@
 #define SB_SNAPVFS_FCNTL_SEAL	0x5b5f0001
 
 /*
+ * sqlite3_file_control() opcode: watch the writes, arg a struct
+ * sb_snapvfs_track (which must outlive the file). Set it before the first
+ * write. The VFS follows the region that starts at from and grows by
+ * writes that continue it exactly (the backup API writes pages 2..N in
+ * order; from is the page size); writes that end at or before from
+ * (page 1) are left alone, and the lock-byte page may be skipped.
+ * flushed(arg, end) says that [from, end) is all written to the file;
+ * broken(arg) says, once, that a write or truncate left that pattern (a
+ * gap, a rewrite, a failed write): what was reported may be stale.
+ * Both are called on the thread writing the database.
+ */
+#define SB_SNAPVFS_FCNTL_TRACK	0x5b5f0002
+
+struct sb_snapvfs_track {
+	long long	  from;
+	void		(*flushed)(void *arg, long long end);
+	void		(*broken)(void *arg);
+	void		 *arg;
+};
+
+/*
  * Register the VFS with SQLite (once; not as the default). Returns an
  * SQLite result code.
  */
