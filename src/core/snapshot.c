@@ -387,7 +387,8 @@ remove_copy(const char *path)
  *
  * The VFS (snapvfs.c) reports how far pages 2..N have been written in
  * order; a thread reads them back from the page cache and hashes them
- * behind the copy, on another CPU. The guess is not trusted: at the end
+ * behind the copy, on another CPU, and starts their write-back to disk.
+ * The guess is not trusted: at the end
  * the hash is used only if the VFS saw no write out of that order, the
  * file is exactly as long as what was hashed, and its page 1 equals the
  * guess byte for byte. Otherwise (page 1 of a busy WAL database often
@@ -470,6 +471,17 @@ hasher_thread(void *arg)
 		while (n == -1 && errno == EINTR);
 		if (n > 0)
 			EVP_DigestUpdate(h->ctx, h->buf, (size_t)n);
+#ifdef SYNC_FILE_RANGE_WRITE
+		/*
+		 * Start writing these bytes to disk now (Linux
+		 * sync_file_range(2), asynchronous), so the fsync at the
+		 * end has little left to do. Only a head start: errors are
+		 * the fsync's to report.
+		 */
+		if (n > 0)
+			(void)sync_file_range(h->fd, from, n,
+			    SYNC_FILE_RANGE_WRITE);
+#endif
 		pthread_mutex_lock(&h->mu);
 		if (n <= 0)
 			h->broken = 1;
