@@ -422,7 +422,10 @@ put4(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char)v;
 }
 
-/* VFS callback: [from, end) of the copy is in the file. */
+/*
+ * VFS callback: [from, end) of the copy is in the file. The thread is
+ * woken for a whole HASH_BUFSZ, not for every write: fewer wake-ups.
+ */
 static void
 hasher_flushed(void *arg, long long end)
 {
@@ -431,7 +434,8 @@ hasher_flushed(void *arg, long long end)
 	pthread_mutex_lock(&h->mu);
 	if (end > h->avail) {
 		h->avail = end;
-		pthread_cond_signal(&h->cv);
+		if (h->avail - h->hashed >= HASH_BUFSZ)
+			pthread_cond_signal(&h->cv);
 	}
 	pthread_mutex_unlock(&h->mu);
 }
@@ -458,7 +462,8 @@ hasher_thread(void *arg)
 
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
-		while (!h->broken && !h->done && h->avail <= h->hashed)
+		while (!h->broken && !h->done &&
+		    h->avail - h->hashed < HASH_BUFSZ)
 			pthread_cond_wait(&h->cv, &h->mu);
 		if (h->broken || h->avail <= h->hashed)
 			break;
