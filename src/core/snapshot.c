@@ -33,7 +33,8 @@
 #define TAKE_DEADLINE_MS	30000	/* retrying a busy source */
 #define RESTORE_DEADLINE_MS	60000	/* retrying a busy live database */
 #define RETRY_SLEEP_MS		100
-#define HASH_BUFSZ		(1024 * 1024)	/* read by the hasher at once */
+#define HASH_BUFSZ		(1024 * 1024)	/* read by the hasher at once;
+						 * >= the largest page */
 
 /* Milliseconds on a clock that does not jump. */
 static int64_t
@@ -388,12 +389,12 @@ remove_copy(const char *path)
  * The VFS (snapvfs.c) reports how far pages 2..N have been written in
  * order; a thread reads them back from the page cache and hashes them
  * behind the copy, on another CPU, and starts their write-back to disk.
- * The guess is not trusted: at the end
- * the hash is used only if the VFS saw no write out of that order, the
- * file is exactly as long as what was hashed, and its page 1 equals the
- * guess byte for byte. Otherwise (page 1 of a busy WAL database often
- * lives in the -wal file, so the guess is stale) the file is hashed again
- * from the start, as it would be without all this.
+ * The guess is not trusted: at the end the hash is used only if the VFS
+ * saw no write out of that order, the file is exactly as long as what was
+ * hashed, and its page 1 equals the guess byte for byte. Otherwise (page
+ * 1 of a busy WAL database often lives in the -wal file, so the guess is
+ * stale) the file is hashed again from the start, as it would be without
+ * all this.
  */
 struct hasher {
 	pthread_mutex_t		 mu;
@@ -474,8 +475,8 @@ hasher_thread(void *arg)
 		do
 			n = pread(h->fd, h->buf, (size_t)(to - from), from);
 		while (n == -1 && errno == EINTR);
-		if (n > 0)
-			EVP_DigestUpdate(h->ctx, h->buf, (size_t)n);
+		if (n > 0 && EVP_DigestUpdate(h->ctx, h->buf, (size_t)n) != 1)
+			n = -1;
 #ifdef SYNC_FILE_RANGE_WRITE
 		/*
 		 * Start writing these bytes to disk now (Linux
@@ -594,7 +595,7 @@ fail:
 static int
 hasher_finish(struct hasher *h, char sha[SB_SHA256_HEX + 1], int64_t *size)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE], p1[65536];
+	unsigned char	 md[EVP_MAX_MD_SIZE];
 	unsigned int	 mdlen = 0;
 	struct stat	 st;
 	ssize_t		 n;
@@ -610,10 +611,12 @@ hasher_finish(struct hasher *h, char sha[SB_SHA256_HEX + 1], int64_t *size)
 	ok = !h->broken && fstat(h->fd, &st) == 0 &&
 	    (long long)st.st_size == h->hashed;
 	if (ok) {
+		/* The thread is gone: its buffer (>= 64 KiB) is free. */
 		do
-			n = pread(h->fd, p1, h->psz, 0);
+			n = pread(h->fd, h->buf, h->psz, 0);
 		while (n == -1 && errno == EINTR);
-		ok = n == (ssize_t)h->psz && memcmp(p1, h->page1, h->psz) == 0;
+		ok = n == (ssize_t)h->psz &&
+		    memcmp(h->buf, h->page1, h->psz) == 0;
 	}
 	if (!ok || EVP_DigestFinal_ex(h->ctx, md, &mdlen) != 1 || mdlen != 32)
 		return 0;
@@ -691,7 +694,8 @@ sb_snapshot_take(const char *src, const char *dst, char *err)
  * mark in its header; it is switched back to a rollback journal so the
  * file stands alone (opening it read-only later needs no -wal/-shm).
  * When sha is wanted, the copy is hashed as it is written (struct
- * hasher). On failure dst is removed. err (SB_ERRMSG_MAX, may be NULL) says why.
+ * hasher). On failure dst is removed. err (SB_ERRMSG_MAX, may be NULL)
+ * says why.
  */
 int
 sb_snapshot_take_hashed(const char *src, const char *dst,

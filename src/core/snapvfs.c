@@ -74,8 +74,9 @@ untrack(struct snapfile *f)
  * A write of [off, off + amt) is about to be accepted: does it continue
  * the tracked region, stay in front of it (page 1), or break the
  * pattern? One gap is part of the pattern: the lock-byte page, the page
- * that holds offset 2^30 (https://sqlite.org/fileformat2.html#the_lock_byte_page),
- * which SQLite never writes; in a new file it reads back as zeros.
+ * that holds offset 2^30, which SQLite never writes
+ * (https://sqlite.org/fileformat2.html#the_lock_byte_page); in a new file
+ * it reads back as zeros.
  */
 static void
 track_write(struct snapfile *f, sqlite3_int64 off, int amt)
