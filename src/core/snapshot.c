@@ -521,17 +521,23 @@ hasher_free(struct hasher **hp)
 }
 
 /*
- * Guess the copy's page 1 from the source file src, open the copy dst,
+ * Guess the copy's page 1 from the source database, open the copy dst,
  * hash the guess and start the thread. NULL if any of it cannot be done:
  * the copy is then hashed afterwards, so nothing here is an error.
  * The caller frees with hasher_free().
+ *
+ * The source's page 1 is read through the connection's own file object
+ * (SQLITE_FCNTL_FILE_POINTER), not a descriptor of ours: closing any
+ * descriptor of the live file would drop the POSIX locks every other
+ * connection of this process holds on it
+ * (https://sqlite.org/howtocorrupt.html, section 2.2).
  */
 static struct hasher *
-hasher_new(const char *src, const char *dst)
+hasher_new(sqlite3 *sdb, const char *dst)
 {
 	struct hasher	*h = NULL;
-	ssize_t		 n;
-	int		 fd = -1, wal;
+	sqlite3_file	*sf = NULL;
+	int		 wal;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
@@ -545,19 +551,17 @@ hasher_new(const char *src, const char *dst)
 		free(h);
 		return NULL;
 	}
-	if ((fd = open(src, O_RDONLY | O_CLOEXEC)) == -1)
-		goto fail;
-	do
-		n = pread(fd, h->page1, sizeof(h->page1), 0);
-	while (n == -1 && errno == EINTR);
-	close(fd);
-	if (n < 100 || memcmp(h->page1, "SQLite format 3", 16) != 0)
+	if (sqlite3_file_control(sdb, "main", SQLITE_FCNTL_FILE_POINTER,
+	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL ||
+	    sf->pMethods->xRead(sf, h->page1, 100, 0) != SQLITE_OK ||
+	    memcmp(h->page1, "SQLite format 3", 16) != 0)
 		goto fail;
 	h->psz = (size_t)h->page1[16] << 8 | h->page1[17];
 	if (h->psz == 1)
 		h->psz = 65536;
 	if (h->psz < 512 || h->psz > sizeof(h->page1) ||
-	    (h->psz & (h->psz - 1)) != 0 || (size_t)n < h->psz)
+	    (h->psz & (h->psz - 1)) != 0 ||
+	    sf->pMethods->xRead(sf, h->page1, (int)h->psz, 0) != SQLITE_OK)
 		goto fail;
 	wal = h->page1[18] == 2 && h->page1[19] == 2;
 	if (wal)
@@ -739,7 +743,7 @@ sb_snapshot_take_hashed(const char *src, const char *dst,
 	    err, "opening snapshot")) != SB_OK)
 		goto out;
 	/* Best effort: without it the copy is hashed afterwards. */
-	if (sha != NULL && (h = hasher_new(src, dst)) != NULL &&
+	if (sha != NULL && (h = hasher_new(sdb, dst)) != NULL &&
 	    sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_TRACK,
 	    &h->track) != SQLITE_OK)
 		hasher_free(&h);
