@@ -2,11 +2,13 @@
  * snapvfs.c - an SQLite VFS (https://sqlite.org/vfs.html) for the new file
  * a snapshot is copied into. It wraps the default VFS and changes one
  * thing: writes to the main database file that follow each other are
- * gathered in a buffer and written with one pwrite(2) per SNAPVFS_BUFSZ
- * bytes. The backup API writes the copy a page at a time, in page order
- * (cache spills, then the pages left at commit); at 4 KiB a page that is
- * a quarter of a million write calls for a 1 GB database, and the calls,
- * not the bytes, were most of the cost.
+ * gathered in a buffer and written SNAPVFS_IOMAX bytes a call. The backup
+ * API writes the copy a page at a time, in page order (cache spills, then
+ * the pages left at commit); at 4 KiB a page that is a quarter of a
+ * million write calls for a 1 GB database, and the calls, not the bytes,
+ * were most of the cost. It can also tell a tracker how far the file has
+ * been written in order (SB_SNAPVFS_FCNTL_TRACK), so that snapshot.c can
+ * hash the copy while it is made.
  *
  * The buffer is a write-behind cache with one rule: it is written out
  * before anything that could observe the file or depends on its content
@@ -366,27 +368,33 @@ sf_unfetch(sqlite3_file *p, sqlite3_int64 off, void *page)
 	return f->real->pMethods->xUnfetch(f->real, off, page);
 }
 
-/* Version 3 methods; unused slots are never called (see sv_open). */
-static const sqlite3_io_methods snapio = {
-	3,
-	sf_close, sf_read, sf_write, sf_truncate, sf_sync, sf_filesize,
-	sf_lock, sf_unlock, sf_checkreserved, sf_filecontrol, sf_sectorsize,
-	sf_devchar, sf_shmmap, sf_shmlock, sf_shmbarrier, sf_shmunmap,
-	sf_fetch, sf_unfetch
+/*
+ * Our methods, at each version a wrapped file may have: SQLite calls
+ * shared-memory methods only from version 2 and memory-map methods only
+ * from version 3, so we offer no more than the file we forward to.
+ */
+#define SNAPIO(v) {							\
+	(v),								\
+	sf_close, sf_read, sf_write, sf_truncate, sf_sync, sf_filesize,	\
+	sf_lock, sf_unlock, sf_checkreserved, sf_filecontrol,		\
+	sf_sectorsize, sf_devchar, sf_shmmap, sf_shmlock,		\
+	sf_shmbarrier, sf_shmunmap, sf_fetch, sf_unfetch		\
+}
+static const sqlite3_io_methods snapio[3] = {
+	SNAPIO(1), SNAPIO(2), SNAPIO(3)
 };
 
 /*
  * Open a file. Anything but a main database is the default VFS's own
  * object (our szOsFile is larger than its, so it fits in place). A main
- * database gets our wrapper, provided the default VFS's methods have
- * everything we forward (version 3: shared memory and memory maps).
+ * database gets our wrapper, at the version of the file it wraps.
  */
 static int
 sv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
     int *outflags)
 {
 	struct snapfile	*f = (struct snapfile *)p;
-	int		 rc;
+	int		 rc, v;
 
 	(void)vfs;
 	if ((flags & SQLITE_OPEN_MAIN_DB) == 0)
@@ -396,7 +404,7 @@ sv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 	if ((f->buf = malloc(SNAPVFS_BUFSZ)) == NULL)
 		return SQLITE_NOMEM;
 	rc = deflt->xOpen(deflt, name, f->real, flags, outflags);
-	if (rc == SQLITE_OK && f->real->pMethods->iVersion < 3) {
+	if (rc == SQLITE_OK && f->real->pMethods->iVersion < 1) {
 		f->real->pMethods->xClose(f->real);
 		rc = SQLITE_CANTOPEN;
 	} else if (rc != SQLITE_OK && f->real->pMethods != NULL)
@@ -406,7 +414,8 @@ sv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 		f->buf = NULL;
 		return rc;		/* base.pMethods NULL: no xClose */
 	}
-	f->base.pMethods = &snapio;
+	v = f->real->pMethods->iVersion;
+	f->base.pMethods = &snapio[(v > 3 ? 3 : v) - 1];
 	return SQLITE_OK;
 }
 
