@@ -349,6 +349,58 @@ test_take_hashed_stale_page1(void **state)
 }
 
 /*
+ * The VFS wraps whatever VFS is the default when the first snapshot is
+ * taken; here one whose files have version 1 methods (no shared memory,
+ * no memory maps: unix-dotfile). In a child, since the default stays;
+ * and first in main(), since a child inherits a registration made before
+ * the fork (the child checks that it wraps a version 1 file).
+ */
+static void
+test_take_old_vfs(void **state)
+{
+	struct fix	*f = *state;
+	int		 status;
+	pid_t		 pid;
+
+	mkdb(f->live, 0, 0, 2000, 1000, "d");
+	if ((pid = fork()) == 0) {
+		char		 err[SB_ERRMSG_MAX] = "", sha[SB_SHA256_HEX + 1];
+		char		 sha2[SB_SHA256_HEX + 1];
+		int64_t		 size = -1, size2 = -1;
+		sqlite3_vfs	*v = sqlite3_vfs_find("unix-dotfile");
+		sqlite3		*db = NULL;
+		sqlite3_file	*file = NULL;
+
+		if (v == NULL || sqlite3_vfs_register(v, 1) != SQLITE_OK)
+			_exit(100);
+		if (sb_snapshot_take_hashed(f->live, f->copy, sha, &size,
+		    err) != SB_OK) {
+			fprintf(stderr, "take: %s\n", err);
+			_exit(1);
+		}
+		if (sb_sha256_file(f->copy, sha2, &size2, err) != SB_OK ||
+		    strcmp(sha, sha2) != 0 || size != size2)
+			_exit(2);
+		if (sqlite3_open_v2(f->copy, &db, SQLITE_OPEN_READONLY,
+		    "sb-snapshot") != SQLITE_OK ||
+		    sqlite3_file_control(db, "main",
+		    SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+		    file == NULL || file->pMethods == NULL ||
+		    file->pMethods->iVersion != 1)
+			_exit(3);
+		sqlite3_close(db);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM t "
+	    "WHERE v = 'd'"), 2000);
+	assert_int_equal(header_mode(f->copy), 1);
+}
+
+/*
  * A write that fails in the middle of the copy (here: the file size limit,
  * EFBIG) fails the snapshot with a file system error and leaves no file,
  * although the VFS had accepted earlier writes into its buffer. In a child
@@ -747,6 +799,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		/* First: see the comment over it. */
+		cmocka_unit_test_setup_teardown(test_take_old_vfs,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_basic, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_take_wal_standalone,
