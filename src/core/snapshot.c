@@ -17,19 +17,24 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
 #include "snapshot.h"
+#include "snapvfs.h"
 
 #define BUSY_TIMEOUT_MS		10000	/* per lock attempt, both ends */
 #define TAKE_DEADLINE_MS	30000	/* retrying a busy source */
 #define RESTORE_DEADLINE_MS	60000	/* retrying a busy live database */
 #define RETRY_SLEEP_MS		100
+#define HASH_BUFSZ		(1024 * 1024)	/* read by the hasher at once;
+						 * >= the largest page */
 
 /* Milliseconds on a clock that does not jump. */
 static int64_t
@@ -77,15 +82,18 @@ dberr(char *err, sqlite3 *db, int rc, const char *what, const char *path)
 	return map_rc(rc);
 }
 
-/* Open a database with our settings; *db is NULL on failure. */
+/*
+ * Open a database with our settings, through the VFS named vfs (NULL: the
+ * default one); *db is NULL on failure.
+ */
 static int
-open_db(const char *path, int flags, sqlite3 **db, char *err,
-    const char *what)
+open_db(const char *path, int flags, const char *vfs, sqlite3 **db,
+    char *err, const char *what)
 {
 	int	rc, ret;
 
 	*db = NULL;
-	rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, vfs);
 	if (rc == SQLITE_OK) {
 		sqlite3_extended_result_codes(*db, 1);
 		rc = sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
@@ -364,15 +372,266 @@ remove_copy(const char *path)
 }
 
 /*
- * Copy the live database src into the new file dst (see snapshot.h).
- * dst is created with O_EXCL (mode 0600: it holds the service's data), so
- * an existing file is never overwritten. On dst, journal_mode=OFF and
- * synchronous=OFF: the file is private until we return, and we fsync it
- * once at the end instead. The copy of a WAL database carries the WAL
- * mark in its header; it is switched back to a rollback journal so the
- * file stands alone (opening it read-only later needs no -wal/-shm).
- * On failure dst is removed. err (SB_ERRMSG_MAX, may be NULL) says why.
+ * Hashing the copy while it is being made. SHA-256 takes the bytes in
+ * order and page 1 is written last (at commit, and again when the
+ * journal mode is switched), so the hash of pages 2..N can only be
+ * computed early from a guess of the final page 1. The guess is the
+ * source's page 1, read from its file before the copy, with the header
+ * fields (https://sqlite.org/fileformat2.html#the_database_header) that
+ * writing the copy changes: the schema cookie (40-43) becomes the empty
+ * destination's cookie plus one (sqlite3_backup_step() sets it when it
+ * finishes); each commit sets the change counter (24-27) to the file's
+ * previous one plus one, version-valid-for (92-95) to the same and the
+ * SQLite version (96-99) to the library's; a copy of a WAL database
+ * commits twice (the copy, then the switch of bytes 18-19, file format
+ * versions, from 2 = WAL to 1).
+ *
+ * The VFS (snapvfs.c) reports how far pages 2..N have been written in
+ * order; a thread reads them back from the page cache and hashes them
+ * behind the copy, on another CPU, and starts their write-back to disk.
+ * The guess is not trusted: at the end the hash is used only if the VFS
+ * saw no write out of that order, the file is exactly as long as what was
+ * hashed, and its page 1 equals the guess byte for byte. Otherwise (page
+ * 1 of a busy WAL database often lives in the -wal file, so the guess is
+ * stale) the file is hashed again from the start, as it would be without
+ * all this.
  */
+struct hasher {
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	pthread_t		 thr;
+	int			 running;	/* thr was started */
+	long long		 avail;		/* [0, avail) is in the file */
+	long long		 hashed;	/* [0, hashed) went into ctx */
+	int			 done;		/* no more writes */
+	int			 broken;	/* the hash cannot be used */
+	int			 fd;		/* the copy, read-only */
+	EVP_MD_CTX		*ctx;
+	unsigned char		*buf;		/* HASH_BUFSZ */
+	size_t			 psz;		/* page size */
+	unsigned char		 page1[65536];	/* the guess */
+	struct sb_snapvfs_track	 track;
+};
+
+/* A big-endian 32-bit header field. */
+static void
+put4(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/*
+ * VFS callback: [from, end) of the copy is in the file. The thread is
+ * woken for a whole HASH_BUFSZ, not for every write: fewer wake-ups.
+ */
+static void
+hasher_flushed(void *arg, long long end)
+{
+	struct hasher	*h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	if (end > h->avail) {
+		h->avail = end;
+		if (h->avail - h->hashed >= HASH_BUFSZ)
+			pthread_cond_signal(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* VFS callback: the writes left the expected order. */
+static void
+hasher_broken(void *arg)
+{
+	struct hasher	*h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	h->broken = 1;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* The thread: hash what the copy has written, until done or broken. */
+static void *
+hasher_thread(void *arg)
+{
+	struct hasher	*h = arg;
+	long long	 from, to;
+	ssize_t		 n;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!h->broken && !h->done &&
+		    h->avail - h->hashed < HASH_BUFSZ)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (h->broken || h->avail <= h->hashed)
+			break;
+		from = h->hashed;
+		to = h->avail - from > HASH_BUFSZ ? from + HASH_BUFSZ :
+		    h->avail;
+		pthread_mutex_unlock(&h->mu);
+		do
+			n = pread(h->fd, h->buf, (size_t)(to - from), from);
+		while (n == -1 && errno == EINTR);
+		if (n > 0 && EVP_DigestUpdate(h->ctx, h->buf, (size_t)n) != 1)
+			n = -1;
+#ifdef SYNC_FILE_RANGE_WRITE
+		/*
+		 * Start writing these bytes to disk now (Linux
+		 * sync_file_range(2), asynchronous), so the fsync at the
+		 * end has little left to do. Only a head start: errors are
+		 * the fsync's to report.
+		 */
+		if (n > 0)
+			(void)sync_file_range(h->fd, from, n,
+			    SYNC_FILE_RANGE_WRITE);
+#endif
+		pthread_mutex_lock(&h->mu);
+		if (n <= 0)
+			h->broken = 1;
+		else
+			h->hashed = from + n;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* Stop the thread (if any) and free everything; *hp is NULL after. */
+static void
+hasher_free(struct hasher **hp)
+{
+	struct hasher	*h = *hp;
+
+	if (h == NULL)
+		return;
+	if (h->running) {
+		hasher_broken(h);
+		pthread_join(h->thr, NULL);
+	}
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+	if (h->fd != -1)
+		close(h->fd);
+	EVP_MD_CTX_free(h->ctx);
+	free(h->buf);
+	free(h);
+	*hp = NULL;
+}
+
+/*
+ * Guess the copy's page 1 from the source database, open the copy dst,
+ * hash the guess and start the thread. NULL if any of it cannot be done:
+ * the copy is then hashed afterwards, so nothing here is an error.
+ * The caller frees with hasher_free().
+ *
+ * The source's page 1 is read through the connection's own file object
+ * (SQLITE_FCNTL_FILE_POINTER), not a descriptor of ours: closing any
+ * descriptor of the live file would drop the POSIX locks every other
+ * connection of this process holds on it
+ * (https://sqlite.org/howtocorrupt.html, section 2.2).
+ */
+static struct hasher *
+hasher_new(sqlite3 *sdb, const char *dst)
+{
+	struct hasher	*h = NULL;
+	sqlite3_file	*sf = NULL;
+	int		 wal;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->fd = -1;
+	if (pthread_mutex_init(&h->mu, NULL) != 0) {
+		free(h);
+		return NULL;
+	}
+	if (pthread_cond_init(&h->cv, NULL) != 0) {
+		pthread_mutex_destroy(&h->mu);
+		free(h);
+		return NULL;
+	}
+	if (sqlite3_file_control(sdb, "main", SQLITE_FCNTL_FILE_POINTER,
+	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL ||
+	    sf->pMethods->xRead(sf, h->page1, 100, 0) != SQLITE_OK ||
+	    memcmp(h->page1, "SQLite format 3", 16) != 0)
+		goto fail;
+	h->psz = (size_t)h->page1[16] << 8 | h->page1[17];
+	if (h->psz == 1)
+		h->psz = 65536;
+	if (h->psz < 512 || h->psz > sizeof(h->page1) ||
+	    (h->psz & (h->psz - 1)) != 0 ||
+	    sf->pMethods->xRead(sf, h->page1, (int)h->psz, 0) != SQLITE_OK)
+		goto fail;
+	wal = h->page1[18] == 2 && h->page1[19] == 2;
+	if (wal)
+		h->page1[18] = h->page1[19] = 1;
+	put4(h->page1 + 24, wal ? 2 : 1);
+	put4(h->page1 + 40, 1);
+	put4(h->page1 + 92, wal ? 2 : 1);
+	put4(h->page1 + 96, (uint32_t)sqlite3_libversion_number());
+
+	if ((h->fd = open(dst, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (h->buf = malloc(HASH_BUFSZ)) == NULL ||
+	    (h->ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(h->ctx, h->page1, h->psz) != 1)
+		goto fail;
+	h->avail = h->hashed = (long long)h->psz;
+	h->track.from = (long long)h->psz;
+	h->track.flushed = hasher_flushed;
+	h->track.broken = hasher_broken;
+	h->track.arg = h;
+	if (pthread_create(&h->thr, NULL, hasher_thread, h) != 0)
+		goto fail;
+	h->running = 1;
+	return h;
+fail:
+	hasher_free(&h);
+	return NULL;
+}
+
+/*
+ * The copy is closed: let the thread hash the rest, then check the guess
+ * (see above). Returns 1 with sha and size set if the hash is the file's,
+ * 0 if the file must be hashed again.
+ */
+static int
+hasher_finish(struct hasher *h, char sha[SB_SHA256_HEX + 1], int64_t *size)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	struct stat	 st;
+	ssize_t		 n;
+	int		 ok;
+
+	pthread_mutex_lock(&h->mu);
+	h->done = 1;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->thr, NULL);
+	h->running = 0;
+
+	ok = !h->broken && fstat(h->fd, &st) == 0 &&
+	    (long long)st.st_size == h->hashed;
+	if (ok) {
+		/* The thread is gone: its buffer (>= 64 KiB) is free. */
+		do
+			n = pread(h->fd, h->buf, h->psz, 0);
+		while (n == -1 && errno == EINTR);
+		ok = n == (ssize_t)h->psz &&
+		    memcmp(h->buf, h->page1, h->psz) == 0;
+	}
+	if (!ok || EVP_DigestFinal_ex(h->ctx, md, &mdlen) != 1 || mdlen != 32)
+		return 0;
+	for (unsigned int i = 0; i < 32; i++)
+		(void)snprintf(sha + 2 * i, 3, "%02x", md[i]);
+	if (size != NULL)
+		*size = (int64_t)st.st_size;
+	return 1;
+}
+
+/* An fsync in a thread, to overlap it with hashing. */
 struct fsync_job {
 	const char	*path;
 	int		 ret;
@@ -389,12 +648,13 @@ fsync_thread(void *arg)
 }
 
 /*
- * fsync dst and, when sha is not NULL, hash it at the same time: the
- * flush to disk and the read from the page cache overlap, so a backup
- * costs little more than the copy itself.
+ * fsync dst and, when sha is not NULL, get its hash at the same time:
+ * from the hasher h if it has one we can trust (see above), otherwise by
+ * reading the file, while the flush to disk goes on.
  */
 static int
-seal(const char *dst, char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+seal(const char *dst, struct hasher *h, char sha[SB_SHA256_HEX + 1],
+    int64_t *size, char *err)
 {
 	struct fsync_job	j;
 	pthread_t		t;
@@ -407,9 +667,14 @@ seal(const char *dst, char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 	if (pthread_create(&t, NULL, fsync_thread, &j) != 0) {
 		if ((ret = fsync_path(dst, err)) != SB_OK)
 			return ret;
+		if (h != NULL && hasher_finish(h, sha, size))
+			return SB_OK;
 		return sb_sha256_file(dst, sha, size, err);
 	}
-	ret = sb_sha256_file(dst, sha, size, err);
+	if (h != NULL && hasher_finish(h, sha, size))
+		ret = SB_OK;
+	else
+		ret = sb_sha256_file(dst, sha, size, err);
 	pthread_join(t, NULL);
 	if (ret == SB_OK && j.ret != SB_OK) {
 		sb_strlcpy(err, j.err, SB_ERRMSG_MAX);
@@ -424,12 +689,25 @@ sb_snapshot_take(const char *src, const char *dst, char *err)
 	return sb_snapshot_take_hashed(src, dst, NULL, NULL, err);
 }
 
+/*
+ * Copy the live database src into the new file dst (see snapshot.h).
+ * dst is created with O_EXCL (mode 0600: it holds the service's data), so
+ * an existing file is never overwritten. On dst, journal_mode=OFF and
+ * synchronous=OFF: the file is private until we return, and we fsync it
+ * once at the end instead. The copy of a WAL database carries the WAL
+ * mark in its header; it is switched back to a rollback journal so the
+ * file stands alone (opening it read-only later needs no -wal/-shm).
+ * When sha is wanted, the copy is hashed as it is written (struct
+ * hasher). On failure dst is removed. err (SB_ERRMSG_MAX, may be NULL)
+ * says why.
+ */
 int
 sb_snapshot_take_hashed(const char *src, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
 	sqlite3		*sdb = NULL, *ddb = NULL;
 	sqlite3_backup	*b = NULL;
+	struct hasher	*h = NULL;
 	struct stat	 sb;
 	char		 mode[16];
 	int		 fd, rc, ret = SB_ERR_DB, created = 0;
@@ -451,12 +729,24 @@ sb_snapshot_take_hashed(const char *src, const char *dst,
 	close(fd);
 	created = 1;
 
-	if ((ret = open_db(src, SQLITE_OPEN_READONLY, &sdb, err,
+	if ((ret = open_db(src, SQLITE_OPEN_READONLY, NULL, &sdb, err,
 	    "opening source database")) != SB_OK)
 		goto out;
-	if ((ret = open_db(dst, SQLITE_OPEN_READWRITE, &ddb, err,
-	    "opening snapshot")) != SB_OK)
+	/* The copy is written through our VFS, in large writes (snapvfs.c). */
+	if ((rc = sb_snapvfs_register()) != SQLITE_OK) {
+		sb_seterr(err, "snapshot %s: cannot register the SQLite VFS: "
+		    "%s", dst, sqlite3_errstr(rc));
+		ret = map_rc(rc);
 		goto out;
+	}
+	if ((ret = open_db(dst, SQLITE_OPEN_READWRITE, SB_SNAPVFS_NAME, &ddb,
+	    err, "opening snapshot")) != SB_OK)
+		goto out;
+	/* Best effort: without it the copy is hashed afterwards. */
+	if (sha != NULL && (h = hasher_new(sdb, dst)) != NULL &&
+	    sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_TRACK,
+	    &h->track) != SQLITE_OK)
+		hasher_free(&h);
 	if ((ret = pragma_text(ddb, "PRAGMA journal_mode = OFF", mode,
 	    sizeof(mode), err, dst)) != SB_OK ||
 	    (ret = exec1(ddb, "PRAGMA synchronous = OFF", err, dst)) != SB_OK)
@@ -485,6 +775,13 @@ sb_snapshot_take_hashed(const char *src, const char *dst,
 	if ((ret = pragma_text(ddb, "PRAGMA journal_mode = DELETE", mode,
 	    sizeof(mode), err, dst)) != SB_OK)
 		goto out;
+	/* Write out the VFS's buffer while its errors can be seen. */
+	if ((rc = sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_SEAL,
+	    NULL)) != SQLITE_OK) {
+		sb_seterr(err, "writing %s: %s", dst, sqlite3_errstr(rc));
+		ret = map_rc(rc);
+		goto out;
+	}
 	rc = sqlite3_close(ddb);
 	ddb = NULL;
 	if (rc != SQLITE_OK) {
@@ -492,12 +789,13 @@ sb_snapshot_take_hashed(const char *src, const char *dst,
 		ret = map_rc(rc);
 		goto out;
 	}
-	if ((ret = seal(dst, sha, size, err)) != SB_OK)
+	if ((ret = seal(dst, h, sha, size, err)) != SB_OK)
 		goto out;
 	ret = SB_OK;
 out:
 	sqlite3_close(ddb);
 	sqlite3_close(sdb);
+	hasher_free(&h);
 	if (ret != SB_OK && created)
 		remove_copy(dst);
 	return ret;
@@ -521,7 +819,7 @@ sb_snapshot_check(const char *path, char *err)
 	}
 	if ((ret = check_header(path, NULL, err)) != SB_OK)
 		return ret;
-	if ((ret = open_db(path, SQLITE_OPEN_READONLY, &db, err,
+	if ((ret = open_db(path, SQLITE_OPEN_READONLY, NULL, &db, err,
 	    "opening")) != SB_OK)
 		goto out;
 	ret = integrity(db, path, err);
@@ -558,10 +856,10 @@ sb_snapshot_restore(const char *from, const char *live, char *err)
 	}
 	if ((ret = check_header(from, &fwal, err)) != SB_OK)
 		return ret;
-	if ((ret = open_db(live, SQLITE_OPEN_READWRITE, &ldb, err,
+	if ((ret = open_db(live, SQLITE_OPEN_READWRITE, NULL, &ldb, err,
 	    "opening live database")) != SB_OK)
 		goto out;
-	if ((ret = open_db(from, SQLITE_OPEN_READONLY, &fdb, err,
+	if ((ret = open_db(from, SQLITE_OPEN_READONLY, NULL, &fdb, err,
 	    "opening backup")) != SB_OK)
 		goto out;
 	/* Reading journal_mode reads live's header: a non-database fails. */

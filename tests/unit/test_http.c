@@ -15,6 +15,7 @@
 
 #include "sb.h"
 #include "http.h"
+#include "json.h"
 
 static void
 test_method(void **state)
@@ -443,7 +444,7 @@ test_backup_json(void **state)
 	b.created_at = 1764131400123LL;
 	b.completed_at = 0;
 	b.size = -1;
-	o = http_backup_json(&b);
+	o = sb_backup_json(&b);
 	assert_non_null(o);
 	assert_string_equal(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN),
@@ -462,7 +463,7 @@ test_backup_json(void **state)
 	b.location = strdup("backup-x.db");
 	b.description = strdup("d\"q");
 	assert_int_equal(sb_backup_set_tags(&b, tags, 2), SB_OK);
-	o = http_backup_json(&b);
+	o = sb_backup_json(&b);
 	assert_non_null(o);
 	assert_true(json_object_object_get_ex(o, "size", &v));
 	assert_int_equal(json_object_get_int64(v), 4096);

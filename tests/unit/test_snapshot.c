@@ -3,6 +3,7 @@
  * real concurrent writer in a child process.
  */
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -243,6 +245,192 @@ test_take_wal_standalone(void **state)
 	assert_int_equal(stat(side, &sb), -1);
 	snprintf(side, sizeof(side), "%s-shm", f->copy);
 	assert_int_equal(stat(side, &sb), -1);
+}
+
+/* The bytes of a file from offset off on, into a new buffer (caller frees). */
+static unsigned char *
+file_tail(const char *path, long off, size_t *len)
+{
+	unsigned char	*buf;
+	FILE		*fp;
+	long		 end;
+
+	assert_non_null(fp = fopen(path, "rb"));
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	assert_true((end = ftell(fp)) >= off);
+	assert_int_equal(fseek(fp, off, SEEK_SET), 0);
+	*len = (size_t)(end - off);
+	assert_non_null(buf = malloc(*len + 1));
+	assert_int_equal(fread(buf, 1, *len, fp), *len);
+	fclose(fp);
+	return buf;
+}
+
+/*
+ * The copy is written through a VFS that gathers the pager's writes
+ * (snapvfs.c): whatever the page size, every page lands where it belongs.
+ * The source is checkpointed first, so its file holds every page; then
+ * the copy must equal it byte for byte after the 100-byte header (which
+ * legitimately differs: journal mode, schema cookie). Several MB, so the
+ * page cache spills pages during the copy and the rest go at commit; and
+ * the hash returned is the hash of the file.
+ */
+static void
+test_take_page_sizes(void **state)
+{
+	static const int	 sizes[] = { 512, 4096, 65536 };
+	struct fix		*f = *state;
+	char			 err[SB_ERRMSG_MAX] = "", sha[SB_SHA256_HEX + 1];
+	char			 sha2[SB_SHA256_HEX + 1];
+	unsigned char		*a, *b;
+	size_t			 alen, blen;
+	int64_t			 size = -1, size2 = -1;
+	sqlite3			*db = NULL;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unlink(f->live);
+		unlink(f->copy);
+		mkdb(f->live, (int)(i % 2), sizes[i], 4000, 2000, "p");
+		assert_int_equal(sqlite3_open(f->live, &db), SQLITE_OK);
+		xexec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+		sqlite3_close(db);
+		if (sb_snapshot_take_hashed(f->live, f->copy, sha, &size,
+		    err) != SB_OK)
+			fail_msg("take (page size %d): %s", sizes[i], err);
+		assert_int_equal(sb_snapshot_check(f->copy, err), SB_OK);
+		assert_int_equal(header_mode(f->copy), 1);
+		a = file_tail(f->live, 100, &alen);
+		b = file_tail(f->copy, 100, &blen);
+		assert_true(alen > 6 * 1024 * 1024);
+		assert_int_equal(alen, blen);
+		assert_memory_equal(a, b, alen);
+		free(a);
+		free(b);
+		assert_int_equal(sb_sha256_file(f->copy, sha2, &size2, err),
+		    SB_OK);
+		assert_string_equal(sha, sha2);
+		assert_int_equal(size, size2);
+		assert_int_equal(size, (int64_t)blen + 100);
+	}
+}
+
+/*
+ * The hash is guessed while copying from the source file's page 1
+ * (snapshot.c, struct hasher). Here page 1 of the source is newer in the
+ * -wal file than in the database file (a connection stays open, so
+ * nothing is checkpointed): the guess is wrong, and the hash returned
+ * must still be the file's.
+ */
+static void
+test_take_hashed_stale_page1(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "", sha[SB_SHA256_HEX + 1];
+	char		 sha2[SB_SHA256_HEX + 1];
+	int64_t		 size = -1, size2 = -1;
+	sqlite3		*db = NULL;
+
+	mkdb(f->live, 1, 0, 2000, 2000, "s");
+	assert_int_equal(sqlite3_open(f->live, &db), SQLITE_OK);
+	xexec(db, "PRAGMA wal_autocheckpoint = 0");
+	xexec(db, "CREATE TABLE u (x)");
+	xexec(db, "INSERT INTO t (v, b) SELECT 'more', randomblob(3000) "
+	    "FROM t LIMIT 500");
+	if (sb_snapshot_take_hashed(f->live, f->copy, sha, &size, err) !=
+	    SB_OK)
+		fail_msg("take: %s", err);
+	sqlite3_close(db);
+	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM t "
+	    "WHERE v = 'more'"), 500);
+	assert_int_equal(sb_sha256_file(f->copy, sha2, &size2, err), SB_OK);
+	assert_string_equal(sha, sha2);
+	assert_int_equal(size, size2);
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_OK);
+}
+
+/*
+ * The VFS wraps whatever VFS is the default when the first snapshot is
+ * taken; here one whose files have version 1 methods (no shared memory,
+ * no memory maps: unix-dotfile). In a child, since the default stays;
+ * and first in main(), since a child inherits a registration made before
+ * the fork (the child checks that it wraps a version 1 file).
+ */
+static void
+test_take_old_vfs(void **state)
+{
+	struct fix	*f = *state;
+	int		 status;
+	pid_t		 pid;
+
+	mkdb(f->live, 0, 0, 2000, 1000, "d");
+	if ((pid = fork()) == 0) {
+		char		 err[SB_ERRMSG_MAX] = "", sha[SB_SHA256_HEX + 1];
+		char		 sha2[SB_SHA256_HEX + 1];
+		int64_t		 size = -1, size2 = -1;
+		sqlite3_vfs	*v = sqlite3_vfs_find("unix-dotfile");
+		sqlite3		*db = NULL;
+		sqlite3_file	*file = NULL;
+
+		if (v == NULL || sqlite3_vfs_register(v, 1) != SQLITE_OK)
+			_exit(100);
+		if (sb_snapshot_take_hashed(f->live, f->copy, sha, &size,
+		    err) != SB_OK) {
+			fprintf(stderr, "take: %s\n", err);
+			_exit(1);
+		}
+		if (sb_sha256_file(f->copy, sha2, &size2, err) != SB_OK ||
+		    strcmp(sha, sha2) != 0 || size != size2)
+			_exit(2);
+		if (sqlite3_open_v2(f->copy, &db, SQLITE_OPEN_READONLY,
+		    "sb-snapshot") != SQLITE_OK ||
+		    sqlite3_file_control(db, "main",
+		    SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+		    file == NULL || file->pMethods == NULL ||
+		    file->pMethods->iVersion != 1)
+			_exit(3);
+		sqlite3_close(db);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM t "
+	    "WHERE v = 'd'"), 2000);
+	assert_int_equal(header_mode(f->copy), 1);
+}
+
+/*
+ * A write that fails in the middle of the copy (here: the file size limit,
+ * EFBIG) fails the snapshot with a file system error and leaves no file,
+ * although the VFS had accepted earlier writes into its buffer. In a child
+ * process, so the limit stays there.
+ */
+static void
+test_take_write_fails(void **state)
+{
+	struct fix	*f = *state;
+	struct stat	 sb;
+	int		 status;
+	pid_t		 pid;
+
+	mkdb(f->live, 1, 0, 3000, 2000, "x");
+	if ((pid = fork()) == 0) {
+		struct rlimit	 rl = { 1024 * 1024, 1024 * 1024 };
+		char		 err[SB_ERRMSG_MAX] = "";
+		int		 rc;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) == -1)
+			_exit(100);
+		rc = sb_snapshot_take(f->live, f->copy, err);
+		_exit(rc == SB_ERR_IO && err[0] != '\0' ? 0 : 10 + rc);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(stat(f->copy, &sb), -1);
 }
 
 /*
@@ -658,9 +846,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		/* First: see the comment over it. */
+		cmocka_unit_test_setup_teardown(test_take_old_vfs,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_basic, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_take_wal_standalone,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_page_sizes,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_hashed_stale_page1,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_write_fails,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_while_writing,
 		    setup, teardown),
