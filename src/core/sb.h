@@ -19,7 +19,8 @@
 #define SB_ERRMSG_MAX   512	/* bytes of a human error message, NUL included */
 #define SB_UUID_LEN     36	/* canonical textual uuid, without NUL */
 #define SB_SHA256_HEX   64	/* lowercase hex sha256, without NUL */
-#define SB_NAME_MAX     255	/* longest object name, without NUL */
+#define SB_NAME_MAX     250	/* longest object name, without NUL: the
+				   disk store adds ".meta" within NAME_MAX */
 #define SB_DESC_MAX     1024	/* longest description in bytes */
 #define SB_TAG_MAX      64	/* longest tag in bytes */
 #define SB_TAGS_MAX     32	/* most tags on one backup */

@@ -483,12 +483,12 @@ t_names(void)
 	memcpy(name, pfx, strlen(pfx));
 	name[SB_NAME_MAX] = '\0';
 	rc = put_str(name, "long", NULL);
-	check(rc == SB_OK, "put a 255-byte name", "rc %d", rc);
+	check(rc == SB_OK, "put a name of SB_NAME_MAX bytes", "rc %d", rc);
 	rc = fetch(name, &size, hex, buf);
-	check(rc == SB_OK && strcmp(buf, "long") == 0, "get a 255-byte name",
+	check(rc == SB_OK && strcmp(buf, "long") == 0, "get a name of SB_NAME_MAX bytes",
 	    "rc %d", rc);
 	rc = sb_store_del(st, name);
-	check(rc == SB_OK, "delete a 255-byte name", "rc %d", rc);
+	check(rc == SB_OK, "delete a name of SB_NAME_MAX bytes", "rc %d", rc);
 }
 
 static void

@@ -640,9 +640,13 @@ test_bad_names(void **state)
 			fail_msg("del accepted bad name #%zu", i);
 	}
 	assert_false(sb_store_disk_name_ok(NULL));
-	/* 255 bytes is the limit, not 254. */
-	long256[255] = '\0';
+	/* SB_NAME_MAX bytes is the limit, not one less; one more is refused
+	 * (the disk store adds ".meta" within the system's 255). */
+	long256[SB_NAME_MAX] = '\0';
 	assert_true(sb_store_disk_name_ok(long256));
+	long256[SB_NAME_MAX] = 'a';
+	long256[SB_NAME_MAX + 1] = '\0';
+	assert_false(sb_store_disk_name_ok(long256));
 	/* Nothing was created: not in root, not next to it, not in staging. */
 	assert_int_equal(count_entries(f->tmp), 2);	/* store, src */
 	assert_true(exists(path));
