@@ -297,8 +297,7 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 	 */
 	if ((rc = sb_store_upload_begin(e->store, name, tmp, &up)) != SB_OK) {
 		fail(e, rc, "upload to the %s store: %s",
-		    e->cfg->store_kind == SB_STORE_AZURE ? "azure" : "disk",
-		    sb_store_errmsg(e->store));
+		    e->store->ops->kind, sb_store_errmsg(e->store));
 		goto out;
 	}
 	if ((rc = sb_snapshot_take_hashed(e->cfg->source_path, tmp, b.sha256,
@@ -314,8 +313,7 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 	}
 	if ((rc = sb_store_upload_finish(&up, &meta)) != SB_OK) {
 		fail(e, rc, "upload to the %s store: %s",
-		    e->cfg->store_kind == SB_STORE_AZURE ? "azure" : "disk",
-		    sb_store_errmsg(e->store));
+		    e->store->ops->kind, sb_store_errmsg(e->store));
 		goto out;
 	}
 	stored = 1;
