@@ -13,6 +13,8 @@
 # Ours runs with the defaults: block_size 8M, concurrency 4.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+. "$ROOT/bench/lib.sh"
 AZ=$ROOT/tests/azure
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 SIZE_MB=${SIZE_MB:-1100}
@@ -74,16 +76,7 @@ endpoint = $EP
 CONF
 export SAFBACKUP_AZURE_KEY=$KEY SB_PEER_KEY=$KEY
 
-echo "generating a ${SIZE_MB} MB database (WAL mode, 4 KiB pages)..."
-rows=$(( SIZE_MB * 1024 / 4 ))   # ~4 KiB a row
-sqlite3 "$W/src.db" <<SQL >/dev/null
-PRAGMA journal_mode=WAL;
-CREATE TABLE events(id INTEGER PRIMARY KEY, at INTEGER, payload BLOB);
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows)
-INSERT INTO events(at, payload) SELECT i, randomblob(4000) FROM n;
-CREATE INDEX events_at ON events(at);
-PRAGMA wal_checkpoint(TRUNCATE);
-SQL
+bench_make_db "$W/src.db" "$SIZE_MB"
 size=$(stat -c %s "$W/src.db")
 echo "database: $((size / 1048576)) MiB; Azurite on 127.0.0.1:$port"
 sync

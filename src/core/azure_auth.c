@@ -414,18 +414,6 @@ az_meta_encode(const char *s, char **out)
 	return SB_OK;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Undo az_meta_encode(). A '%' not followed by two hex digits is kept as
  * is (a value some other tool wrote). A %00 would truncate the string, so
@@ -443,8 +431,8 @@ az_meta_decode(const char *s, char **out)
 		return SB_ERR_NOMEM;
 	}
 	for (; *s != '\0'; s++) {
-		if (*s == '%' && (hi = hexval((unsigned char)s[1])) >= 0 &&
-		    (lo = hexval((unsigned char)s[2])) >= 0 &&
+		if (*s == '%' && (hi = sb_hexval((unsigned char)s[1])) >= 0 &&
+		    (lo = sb_hexval((unsigned char)s[2])) >= 0 &&
 		    (hi | lo) != 0) {
 			buf[o++] = (char)(hi << 4 | lo);
 			s += 2;

@@ -138,6 +138,7 @@ int	 sb_valid_tag(const char *);
 int	 sb_parse_i64(const char *, int64_t min, int64_t max, int64_t *out);
 int	 sb_parse_size(const char *, uint64_t max, uint64_t *out);  /* 8M, 64k */
 size_t	 sb_strlcpy(char *dst, const char *src, size_t len);
+int	 sb_hexval(int c);					/* -1: not hex */
 char	*sb_strdup(const char *);				/* NULL-safe */
 void	 sb_seterr(char *buf, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));		/* SB_ERRMSG_MAX */

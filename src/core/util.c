@@ -508,6 +508,19 @@ sb_parse_size(const char *s, uint64_t max, uint64_t *out)
 
 /* --- strings ------------------------------------------------------------ */
 
+/* The value of one hex digit (either case), or -1. */
+int
+sb_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 size_t
 sb_strlcpy(char *dst, const char *src, size_t len)
 {

@@ -54,18 +54,6 @@ seterr(char *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * RFC 3986 s2.1: '%' HEXDIG HEXDIG. A '%' not followed by two hex digits
  * is an error (not passed through, as some servers do: strict input).
@@ -81,8 +69,8 @@ http_pct_decode(const char *src, size_t len, int plus, char *dst,
 		if (c == '%') {
 			int hi, lo;
 			if (len - i < 3 ||
-			    (hi = hexval((unsigned char)src[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)src[i + 2])) < 0)
+			    (hi = sb_hexval((unsigned char)src[i + 1])) < 0 ||
+			    (lo = sb_hexval((unsigned char)src[i + 2])) < 0)
 				return SB_ERR_INVAL;
 			c = hi * 16 + lo;
 			i += 2;
@@ -411,7 +399,7 @@ hex4(const char *p, const char *end, unsigned *cp)
 	if (end - p < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval((unsigned char)p[i]);
+		int h = sb_hexval((unsigned char)p[i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + (unsigned)h;
