@@ -354,13 +354,25 @@ out:
 	return rc;
 }
 
-/*
- * Percent-encode s (RFC 3986): unreserved characters stay, '/' stays when
- * keep_slash (a blob name in a URL path), every other byte becomes %XX.
- * *out is heap-allocated; the caller frees it.
- */
-int
-az_url_encode(const char *s, int keep_slash, char **out)
+/* Which bytes an encoding keeps as they are. */
+enum pct_keep {
+	KEEP_UNRESERVED,	/* RFC 3986 unreserved */
+	KEEP_UNRESERVED_SLASH,	/* the same and '/' (a blob name in a path) */
+	KEEP_PRINTABLE		/* printable ASCII but '%' (metadata values) */
+};
+
+static int
+pct_keeps(unsigned char c, enum pct_keep k)
+{
+	if (k == KEEP_PRINTABLE)
+		return c > 0x20 && c < 0x7f && c != '%';
+	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+	    (k == KEEP_UNRESERVED_SLASH && c == '/');
+}
+
+/* Percent-encode s, every byte not kept becoming %XX. *out: caller frees. */
+static int
+pct_encode(const char *s, enum pct_keep keep, char **out)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
 	size_t			 len = strlen(s), o = 0;
@@ -373,8 +385,7 @@ az_url_encode(const char *s, int keep_slash, char **out)
 	if ((buf = malloc(len * 3 + 1)) == NULL)
 		return SB_ERR_NOMEM;
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' ||
-		    *p == '~' || (keep_slash && *p == '/'))
+		if (pct_keeps(*p, keep))
 			buf[o++] = (char)*p;
 		else {
 			buf[o++] = '%';
@@ -387,31 +398,27 @@ az_url_encode(const char *s, int keep_slash, char **out)
 	return SB_OK;
 }
 
+/*
+ * Percent-encode s (RFC 3986): unreserved characters stay, '/' stays when
+ * keep_slash (a blob name in a URL path), every other byte becomes %XX.
+ * *out is heap-allocated; the caller frees it.
+ */
+int
+az_url_encode(const char *s, int keep_slash, char **out)
+{
+	return pct_encode(s, keep_slash ? KEEP_UNRESERVED_SLASH :
+	    KEEP_UNRESERVED, out);
+}
+
+/*
+ * Metadata values travel as HTTP header values: printable ASCII stays,
+ * everything else (UTF-8, blanks, controls) and '%' become %XX, so any
+ * UTF-8 string comes back byte for byte. *out: caller frees.
+ */
 int
 az_meta_encode(const char *s, char **out)
 {
-	static const char	 hex[] = "0123456789ABCDEF";
-	size_t			 len = strlen(s), o = 0;
-	const unsigned char	*p;
-	char			*buf;
-
-	*out = NULL;
-	if (len > (SIZE_MAX - 1) / 3)
-		return SB_ERR_INVAL;
-	if ((buf = malloc(len * 3 + 1)) == NULL)
-		return SB_ERR_NOMEM;
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p > 0x20 && *p < 0x7f && *p != '%')
-			buf[o++] = (char)*p;
-		else {
-			buf[o++] = '%';
-			buf[o++] = hex[*p >> 4];
-			buf[o++] = hex[*p & 15];
-		}
-	}
-	buf[o] = '\0';
-	*out = buf;
-	return SB_OK;
+	return pct_encode(s, KEEP_PRINTABLE, out);
 }
 
 /*
