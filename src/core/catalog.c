@@ -754,6 +754,44 @@ out:
 }
 
 /*
+ * Prepare sql (one ?1 for an id), bind id and step to its row: SB_OK with
+ * *st on the row, SB_ERR_NOTFOUND ("no <what> <id>"), SB_ERR_INVAL for a
+ * NULL id, or a database error. The id is bound (copied) and kept in idm
+ * before returning, so callers may clear a record that id points into.
+ * The caller finalizes *st in every case.
+ */
+static int
+find_by_id(struct sb_catalog *c, const char *sql, const char *id,
+    const char *what, char idm[SB_UUID_LEN + 1], sqlite3_stmt **st)
+{
+	int	rc, ret;
+
+	*st = NULL;
+	idm[0] = '\0';
+	if (id == NULL) {
+		sb_seterr(c->errmsg, "%s get: no id", what);
+		return SB_ERR_INVAL;
+	}
+	if ((ret = prepare(c, sql, st)) != SB_OK)
+		return ret;
+	rc = bind_text(*st, 1, id, 0);
+	sb_strlcpy(idm, id, SB_UUID_LEN + 1);
+	if (rc != SQLITE_OK)
+		return dberr(c, sqlite3_errcode(c->db), "binding an id");
+	rc = sqlite3_step(*st);
+	if (rc == SQLITE_DONE) {
+		sb_seterr(c->errmsg, "no %s %s", what, idm);
+		return SB_ERR_NOTFOUND;
+	}
+	if (rc != SQLITE_ROW) {
+		char ctx[64];
+		snprintf(ctx, sizeof(ctx), "reading a %s", what);
+		return dberr(c, rc, ctx);
+	}
+	return SB_OK;
+}
+
+/*
  * One record into out, which is released with sb_backup_clear() first
  * (so it must be zeroed or hold a record). SB_ERR_NOTFOUND if absent.
  * The caller frees out with sb_backup_clear().
@@ -763,35 +801,13 @@ sb_catalog_get(struct sb_catalog *c, const char *id, struct sb_backup *out)
 {
 	sqlite3_stmt	*st = NULL;
 	char		 idm[SB_UUID_LEN + 1];
-	int		 rc, ret;
+	int		 ret;
 
-	if (id == NULL) {
-		sb_backup_clear(out);
-		sb_seterr(c->errmsg, "get: no id");
-		return SB_ERR_INVAL;
-	}
-	if ((ret = prepare(c, "SELECT " BACKUP_COLS " FROM backups "
-	    "WHERE id = ?1", &st)) != SB_OK) {
-		sb_backup_clear(out);
-		return ret;
-	}
-	/* Bound (copied) before out is cleared: id may be out->id. */
-	rc = bind_text(st, 1, id, 0);
-	sb_strlcpy(idm, id, sizeof(idm));
+	ret = find_by_id(c, "SELECT " BACKUP_COLS " FROM backups WHERE id = ?1",
+	    id, "backup", idm, &st);
 	sb_backup_clear(out);
-	if (rc != SQLITE_OK) {
-		ret = dberr(c, sqlite3_errcode(c->db), "binding an id");
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sb_seterr(c->errmsg, "no backup %s", idm);
-		ret = SB_ERR_NOTFOUND;
-	} else if (rc != SQLITE_ROW)
-		ret = dberr(c, rc, "reading a backup");
-	else if ((ret = row_to_backup(c, st, out)) != SB_OK)
+	if (ret == SB_OK && (ret = row_to_backup(c, st, out)) != SB_OK)
 		sb_backup_clear(out);
-out:
 	sqlite3_finalize(st);
 	return ret;
 }
@@ -1158,36 +1174,14 @@ sb_catalog_restore_get(struct sb_catalog *c, const char *id,
 	sqlite3_stmt		*st = NULL;
 	char			 idm[SB_UUID_LEN + 1];
 	const unsigned char	*s;
-	int			 rc, ret;
+	int			 ret;
 
-	if (id == NULL) {
-		sb_restore_clear(out);
-		sb_seterr(c->errmsg, "restore get: no id");
-		return SB_ERR_INVAL;
-	}
-	if ((ret = prepare(c, "SELECT id, backup_id, safety_backup_id, "
+	ret = find_by_id(c, "SELECT id, backup_id, safety_backup_id, "
 	    "started_at, finished_at, status, error FROM restores "
-	    "WHERE id = ?1", &st)) != SB_OK) {
-		sb_restore_clear(out);
-		return ret;
-	}
-	/* Bound (copied) before out is cleared: id may be out->id. */
-	rc = bind_text(st, 1, id, 0);
-	sb_strlcpy(idm, id, sizeof(idm));
+	    "WHERE id = ?1", id, "restore", idm, &st);
 	sb_restore_clear(out);
-	if (rc != SQLITE_OK) {
-		ret = dberr(c, sqlite3_errcode(c->db), "binding an id");
+	if (ret != SB_OK)
 		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sb_seterr(c->errmsg, "no restore %s", idm);
-		ret = SB_ERR_NOTFOUND;
-		goto out;
-	} else if (rc != SQLITE_ROW) {
-		ret = dberr(c, rc, "reading a restore");
-		goto out;
-	}
 	s = sqlite3_column_text(st, 0);
 	sb_strlcpy(out->id, s == NULL ? "" : (const char *)s, sizeof(out->id));
 	s = sqlite3_column_text(st, 1);
