@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "catalog.h"
+#include "json.h"
 
 #define BUSY_TIMEOUT_MS	10000
 
@@ -355,85 +356,24 @@ sb_catalog_version(struct sb_catalog *c, int *version)
 /* --- backups ------------------------------------------------------------ */
 
 /*
- * Serialise tags as a JSON array of strings with json-c. Returns a
- * malloc'd string the caller frees, or NULL when out of memory.
- */
-static char *
-tags_to_json(const struct sb_backup *b)
-{
-	struct json_object	*a = NULL, *s;
-	const char		*txt;
-	char			*ret = NULL;
-
-	if ((a = json_object_new_array()) == NULL)
-		return NULL;
-	for (size_t i = 0; i < b->ntags; i++) {
-		if ((s = json_object_new_string(b->tags[i])) == NULL)
-			goto out;
-		if (json_object_array_add(a, s) != 0) {
-			json_object_put(s);
-			goto out;
-		}
-	}
-	txt = json_object_to_json_string_ext(a,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (txt != NULL)
-		ret = strdup(txt);
-out:
-	json_object_put(a);
-	return ret;
-}
-
-/*
- * Parse the tags column (a JSON array of strings) into b. A value that is
- * not such an array is a damaged catalog: SB_ERR_DB.
+ * Parse the tags column into b. A value that is not a JSON array of at
+ * most SB_TAGS_MAX strings is a damaged catalog: SB_ERR_DB.
  */
 static int
 tags_from_json(struct sb_catalog *c, struct sb_backup *b, const char *txt,
     int len)
 {
-	struct json_tokener	*tok = NULL;
-	struct json_object	*a = NULL, *e;
-	const char		**v = NULL;
-	size_t			 n, i;
-	int			 ret = SB_ERR_DB;
+	int	ret;
 
 	if (txt == NULL || len <= 0)
 		return SB_OK;
-	if ((tok = json_tokener_new()) == NULL)
-		return SB_ERR_NOMEM;
-	a = json_tokener_parse_ex(tok, txt, len);
-	if (a == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(a, json_type_array)) {
-		sb_seterr(c->errmsg, "backup %s: tags are not a JSON array",
-		    b->id);
-		goto out;
+	if ((ret = sb_tags_from_json(b, txt, (size_t)len, 0)) == SB_ERR_INVAL) {
+		sb_seterr(c->errmsg, "backup %s: tags are not a JSON array of "
+		    "at most %d strings", b->id, SB_TAGS_MAX);
+		return SB_ERR_DB;
 	}
-	n = json_object_array_length(a);
-	if (n > SB_TAGS_MAX) {
-		sb_seterr(c->errmsg, "backup %s: %zu tags, at most %d",
-		    b->id, n, SB_TAGS_MAX);
-		goto out;
-	}
-	if (n > 0 && (v = calloc(n, sizeof(*v))) == NULL) {
-		ret = SB_ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		e = json_object_array_get_idx(a, i);
-		if (!json_object_is_type(e, json_type_string)) {
-			sb_seterr(c->errmsg, "backup %s: a tag is not a "
-			    "string", b->id);
-			goto out;
-		}
-		v[i] = json_object_get_string(e);
-	}
-	if ((ret = sb_backup_set_tags(b, v, n)) != SB_OK)
+	if (ret != SB_OK)
 		sb_seterr(c->errmsg, "backup %s: out of memory", b->id);
-out:
-	free(v);
-	json_object_put(a);
-	json_tokener_free(tok);
 	return ret;
 }
 
@@ -539,7 +479,8 @@ write_backup(struct sb_catalog *c, const char *sql, const struct sb_backup *b)
 
 	if ((ret = check_backup(c, b)) != SB_OK)
 		return ret;
-	if ((tags = tags_to_json(b)) == NULL) {
+	if ((tags = sb_tags_to_json((const char *const *)b->tags,
+	    b->ntags)) == NULL) {
 		sb_seterr(c->errmsg, "backup %s: out of memory", b->id);
 		return SB_ERR_NOMEM;
 	}

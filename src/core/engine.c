@@ -14,11 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
 
 #include "catalog.h"
 #include "config.h"
 #include "engine.h"
+#include "json.h"
 #include "lock.h"
 #include "report.h"
 #include "retention.h"
@@ -158,22 +158,6 @@ work_dir(struct sb_engine *e)
 	return d != NULL ? d : e->cfg->temp_dir;
 }
 
-/* Tags as a JSON array string; caller frees. NULL on allocation failure. */
-static char *
-tags_json(const char *const *tags, size_t n)
-{
-	struct json_object	*a;
-	char			*s;
-
-	if ((a = json_object_new_array()) == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(tags[i]));
-	s = sb_strdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
-	json_object_put(a);
-	return s;
-}
-
 /*
  * Tags from the JSON array in s into b. A value that is not an array of
  * valid tags is ignored (metadata comes from outside: the store).
@@ -181,26 +165,12 @@ tags_json(const char *const *tags, size_t n)
 static int
 tags_parse(struct sb_backup *b, const char *s)
 {
-	struct json_object	*a = NULL;
-	const char		*v[SB_TAGS_MAX];
-	size_t			 n, i;
-	int			 rc = SB_OK;
+	int	rc;
 
-	if (s == NULL || (a = json_tokener_parse(s)) == NULL)
+	if (s == NULL)
 		return SB_OK;
-	if (!json_object_is_type(a, json_type_array) ||
-	    (n = json_object_array_length(a)) > SB_TAGS_MAX)
-		goto out;
-	for (i = 0; i < n; i++) {
-		struct json_object *t = json_object_array_get_idx(a, i);
-		if (!json_object_is_type(t, json_type_string) ||
-		    !sb_valid_tag(v[i] = json_object_get_string(t)))
-			goto out;
-	}
-	rc = sb_backup_set_tags(b, v, n);
-out:
-	json_object_put(a);
-	return rc;
+	rc = sb_tags_from_json(b, s, strlen(s), 1);
+	return rc == SB_ERR_INVAL ? SB_OK : rc;
 }
 
 /* The object metadata that lets reconcile rebuild the record. */
@@ -227,8 +197,8 @@ meta_build(const struct sb_backup *b, struct sb_meta *m)
 	    (rc = sb_meta_set(m, "description", b->description)))
 		return rc;
 	if (b->ntags > 0) {
-		if ((tj = tags_json((const char *const *)b->tags, b->ntags)) ==
-		    NULL)
+		if ((tj = sb_tags_to_json((const char *const *)b->tags,
+		    b->ntags)) == NULL)
 			return SB_ERR_NOMEM;
 		rc = sb_meta_set(m, "tags", tj);
 		free(tj);

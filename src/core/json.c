@@ -2,6 +2,8 @@
  * json.c - backups and restores as JSON (see json.h and docs/openapi.json).
  * Every allocation is checked: a NULL answer means out of memory.
  */
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -106,3 +108,63 @@ sb_restore_json(const struct sb_restore *r)
 	return o;
 }
 
+
+char *
+sb_tags_to_json(const char *const *tags, size_t n)
+{
+	struct json_object	*a = NULL, *s;
+	const char		*txt;
+	char			*ret = NULL;
+
+	if ((a = json_object_new_array()) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if ((s = json_object_new_string(tags[i])) == NULL)
+			goto out;
+		if (json_object_array_add(a, s) != 0) {
+			json_object_put(s);
+			goto out;
+		}
+	}
+	txt = json_object_to_json_string_ext(a,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (txt != NULL)
+		ret = strdup(txt);
+out:
+	json_object_put(a);
+	return ret;
+}
+
+int
+sb_tags_from_json(struct sb_backup *b, const char *txt, size_t len,
+    int validate)
+{
+	struct json_tokener	*tok = NULL;
+	struct json_object	*a = NULL, *e;
+	const char		*v[SB_TAGS_MAX];
+	size_t			 n, i;
+	int			 ret = SB_ERR_INVAL;
+
+	if (len > INT_MAX)
+		return SB_ERR_INVAL;
+	if ((tok = json_tokener_new()) == NULL)
+		return SB_ERR_NOMEM;
+	a = json_tokener_parse_ex(tok, txt, (int)len);
+	if (a == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(a, json_type_array) ||
+	    (n = json_object_array_length(a)) > SB_TAGS_MAX)
+		goto out;
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(e, json_type_string))
+			goto out;
+		v[i] = json_object_get_string(e);
+		if (validate && !sb_valid_tag(v[i]))
+			goto out;
+	}
+	ret = sb_backup_set_tags(b, v, n);
+out:
+	json_object_put(a);
+	json_tokener_free(tok);
+	return ret;
+}

@@ -20,4 +20,19 @@ int			 sb_json_add(struct json_object *o, const char *k,
 			    struct json_object *v);
 struct json_object	*sb_restore_json(const struct sb_restore *);
 
+/*
+ * Tags as the text of a JSON array of strings (the catalog's column, the
+ * objects' "tags" metadata): malloc'd, the caller frees; NULL when out of
+ * memory.
+ */
+char	*sb_tags_to_json(const char *const *tags, size_t n);
+
+/*
+ * Parse such text (len bytes) into b's tags. SB_ERR_INVAL when it is not
+ * an array of at most SB_TAGS_MAX strings (with validate, each also
+ * passing sb_valid_tag); b is then unchanged. SB_ERR_NOMEM.
+ */
+int	 sb_tags_from_json(struct sb_backup *b, const char *txt, size_t len,
+	    int validate);
+
 #endif /* SB_JSON_H */
