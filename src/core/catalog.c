@@ -73,6 +73,18 @@ static const char *const migrations[SB_CATALOG_VERSION] = {
 	");"
 	"CREATE INDEX restores_backup ON restores (backup_id, started_at);"
 	"CREATE INDEX restores_started ON restores (started_at);",
+
+	/*
+	 * 3: settings. Small facts the catalog must remember between runs
+	 * (which store it belongs to, what an admin confirmed), one row a
+	 * key. Never a cache: every value is something only this catalog
+	 * knows.
+	 */
+	"CREATE TABLE settings ("
+	"  key        TEXT PRIMARY KEY NOT NULL,"
+	"  value      TEXT NOT NULL,"
+	"  updated_at INTEGER NOT NULL"	/* ms since the epoch, UTC */
+	");",
 };
 
 /* The columns every backup query reads, in the order row_to_backup wants. */
@@ -1150,6 +1162,70 @@ sb_catalog_restore_get(struct sb_catalog *c, const char *id,
 fail:
 	sb_restore_clear(out);
 out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* --- settings ----------------------------------------------------------- */
+
+/*
+ * The value of setting key into buf (len bytes, NUL-terminated).
+ * SB_ERR_NOTFOUND if it was never set; SB_ERR_INVAL if the value does not
+ * fit in buf.
+ */
+int
+sb_catalog_setting_get(struct sb_catalog *c, const char *key, char *buf,
+    size_t len)
+{
+	sqlite3_stmt		*st = NULL;
+	const unsigned char	*v;
+	int			 rc, ret;
+
+	if ((ret = prepare(c, "SELECT value FROM settings WHERE key = ?1",
+	    &st)) != SB_OK)
+		return ret;
+	if (bind_text(st, 1, key, 0) != SQLITE_OK) {
+		ret = dberr(c, sqlite3_errcode(c->db), "binding a setting");
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sb_seterr(c->errmsg, "setting %s is not set", key);
+		ret = SB_ERR_NOTFOUND;
+	} else if (rc != SQLITE_ROW)
+		ret = dberr(c, rc, "reading a setting");
+	else if ((v = sqlite3_column_text(st, 0)) == NULL ||
+	    (size_t)sqlite3_column_bytes(st, 0) >= len) {
+		sb_seterr(c->errmsg, "setting %s: value too long", key);
+		ret = SB_ERR_INVAL;
+	} else {
+		memcpy(buf, v, (size_t)sqlite3_column_bytes(st, 0) + 1);
+		ret = SB_OK;
+	}
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Set (insert or replace) setting key to value at time now (ms). */
+int
+sb_catalog_setting_set(struct sb_catalog *c, const char *key,
+    const char *value, int64_t now)
+{
+	sqlite3_stmt	*st = NULL;
+	int		 ret, n = 0;
+
+	if ((ret = prepare(c, "INSERT INTO settings (key, value, updated_at) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET "
+	    "value = excluded.value, updated_at = excluded.updated_at",
+	    &st)) != SB_OK)
+		return ret;
+	if (bind_text(st, 1, key, 0) != SQLITE_OK ||
+	    bind_text(st, 2, value, 0) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, now) != SQLITE_OK)
+		ret = dberr(c, sqlite3_errcode(c->db), "binding a setting");
+	else
+		ret = step_change(c, st, "writing a setting", &n);
 	sqlite3_finalize(st);
 	return ret;
 }

@@ -7,6 +7,7 @@
 #ifndef SB_CATALOG_H
 #define SB_CATALOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sb.h"
@@ -14,7 +15,7 @@
 struct sb_catalog;
 
 /* Newest schema version this build knows. */
-#define SB_CATALOG_VERSION	2
+#define SB_CATALOG_VERSION	3
 
 /*
  * Open (creating if missing) and migrate. Refuses a catalog whose version
@@ -75,5 +76,15 @@ int	sb_catalog_restore_finish(struct sb_catalog *, const char *id,
 	    const char *error);
 int	sb_catalog_restore_get(struct sb_catalog *, const char *id,
 	    struct sb_restore *out);
+
+/*
+ * Settings: small named facts this catalog remembers (store identity,
+ * admin confirmations). get: SB_ERR_NOTFOUND if never set, SB_ERR_INVAL
+ * if the value does not fit in len bytes with its NUL.
+ */
+int	sb_catalog_setting_get(struct sb_catalog *, const char *key,
+	    char *buf, size_t len);
+int	sb_catalog_setting_set(struct sb_catalog *, const char *key,
+	    const char *value, int64_t now);
 
 #endif /* SB_CATALOG_H */

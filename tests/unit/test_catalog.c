@@ -129,11 +129,11 @@ test_migrate_fresh(void **state)
 
 	assert_int_equal(sb_catalog_version(f->c, &v), SB_OK);
 	assert_int_equal(v, SB_CATALOG_VERSION);
-	assert_int_equal(SB_CATALOG_VERSION, 2);
-	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(SB_CATALOG_VERSION, 3);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM "
 	    "sqlite_schema WHERE type = 'table' AND name IN "
-	    "('backups', 'restores')"), 2);
+	    "('backups', 'restores', 'settings')"), 3);
 	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM "
 	    "sqlite_schema WHERE type = 'index' AND name IN "
 	    "('backups_created', 'backups_type_created', "
@@ -159,7 +159,7 @@ test_reopen_keeps_version(void **state)
 	if (sb_catalog_open(&f->c, f->path, err) != SB_OK)
 		fail_msg("reopen: %s", err);
 	assert_int_equal(sb_catalog_version(f->c, &v), SB_OK);
-	assert_int_equal(v, 2);
+	assert_int_equal(v, SB_CATALOG_VERSION);
 	mkid(b.id, 1);
 	assert_int_equal(sb_catalog_get(f->c, b.id, &b), SB_OK);
 	assert_string_equal(b.description, "kept");
@@ -820,12 +820,46 @@ test_restores(void **state)
 	sb_restore_clear(&out);
 }
 
+/* Settings: unset is NOT_FOUND, set replaces, too long for buf is INVAL;
+ * a version-2 catalog gains the table on open. */
+static void
+test_settings(void **state)
+{
+	struct fix	*f = *state;
+	char		 buf[16], err[SB_ERRMSG_MAX];
+	sqlite3		*db;
+
+	assert_int_equal(sb_catalog_setting_get(f->c, "k", buf, sizeof(buf)),
+	    SB_ERR_NOTFOUND);
+	assert_int_equal(sb_catalog_setting_set(f->c, "k", "one", 1), SB_OK);
+	assert_int_equal(sb_catalog_setting_set(f->c, "k", "two", 2), SB_OK);
+	assert_int_equal(sb_catalog_setting_get(f->c, "k", buf, sizeof(buf)),
+	    SB_OK);
+	assert_string_equal(buf, "two");
+	assert_int_equal(sb_catalog_setting_get(f->c, "k", buf, 3),
+	    SB_ERR_INVAL);
+	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM settings"),
+	    1);
+
+	/* Back to version 2 without the table: opening migrates again. */
+	sb_catalog_close(&f->c);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; "
+	    "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(sb_catalog_open(&f->c, f->path, err), SB_OK);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(sb_catalog_setting_get(f->c, "k", buf, sizeof(buf)),
+	    SB_ERR_NOTFOUND);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_fresh, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_version,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_refused, setup,
