@@ -53,11 +53,11 @@ n=$(sqlite3 "$RUNDIR/catalog.db" 'SELECT count(*) FROM backups')
 echo "catalog rows: $n; page: limit=$LIMIT"
 
 API="$STACK_URL/backups?limit=$LIMIT"
-curl -ksf -H "$AUTH" "$API" >"$RUNDIR/static/backups.json"
+curl -ksf -H "$AUTH" "$API" >"$STACK_SHARE/static/backups.json"
 STATIC="$STACK_URL/static/backups.json"
-echo "response: $(wc -c <"$RUNDIR/static/backups.json") bytes of JSON"
+echo "response: $(wc -c <"$STACK_SHARE/static/backups.json") bytes of JSON"
 # The same bytes either way.
-cmp -s <(curl -ksf -H "$AUTH" "$STATIC") "$RUNDIR/static/backups.json" ||
+cmp -s <(curl -ksf -H "$AUTH" "$STATIC") "$STACK_SHARE/static/backups.json" ||
 	{ echo "bench/http.sh: static file differs" >&2; exit 1; }
 
 # run URL: wrk prints Requests/sec and the latency distribution.

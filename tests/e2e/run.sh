@@ -48,7 +48,6 @@ free_port() {
 
 # stack.sh reads BUILD_DIR, RUNDIR, PORT, WWW_DIR; sets STACK_URL, STACK_CONFIG.
 RUNDIR=$(mktemp -d /tmp/sb-e2e.XXXXXX) || die "mktemp failed"
-chmod 0755 "$RUNDIR"	# nginx workers (nobody, when run as root) reach the socket
 PORT=${E2E_PORT:-$(free_port)}
 WWW_DIR=$ROOT/www/dist
 export BUILD_DIR RUNDIR PORT WWW_DIR

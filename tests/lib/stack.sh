@@ -25,13 +25,27 @@
 #   STACK_URL     https://localhost:$PORT
 #   STACK_USERS   "admin:admin (scopes *), viewer:viewer (scopes backups:read)"
 #   STACK_SOCKET  backupd's unix socket
+#   STACK_SHARE   the directory nginx's workers read from (see below)
 #   STACK_CONFIG  the safbackup config in use
 #   STACK_BACKUPD_PID, STACK_NGINX_PID
 #
-# Started as root, nginx runs its workers as nobody: the run directory's
-# parents must be searchable by others (mode 755) for them to reach the
-# socket. Demo credentials are fixed (admin/admin, viewer/viewer): the
-# demo listens on 127.0.0.1 only. The certificate is self-signed, made at
+# Where things live. The run directory holds what only we and nginx's
+# master read or write: config, certificates, logs, pid files, data. What
+# nginx's workers must reach at request time - backupd's socket, the
+# htpasswd file, the admin page, the benchmark's static file and nginx's
+# temp directories - lives in a separate share directory made with
+# mktemp -d under /tmp (or $TMPDIR when not root), linked from
+# $RUNDIR/share and removed by stack_stop. Started as root, nginx runs its
+# workers as nobody: the share directory is then group nobody's, mode
+# 0750, so they can enter it wherever the checkout lives (a 0700 home
+# directory, a private mktemp -d), while nothing of the user's own is
+# loosened. Started as another user, nginx keeps that user and needs no
+# more. The admin page is copied there at each start.
+#
+# A busy port stops stack_start with one line naming the port and the
+# variable to change it (STACK_PORT_VAR, default PORT; ./dev up: DEV_PORT).
+# Demo credentials are fixed (admin/admin, viewer/viewer): the demo
+# listens on 127.0.0.1 only. The certificate is self-signed, made at
 # first run.
 
 STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -62,7 +76,7 @@ stack_write_config() {
 			echo "root = $RUNDIR/store"
 		fi
 		echo "[daemon]"
-		echo "listen = unix:$RUNDIR/backupd.sock"
+		echo "listen = unix:$STACK_SOCKET"
 		echo "workers = ${WORKERS:-4}"
 		echo "max_body = ${MAX_BODY:-64k}"
 	} >"$RUNDIR/safbackup.conf"
@@ -95,38 +109,102 @@ stack_htpasswd() {
 	local a v
 	a=$(openssl passwd -apr1 admin) || return 1
 	v=$(openssl passwd -apr1 viewer) || return 1
-	printf 'admin:%s\nviewer:%s\n' "$a" "$v" >"$RUNDIR/htpasswd"
-	chmod 640 "$RUNDIR/htpasswd"
-	stack_share "$RUNDIR/htpasswd"
+	printf 'admin:%s\nviewer:%s\n' "$a" "$v" >"$STACK_SHARE/htpasswd"
+	chmod 640 "$STACK_SHARE/htpasswd"
+	stack_share "$STACK_SHARE/htpasswd"
 }
 
+# The group nginx's workers run as when nginx is started as root.
+stack_worker_group() { id -gn nobody 2>/dev/null || echo nogroup; }
+
 # Started as root, nginx runs its workers as nobody: give them (their
-# group) what they read at request time - the htpasswd file and backupd's
-# socket (mode 0660) - and nothing else.
+# group) what they read at request time - the share directory, the
+# htpasswd file and backupd's socket (mode 0660) - and nothing else.
 stack_share() { # path
 	[ "$(id -u)" = 0 ] || return 0
-	chgrp "$(id -gn nobody 2>/dev/null || echo nogroup)" "$1"
+	chgrp "$(stack_worker_group)" "$1"
+}
+
+# The share directory of this run directory: the one $RUNDIR/share links
+# to when it is still ours, else a new one. Sets STACK_SHARE.
+stack_share_dir() {
+	local d
+	d=$(readlink "$RUNDIR/share" 2>/dev/null) || d=
+	case $d in
+	*/safbackup-stack.*)
+		if [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ]; then
+			STACK_SHARE=$d
+			return 0
+		fi ;;
+	esac
+	local base=/tmp
+	[ "$(id -u)" = 0 ] || base=${TMPDIR:-/tmp}
+	d=$(mktemp -d "$base/safbackup-stack.XXXXXX") || {
+		stack_log "cannot make a share directory under $base"
+		return 1
+	}
+	if [ "$(id -u)" = 0 ]; then
+		stack_share "$d" && chmod 0750 "$d" || return 1
+	fi
+	ln -sfn "$d" "$RUNDIR/share"
+	STACK_SHARE=$d
+}
+
+# Remove the share directory $RUNDIR/share links to, if it is ours.
+stack_share_remove() {
+	local d
+	d=$(readlink "$RUNDIR/share" 2>/dev/null) || return 0
+	case $d in
+	*/safbackup-stack.*) [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] &&
+		rm -rf -- "$d" ;;
+	esac
+	rm -f "$RUNDIR/share"
+}
+
+# The admin page, copied where the workers can read it; a placeholder
+# when it is not built.
+stack_www() {
+	local www=${WWW_DIR:-$STACK_SRC/www/dist}
+	rm -rf "$STACK_SHARE/www"
+	mkdir -p "$STACK_SHARE/www"
+	if [ -f "$www/index.html" ]; then
+		cp -R "$www/." "$STACK_SHARE/www/" || return 1
+	else
+		printf '<!doctype html><title>safbackup</title><p>The admin page is not built (npm run build in www/).\n' \
+			>"$STACK_SHARE/www/index.html"
+	fi
+	chmod -R u=rwX,go=rX "$STACK_SHARE/www"
+}
+
+# 0 when something already listens on 127.0.0.1:port.
+stack_port_busy() { # port
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+stack_port_message() {
+	stack_log "port $PORT on 127.0.0.1 is in use; choose another with ${STACK_PORT_VAR:-PORT}=<port>"
+}
+
+# nginx is in /usr/sbin, which an ordinary user's PATH may lack.
+stack_nginx_bin() {
+	command -v nginx 2>/dev/null ||
+		{ [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } ||
+		{ stack_log "nginx is not installed"; return 1; }
 }
 
 stack_nginx_conf() {
-	local www=${WWW_DIR:-$STACK_SRC/www/dist}
-	if [ ! -f "$www/index.html" ]; then
-		www=$RUNDIR/www
-		mkdir -p "$www"
-		printf '<!doctype html><title>safbackup</title><p>The admin page is not built (npm run build in www/).\n' \
-			>"$www/index.html"
-	fi
-	mkdir -p "$RUNDIR/logs" "$RUNDIR/static" "$RUNDIR/safbackup" \
-		"$RUNDIR"/tmp/{body,fastcgi,proxy,uwsgi,scgi}
+	stack_www || { stack_log "cannot copy the admin page"; return 1; }
+	mkdir -p "$RUNDIR/logs" "$STACK_SHARE/static" "$RUNDIR/safbackup" \
+		"$STACK_SHARE/tmp"
 	cp "$STACK_SRC"/nginx/security-headers.conf \
 		"$STACK_SRC"/nginx/json-errors.conf \
 		"$STACK_SRC"/nginx/backups-fastcgi.conf "$RUNDIR/safbackup/"
 	local user="# user: the one running nginx"
 	[ "$(id -u)" = 0 ] &&
-		user="user nobody $(id -gn nobody 2>/dev/null || echo nogroup);"
+		user="user nobody $(stack_worker_group);"
 	sed -e "s|@RUNDIR@|$RUNDIR|g" -e "s|@PORT@|$PORT|g" \
-		-e "s|@USER@|$user|g" \
-		-e "s|@SOCKET@|$STACK_SOCKET|g" -e "s|@WWW@|$www|g" \
+		-e "s|@USER@|$user|g" -e "s|@SHARE@|$STACK_SHARE|g" \
+		-e "s|@SOCKET@|$STACK_SOCKET|g" -e "s|@WWW@|$STACK_SHARE/www|g" \
 		"$STACK_SRC/nginx/demo.conf.in" >"$RUNDIR/nginx.conf"
 }
 
@@ -151,7 +229,13 @@ stack_start() {
 	RUNDIR=$(cd "$RUNDIR" && pwd)
 	STACK_URL=https://localhost:$PORT
 	STACK_USERS="admin:admin (scopes *), viewer:viewer (scopes backups:read)"
-	STACK_SOCKET=$RUNDIR/backupd.sock
+	if stack_port_busy "$PORT"; then
+		stack_port_message
+		return 1
+	fi
+	STACK_NGINX=$(stack_nginx_bin) || return 1
+	stack_share_dir || return 1
+	STACK_SOCKET=$STACK_SHARE/backupd.sock
 	if [ -n "${CONFIG:-}" ]; then
 		STACK_CONFIG=$CONFIG
 	else
@@ -181,17 +265,25 @@ stack_start() {
 	done
 	stack_share "$STACK_SOCKET" || return 1
 
-	nginx -p "$RUNDIR" -c "$RUNDIR/nginx.conf" -e "$RUNDIR/logs/nginx-error.log" \
-		-g 'daemon on;' 2>>"$RUNDIR/logs/nginx-error.log" || {
-		stack_log "nginx did not start; see $RUNDIR/logs/nginx-error.log"
-		tail -5 "$RUNDIR/logs/nginx-error.log" >&2
+	local errlog=$RUNDIR/logs/nginx-error.log mark
+	mark=$(wc -l <"$errlog" 2>/dev/null || echo 0)
+	"$STACK_NGINX" -p "$RUNDIR" -c "$RUNDIR/nginx.conf" -e "$errlog" \
+		-g 'daemon on;' 2>>"$errlog" || {
+		# The port may have been taken since the check above.
+		if tail -n +"$((mark + 1))" "$errlog" |
+			grep -q 'Address already in use'; then
+			stack_port_message
+		else
+			stack_log "nginx did not start; see $errlog"
+			tail -5 "$errlog" >&2
+		fi
 		stack_stop
 		return 1
 	}
 	for i in $(seq 50); do [ -s "$RUNDIR/nginx.pid" ] && break; sleep 0.05; done
 	STACK_NGINX_PID=$(cat "$RUNDIR/nginx.pid" 2>/dev/null)
 	stack_wait_health || { stack_stop; return 1; }
-	export STACK_URL STACK_USERS STACK_SOCKET STACK_CONFIG \
+	export STACK_URL STACK_USERS STACK_SOCKET STACK_SHARE STACK_CONFIG \
 		STACK_BACKUPD_PID STACK_NGINX_PID
 }
 
@@ -218,14 +310,15 @@ stack_stop() {
 	# nginx first: no new requests reach backupd, which then drains.
 	stack_kill_pidfile "$RUNDIR/nginx.pid" QUIT 100
 	stack_kill_pidfile "$RUNDIR/backupd.pid" TERM 300
+	stack_share_remove
 }
 
 stack_demo_up() { # DEMO BUILD
 	local demo=$1
 	# A second ./dev up replaces the running stack.
 	RUNDIR=$demo/stack stack_stop
-	BUILD_DIR=$2 RUNDIR=$demo/stack PORT=${DEMO_PORT:-8443} \
-		CONFIG=$demo/safbackup.conf stack_start
+	BUILD_DIR=$2 RUNDIR=$demo/stack PORT=${DEV_PORT:-8443} \
+		STACK_PORT_VAR=DEV_PORT CONFIG=$demo/safbackup.conf stack_start
 }
 
 stack_demo_down() { # DEMO

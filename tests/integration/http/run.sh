@@ -19,7 +19,6 @@ done
 [ -x "$BUILD_DIR/src/daemon/backupd" ] || { echo "http tests: no $BUILD_DIR/src/daemon/backupd" >&2; exit 1; }
 
 W=$(mktemp -d /tmp/sb-http-test.XXXXXX)
-chmod 0755 "$W"	# nginx workers (nobody) reach the socket through it
 export RUNDIR=$W/run BUILD_DIR
 cleanup() {
 	stack_stop 2>/dev/null
