@@ -67,8 +67,12 @@ as() {
 clone_for() { # who
 	local parent
 	parent=$(as "$1" mktemp -d /tmp/sb-clone.XXXXXX) || return 1
-	as "$1" git clone -q "$WORK/main.bundle" "$parent/safbackup" || return 1
+	as "$1" git -c advice.detachedHead=false clone -q "$WORK/main.bundle" "$parent/safbackup" || return 1
 	echo "$parent/safbackup"
+}
+
+no_backupd() { # clone
+	! pgrep -f "$1/build/src/daemon/backupd" >/dev/null
 }
 
 # The whole round: clone, ./dev up, requests, ./dev down.
@@ -119,8 +123,7 @@ round() { # who
 		t_ok "[$who] after ./dev down nothing listens on $port"
 	fi
 	check "[$who] ./dev down removed the share directory" test ! -e "$share"
-	check "[$who] no backupd of this clone is left" \
-		bash -c "! pgrep -f '$c/build/src/daemon/backupd' >/dev/null"
+	check "[$who] no backupd of this clone is left" no_backupd "$c"
 }
 
 round root
@@ -138,8 +141,7 @@ if [ -n "$c" ]; then
 	expect_match "busy port: the message names the port and DEV_PORT" \
 		"$out" "port $port .*in use.*DEV_PORT="
 	expect_eq "busy port: it is one line" "$(printf '%s\n' "$out" | wc -l)" 1
-	check "busy port: no backupd was started" \
-		bash -c "! pgrep -f '$c/build/src/daemon/backupd' >/dev/null"
+	check "busy port: no backupd was started" no_backupd "$c"
 	kill "$LISTENER" 2>/dev/null; wait "$LISTENER" 2>/dev/null
 	LISTENER=
 fi
