@@ -156,7 +156,10 @@ ncompleted=$(bc --json list --status completed | json 'o.length')
 mkdir -p "$D/store/.staging"
 if [ "$(id -u)" = 0 ]; then
 	chown -R nobody "$D"
-	ro_run() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+	# nobody runs a copy in $W (0755): the checkout may sit under a
+	# directory only we can enter.
+	install -m 0755 "$CRON" "$W/backup-cron"
+	ro_run() { shift; setpriv --reuid=nobody --regid=nogroup --clear-groups "$W/backup-cron" "$@"; }
 else
 	ro_run() { "$@"; }
 fi
