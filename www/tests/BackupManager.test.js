@@ -513,17 +513,24 @@ describe('details and download', () => {
 
 describe('pending backups', () => {
 	it('reloads while a backup is pending', async () => {
-		let n = 0;
+		// The list says completed only once the pending chip was seen,
+		// so a slow machine cannot skip the pending state.
+		let finished = false;
 		const stub = fetchStub({
-			'GET /backups': () => (++n === 1 ?
-			    [backup({ id: 'p', status: 'pending', size: null })] :
-			    [backup({ id: 'p', status: 'completed' })]),
+			'GET /backups': () => (finished ?
+			    [backup({ id: 'p', status: 'completed' })] :
+			    [backup({ id: 'p', status: 'pending', size: null })]),
 		});
 		await mountWith(stub, { pollMs: 20 });
-		expect(wrapper.find('[data-test="status-chip"]').text()).toContain('Pending');
-		await new Promise((r) => setTimeout(r, 60));
-		await settle();
-		expect(wrapper.find('[data-test="status-chip"]').text()).toContain('Completed');
+		const chip = () => wrapper.find('[data-test="status-chip"]').text();
+		expect(chip()).toContain('Pending');
+		finished = true;
+		for (let i = 0; i < 200 && !chip().includes('Completed'); i++) {
+			await new Promise((r) => setTimeout(r, 10));
+			await settle();
+		}
+		expect(chip()).toContain('Completed');
+		// Polling stops once nothing is pending.
 		const count = stub.calls.length;
 		await new Promise((r) => setTimeout(r, 60));
 		expect(stub.calls.length).toBe(count);
