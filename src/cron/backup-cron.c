@@ -82,12 +82,10 @@ static const struct cmd cmds[] = {
 	  "Download backup ID and check its size, sha256 and integrity." },
 	{ "prune", cmd_prune, "[--dry-run] [--confirm-clock]",
 	  "Delete automatic backups the retention policy no longer keeps.\n"
-	  "              It halts (exit 7) while backups fail, and when the\n"
-	  "              clock jumped: backups dated in the future, or more\n"
-	  "              than [retention] max_gap_hours apart. Once the clock\n"
-	  "              is right, --confirm-clock records that backups and\n"
-	  "              gaps up to now are accepted, then prunes (with\n"
-	  "              --dry-run: shows the plan, records nothing)." },
+	  "              Halts (exit 7) while backups fail or the clock jumped\n"
+	  "              (backups dated in the future, or further apart than\n"
+	  "              max_gap_hours). Once the clock is right, --confirm-clock\n"
+	  "              accepts them and prunes (--dry-run: records nothing)." },
 	{ "reconcile", cmd_reconcile, "",
 	  "Rebuild or repair the catalog from the object store." },
 	{ NULL, NULL, NULL, NULL }
