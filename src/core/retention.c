@@ -23,8 +23,9 @@
  *     the newest one is kept;
  *  7. the floor: never leave fewer than min_keep completed automatic
  *     backups; the newest of those the bands would delete are kept;
- *  8. halt for the clock (before rule 2, which a jumped clock fools: a
- *     fresh backup stamped a year ahead is "recent" and "latest"):
+ *  8. halt for the clock; this reason wins over rule 2's, which a jumped
+ *     clock fools (a fresh backup stamped a year ahead is "recent" and
+ *     "latest"):
  *     - backward: a record of any type or status created more than
  *       SB_RETENTION_SKEW_MS after now;
  *     - forward: two consecutive automatic records (any status, by
