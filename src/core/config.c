@@ -90,6 +90,9 @@ static const struct key keys[] = {
 	{ "retention", "weekly_days", K_UINT, OFF(ret_weekly_days), 1, 3650 },
 	{ "retention", "recent_hours", K_UINT, OFF(ret_recent_hours), 1, 8760 },
 	{ "retention", "failed_days", K_UINT, OFF(ret_failed_days), 1, 3650 },
+	{ "retention", "min_keep", K_UINT, OFF(ret_min_keep), 0, 1000 },
+	{ "retention", "max_gap_hours", K_UINT, OFF(ret_max_gap_hours), 1,
+	    87600 },
 	{ "report", "webhook", K_URL_SECRET, OFF(webhook), 0, 0 },
 	{ "report", "webhook_timeout", K_UINT, OFF(webhook_timeout), 1, 3600 },
 	{ "daemon", "listen", K_LISTEN, OFF(listen), 0, 0 },
@@ -199,6 +202,8 @@ sb_config_defaults(struct sb_config **out)
 	c->ret_weekly_days = 90;
 	c->ret_recent_hours = 48;
 	c->ret_failed_days = 7;
+	c->ret_min_keep = 7;
+	c->ret_max_gap_hours = 72;
 	c->webhook_timeout = 5;
 	c->workers = 4;
 	c->max_body = 64 * KIB;
@@ -1127,6 +1132,13 @@ sb_config_check(const struct sb_config *cfg, char *err)
 		sb_seterr(err, "%s: [retention] weekly_days: must be at least "
 		    "daily_days (%u < %u)", f, cfg->ret_weekly_days,
 		    cfg->ret_daily_days);
+		return SB_ERR_CONFIG;
+	}
+	/* A gap the admin's own recent_hours allows is no clock jump. */
+	if (cfg->ret_max_gap_hours < cfg->ret_recent_hours) {
+		sb_seterr(err, "%s: [retention] max_gap_hours: must be at "
+		    "least recent_hours (%u < %u)", f, cfg->ret_max_gap_hours,
+		    cfg->ret_recent_hours);
 		return SB_ERR_CONFIG;
 	}
 	switch (cfg->store_kind) {

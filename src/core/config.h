@@ -10,7 +10,8 @@
  *   [azure]     account, container, endpoint, key_file, sas_file,
  *               connection_string_file, block_size, concurrency,
  *               timeout, retries
- *   [retention] daily_days, weekly_days, recent_hours, failed_days
+ *   [retention] daily_days, weekly_days, recent_hours, failed_days,
+ *               min_keep, max_gap_hours
  *   [report]    webhook, webhook_timeout
  *   [daemon]    listen, workers, max_body
  *
@@ -58,6 +59,8 @@ struct sb_config {
 	unsigned		 ret_weekly_days;  /* one per ISO week: 90 */
 	unsigned		 ret_recent_hours; /* prune only if one completed: 48 */
 	unsigned		 ret_failed_days;  /* failed records kept: 7 */
+	unsigned		 ret_min_keep;     /* completed automatic floor: 7 */
+	unsigned		 ret_max_gap_hours; /* longer gap = clock jump: 72 */
 	/* report */
 	char			*webhook;
 	unsigned		 webhook_timeout; /* seconds, default 5 */

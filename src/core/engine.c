@@ -618,26 +618,133 @@ sb_prune_result_clear(struct sb_prune_result *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/*
+ * A time mark kept in the catalog's settings (decimal ms) into *ms: 0 when
+ * it was never set. SB_OK or the catalog's error.
+ */
+static int
+mark_get(struct sb_engine *e, const char *key, int64_t *ms)
+{
+	char	buf[32];
+	int	rc;
+
+	*ms = 0;
+	rc = sb_catalog_setting_get(e->cat, key, buf, sizeof(buf));
+	if (rc == SB_ERR_NOTFOUND)
+		return SB_OK;
+	if (rc == SB_OK && sb_parse_i64(buf, 0, INT64_MAX, ms) != SB_OK)
+		rc = SB_ERR_CORRUPT;
+	if (rc != SB_OK)
+		return fail(e, rc, "catalog setting %s: %s", key, rc ==
+		    SB_ERR_CORRUPT ? "not a time in ms" :
+		    sb_catalog_errmsg(e->cat));
+	return SB_OK;
+}
+
+static int
+mark_set(struct sb_engine *e, const char *key, int64_t ms, int64_t now)
+{
+	char	buf[32];
+	int	rc;
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)ms);
+	if ((rc = sb_catalog_setting_set(e->cat, key, buf, now)) != SB_OK)
+		return fail(e, rc, "catalog setting %s: %s", key,
+		    sb_catalog_errmsg(e->cat));
+	return SB_OK;
+}
+
+/*
+ * Every record, automatic first, into out: retention decides on the
+ * automatic ones, and looks at all of them for dates in the future.
+ */
+static int
+prune_list(struct sb_engine *e, struct sb_backup_list *out)
+{
+	struct sb_backup_list	man;
+	int			rc;
+
+	memset(&man, 0, sizeof(man));
+	if ((rc = sb_catalog_list_type(e->cat, SB_TYPE_AUTOMATIC, out)) !=
+	    SB_OK || (rc = sb_catalog_list_type(e->cat, SB_TYPE_MANUAL,
+	    &man)) != SB_OK) {
+		fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+		goto out;
+	}
+	for (size_t i = 0; i < man.n; i++)
+		if ((rc = sb_backup_list_push(out, &man.v[i])) != SB_OK) {
+			fail(e, rc, "prune: out of memory");
+			goto out;
+		}
+out:
+	sb_backup_list_clear(&man);
+	return rc;
+}
+
+/*
+ * The admin says the clock is right (prune --confirm-clock): every record
+ * and gap up to now, or up to the newest record if that is later (the
+ * clock went back), is accepted. *mark gets that time; stored and logged
+ * unless dry_run.
+ */
+static int
+clock_confirm(struct sb_engine *e, const struct sb_backup_list *l,
+    int dry_run, int64_t now, int64_t *mark)
+{
+	char	t1[40] = "?", t2[40] = "?";
+	int	rc;
+
+	if (now > *mark)
+		*mark = now;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].created_at > *mark)
+			*mark = l->v[i].created_at;
+	if (dry_run)
+		return SB_OK;
+	if ((rc = mark_set(e, SB_SETTING_CLOCK_CONFIRMED, *mark, now)) !=
+	    SB_OK)
+		return rc;
+	sb_time_format(*mark, t1, sizeof(t1));
+	sb_time_format(now, t2, sizeof(t2));
+	sb_logkv(SB_LOG_WARN, "prune.clock_confirmed", (const char *[]){
+	    "through", t1, "confirmed_at", t2, NULL }, "the admin confirmed "
+	    "the clock: backups dated up to %s and the gaps before it are "
+	    "accepted", t1);
+	return SB_OK;
+}
+
 int
-sb_engine_prune(struct sb_engine *e, int dry_run, struct sb_prune_result *out)
+sb_engine_prune(struct sb_engine *e, unsigned flags,
+    struct sb_prune_result *out)
 {
 	struct sb_retention_policy	 pol;
-	int				 rc;
+	int				 rc, dry_run;
+	int64_t				 now = sb_now_ms();
 
 	memset(out, 0, sizeof(*out));
+	memset(&pol, 0, sizeof(pol));
+	dry_run = (flags & SB_PRUNE_DRY_RUN) != 0;
 	pol.daily_days = e->cfg->ret_daily_days;
 	pol.weekly_days = e->cfg->ret_weekly_days;
 	pol.recent_hours = e->cfg->ret_recent_hours;
 	pol.failed_days = e->cfg->ret_failed_days;
+	pol.min_keep = e->cfg->ret_min_keep;
+	pol.max_gap_hours = e->cfg->ret_max_gap_hours;
 	if (!dry_run && (rc = lock_take(e)) != SB_OK)
 		return rc;
-	if ((rc = sb_catalog_list_type(e->cat, SB_TYPE_AUTOMATIC,
-	    &out->list)) != SB_OK) {
-		fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+	if ((rc = prune_list(e, &out->list)) != SB_OK ||
+	    (rc = mark_get(e, SB_SETTING_CLOCK_CONFIRMED,
+	    &pol.clock_confirmed)) != SB_OK ||
+	    (rc = mark_get(e, SB_SETTING_GAPS_CHECKED,
+	    &pol.gaps_checked)) != SB_OK)
 		goto out;
-	}
+	if ((flags & SB_PRUNE_CONFIRM_CLOCK) && (rc = clock_confirm(e,
+	    &out->list, dry_run, now, &pol.clock_confirmed)) != SB_OK)
+		goto out;
+	if (flags & SB_PRUNE_CONFIRM_CLOCK)
+		out->clock_confirmed = pol.clock_confirmed;
 	if ((rc = sb_retention_plan(&pol, out->list.v, out->list.n,
-	    sb_now_ms(), &out->plan)) != SB_OK) {
+	    now, &out->plan)) != SB_OK) {
 		fail(e, rc, "retention: out of memory");
 		goto out;
 	}
@@ -665,6 +772,15 @@ sb_engine_prune(struct sb_engine *e, int dry_run, struct sb_prune_result *out)
 		    "backup_id", d->backup->id, "reason", d->reason, NULL },
 		    "pruned");
 	}
+	/*
+	 * What this prune checked need not be checked again: the gaps it
+	 * leaves behind are retention's, not the clock's. A failure to
+	 * store it only makes the next prune check more, so it is logged.
+	 */
+	if (!dry_run && out->plan.checked_through > pol.gaps_checked &&
+	    mark_set(e, SB_SETTING_GAPS_CHECKED, out->plan.checked_through,
+	    now) != SB_OK)
+		sb_log(SB_LOG_WARN, "prune.mark_failed", "%s", e->err);
 	if (out->errors > 0) {
 		rc = fail(e, SB_ERR_STORAGE, "%zu of %zu deletions failed",
 		    out->errors, out->plan.ndelete);

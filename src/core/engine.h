@@ -59,18 +59,34 @@ int	sb_engine_download(struct sb_engine *, const char *id,
 	    sb_write_fn w, void *arg);
 
 /*
- * Apply retention (see retention.h). With dry_run nothing is deleted.
- * plan (may be NULL) gets the decisions; its backups point into list,
- * which the caller clears after the plan.
+ * Apply retention (see retention.h) under the lock. flags:
+ *  SB_PRUNE_DRY_RUN: plan only; no lock, nothing deleted or recorded;
+ *  SB_PRUNE_CONFIRM_CLOCK: the admin confirms the clock first: records
+ *    and gaps up to now (or the newest record, if later) no longer halt
+ *    prune; recorded in the catalog setting "clock_confirmed" and logged
+ *    (prune.clock_confirmed), unless a dry run.
+ * A plan that ran (not halted, not a dry run) stores in the setting
+ * "prune_gaps_checked" the newest automatic record it checked for gaps.
+ * plan gets the decisions (for every record, manual ones too); its
+ * backups point into list, which the caller clears after the plan.
  */
+enum {
+	SB_PRUNE_DRY_RUN = 1 << 0,
+	SB_PRUNE_CONFIRM_CLOCK = 1 << 1
+};
+#define SB_SETTING_CLOCK_CONFIRMED	"clock_confirmed"
+#define SB_SETTING_GAPS_CHECKED		"prune_gaps_checked"
+
 struct sb_prune_result {
 	struct sb_backup_list		list;
 	struct sb_retention_plan	plan;
 	size_t				deleted;
 	size_t				errors;
+	int64_t				clock_confirmed; /* the mark
+						 --confirm-clock set, or 0 */
 };
 void	sb_prune_result_clear(struct sb_prune_result *);
-int	sb_engine_prune(struct sb_engine *, int dry_run,
+int	sb_engine_prune(struct sb_engine *, unsigned flags,
 	    struct sb_prune_result *out);
 
 /*

@@ -20,7 +20,27 @@
  *       backup of its ISO 8601 week (UTC), otherwise deleted;
  *     - older: deleted;
  *  6. never delete every completed automatic backup: if the plan would,
- *     the newest one is kept.
+ *     the newest one is kept;
+ *  7. the floor: never leave fewer than min_keep completed automatic
+ *     backups; the newest of those the bands would delete are kept;
+ *  8. halt for the clock; this reason wins over rule 2's, which a jumped
+ *     clock fools (a fresh backup stamped a year ahead is "recent" and
+ *     "latest"):
+ *     - backward: a record of any type or status created more than
+ *       SB_RETENTION_SKEW_MS after now;
+ *     - forward: two consecutive automatic records (any status, by
+ *       created_at) more than max_gap_hours apart. Failed records fill a
+ *       gap: an outage is not a jump;
+ *     only what comes after the marks counts: a record created after
+ *     the mark, the part of a gap after it. The admin's mark
+ *     (clock_confirmed) covers both checks. The gap check also skips
+ *     what the last prune that ran already checked (gaps_checked), since
+ *     prune itself thins the history into gaps (weekly slots, failed
+ *     records going after failed_days). With neither mark (the first
+ *     prune), gaps are only measured inside the last min(daily_days,
+ *     failed_days), where no earlier prune can have deleted anything.
+ *     A halted plan yields no new gaps_checked (checked_through is 0),
+ *     so a jump is never forgotten until it is confirmed.
  *
  * "Newest of its ISO week" looks at every completed automatic backup of
  * that week, including those still within the daily window: a week's
@@ -112,6 +132,115 @@ is_auto(const struct sb_backup *b)
 	return b->type == SB_TYPE_AUTOMATIC;
 }
 
+/* Newest first, equal times by id, as wk_cmp within a week. */
+static int
+newest_cmp(const void *a, const void *b)
+{
+	const struct wk	*x = a, *y = b;
+	int		 c;
+
+	if (x->created != y->created)
+		return x->created > y->created ? -1 : 1;
+	c = strcmp(x->id, y->id);
+	return c > 0 ? -1 : c < 0;
+}
+
+static int
+time_cmp(const void *a, const void *b)
+{
+	int64_t	x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A time for a reason text; "?" for one gmtime cannot show. */
+static const char *
+when(int64_t ms, char *buf, size_t len)
+{
+	if (sb_time_format(ms, buf, len) != SB_OK)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/*
+ * Rule 8, backward: records dated after now plus the skew and after the
+ * admin's mark. Halts out (with the reason) and returns 1 if any.
+ */
+static int
+clock_future(const struct sb_retention_policy *pol,
+    const struct sb_backup *list, size_t n, int64_t now,
+    struct sb_retention_plan *out)
+{
+	int64_t	newest = 0;
+	size_t	i, nfut = 0;
+	char	t1[40], t2[40];
+
+	for (i = 0; i < n; i++) {
+		if (list[i].created_at <= now + SB_RETENTION_SKEW_MS ||
+		    list[i].created_at <= pol->clock_confirmed)
+			continue;
+		nfut++;
+		if (list[i].created_at > newest)
+			newest = list[i].created_at;
+	}
+	if (nfut == 0)
+		return 0;
+	out->halted = out->clock_halt = 1;
+	snprintf(out->halt_reason, sizeof(out->halt_reason),
+	    "%zu backup(s) dated in the future (newest %s, now %s): the "
+	    "clock went back or was wrong; check the clock, then run "
+	    "`backup-cron prune --confirm-clock`: not pruning", nfut,
+	    when(newest, t1, sizeof(t1)), when(now, t2, sizeof(t2)));
+	return 1;
+}
+
+/*
+ * Rule 8, forward: gaps longer than max_gap_hours between consecutive
+ * automatic records, ending after the marks. at holds the nat created_at
+ * times of every automatic record and is sorted here. Halts out and
+ * returns 1 if any; the reason names the newest gap.
+ */
+static int
+clock_gaps(const struct sb_retention_policy *pol, int64_t *at, size_t nat,
+    int64_t now, struct sb_retention_plan *out)
+{
+	int64_t	mark, lower, from, max, days, ga = 0, gb = 0;
+	size_t	i, ngap = 0;
+	char	t1[40], t2[40];
+
+	if (pol->max_gap_hours == 0 || nat < 2)
+		return 0;
+	max = (int64_t)pol->max_gap_hours * MS_HOUR;
+	mark = pol->clock_confirmed > pol->gaps_checked ?
+	    pol->clock_confirmed : pol->gaps_checked;
+	days = pol->daily_days < pol->failed_days ? pol->daily_days :
+	    pol->failed_days;
+	lower = mark > 0 ? mark : now - days * MS_DAY;
+	qsort(at, nat, sizeof(*at), time_cmp);
+	for (i = 1; i < nat; i++) {
+		if (at[i] <= lower)
+			continue;
+		/* Only the part of a gap after the mark is unaccounted. */
+		from = at[i - 1] < lower ? lower : at[i - 1];
+		if (at[i] - from <= max)
+			continue;
+		ngap++;
+		ga = at[i - 1];
+		gb = at[i];
+	}
+	if (ngap == 0)
+		return 0;
+	out->halted = out->clock_halt = 1;
+	snprintf(out->halt_reason, sizeof(out->halt_reason),
+	    "automatic backups jumped from %s to %s with nothing in between "
+	    "(more than %u hours; %zu such gap(s) not yet confirmed): the "
+	    "clock jumped forward, or backups stopped; check the clock, then "
+	    "run `backup-cron prune --confirm-clock`: not pruning",
+	    when(ga, t1, sizeof(t1)), when(gb, t2, sizeof(t2)),
+	    pol->max_gap_hours, ngap);
+	return 1;
+}
+
 /*
  * Build the plan (see the rules at the top). out is filled and owned by
  * the caller (sb_retention_clear); on error it is left empty. Decisions
@@ -125,8 +254,10 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 {
 	struct wk		*wk = NULL;
 	const struct sb_backup	*latest = NULL, *newest_done = NULL;
+	int64_t			*at = NULL;
 	int64_t			 daily, weekly, failed, recent, done;
 	size_t			 i, nwk = 0, nauto = 0, ndone = 0, ndel_done = 0;
+	size_t			 nkept = 0;
 	int			 rc = SB_ERR_NOMEM;
 
 	memset(out, 0, sizeof(*out));
@@ -136,7 +267,8 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 		return SB_OK;
 	if (n > SIZE_MAX / sizeof(*wk) ||
 	    (out->v = calloc(n, sizeof(*out->v))) == NULL ||
-	    (wk = calloc(n, sizeof(*wk))) == NULL)
+	    (wk = calloc(n, sizeof(*wk))) == NULL ||
+	    (at = calloc(n, sizeof(*at))) == NULL)
 		goto out;
 	out->n = n;
 
@@ -153,6 +285,9 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 		decide(&out->v[i], SB_KEEP, "kept");
 		if (!is_auto(b))
 			continue;
+		at[nauto] = b->created_at;
+		if (b->created_at > out->checked_through)
+			out->checked_through = b->created_at;
 		nauto++;
 		/* On a tie in time, a failure wins: the safer reading. */
 		if (b->status != SB_STATUS_PENDING && (latest == NULL ||
@@ -190,6 +325,12 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 		    "no automatic backup completed in the last %u hours: "
 		    "not pruning", pol->recent_hours);
 	}
+	/*
+	 * Rule 8 after rule 2, so its reason wins: with a jumped clock the
+	 * reasons of rule 2 are about the wrong thing.
+	 */
+	if (!clock_future(pol, list, n, now, out))
+		clock_gaps(pol, at, nauto, now, out);
 
 	/* Rules 1, 3, 4 and the age bands of 5. */
 	for (i = 0; i < n; i++) {
@@ -242,6 +383,21 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 			    wk[i].week / 100, wk[i].week % 100);
 	}
 
+	/* Rule 7: keep the newest of the would-be-deleted up to the floor. */
+	for (i = 0; i < nwk; i++)
+		if (out->v[wk[i].idx].verdict == SB_KEEP)
+			nkept++;
+	qsort(wk, nwk, sizeof(*wk), newest_cmp);
+	for (i = 0; i < nwk && nkept < pol->min_keep; i++) {
+		struct sb_decision *dd = &out->v[wk[i].idx];
+
+		if (dd->verdict != SB_DELETE)
+			continue;
+		decide(dd, SB_KEEP, "kept: min_keep floor (%u)",
+		    pol->min_keep);
+		nkept++;
+	}
+
 	/* Rule 6. */
 	for (i = 0; i < nwk; i++)
 		if (out->v[wk[i].idx].verdict == SB_DELETE)
@@ -266,8 +422,14 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 		} else
 			out->ndelete++;
 	}
+	/* What the next prune need not check again: only once this ran. */
+	if (out->halted)
+		out->checked_through = 0;
+	else if (pol->gaps_checked > out->checked_through)
+		out->checked_through = pol->gaps_checked;
 	rc = SB_OK;
 out:
+	free(at);
 	free(wk);
 	if (rc != SB_OK)
 		sb_retention_clear(out);

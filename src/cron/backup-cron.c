@@ -33,7 +33,8 @@ enum {
 	EX_NOTFOUND = 4,	/* no such backup */
 	EX_REFUSED = 5,		/* refused: automatic, or not completed */
 	EX_CORRUPT = 6,		/* the backup failed verification */
-	EX_HALTED = 7		/* prune deleted nothing: backups are failing */
+	EX_HALTED = 7		/* prune deleted nothing: backups are failing
+				   or the clock jumped */
 };
 
 struct cmd;
@@ -79,8 +80,12 @@ static const struct cmd cmds[] = {
 	  "              then copy the backup into it." },
 	{ "verify", cmd_verify, "ID",
 	  "Download backup ID and check its size, sha256 and integrity." },
-	{ "prune", cmd_prune, "[--dry-run]",
-	  "Delete automatic backups the retention policy no longer keeps." },
+	{ "prune", cmd_prune, "[--dry-run] [--confirm-clock]",
+	  "Delete automatic backups the retention policy no longer keeps.\n"
+	  "              Halts (exit 7) while backups fail or the clock jumped\n"
+	  "              (backups dated in the future, or further apart than\n"
+	  "              max_gap_hours). Once the clock is right, --confirm-clock\n"
+	  "              accepts them and prunes (--dry-run: records nothing)." },
 	{ "reconcile", cmd_reconcile, "",
 	  "Rebuild or repair the catalog from the object store." },
 	{ NULL, NULL, NULL, NULL }
@@ -103,7 +108,8 @@ usage(FILE *f)
 	    "  0 success, 1 the operation failed, 2 bad arguments or configuration,\n"
 	    "  3 busy (another backup operation is running), 4 no such backup,\n"
 	    "  5 refused (automatic backup, or backup not completed),\n"
-	    "  6 backup failed verification, 7 prune halted (backups are failing).\n");
+	    "  6 backup failed verification, 7 prune halted (backups are failing,\n"
+	    "  or the clock jumped).\n");
 }
 
 static void
@@ -545,9 +551,12 @@ static int
 prune_opt(void *arg, int ch, const char *val)
 {
 	(void)val;
-	if (ch != 'n')
+	if (ch == 'n')
+		*(unsigned *)arg |= SB_PRUNE_DRY_RUN;
+	else if (ch == 'C')
+		*(unsigned *)arg |= SB_PRUNE_CONFIRM_CLOCK;
+	else
 		return -1;
-	*(int *)arg = 1;
 	return 0;
 }
 
@@ -556,24 +565,36 @@ cmd_prune(struct ctx *x, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "confirm-clock", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	struct sb_prune_result	 p;
-	int			 dry = 0, i, rc;
+	unsigned		 flags = 0;
+	size_t			 nauto = 0;
+	char			 confirmed[40] = "";
+	int			 dry, i, rc;
 
 	if ((i = parse_opts(cmd_find("prune"), argc, argv, ":nh", lo,
-	    prune_opt, &dry)) < 0)
+	    prune_opt, &flags)) < 0)
 		return i == -1 ? EX_OKAY : EX_USAGE;
 	if (i != argc) {
 		fprintf(stderr, "backup-cron prune: unexpected argument '%s'\n",
 		    argv[i]);
 		return EX_USAGE;
 	}
-	rc = sb_engine_prune(x->eng, dry, &p);
+	dry = (flags & SB_PRUNE_DRY_RUN) != 0;
+	rc = sb_engine_prune(x->eng, flags, &p);
 	if (rc != SB_OK) {
 		sb_prune_result_clear(&p);
 		return failed(x, rc, "prune failed");
 	}
+	if (p.clock_confirmed > 0 && sb_time_format(p.clock_confirmed,
+	    confirmed, sizeof(confirmed)) == SB_OK && !x->json)
+		printf("%sclock confirmed: backups and gaps up to %s are "
+		    "accepted\n", dry ? "dry run: " : "", confirmed);
+	/* The plan also holds the manual records (checked for the clock). */
+	for (size_t k = 0; k < p.plan.n; k++)
+		nauto += p.plan.v[k].backup->type == SB_TYPE_AUTOMATIC;
 	if (x->json) {
 		struct json_object *o = json_object_new_object(), *a;
 		json_object_object_add(o, "dry_run", json_object_new_boolean(dry));
@@ -581,11 +602,18 @@ cmd_prune(struct ctx *x, int argc, char **argv)
 		    json_object_new_boolean(p.plan.halted));
 		json_object_object_add(o, "halt_reason", p.plan.halted ?
 		    json_object_new_string(p.plan.halt_reason) : NULL);
+		json_object_object_add(o, "clock_halt",
+		    json_object_new_boolean(p.plan.clock_halt));
+		json_object_object_add(o, "clock_confirmed", confirmed[0] ?
+		    json_object_new_string(confirmed) : NULL);
 		json_object_object_add(o, "deleted",
 		    json_object_new_int64((int64_t)p.deleted));
 		a = json_object_new_array();
 		for (size_t k = 0; k < p.plan.n; k++) {
-			struct json_object *d = json_object_new_object();
+			struct json_object *d;
+			if (p.plan.v[k].backup->type != SB_TYPE_AUTOMATIC)
+				continue;
+			d = json_object_new_object();
 			json_object_object_add(d, "id",
 			    json_object_new_string(p.plan.v[k].backup->id));
 			json_object_object_add(d, "verdict",
@@ -601,14 +629,17 @@ cmd_prune(struct ctx *x, int argc, char **argv)
 		printf("prune halted, nothing deleted: %s\n",
 		    p.plan.halt_reason);
 	else {
-		for (size_t k = 0; k < p.plan.n; k++)
+		for (size_t k = 0; k < p.plan.n; k++) {
+			if (p.plan.v[k].backup->type != SB_TYPE_AUTOMATIC)
+				continue;
 			printf("%s  %s  %s\n", p.plan.v[k].backup->id,
 			    p.plan.v[k].verdict == SB_DELETE ? (dry ?
 			    "would delete" : "deleted") : "keep",
 			    p.plan.v[k].reason);
+		}
 		printf("%s%zu of %zu automatic backups\n", dry ?
 		    "dry run: would delete " : "deleted ", dry ?
-		    p.plan.ndelete : p.deleted, p.plan.n);
+		    p.plan.ndelete : p.deleted, nauto);
 	}
 	rc = p.plan.halted ? EX_HALTED : EX_OKAY;
 	if (p.plan.halted)

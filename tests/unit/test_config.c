@@ -169,6 +169,8 @@ test_full_file(void **state)
 	    "weekly_days = 60\n"
 	    "recent_hours = 24\n"
 	    "failed_days = 3\n"
+	    "min_keep = 0\n"
+	    "max_gap_hours = 240\n"
 	    "[report]\n"
 	    "webhook = https://hooks.example.com/T000/B000\n"
 	    "webhook_timeout = 10\n"
@@ -201,6 +203,8 @@ test_full_file(void **state)
 	assert_int_equal(c->ret_weekly_days, 60);
 	assert_int_equal(c->ret_recent_hours, 24);
 	assert_int_equal(c->ret_failed_days, 3);
+	assert_int_equal(c->ret_min_keep, 0);
+	assert_int_equal(c->ret_max_gap_hours, 240);
 	assert_string_equal(c->webhook, "https://hooks.example.com/T000/B000");
 	assert_int_equal(c->webhook_timeout, 10);
 	assert_string_equal(c->listen, "127.0.0.1:9000");
@@ -231,6 +235,8 @@ test_defaults(void **state)
 	assert_int_equal(d->ret_weekly_days, 90);
 	assert_int_equal(d->ret_recent_hours, 48);
 	assert_int_equal(d->ret_failed_days, 7);
+	assert_int_equal(d->ret_min_keep, 7);
+	assert_int_equal(d->ret_max_gap_hours, 72);
 	assert_null(d->webhook);
 	assert_int_equal(d->webhook_timeout, 5);
 	assert_string_equal(d->listen, "unix:/run/safbackup/backupd.sock");
@@ -308,6 +314,12 @@ test_error_values(void **state)
 	expect_error(fx, MIN_DISK "[retention]\nrecent_hours = 1.5\n",
 	    ":8: [retention] recent_hours: not a whole number from 1 to 8760 "
 	    "(got '1.5')");
+	expect_error(fx, MIN_DISK "[retention]\nmin_keep = 1001\n",
+	    ":8: [retention] min_keep: out of range: must be from 0 to 1000 "
+	    "(got '1001')");
+	expect_error(fx, MIN_DISK "[retention]\nmax_gap_hours = 0\n",
+	    ":8: [retention] max_gap_hours: out of range: must be from 1 to "
+	    "87600 (got '0')");
 	expect_error(fx, MIN_DISK "[azure]\nblock_size = 32k\n",
 	    ":8: [azure] block_size: out of range: must be from 64k to 100M "
 	    "(got '32k')");
@@ -430,6 +442,9 @@ test_error_required(void **state)
 	    "weekly_days = 30\n",
 	    ": [retention] weekly_days: must be at least daily_days "
 	    "(30 < 40)");
+	expect_error(fx, MIN_DISK "[retention]\nrecent_hours = 100\n",
+	    ": [retention] max_gap_hours: must be at least recent_hours "
+	    "(72 < 100)");
 	/* Azure: account, container, and one secret. */
 	expect_error(fx, "[source]\npath = /a.db\n[catalog]\npath = /c.db\n"
 	    "[store]\nkind = azure\n[azure]\ncontainer = backups\n"

@@ -1,7 +1,8 @@
 /*
  * test_retention.c - the retention plan, against fixed dates: the policy
  * of retention.h (30 days daily, ISO weeks to 90 days, halts, the failed
- * records, the never-delete-all rule) and the ISO 8601 week numbering.
+ * records, the never-delete-all rule, the min_keep floor, the clock-jump
+ * halts and their confirmation) and the ISO 8601 week numbering.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +19,14 @@
 #define HOUR	(INT64_C(3600) * 1000)
 #define DAY	(24 * HOUR)
 
-static const struct sb_retention_policy pol = { 30, 90, 48, 7 };
+/* The policy without the floor and the clock checks (0 turns them off). */
+static const struct sb_retention_policy pol = { .daily_days = 30,
+    .weekly_days = 90, .recent_hours = 48, .failed_days = 7 };
+
+/* The default policy of docs/CONFIG.md: floor 7, gaps over 72 h halt. */
+static const struct sb_retention_policy full = { .daily_days = 30,
+    .weekly_days = 90, .recent_hours = 48, .failed_days = 7,
+    .min_keep = 7, .max_gap_hours = 72 };
 
 /* Milliseconds of an ISO 8601 time, which must parse. */
 static int64_t
@@ -466,7 +474,8 @@ static void
 test_never_delete_all(void **state)
 {
 	static struct set	 s;
-	struct sb_retention_policy tight = { 1, 1, 24 * 400, 7 };
+	struct sb_retention_policy tight = { .daily_days = 1,
+	    .weekly_days = 1, .recent_hours = 24 * 400, .failed_days = 7 };
 	struct sb_retention_plan p;
 	struct sb_backup	*a, *b, *c;
 	int64_t			 now = T("2026-11-26T12:00:00Z");
@@ -491,6 +500,448 @@ test_never_delete_all(void **state)
 	sb_retention_clear(&p);
 }
 
+/* --- the min_keep floor -------------------------------------------------- */
+
+/*
+ * Twenty daily backups, all far older than weekly_days (a clock that ran
+ * a year ahead would make them so): exactly the seven newest stay.
+ */
+static void
+test_min_keep_floor(void **state)
+{
+	static struct set	 s;
+	struct sb_retention_policy p7 = full;
+	struct sb_retention_plan p;
+	int64_t			 now = T("2026-11-26T12:00:00Z");
+	int64_t			 first = now - 500 * DAY;
+
+	(void)state;
+	p7.recent_hours = 24 * 600;	/* not halted for age: the floor acts */
+	p7.max_gap_hours = 0;
+	s.n = 0;
+	for (int i = 0; i < 20; i++)
+		auto_done(&s, first + i * DAY);
+	add(&s, SB_TYPE_MANUAL, SB_STATUS_COMPLETED, first);
+	assert_int_equal(sb_retention_plan(&p7, s.v, s.n, now, &p), SB_OK);
+	assert_int_equal(p.halted, 0);
+	for (int i = 0; i < 13; i++)
+		expect(&p, &s.v[i], SB_DELETE, "older than 90 days");
+	for (int i = 13; i < 20; i++)
+		expect(&p, &s.v[i], SB_KEEP, "kept: min_keep floor (7)");
+	expect(&p, &s.v[20], SB_KEEP, "manual backups are never pruned");
+	assert_int_equal(p.ndelete, 13);
+	sb_retention_clear(&p);
+
+	/* min_keep 0: no floor, only the never-delete-all backstop. */
+	p7.min_keep = 0;
+	assert_int_equal(sb_retention_plan(&p7, s.v, s.n, now, &p), SB_OK);
+	assert_int_equal(p.ndelete, 19);
+	expect(&p, &s.v[19], SB_KEEP, "newest completed automatic backup: "
+	    "never delete them all");
+	sb_retention_clear(&p);
+
+	/* Kept ones count toward the floor: 3 daily + the 4 newest old. */
+	p7.min_keep = 7;
+	for (int i = 0; i < 3; i++)
+		auto_done(&s, now - (i + 1) * HOUR);
+	assert_int_equal(sb_retention_plan(&p7, s.v, s.n, now, &p), SB_OK);
+	assert_int_equal(p.ndelete, 16);
+	expect(&p, &s.v[15], SB_DELETE, "older than 90 days");
+	for (int i = 16; i < 20; i++)
+		expect(&p, &s.v[i], SB_KEEP, "kept: min_keep floor (7)");
+	sb_retention_clear(&p);
+
+	/* Fewer backups than the floor: nothing at all goes. */
+	s.n = 5;
+	assert_int_equal(sb_retention_plan(&p7, s.v, s.n, now, &p), SB_OK);
+	assert_int_equal(p.ndelete, 0);
+	sb_retention_clear(&p);
+}
+
+/* The floor counts completed automatic backups only. */
+static void
+test_min_keep_counts_completed_only(void **state)
+{
+	static struct set	 s;
+	struct sb_retention_policy p2 = full;
+	struct sb_retention_plan p;
+	int64_t			 now = T("2026-11-26T12:00:00Z");
+	struct sb_backup	*a, *b, *c;
+
+	(void)state;
+	p2.min_keep = 2;
+	p2.max_gap_hours = 0;
+	s.n = 0;
+	a = auto_done(&s, now - 200 * DAY);
+	b = auto_done(&s, now - 150 * DAY);
+	c = auto_done(&s, now - 100 * DAY);
+	add(&s, SB_TYPE_AUTOMATIC, SB_STATUS_FAILED, now - 3 * DAY);
+	add(&s, SB_TYPE_AUTOMATIC, SB_STATUS_PENDING, now - 1 * HOUR);
+	add(&s, SB_TYPE_MANUAL, SB_STATUS_COMPLETED, now - 2 * HOUR);
+	auto_done(&s, now - 2 * HOUR);
+	assert_int_equal(sb_retention_plan(&p2, s.v, s.n, now, &p), SB_OK);
+	assert_int_equal(p.halted, 0);
+	expect(&p, a, SB_DELETE, "older than 90 days");
+	expect(&p, b, SB_DELETE, "older than 90 days");
+	expect(&p, c, SB_KEEP, "kept: min_keep floor (2)");
+	assert_int_equal(p.ndelete, 2);
+	sb_retention_clear(&p);
+}
+
+/* --- the clock ------------------------------------------------------------ */
+
+/*
+ * The incident of issue 8: 37 automatic backups as daily retention leaves
+ * them after 120 days (30 daily, 7 weekly Sundays), then the clock jumps
+ * one year and the cron job takes a backup and prunes.
+ */
+static void
+incident(struct set *s, int64_t *last, int64_t *jumped)
+{
+	int64_t	t = T("2026-11-26T03:00:00Z");	/* a Thursday */
+
+	s->n = 0;
+	for (int w = 7; w >= 1; w--)	/* Sundays 5 .. 11 weeks back */
+		auto_done(s, t - (4 + 7 * (w + 4)) * DAY);
+	for (int d = 29; d >= 0; d--)
+		auto_done(s, t - d * DAY);
+	*last = t;
+	*jumped = t + 365 * DAY;
+	auto_done(s, *jumped);
+}
+
+static void
+test_forward_jump_halts(void **state)
+{
+	static struct set	 s;
+	struct sb_retention_policy p = full;
+	struct sb_retention_plan pl;
+	int64_t			 last, jumped, now;
+	char			 want[160], a[40], b[40];
+
+	(void)state;
+	incident(&s, &last, &jumped);
+	now = jumped + 30 * 60000;
+	assert_int_equal(s.n, 38);
+
+	/* The policy of old plans to delete 36 of the 37 old backups. */
+	assert_int_equal(sb_retention_plan(&pol, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	assert_int_equal(pl.ndelete, 37);
+	sb_retention_clear(&pl);
+
+	/* With the floor alone, 7 are left. */
+	p.max_gap_hours = 0;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	assert_int_equal(pl.ndelete, 31);
+	sb_retention_clear(&pl);
+
+	/* With the gap check: halted, nothing deleted, the jump named. */
+	p.max_gap_hours = 72;
+	p.gaps_checked = last;		/* yesterday's prune checked to here */
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);
+	assert_int_equal(pl.clock_halt, 1);
+	assert_int_equal(pl.ndelete, 0);
+	assert_int_equal(count(&pl, SB_DELETE), 0);
+	assert_int_equal(pl.checked_through, 0);
+	assert_int_equal(sb_time_format(last, a, sizeof(a)), SB_OK);
+	assert_int_equal(sb_time_format(jumped, b, sizeof(b)), SB_OK);
+	snprintf(want, sizeof(want), "automatic backups jumped from %s to %s "
+	    "with nothing in between", a, b);
+	if (strstr(pl.halt_reason, want) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", pl.halt_reason, want);
+	assert_non_null(strstr(pl.halt_reason, "--confirm-clock"));
+	/* What it would have done is still shown, with the floor applied. */
+	expect(&pl, &s.v[0], SB_KEEP, "halted; would delete: older than 90 "
+	    "days");
+	expect(&pl, &s.v[36], SB_KEEP, "kept: min_keep floor (7)");
+	sb_retention_clear(&pl);
+
+	/* The first prune ever (no marks) sees it too. */
+	p.gaps_checked = 0;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);
+	assert_int_equal(pl.clock_halt, 1);
+	sb_retention_clear(&pl);
+
+	/* One more daily backup does not make the jump go away. */
+	p.gaps_checked = last;
+	auto_done(&s, jumped + DAY);
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now + DAY, &pl),
+	    SB_OK);
+	assert_int_equal(pl.halted, 1);
+	if (strstr(pl.halt_reason, want) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", pl.halt_reason, want);
+	sb_retention_clear(&pl);
+}
+
+/* Exactly max_gap_hours apart is a schedule; a millisecond more a jump. */
+static void
+test_gap_boundary(void **state)
+{
+	static struct set	 s;
+	struct sb_retention_plan pl;
+	int64_t			 now = T("2026-11-26T12:00:00Z");
+
+	(void)state;
+	s.n = 0;
+	auto_done(&s, now - 80 * HOUR);
+	auto_done(&s, now - 8 * HOUR);
+	assert_int_equal(sb_retention_plan(&full, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	assert_int_equal(pl.checked_through, now - 8 * HOUR);
+	sb_retention_clear(&pl);
+	s.v[0].created_at -= 1;
+	assert_int_equal(sb_retention_plan(&full, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);
+	assert_int_equal(pl.clock_halt, 1);
+	sb_retention_clear(&pl);
+}
+
+/* Failed records in a gap are an outage the records explain: no halt. */
+static void
+test_gap_filled_with_failed(void **state)
+{
+	static struct set	 s;
+	struct sb_retention_policy p = full;
+	struct sb_retention_plan pl;
+	int64_t			 now = T("2026-11-26T12:00:00Z");
+
+	(void)state;
+	s.n = 0;
+	for (int d = 20; d >= 10; d--)
+		auto_done(&s, now - d * DAY);
+	for (int d = 9; d >= 2; d--)
+		add(&s, SB_TYPE_AUTOMATIC, SB_STATUS_FAILED, now - d * DAY);
+	auto_done(&s, now - 1 * DAY);
+	auto_done(&s, now - 1 * HOUR);
+	p.gaps_checked = now - 15 * DAY;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	/* The failed ones older than 7 days go, as ever. */
+	assert_int_equal(pl.ndelete, 2);
+	assert_int_equal(pl.checked_through, now - HOUR);
+	sb_retention_clear(&pl);
+
+	/* Without them the same dates are a 9-day jump. */
+	s.v[11] = s.v[19];
+	s.v[12] = s.v[20];
+	s.n = 13;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);
+	assert_int_equal(pl.clock_halt, 1);
+	sb_retention_clear(&pl);
+
+	/* Once checked by a prune that ran, that gap is history. */
+	p.gaps_checked = now - 1 * DAY;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	sb_retention_clear(&pl);
+}
+
+/* The clock went back: records of any kind dated after now halt. */
+static void
+test_future_records_halt(void **state)
+{
+	static struct set	 s;
+	struct sb_retention_policy p = full;
+	struct sb_retention_plan pl;
+	struct sb_backup	*m;
+	int64_t			 now = T("2026-11-26T12:00:00Z");
+	char			 t1[40], want[160];
+
+	(void)state;
+	s.n = 0;
+	for (int d = 20; d >= 0; d--)
+		auto_done(&s, now - d * DAY - HOUR);
+	p.gaps_checked = now - HOUR;
+	/* Within the skew: another host's clock, NTP slewing. */
+	m = add(&s, SB_TYPE_MANUAL, SB_STATUS_FAILED,
+	    now + SB_RETENTION_SKEW_MS);
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	sb_retention_clear(&pl);
+
+	/* A manual failed record ten days ahead is enough. */
+	m->created_at = now + 10 * DAY;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);
+	assert_int_equal(pl.clock_halt, 1);
+	assert_int_equal(sb_time_format(m->created_at, t1, sizeof(t1)), SB_OK);
+	snprintf(want, sizeof(want), "1 backup(s) dated in the future "
+	    "(newest %s, now ", t1);
+	if (strstr(pl.halt_reason, want) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", pl.halt_reason, want);
+	assert_non_null(strstr(pl.halt_reason, "the clock went back"));
+	sb_retention_clear(&pl);
+
+	/* Automatic ones too; the reason counts them. */
+	auto_done(&s, now + 5 * DAY);
+	add(&s, SB_TYPE_AUTOMATIC, SB_STATUS_PENDING, now + 6 * DAY);
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);
+	assert_non_null(strstr(pl.halt_reason, "3 backup(s) dated in the "
+	    "future"));
+	sb_retention_clear(&pl);
+
+	/* Confirmed up to the newest: accepted; one later: halted again. */
+	p.clock_confirmed = now + 10 * DAY;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	sb_retention_clear(&pl);
+	p.clock_confirmed = now + 10 * DAY - 1;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);
+	assert_non_null(strstr(pl.halt_reason, "1 backup(s) dated in the "
+	    "future"));
+	sb_retention_clear(&pl);
+}
+
+/*
+ * The admin's confirmation clears exactly the jump it covers: the next
+ * days prune again, and a new jump later halts again.
+ */
+static void
+test_confirmation_mark(void **state)
+{
+	static struct set	 s;
+	struct sb_retention_policy p = full;
+	struct sb_retention_plan pl;
+	int64_t			 last, jumped, now;
+	char			 b[40];
+
+	(void)state;
+	incident(&s, &last, &jumped);
+	now = jumped + 30 * 60000;
+	p.gaps_checked = last;
+
+	/* An older confirmation does not cover it. */
+	p.clock_confirmed = last;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);
+	sb_retention_clear(&pl);
+
+	/* prune --confirm-clock marks now: prune runs, the floor holds. */
+	p.clock_confirmed = now;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	assert_int_equal(pl.ndelete, 31);
+	assert_int_equal(count(&pl, SB_KEEP), 7);
+	assert_int_equal(pl.checked_through, jumped);
+	for (size_t i = 31; i < 37; i++)
+		expect(&pl, &s.v[i], SB_KEEP, "kept: min_keep floor (7)");
+	expect(&pl, &s.v[37], SB_KEEP, "within 30 days");
+	sb_retention_clear(&pl);
+
+	/* Confirmed before the next backup (none after the jump yet). */
+	s.n--;
+	p.clock_confirmed = now;
+	auto_done(&s, now + DAY);
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now + DAY + HOUR,
+	    &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	sb_retention_clear(&pl);
+
+	/* Back to the confirmed history; the next days are normal. */
+	s.n = 38;
+	s.v[37].created_at = jumped;
+	p.clock_confirmed = now;
+	p.gaps_checked = jumped;
+	for (int d = 1; d <= 3; d++)
+		auto_done(&s, jumped + d * DAY);
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, jumped + 3 * DAY +
+	    HOUR, &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	sb_retention_clear(&pl);
+
+	/* A second jump, after the mark, halts again and is the one named. */
+	auto_done(&s, jumped + 200 * DAY);
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, jumped + 200 * DAY +
+	    HOUR, &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);
+	assert_int_equal(pl.clock_halt, 1);
+	assert_int_equal(sb_time_format(jumped + 200 * DAY, b, sizeof(b)),
+	    SB_OK);
+	if (strstr(pl.halt_reason, b) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", pl.halt_reason, b);
+	assert_non_null(strstr(pl.halt_reason, "1 such gap(s)"));
+	sb_retention_clear(&pl);
+}
+
+/* Remove the records a plan deleted, as a prune that ran would. */
+static void
+apply(struct set *s, const struct sb_retention_plan *pl)
+{
+	size_t	i, j = 0;
+	int	del[512];
+
+	for (i = 0; i < s->n; i++)
+		del[i] = find(pl, &s->v[i])->verdict == SB_DELETE;
+	for (i = 0; i < s->n; i++)
+		if (!del[i])
+			s->v[j++] = s->v[i];
+	s->n = j;
+}
+
+/*
+ * Daily backups and prunes for 200 days, with a 2-day outage (a 72-hour
+ * gap, the most max_gap_hours allows) and a day whose backup failed: no
+ * halt for the clock, ever, though prune thins the history into weekly
+ * gaps. The marks carried from one prune to the next are what make that
+ * true: with gaps_checked stuck at the start, the thinned history halts.
+ */
+static void
+test_daily_history_never_halts(void **state)
+{
+	static struct set	 s;
+	struct sb_retention_policy p = full;
+	struct sb_retention_plan pl;
+	int64_t			 t0 = T("2026-01-01T03:00:00Z"), t = 0;
+	int			 halted_stuck = 0;
+
+	(void)state;
+	s.n = 0;
+	for (int d = 0; d < 200; d++) {
+		t = t0 + d * DAY;
+		if (d == 100 || d == 101)
+			continue;		/* the machine was off */
+		if (d == 150)
+			add(&s, SB_TYPE_AUTOMATIC, SB_STATUS_FAILED, t);
+		else
+			auto_done(&s, t);
+		assert_int_equal(sb_retention_plan(&p, s.v, s.n, t + HOUR,
+		    &pl), SB_OK);
+		if (d == 150) {
+			/* The failure halts, as ever; no mark moves. */
+			assert_int_equal(pl.halted, 1);
+			assert_int_equal(pl.clock_halt, 0);
+			assert_int_equal(pl.checked_through, 0);
+		} else if (pl.halted)
+			fail_msg("day %d halted: %s", d, pl.halt_reason);
+		else
+			p.gaps_checked = pl.checked_through;
+		apply(&s, &pl);
+		sb_retention_clear(&pl);
+	}
+	/*
+	 * Days 170..199 daily; 110..169 one per ISO week: the Sundays 115
+	 * .. 164, but Saturday 149 for the week whose Sunday failed (the
+	 * failure itself went after 7 days).
+	 */
+	assert_int_equal(p.gaps_checked, t);
+	assert_int_equal(s.n, 30 + 8);
+
+	/* The same history judged from a mark at the start: halted. */
+	p.gaps_checked = t0;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, t + HOUR, &pl),
+	    SB_OK);
+	halted_stuck = pl.halted && pl.clock_halt;
+	sb_retention_clear(&pl);
+	assert_true(halted_stuck);
+}
+
 int
 main(void)
 {
@@ -509,6 +960,14 @@ main(void)
 		cmocka_unit_test(test_pending_latest_ignored),
 		cmocka_unit_test(test_failed_records),
 		cmocka_unit_test(test_never_delete_all),
+		cmocka_unit_test(test_min_keep_floor),
+		cmocka_unit_test(test_min_keep_counts_completed_only),
+		cmocka_unit_test(test_forward_jump_halts),
+		cmocka_unit_test(test_gap_boundary),
+		cmocka_unit_test(test_gap_filled_with_failed),
+		cmocka_unit_test(test_future_records_halt),
+		cmocka_unit_test(test_confirmation_mark),
+		cmocka_unit_test(test_daily_history_never_halts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -179,6 +179,9 @@ expect_eq "no object left behind" "$(find "$D/store" -name "*$fid*" | wc -l)" 0
 D=$W/prune
 mkdir -p "$D"
 write_config "$D"
+# Planted weeks apart on purpose, and only five: no min_keep floor and no
+# gap check here (tests/integration/cron/clock.sh tests those).
+printf '[retention]\nmin_keep = 0\nmax_gap_hours = 8760\n' >>"$D/safbackup.conf"
 sqlite3 "$D/app.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1);"
 src=$(bc --json backup --type automatic | json 'o.location')
 plant() { # days-ago
