@@ -42,6 +42,9 @@ trap crash_cleanup EXIT
 
 skip() { SKIPPED=$((SKIPPED + 1)); echo "skip: $*"; }
 quiet() { "$@" >/dev/null 2>&1; }
+# A fresh store (a new tmpfs) set up as such, where backup-cron has an
+# explicit init step; without one the store is made on first use.
+store_init() { if quiet "$CRON" init --help; then quiet bc init; fi; }
 
 # start_listener MODE LOG: a webhook on a free port (LPORT). MODE answer:
 # 204 to every POST; hang: accept, read, never answer. Each body is one
@@ -309,6 +312,7 @@ if ! mount -t tmpfs -o size=20m sbtest "$D/store" 2>"$D/mount.err"; then
 	skip "full disk: mount -t tmpfs refused ($(cat "$D/mount.err"))"
 else
 	MOUNTS+=("$D/store")
+	store_init
 	start_listener answer "$D/hook.log"
 	printf '[report]\nwebhook = http://127.0.0.1:%s/hook\n' "$LPORT" >>"$D/safbackup.conf"
 	# A record that must not change.
@@ -331,11 +335,19 @@ else
 	umount "$D/store" && MOUNTS=()
 
 	# A real ENOSPC past the space check: room for the bytes, not for
-	# the files (a tmpfs with few inodes).
-	if mount -t tmpfs -o size=64m,nr_inodes=5 sbtest "$D/store" 2>"$D/mount.err"; then
+	# the files. A tmpfs with few inodes, filled up but for two: the
+	# snapshot and its lock fit, the metadata's temp file does not.
+	if mount -t tmpfs -o size=64m,nr_inodes=64 sbtest "$D/store" 2>"$D/mount.err"; then
 		MOUNTS+=("$D/store")
+		store_init
+		quiet bc list
+		mkdir "$D/store/.fill"
+		i=0
+		while : 2>/dev/null >"$D/store/.fill/$i"; do i=$((i + 1)); done
+		rm -f "$D/store/.fill/0" "$D/store/.fill/1"
 		bc backup --type automatic >"$D/out" 2>"$D/err"; rc=$?
 		expect_eq "enospc: the backup exits 1" "$rc" 1
+		grep backup.failed "$D/err" | sed "s/^/# /"
 		expect_match "enospc: the error is the file system's" \
 			"$(grep backup.failed "$D/err")" "No space left on device"
 		expect_eq "enospc: the backup is recorded failed" \
