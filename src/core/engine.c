@@ -199,15 +199,6 @@ reports_flush(struct sb_engine *e)
 	e->nqueued = 0;
 }
 
-/* Where temporary copies go: beside the store when it is local. */
-static const char *
-work_dir(struct sb_engine *e)
-{
-	const char	*d = sb_store_staging_dir(e->store);
-
-	return d != NULL ? d : e->cfg->temp_dir;
-}
-
 /*
  * Crash repair, lock held: records a dead process left pending become
  * failed, and temp files whose owner is gone are removed (tempfile.h).
@@ -282,6 +273,15 @@ sb_engine_repair_pending(struct sb_engine *e, int *count)
 	rc = repair_locked(e, count);
 	lock_drop(e);
 	return rc;
+}
+
+/* Where temporary copies go: beside the store when it is local. */
+static const char *
+work_dir(struct sb_engine *e)
+{
+	const char	*d = sb_store_staging_dir(e->store);
+
+	return d != NULL ? d : e->cfg->temp_dir;
 }
 
 /*
