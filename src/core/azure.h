@@ -103,6 +103,13 @@ int	az_url_encode(const char *, int keep_slash, char **out);
  * into bytes, so any UTF-8 value round-trips byte for byte.
  */
 int	az_meta_encode(const char *, char **out);
+
+/* Azure's limit on all of a blob's metadata ("Setting and retrieving
+ * properties and metadata for Blob service resources"). */
+#define AZ_META_TOTAL_MAX	8192
+
+/* Bytes of m as Azure counts them: every name plus its encoded value. */
+int	az_meta_size(const struct sb_meta *, size_t *out);
 int	az_meta_decode(const char *, char **out);
 
 /*

@@ -422,6 +422,29 @@ az_meta_encode(const char *s, char **out)
 }
 
 /*
+ * The size of m toward Azure's 8 KiB metadata limit: the limit covers
+ * names and values as they are stored, that is the key (without the
+ * x-ms-meta- header prefix) and the value after az_meta_encode().
+ */
+int
+az_meta_size(const struct sb_meta *m, size_t *out)
+{
+	char	*enc = NULL;
+	size_t	 total = 0;
+	int	 rc;
+
+	*out = 0;
+	for (size_t i = 0; m != NULL && i < m->n; i++) {
+		if ((rc = az_meta_encode(m->kv[i].val, &enc)) != SB_OK)
+			return rc;
+		total += strlen(m->kv[i].key) + strlen(enc);
+		free(enc);
+	}
+	*out = total;
+	return SB_OK;
+}
+
+/*
  * Undo az_meta_encode(). A '%' not followed by two hex digits is kept as
  * is (a value some other tool wrote). A %00 would truncate the string, so
  * it is kept encoded. *out heap-allocated, freed by the caller.

@@ -1116,6 +1116,39 @@ out:
 }
 
 /*
+ * Every pending restore -> failed with the reason (and the safety backup
+ * that holds the state before, when one was recorded), finished at now;
+ * *count (may be NULL) gets how many. Like sb_catalog_fail_pending, for
+ * the operation lock's holder: a pending restore then has no process.
+ */
+int
+sb_catalog_restore_fail_pending(struct sb_catalog *c, int64_t now,
+    const char *error, int *count)
+{
+	sqlite3_stmt	*st = NULL;
+	int		 ret, n = 0;
+
+	if (count != NULL)
+		*count = 0;
+	if ((ret = prepare(c, "UPDATE restores SET status = 'failed', "
+	    "finished_at = ?1, error = ?2 || coalesce('; safety backup ' || "
+	    "safety_backup_id || ' holds the live database as it was before', "
+	    "'') WHERE status = 'pending'", &st)) != SB_OK)
+		return ret;
+	if (bind_i64(st, 1, now, 0) != SQLITE_OK ||
+	    bind_text(st, 2, error, 0) != SQLITE_OK) {
+		ret = dberr(c, sqlite3_errcode(c->db), "binding a failure");
+		goto out;
+	}
+	if ((ret = step_change(c, st, "failing pending restores", &n)) ==
+	    SB_OK && count != NULL)
+		*count = n;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/*
  * One restore into out, released with sb_restore_clear() first (zeroed or
  * holding a record); caller frees with sb_restore_clear().
  * SB_ERR_NOTFOUND if absent.

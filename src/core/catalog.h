@@ -74,6 +74,9 @@ int	sb_catalog_restore_insert(struct sb_catalog *,
 int	sb_catalog_restore_finish(struct sb_catalog *, const char *id,
 	    int64_t finished_at, enum sb_status, const char *safety_id,
 	    const char *error);
+/* Every pending restore -> failed with reason (see fail_pending). */
+int	sb_catalog_restore_fail_pending(struct sb_catalog *, int64_t now,
+	    const char *error, int *count);
 int	sb_catalog_restore_get(struct sb_catalog *, const char *id,
 	    struct sb_restore *out);
 

@@ -94,7 +94,7 @@ static const struct key keys[] = {
 	{ "retention", "max_gap_hours", K_UINT, OFF(ret_max_gap_hours), 1,
 	    87600 },
 	{ "report", "webhook", K_URL_SECRET, OFF(webhook), 0, 0 },
-	{ "report", "webhook_timeout", K_UINT, OFF(webhook_timeout), 1, 3600 },
+	{ "report", "webhook_timeout", K_UINT, OFF(webhook_timeout), 1, 60 },
 	{ "daemon", "listen", K_LISTEN, OFF(listen), 0, 0 },
 	{ "daemon", "workers", K_UINT, OFF(workers), 1, 64 },
 	{ "daemon", "max_body", K_SIZE, OFF(max_body), 1 * KIB, 16 * MIB },

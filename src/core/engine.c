@@ -8,6 +8,8 @@
  * "pending" when we take the lock was left by a process that died: it is
  * marked failed before we start.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,21 +26,41 @@
 #include "retention.h"
 #include "snapshot.h"
 #include "store.h"
+#include "tempfile.h"
 
 #define INTERRUPTED	"interrupted: the process taking it stopped before it finished"
+#define INTERRUPTED_RESTORE	"interrupted: the process restoring stopped " \
+	"before it finished; SQLite leaves the live database either as it " \
+	"was or wholly the backup's, never a mix"
+
+#define REPORTS_MAX	4	/* webhook reports queued under the lock */
+
+/* A report whose webhook POST waits for the lock to be released. */
+struct queued_report {
+	const char	*event;		/* a string constant */
+	enum sb_err	 code;
+	char		 backup_id[SB_UUID_LEN + 1];	/* "" for none */
+	char		 msg[SB_ERRMSG_MAX];
+};
 
 struct sb_engine {
 	const struct sb_config	*cfg;
 	struct sb_catalog	*cat;
-	struct sb_store		*store;
+	struct sb_store		*store;		/* NULL: it failed to open */
+	int			 store_rc;	/* why, when store is NULL */
+	char			 store_err[SB_ERRMSG_MAX];
 	struct sb_reporter	*rep;
 	struct sb_lock		 lock;
+	struct queued_report	 queue[REPORTS_MAX];
+	size_t			 nqueued;
 	char			 err[SB_ERRMSG_MAX];
 };
 
 static int
 fail(struct sb_engine *e, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+static void	reports_flush(struct sb_engine *);
 
 /* Set the engine's message and return rc, so callers can `return fail()`. */
 static int
@@ -52,6 +74,13 @@ fail(struct sb_engine *e, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/*
+ * Open the catalog, the store and the reporter. A store that cannot be
+ * opened (whatever the reason: missing root, refused credentials, a
+ * store that is not ours) does not fail the engine: its error is kept,
+ * every store operation fails with it, and a backup is recorded failed
+ * and reported with it. Only a catalog or reporter failure fails here.
+ */
 int
 sb_engine_open(struct sb_engine **out, const struct sb_config *cfg, char *err)
 {
@@ -67,8 +96,11 @@ sb_engine_open(struct sb_engine **out, const struct sb_config *cfg, char *err)
 	e->lock.fd = -1;
 	if ((rc = sb_catalog_open(&e->cat, cfg->catalog_path, err)) != SB_OK)
 		goto out;
-	if ((rc = sb_store_open(&e->store, cfg, err)) != SB_OK)
-		goto out;
+	if ((rc = sb_store_open(&e->store, cfg, e->store_err)) != SB_OK) {
+		e->store = NULL;
+		e->store_rc = rc;
+		sb_log(SB_LOG_WARN, "store.unavailable", "%s", e->store_err);
+	}
 	if ((rc = sb_reporter_new(&e->rep, cfg->webhook,
 	    cfg->webhook_timeout)) != SB_OK) {
 		sb_seterr(err, "cannot set up the error reporter");
@@ -90,6 +122,7 @@ sb_engine_close(struct sb_engine **ep)
 	if (ep == NULL || (e = *ep) == NULL)
 		return;
 	sb_lock_release(&e->lock);
+	reports_flush(e);
 	sb_catalog_close(&e->cat);
 	sb_store_free(&e->store);
 	sb_reporter_free(&e->rep);
@@ -104,8 +137,104 @@ sb_engine_errmsg(const struct sb_engine *e)
 }
 
 /*
- * Take the writer lock, then fail any record a dead process left pending.
- * SB_ERR_BUSY when another writer runs.
+ * SB_OK if the store is open. One that failed to open is tried again (a
+ * long-lived backupd worker must see the admin's fix); if it still
+ * fails, its error becomes the engine's.
+ */
+static int
+store_ready(struct sb_engine *e)
+{
+	int	rc;
+
+	if (e->store != NULL)
+		return SB_OK;
+	if ((rc = sb_store_open(&e->store, e->cfg, e->store_err)) == SB_OK)
+		return SB_OK;
+	e->store = NULL;
+	e->store_rc = rc;
+	return fail(e, rc, "the store cannot be opened: %s", e->store_err);
+}
+
+/*
+ * Report a failure. With the lock held, the log line is written now and
+ * the webhook POST (which may wait up to [report] webhook_timeout) is
+ * queued for lock_drop: another operation must never be kept BUSY by a
+ * webhook. Past REPORTS_MAX queued, the POST is dropped (logged).
+ */
+static void
+report(struct sb_engine *e, const char *event, enum sb_err code,
+    const char *backup_id, const char *msg)
+{
+	struct queued_report	*q;
+
+	if (e->lock.fd == -1) {
+		sb_report(e->rep, event, code, backup_id, msg);
+		return;
+	}
+	sb_report_log(e->rep, event, code, backup_id, msg);
+	if (!sb_reporter_has_webhook(e->rep))
+		return;
+	if (e->nqueued == REPORTS_MAX) {
+		sb_log(SB_LOG_WARN, "report.dropped", "too many reports at "
+		    "once: %s not sent to the webhook", event);
+		return;
+	}
+	q = &e->queue[e->nqueued++];
+	q->event = event;
+	q->code = code;
+	sb_strlcpy(q->backup_id, backup_id != NULL ? backup_id : "",
+	    sizeof(q->backup_id));
+	sb_strlcpy(q->msg, msg != NULL ? msg : "", sizeof(q->msg));
+}
+
+/* Send the queued webhook reports; the lock is not held any more. */
+static void
+reports_flush(struct sb_engine *e)
+{
+	for (size_t i = 0; i < e->nqueued; i++) {
+		struct queued_report *q = &e->queue[i];
+		sb_report_post(e->rep, q->event, q->code,
+		    q->backup_id[0] != '\0' ? q->backup_id : NULL, q->msg);
+	}
+	e->nqueued = 0;
+}
+
+/*
+ * Crash repair, lock held: records a dead process left pending become
+ * failed, and temp files whose owner is gone are removed (tempfile.h).
+ * *count (may be NULL) gets the records repaired. Errors are logged and
+ * returned; the caller decides whether they matter.
+ */
+static int
+repair_locked(struct sb_engine *e, int *count)
+{
+	int	rc, rc2, n = 0, m = 0;
+
+	if ((rc = sb_catalog_fail_pending(e->cat, sb_now_ms(), INTERRUPTED,
+	    &n)) != SB_OK)
+		fail(e, rc, "%s", sb_catalog_errmsg(e->cat));
+	else if (n > 0)
+		sb_log(SB_LOG_WARN, "catalog.repaired",
+		    "%d interrupted backup(s) marked failed", n);
+	if ((rc2 = sb_catalog_restore_fail_pending(e->cat, sb_now_ms(),
+	    INTERRUPTED_RESTORE, &m)) != SB_OK) {
+		fail(e, rc2, "%s", sb_catalog_errmsg(e->cat));
+		rc = rc != SB_OK ? rc : rc2;
+	} else if (m > 0)
+		sb_log(SB_LOG_WARN, "catalog.repaired",
+		    "%d interrupted restore(s) marked failed", m);
+	sb_temp_sweep(e->cfg->temp_dir, NULL, NULL);
+	if (e->store != NULL && sb_store_staging_dir(e->store) != NULL)
+		sb_temp_sweep(sb_store_staging_dir(e->store), NULL, NULL);
+	if (count != NULL)
+		*count = n + m;
+	return rc;
+}
+
+/*
+ * Take the writer lock, then repair what a dead process left: pending
+ * records and temp files (repair_locked). SB_ERR_BUSY when another
+ * writer runs.
  */
 static int
 lock_take(struct sb_engine *e)
@@ -120,17 +249,16 @@ lock_take(struct sb_engine *e)
 			    e->cfg->source_path);
 		return rc;
 	}
-	if (sb_catalog_fail_pending(e->cat, sb_now_ms(), INTERRUPTED, &n) ==
-	    SB_OK && n > 0)
-		sb_log(SB_LOG_WARN, "catalog.repaired",
-		    "%d interrupted backup(s) marked failed", n);
+	(void)repair_locked(e, &n);
 	return SB_OK;
 }
 
+/* Release the lock, then send what was reported under it. */
 static void
 lock_drop(struct sb_engine *e)
 {
 	sb_lock_release(&e->lock);
+	reports_flush(e);
 }
 
 int
@@ -142,9 +270,7 @@ sb_engine_repair_pending(struct sb_engine *e, int *count)
 	if ((rc = sb_lock_acquire(&e->lock, e->cfg->lock_file, e->err)) !=
 	    SB_OK)
 		return rc == SB_ERR_BUSY ? SB_OK : rc;
-	rc = sb_catalog_fail_pending(e->cat, sb_now_ms(), INTERRUPTED, count);
-	if (rc != SB_OK)
-		fail(e, rc, "%s", sb_catalog_errmsg(e->cat));
+	rc = repair_locked(e, count);
 	lock_drop(e);
 	return rc;
 }
@@ -207,6 +333,31 @@ meta_build(const struct sb_backup *b, struct sb_meta *m)
 }
 
 /*
+ * What a snapshot of the source may take: the database file plus its
+ * -wal (whose pages the copy folds in). SB_ERR_IO if the source is not
+ * there: a backup of nothing fails before anything is written.
+ */
+static int
+source_size(struct sb_engine *e, int64_t *need)
+{
+	struct stat	st;
+	char		wal[4096];
+
+	*need = 0;
+	if (stat(e->cfg->source_path, &st) == -1)
+		return fail(e, SB_ERR_IO, "source database %s: %s",
+		    e->cfg->source_path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(e, SB_ERR_IO, "source database %s: not a regular "
+		    "file", e->cfg->source_path);
+	*need = st.st_size;
+	if (snprintf(wal, sizeof(wal), "%s-wal", e->cfg->source_path) <
+	    (int)sizeof(wal) && stat(wal, &st) == 0)
+		*need += st.st_size;
+	return SB_OK;
+}
+
+/*
  * The body of a backup, lock held: record pending, snapshot the live DB
  * into a temp file, hash it, upload it with its metadata, record completed.
  * Any failure after the pending record turns it failed and is reported.
@@ -219,13 +370,14 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 	struct sb_backup	 b;
 	struct sb_meta		 meta;
 	struct sb_upload	*up = NULL;
-	char			 name[SB_NAME_MAX + 1], tmp[4096];
+	struct sb_temp		 t = { "", -1 };
+	char			 name[SB_NAME_MAX + 1];
 	char			 msg[SB_ERRMSG_MAX];
-	int			 rc, inserted = 0, stored = 0, n;
+	int64_t			 need;
+	int			 rc, inserted = 0, stored = 0;
 
 	memset(&b, 0, sizeof(b));
 	memset(&meta, 0, sizeof(meta));
-	tmp[0] = '\0';
 	b.size = -1;
 	b.type = type;
 	b.status = SB_STATUS_PENDING;
@@ -254,10 +406,18 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 	    (const char *[]){ "backup_id", b.id, "type", sb_type_str(type),
 	    "location", name, NULL }, "backup started");
 
-	n = snprintf(tmp, sizeof(tmp), "%s/snapshot-%s.db", work_dir(e), b.id);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		tmp[0] = '\0';
-		rc = fail(e, SB_ERR_CONFIG, "temporary directory path too long");
+	/* Before any byte is written: the store, the room, the temp file. */
+	if ((rc = store_ready(e)) != SB_OK)
+		goto out;
+	if ((rc = source_size(e, &need)) != SB_OK)
+		goto out;
+	if ((rc = sb_temp_space(work_dir(e), need, msg)) != SB_OK) {
+		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
+		goto out;
+	}
+	if ((rc = sb_temp_reserve(&t, work_dir(e), "snapshot", b.id, msg)) !=
+	    SB_OK) {
+		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
 	/*
@@ -265,13 +425,14 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 	 * blocks already there (and checks them against the final file); the
 	 * disk store simply takes the file at finish.
 	 */
-	if ((rc = sb_store_upload_begin(e->store, name, tmp, &up)) != SB_OK) {
+	if ((rc = sb_store_upload_begin(e->store, name, t.path, &up)) !=
+	    SB_OK) {
 		fail(e, rc, "upload to the %s store: %s",
 		    e->store->ops->kind, sb_store_errmsg(e->store));
 		goto out;
 	}
-	if ((rc = sb_snapshot_take_hashed(e->cfg->source_path, tmp, b.sha256,
-	    &b.size, msg)) != SB_OK) {
+	if ((rc = sb_snapshot_take_hashed(e->cfg->source_path, t.path,
+	    b.sha256, &b.size, msg)) != SB_OK) {
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
@@ -299,8 +460,7 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 	rc = SB_OK;
 out:
 	sb_store_upload_abort(&up);
-	if (tmp[0] != '\0')
-		(void)unlink(tmp);
+	sb_temp_release(&t);
 	if (rc != SB_OK && inserted) {
 		/* A completed-looking object without a completed record would
 		 * be resurrected by reconcile: remove it. */
@@ -315,7 +475,7 @@ out:
 			sb_log(SB_LOG_ERROR, "catalog.error",
 			    "cannot mark backup %s failed: %s", b.id,
 			    sb_catalog_errmsg(e->cat));
-		sb_report(e->rep, "backup.failed", rc, b.id, e->err);
+		report(e, "backup.failed", rc, b.id, e->err);
 	}
 	if (out != NULL && inserted) {
 		sb_backup_clear(out);
@@ -351,13 +511,50 @@ check_args(struct sb_engine *e, enum sb_type type, const char *desc,
 	return SB_OK;
 }
 
+/*
+ * Would the object metadata of this backup fit the store? Measured on the
+ * widest record the backup could get (every number at its longest), so a
+ * backup that passes cannot fail for its metadata after the upload has
+ * begun. SB_ERR_INVAL with the store's message (sizes, limit) if not.
+ */
+static int
+check_meta_fits(struct sb_engine *e, enum sb_type type, const char *desc,
+    const char *const *tags, size_t ntags)
+{
+	struct sb_backup	b;
+	struct sb_meta		m;
+	int			rc;
+
+	if (e->store == NULL)
+		return SB_OK;	/* the backup fails, recorded, for that */
+	memset(&b, 0, sizeof(b));
+	memset(&m, 0, sizeof(m));
+	sb_strlcpy(b.id, "ffffffff-ffff-4fff-bfff-ffffffffffff", sizeof(b.id));
+	b.type = type;
+	b.created_at = b.completed_at = b.size = INT64_MAX;
+	memset(b.sha256, 'f', SB_SHA256_HEX);
+	if ((desc != NULL && (b.description = strdup(desc)) == NULL) ||
+	    sb_backup_set_tags(&b, tags, ntags) != SB_OK ||
+	    meta_build(&b, &m) != SB_OK) {
+		rc = fail(e, SB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = sb_store_meta_check(e->store, &m)) != SB_OK)
+		fail(e, rc, "%s", sb_store_errmsg(e->store));
+out:
+	sb_meta_clear(&m);
+	sb_backup_clear(&b);
+	return rc;
+}
+
 int
 sb_engine_create(struct sb_engine *e, enum sb_type type, const char *desc,
     const char *const *tags, size_t ntags, struct sb_backup *out)
 {
 	int	rc;
 
-	if ((rc = check_args(e, type, desc, tags, ntags)) != SB_OK)
+	if ((rc = check_args(e, type, desc, tags, ntags)) != SB_OK ||
+	    (rc = check_meta_fits(e, type, desc, tags, ntags)) != SB_OK)
 		return rc;
 	if ((rc = lock_take(e)) != SB_OK)
 		return rc;
@@ -409,7 +606,7 @@ sb_engine_delete(struct sb_engine *e, const char *id)
 		    "retention removes automatic backups, not admins", id);
 		goto out;
 	}
-	if ((rc = lock_take(e)) != SB_OK)
+	if ((rc = store_ready(e)) != SB_OK || (rc = lock_take(e)) != SB_OK)
 		goto out;
 	/* The object first: a record without an object is repairable, an
 	 * object without a record would come back at the next reconcile. */
@@ -429,28 +626,30 @@ out:
 }
 
 /*
- * Download the backup's object into a new temp file and check it: size and
- * sha256 against the catalog, then PRAGMA integrity_check. tmp (PATH_MAX
- * buffer) gets the file's path; the caller unlinks it (also on failure).
+ * Download the backup's object into a new temp file of temp_dir (reserved
+ * in t for operation op: a name no other run shares) and check it: size
+ * and sha256 against the catalog, then PRAGMA integrity_check. The caller
+ * releases t (also on failure).
  */
 static int
-fetch_verified(struct sb_engine *e, const struct sb_backup *b, char *tmp,
-    size_t tmplen, const char *tag)
+fetch_verified(struct sb_engine *e, const struct sb_backup *b,
+    struct sb_temp *t, const char *op)
 {
-	char	 sha[SB_SHA256_HEX + 1], msg[SB_ERRMSG_MAX];
-	int64_t	 size = -1;
-	int	 rc, n;
+	char		 sha[SB_SHA256_HEX + 1], msg[SB_ERRMSG_MAX];
+	const char	*tmp = t->path;
+	int64_t		 size = -1;
+	int		 rc;
 
-	tmp[0] = '\0';
 	if (b->status != SB_STATUS_COMPLETED)
 		return fail(e, SB_ERR_INVAL, "backup %s is %s, not completed",
 		    b->id, sb_status_str(b->status));
-	n = snprintf(tmp, tmplen, "%s/%s-%s.db", e->cfg->temp_dir, tag, b->id);
-	if (n < 0 || (size_t)n >= tmplen) {
-		tmp[0] = '\0';
-		return fail(e, SB_ERR_CONFIG, "temporary directory path too long");
-	}
-	(void)unlink(tmp);
+	if ((rc = store_ready(e)) != SB_OK)
+		return rc;
+	if ((rc = sb_temp_space(e->cfg->temp_dir, b->size, msg)) != SB_OK)
+		return fail(e, rc, "download of backup %s: %s", b->id, msg);
+	if ((rc = sb_temp_reserve(t, e->cfg->temp_dir, op, b->id, msg)) !=
+	    SB_OK)
+		return fail(e, rc, "download of backup %s: %s", b->id, msg);
 	if ((rc = sb_store_get_file(e->store, b->location, tmp)) != SB_OK) {
 		if (rc == SB_ERR_NOTFOUND)
 			return fail(e, SB_ERR_CORRUPT, "backup %s: object %s "
@@ -478,21 +677,50 @@ int
 sb_engine_verify(struct sb_engine *e, const char *id)
 {
 	struct sb_backup	b;
-	char			tmp[4096];
+	struct sb_temp		t = { "", -1 };
 	int			rc;
 
 	memset(&b, 0, sizeof(b));
-	tmp[0] = '\0';
 	if ((rc = sb_engine_get(e, id, &b)) != SB_OK)
 		goto out;
-	rc = fetch_verified(e, &b, tmp, sizeof(tmp), "verify");
+	rc = fetch_verified(e, &b, &t, "verify");
 	if (rc == SB_ERR_CORRUPT)
-		sb_report(e->rep, "backup.corrupt", rc, id, e->err);
+		report(e, "backup.corrupt", rc, id, e->err);
 out:
-	if (tmp[0] != '\0')
-		(void)unlink(tmp);
+	sb_temp_release(&t);
 	sb_backup_clear(&b);
 	return rc;
+}
+
+/*
+ * Room for a restore, checked before anything is written: the download
+ * (the backup's size) in temp_dir and the safety snapshot (the source's
+ * size) in the work directory; both in one sum when they share a file
+ * system.
+ */
+static int
+restore_space(struct sb_engine *e, const struct sb_backup *b)
+{
+	struct stat	a, w;
+	char		msg[SB_ERRMSG_MAX];
+	const char	*wd;
+	int64_t		src, tmp = b->size > 0 ? b->size : 0;
+	int		rc;
+
+	if ((rc = store_ready(e)) != SB_OK ||
+	    (rc = source_size(e, &src)) != SB_OK)
+		return rc;
+	wd = work_dir(e);
+	if (stat(e->cfg->temp_dir, &a) == 0 && stat(wd, &w) == 0 &&
+	    a.st_dev == w.st_dev)
+		tmp += src;
+	else if ((rc = sb_temp_space(wd, src, msg)) != SB_OK)
+		return fail(e, rc, "restore of backup %s refused, nothing "
+		    "written: %s", b->id, msg);
+	if ((rc = sb_temp_space(e->cfg->temp_dir, tmp, msg)) != SB_OK)
+		return fail(e, rc, "restore of backup %s refused, nothing "
+		    "written: %s", b->id, msg);
+	return SB_OK;
 }
 
 int
@@ -500,15 +728,15 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 {
 	struct sb_backup	 b, safety;
 	struct sb_restore	 r;
-	char			 tmp[4096], msg[SB_ERRMSG_MAX];
+	struct sb_temp		 t = { "", -1 };
+	char			 msg[SB_ERRMSG_MAX];
 	const char		*stags[] = { "safety", "pre-restore" };
 	char			 sdesc[128];
-	int			 rc, locked = 0, recorded = 0;
+	int			 rc, locked = 0, recorded = 0, replaced = 0;
 
 	memset(&b, 0, sizeof(b));
 	memset(&safety, 0, sizeof(safety));
 	memset(&r, 0, sizeof(r));
-	tmp[0] = '\0';
 	if ((rc = sb_engine_get(e, id, &b)) != SB_OK)
 		goto out;
 	if ((rc = lock_take(e)) != SB_OK)
@@ -530,7 +758,8 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	    "restore_id", r.id, "backup_id", id, NULL }, "restore started");
 
 	/* 1. Everything that can fail without touching the live DB. */
-	if ((rc = fetch_verified(e, &b, tmp, sizeof(tmp), "restore")) != SB_OK)
+	if ((rc = restore_space(e, &b)) != SB_OK ||
+	    (rc = fetch_verified(e, &b, &t, "restore")) != SB_OK)
 		goto out;
 
 	/* 2. The safety backup: no restore without a way back. */
@@ -543,18 +772,29 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 		goto out;
 	}
 	sb_strlcpy(r.safety_backup_id, safety.id, sizeof(r.safety_backup_id));
+	/* Known now, so an interrupted restore's record names it too. */
+	if (sb_catalog_restore_finish(e->cat, r.id, 0, SB_STATUS_PENDING,
+	    safety.id, NULL) != SB_OK)
+		sb_log(SB_LOG_WARN, "catalog.error", "restore %s: %s", r.id,
+		    sb_catalog_errmsg(e->cat));
 
 	/* 3. Copy into the live DB in place. */
-	if ((rc = sb_snapshot_restore(tmp, e->cfg->source_path, msg)) !=
-	    SB_OK) {
-		fail(e, rc, "copy into %s failed (safety backup %s holds the "
-		    "previous state): %s", e->cfg->source_path, safety.id, msg);
+	if ((rc = sb_snapshot_restore(t.path, e->cfg->source_path, &replaced,
+	    msg)) != SB_OK) {
+		if (replaced)
+			fail(e, rc, "the live database %s WAS replaced by "
+			    "backup %s, but the check after the copy failed: "
+			    "%s; safety backup %s holds the previous state",
+			    e->cfg->source_path, id, msg, safety.id);
+		else
+			fail(e, rc, "copy into %s failed, the live database is "
+			    "unchanged (safety backup %s holds it too): %s",
+			    e->cfg->source_path, safety.id, msg);
 		goto out;
 	}
 	rc = SB_OK;
 out:
-	if (tmp[0] != '\0')
-		(void)unlink(tmp);
+	sb_temp_release(&t);
 	if (recorded) {
 		r.finished_at = sb_now_ms();
 		r.status = rc == SB_OK ? SB_STATUS_COMPLETED : SB_STATUS_FAILED;
@@ -571,7 +811,7 @@ out:
 			    id, "safety_backup_id", safety.id, NULL },
 			    "restore completed");
 		else
-			sb_report(e->rep, "restore.failed", rc, id, e->err);
+			report(e, "restore.failed", rc, id, e->err);
 	}
 	if (locked)
 		lock_drop(e);
@@ -600,6 +840,8 @@ sb_engine_download(struct sb_engine *e, const char *id, sb_write_fn w,
 		    "nothing to download", id, sb_status_str(b.status));
 		goto out;
 	}
+	if ((rc = store_ready(e)) != SB_OK)
+		goto out;
 	if ((rc = sb_store_get(e->store, b.location, w, arg)) != SB_OK)
 		fail(e, rc, "download of %s: %s", b.location,
 		    sb_store_errmsg(e->store));
@@ -730,7 +972,8 @@ sb_engine_prune(struct sb_engine *e, unsigned flags,
 	pol.failed_days = e->cfg->ret_failed_days;
 	pol.min_keep = e->cfg->ret_min_keep;
 	pol.max_gap_hours = e->cfg->ret_max_gap_hours;
-	if (!dry_run && (rc = lock_take(e)) != SB_OK)
+	if (!dry_run && ((rc = store_ready(e)) != SB_OK ||
+	    (rc = lock_take(e)) != SB_OK))
 		return rc;
 	if ((rc = prune_list(e, &out->list)) != SB_OK ||
 	    (rc = mark_get(e, SB_SETTING_CLOCK_CONFIRMED,
@@ -750,7 +993,7 @@ sb_engine_prune(struct sb_engine *e, unsigned flags,
 	}
 	if (out->plan.halted) {
 		fail(e, SB_OK, "%s", out->plan.halt_reason);
-		sb_report(e->rep, "prune.halted", SB_OK, NULL,
+		report(e, "prune.halted", SB_OK, NULL,
 		    out->plan.halt_reason);
 		goto out;
 	}
@@ -784,7 +1027,7 @@ sb_engine_prune(struct sb_engine *e, unsigned flags,
 	if (out->errors > 0) {
 		rc = fail(e, SB_ERR_STORAGE, "%zu of %zu deletions failed",
 		    out->errors, out->plan.ndelete);
-		sb_report(e->rep, "prune.failed", rc, NULL, e->err);
+		report(e, "prune.failed", rc, NULL, e->err);
 	}
 out:
 	if (!dry_run)
@@ -859,7 +1102,7 @@ sb_engine_reconcile(struct sb_engine *e, struct sb_reconcile_result *res)
 	memset(recs, 0, sizeof(recs));
 	memset(&b, 0, sizeof(b));
 	memset(&cur, 0, sizeof(cur));
-	if ((rc = lock_take(e)) != SB_OK)
+	if ((rc = store_ready(e)) != SB_OK || (rc = lock_take(e)) != SB_OK)
 		return rc;
 	if ((rc = sb_store_list(e->store, "backup-", &objs)) != SB_OK) {
 		fail(e, rc, "listing the store: %s", sb_store_errmsg(e->store));

@@ -15,7 +15,10 @@ struct sb_engine;
 
 /*
  * Open the catalog and the store the config names. The config is borrowed
- * and must outlive the engine. *out freed with sb_engine_close.
+ * and must outlive the engine. *out freed with sb_engine_close. Fails only
+ * when the catalog (or the reporter) cannot be set up: a store that cannot
+ * be opened is remembered, every store operation then fails with its
+ * error, and sb_engine_create records and reports a failed backup.
  */
 int		 sb_engine_open(struct sb_engine **out,
 		    const struct sb_config *, char *err);
@@ -25,11 +28,13 @@ void		 sb_engine_close(struct sb_engine **);
 const char	*sb_engine_errmsg(const struct sb_engine *);
 
 /*
- * Take a backup now: lock; record pending; snapshot; hash; upload with
+ * Take a backup now: check the arguments and that the metadata fits the
+ * store (SB_ERR_INVAL, nothing recorded); lock; record pending; check the
+ * store, the source and the free space; snapshot; hash; upload with
  * metadata; record completed with size and sha256. On any failure after
  * the pending record, the record becomes failed with the reason and the
- * failure is reported. out (may be NULL) gets the final record.
- * tags: ntags strings, validated.
+ * failure is reported (the webhook after the lock is released). out (may
+ * be NULL) gets the final record. tags: ntags strings, validated.
  */
 int	sb_engine_create(struct sb_engine *, enum sb_type,
 	    const char *description, const char *const *tags, size_t ntags,
@@ -43,10 +48,12 @@ int	sb_engine_list(struct sb_engine *, const struct sb_filter *,
 int	sb_engine_delete(struct sb_engine *, const char *id);
 
 /*
- * Restore: lock; download; verify size and sha256; integrity_check the
- * copy; safety backup of the live DB (must succeed); copy into the live DB;
- * integrity_check; record. Before the copy, any failure leaves the live DB
- * untouched. out gets the restore record (with the safety backup id).
+ * Restore: lock; check free space; download; verify size and sha256;
+ * integrity_check the copy; safety backup of the live DB (must succeed);
+ * copy into the live DB; integrity_check; record. Before the copy commits,
+ * any failure leaves the live DB untouched; after it, a failure is
+ * recorded saying the live DB WAS replaced. out gets the restore record
+ * (with the safety backup id).
  */
 int	sb_engine_restore(struct sb_engine *, const char *id,
 	    struct sb_restore *out);
@@ -102,7 +109,12 @@ struct sb_reconcile_result {
 };
 int	sb_engine_reconcile(struct sb_engine *, struct sb_reconcile_result *);
 
-/* Mark pending records failed if no writer holds the lock (crash repair). */
+/*
+ * Crash repair, if no writer holds the lock (the same runs whenever a
+ * writing operation takes it): pending backups and restores become
+ * failed, and temp files of operations no longer running are removed
+ * and logged (tempfile.h). *count gets the records repaired.
+ */
 int	sb_engine_repair_pending(struct sb_engine *, int *count);
 
 #endif /* SB_ENGINE_H */

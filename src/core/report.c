@@ -424,14 +424,12 @@ out:
 }
 
 /*
- * Report a failure: one error line with event, code (the stable
- * sb_errcode()), backup_id (null when NULL) and msg; then, if r has a
- * webhook, the same JSON object POSTed to it. r may be NULL (log only).
- * Never fails: a webhook failure is itself only logged.
+ * The object of a report, logged (log) and POSTed to r's webhook (post),
+ * as the public functions below ask.
  */
-void
-sb_report(struct sb_reporter *r, const char *event, enum sb_err e,
-    const char *backup_id, const char *msg)
+static void
+report(struct sb_reporter *r, const char *event, enum sb_err e,
+    const char *backup_id, const char *msg, int log, int post)
 {
 	struct json_object	*o;
 	const char		*kv[5], *body;
@@ -444,12 +442,49 @@ sb_report(struct sb_reporter *r, const char *event, enum sb_err e,
 	kv[3] = backup_id;
 	kv[4] = NULL;
 	o = build(SB_LOG_ERROR, event, kv, msg != NULL ? msg : sb_strerror(e));
-	if (SB_LOG_ERROR >= log_min)
+	if (log && SB_LOG_ERROR >= log_min)
 		emit(o);
-	if (o != NULL && r != NULL && r->webhook != NULL &&
+	if (post && o != NULL && r != NULL && r->webhook != NULL &&
 	    (body = json_object_to_json_string_length(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
 	    &len)) != NULL)
 		webhook_post(r, event, body, len);
 	json_object_put(o);
+}
+
+/*
+ * Report a failure: one error line with event, code (the stable
+ * sb_errcode()), backup_id (null when NULL) and msg; then, if r has a
+ * webhook, the same JSON object POSTed to it. r may be NULL (log only).
+ * Never fails: a webhook failure is itself only logged.
+ */
+void
+sb_report(struct sb_reporter *r, const char *event, enum sb_err e,
+    const char *backup_id, const char *msg)
+{
+	report(r, event, e, backup_id, msg, 1, 1);
+}
+
+/* The log line of sb_report() alone. */
+void
+sb_report_log(struct sb_reporter *r, const char *event, enum sb_err e,
+    const char *backup_id, const char *msg)
+{
+	report(r, event, e, backup_id, msg, 1, 0);
+}
+
+/* The webhook POST of sb_report() alone (nothing if r has no webhook). */
+void
+sb_report_post(struct sb_reporter *r, const char *event, enum sb_err e,
+    const char *backup_id, const char *msg)
+{
+	if (r != NULL && r->webhook != NULL)
+		report(r, event, e, backup_id, msg, 0, 1);
+}
+
+/* Whether r has a webhook to POST to. */
+int
+sb_reporter_has_webhook(const struct sb_reporter *r)
+{
+	return r != NULL && r->webhook != NULL;
 }

@@ -46,4 +46,15 @@ void	sb_reporter_free(struct sb_reporter **);
 void	sb_report(struct sb_reporter *, const char *event, enum sb_err,
 	    const char *backup_id, const char *msg);
 
+/*
+ * The two halves of sb_report(), for a caller holding a lock: the log
+ * line now, the webhook POST (which may wait up to the timeout) once the
+ * lock is released.
+ */
+void	sb_report_log(struct sb_reporter *, const char *event, enum sb_err,
+	    const char *backup_id, const char *msg);
+void	sb_report_post(struct sb_reporter *, const char *event, enum sb_err,
+	    const char *backup_id, const char *msg);
+int	sb_reporter_has_webhook(const struct sb_reporter *);
+
 #endif /* SB_REPORT_H */

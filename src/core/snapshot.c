@@ -839,16 +839,21 @@ out:
  * must match (SQLite cannot change the page size of a WAL database: the
  * backup would fail with SQLITE_READONLY). The write lock is retried for
  * about a minute (SB_ERR_BUSY after that). Afterwards
- * PRAGMA integrity_check runs on live.
+ * PRAGMA integrity_check runs on live. *replaced (may be NULL) is set to 1
+ * once the copy has committed: a failure after that point (journal mode,
+ * integrity check) is reported with live already replaced.
  */
 int
-sb_snapshot_restore(const char *from, const char *live, char *err)
+sb_snapshot_restore(const char *from, const char *live, int *replaced,
+    char *err)
 {
 	sqlite3		*ldb = NULL, *fdb = NULL;
 	sqlite3_backup	*b = NULL;
 	char		 lmode[16], lps[16], fps[16];
 	int		 rc, ret, fwal = 0;
 
+	if (replaced != NULL)
+		*replaced = 0;
 	if (from == NULL || live == NULL || from[0] == '\0' ||
 	    live[0] == '\0') {
 		sb_seterr(err, "restore: no source or live database");
@@ -905,6 +910,9 @@ sb_snapshot_restore(const char *from, const char *live, char *err)
 			    sqlite3_errmsg(ldb));
 		goto out;
 	}
+	/* Committed: whatever fails from here, live holds from's pages. */
+	if (replaced != NULL)
+		*replaced = 1;
 	/*
 	 * A WAL-marked backup copied into a rollback-journal database leaves
 	 * live's header saying WAL; put live's own mode back.

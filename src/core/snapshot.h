@@ -32,7 +32,11 @@ int	sb_snapshot_check(const char *path, char *err);
  * Copy the database file from INTO the live database at live, in place,
  * with the backup API: other processes keep their connections and see the
  * new content on their next transaction. Waits (bounded) for writers.
+ * *replaced (may be NULL): 1 once the copy into live has committed, even
+ * if a later step (the integrity check of live) fails; 0 if live is
+ * untouched.
  */
-int	sb_snapshot_restore(const char *from, const char *live, char *err);
+int	sb_snapshot_restore(const char *from, const char *live, int *replaced,
+	    char *err);
 
 #endif /* SB_SNAPSHOT_H */

@@ -263,7 +263,8 @@ static int
 check_meta(struct sb_store *s, const char *name, const struct sb_meta *m)
 {
 	if (meta_valid(m))
-		return SB_OK;
+		return s->ops->meta_check == NULL ? SB_OK :
+		    s->ops->meta_check(s, m);
 	sb_seterr(s->err, "store put %s: invalid metadata (keys [a-z0-9_] up "
 	    "to %d bytes, at most %d pairs, values UTF-8 up to %d bytes)",
 	    name, SB_META_KEY_MAX, SB_META_MAX, SB_META_VAL_MAX);
@@ -271,6 +272,14 @@ check_meta(struct sb_store *s, const char *name, const struct sb_meta *m)
 }
 
 /* --- operations --------------------------------------------------------- */
+
+int
+sb_store_meta_check(struct sb_store *s, const struct sb_meta *m)
+{
+	if (s == NULL)
+		return SB_ERR_INVAL;
+	return check_meta(s, "(check)", m);
+}
 
 /* Store everything rd gives under name, atomically (store.h). */
 int

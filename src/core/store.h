@@ -89,6 +89,8 @@ struct sb_store;
  *		name order, with size and metadata.
  * del		delete; an object already gone is success.
  * staging_dir	a local directory on which put_file is fastest (NULL: any).
+ * meta_check	optional: SB_ERR_INVAL (with a message) if m is more than
+ *		the medium can hold, as it would be sent; nothing is sent.
  * free		release everything.
  */
 struct sb_store_ops {
@@ -105,6 +107,8 @@ struct sb_store_ops {
 			    struct sb_object_list *);
 	int		(*del)(struct sb_store *, const char *name);
 	const char	*(*staging_dir)(struct sb_store *);
+	int		(*meta_check)(struct sb_store *,
+			    const struct sb_meta *);
 	void		(*free)(struct sb_store *);
 	/* Optional: an upload that starts while the file is being written
 	 * (see sb_store_upload_begin). NULL: the file goes up at finish. */
@@ -140,6 +144,13 @@ int	sb_store_list(struct sb_store *, const char *prefix,
 	    struct sb_object_list *);
 int	sb_store_del(struct sb_store *, const char *name);
 const char *sb_store_staging_dir(struct sb_store *);
+
+/*
+ * Would m fit the store's metadata limits (Azure: 8 KiB in all, names and
+ * encoded values)? SB_OK or SB_ERR_INVAL with the sizes in the message.
+ * Lets a caller refuse before any byte is uploaded.
+ */
+int	sb_store_meta_check(struct sb_store *, const struct sb_meta *);
 
 /*
  * Upload a local file while another thread of the caller is still writing

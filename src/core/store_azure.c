@@ -2386,6 +2386,26 @@ az_staging_dir(struct sb_store *s)
 	return NULL;
 }
 
+/* Refuse metadata over Azure's total limit before anything is sent. */
+static int
+az_meta_check(struct sb_store *s, const struct sb_meta *m)
+{
+	size_t	n;
+	int	rc;
+
+	if ((rc = az_meta_size(m, &n)) != SB_OK) {
+		sb_seterr(s->err, "out of memory");
+		return rc;
+	}
+	if (n > AZ_META_TOTAL_MAX) {
+		sb_seterr(s->err, "description and tags too large for Azure "
+		    "metadata: %zu bytes, the limit is %d", n,
+		    AZ_META_TOTAL_MAX);
+		return SB_ERR_INVAL;
+	}
+	return SB_OK;
+}
+
 static void
 az_free(struct sb_store *s)
 {
@@ -2411,6 +2431,7 @@ static const struct sb_store_ops az_ops = {
 	.list = az_list,
 	.del = az_del,
 	.staging_dir = az_staging_dir,
+	.meta_check = az_meta_check,
 	.free = az_free,
 	.upload_begin = az_upload_begin,
 	.upload_eof = az_upload_eof,

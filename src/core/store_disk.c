@@ -40,6 +40,7 @@
 #include <json-c/json.h>
 
 #include "store.h"
+#include "tempfile.h"
 
 #define DISK_BUFSZ	(1 << 20)	/* bytes per read and write */
 #define DISK_META_MAX	(1 << 20)	/* largest .meta file we read */
@@ -188,11 +189,11 @@ mkdir_p(const char *path)
 }
 
 /*
- * Remove the temp files (data-XXXXXX, meta-XXXXXX) that a put killed
- * half-way left in .staging, once nobody has written to them for a day: a
- * put in progress writes to its temp continuously, so a day-old one has no
- * owner. Files of other names (the engine's snapshots) are not ours. Best
- * effort: a failure here costs disk space, not correctness.
+ * Remove the temp files a killed operation left in .staging: those named
+ * by tempfile.c whose owner is gone (exact, see tempfile.h), and the
+ * data-XXXXXX, meta-XXXXXX of older versions once nobody has written to
+ * them for a day. Best effort: a failure here costs disk space, not
+ * correctness.
  */
 static void
 staging_sweep(const char *staging)
@@ -202,6 +203,7 @@ staging_sweep(const char *staging)
 	DIR		*dir;
 	time_t		 now = time(NULL);
 
+	sb_temp_sweep(staging, NULL, NULL);
 	if ((dir = opendir(staging)) == NULL)
 		return;
 	while ((de = readdir(dir)) != NULL) {
@@ -345,6 +347,28 @@ out:
 	return ret;
 }
 
+/* The .meta sidecar must stay readable: at most DISK_META_MAX bytes. */
+static int
+disk_meta_check(struct sb_store *s, const struct sb_meta *m)
+{
+	char	*txt;
+	size_t	 n;
+
+	if ((txt = meta_to_json(m)) == NULL) {
+		sb_seterr(s->err, "out of memory");
+		return SB_ERR_NOMEM;
+	}
+	n = strlen(txt);
+	free(txt);
+	if (n > DISK_META_MAX) {
+		sb_seterr(s->err, "description and tags too large for the "
+		    "disk store's metadata: %zu bytes, the limit is %d", n,
+		    DISK_META_MAX);
+		return SB_ERR_INVAL;
+	}
+	return SB_OK;
+}
+
 /*
  * Read the metadata file at path into m (which must be empty). A missing,
  * unreadable or malformed file gives an empty map: metadata is advisory
@@ -428,15 +452,12 @@ out:
 static int
 meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 {
-	char	 tmp[PATH_MAX], dst[PATH_MAX];
-	char	*txt = NULL;
-	int	 fd = -1, rc = SB_ERR_STORAGE;
+	struct sb_temp	 t = { "", -1 };
+	char		 dst[PATH_MAX], msg[SB_ERRMSG_MAX];
+	char		*txt = NULL, *tmp = t.path;
+	int		 fd = -1, rc = SB_ERR_STORAGE;
 
-	tmp[0] = '\0';
-	if (mkpath(dst, sizeof(dst), d->root, name, META_SUFFIX) != SB_OK ||
-	    mkpath(tmp, sizeof(tmp), d->staging, "meta-XXXXXX", "") !=
-	    SB_OK) {
-		tmp[0] = '\0';
+	if (mkpath(dst, sizeof(dst), d->root, name, META_SUFFIX) != SB_OK) {
 		rc = disk_err(d, SB_ERR_INVAL, "put %s: path too long", name);
 		goto out;
 	}
@@ -444,10 +465,14 @@ meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 		rc = disk_err(d, SB_ERR_NOMEM, "put %s: out of memory", name);
 		goto out;
 	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+	if (sb_temp_reserve(&t, d->staging, "meta", NULL, msg) != SB_OK) {
+		disk_err(d, rc, "write %s: %s", name, msg);
+		goto out;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
 		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
 		    strerror(errno));
-		tmp[0] = '\0';
 		goto out;
 	}
 	if (write_all(fd, txt, strlen(txt)) == -1 || fsync(fd) == -1) {
@@ -467,13 +492,11 @@ meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 		    strerror(errno));
 		goto out;
 	}
-	tmp[0] = '\0';
 	rc = SB_OK;
 out:
 	if (fd != -1)
 		close(fd);
-	if (tmp[0] != '\0')
-		(void)unlink(tmp);
+	sb_temp_release(&t);
 	free(txt);
 	return rc;
 }
@@ -526,30 +549,27 @@ disk_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
     void *arg, const struct sb_meta *m)
 {
 	struct disk_store	*d = (struct disk_store *)s;
-	char			 tmp[PATH_MAX];
-	char			*buf = NULL;
+	struct sb_temp		 t = { "", -1 };
+	char			 msg[SB_ERRMSG_MAX];
+	char			*buf = NULL, *tmp = t.path;
 	ssize_t			 n;
 	int			 fd = -1, rc, eno;
 
-	tmp[0] = '\0';
 	if ((rc = disk_check_name(d, "put", name)) != SB_OK)
 		return rc;
-	if (mkpath(tmp, sizeof(tmp), d->staging, "data-XXXXXX", "") !=
-	    SB_OK) {
-		tmp[0] = '\0';
-		return disk_err(d, SB_ERR_INVAL, "put %s: path too long",
-		    name);
-	}
 	if ((buf = malloc(DISK_BUFSZ)) == NULL) {
-		tmp[0] = '\0';
 		rc = disk_err(d, SB_ERR_NOMEM, "put %s: out of memory", name);
 		goto out;
 	}
 	rc = SB_ERR_STORAGE;
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+	if (sb_temp_reserve(&t, d->staging, "put", NULL, msg) != SB_OK) {
+		disk_err(d, rc, "write %s: %s", name, msg);
+		goto out;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
 		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
 		    strerror(errno));
-		tmp[0] = '\0';
 		goto out;
 	}
 	for (;;) {
@@ -579,12 +599,10 @@ disk_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
 	fd = -1;
 	if ((rc = disk_commit(d, name, tmp, m, &eno)) != SB_OK)
 		goto out;
-	tmp[0] = '\0';
 out:
 	if (fd != -1)
 		close(fd);
-	if (tmp[0] != '\0')
-		(void)unlink(tmp);
+	sb_temp_release(&t);
 	free(buf);
 	return rc;
 }
@@ -884,5 +902,6 @@ static const struct sb_store_ops disk_ops = {
 	.list = disk_list,
 	.del = disk_del,
 	.staging_dir = disk_staging_dir,
+	.meta_check = disk_meta_check,
 	.free = disk_free,
 };

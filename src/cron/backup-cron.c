@@ -151,6 +151,28 @@ failed(struct ctx *x, int rc, const char *what)
 	}
 }
 
+/*
+ * The engine did not open (the catalog cannot be opened): nothing can be
+ * recorded, but a backup, restore or prune that cron expected to run must
+ * still be heard of, on the log and the webhook.
+ */
+static void
+report_unopened(const struct sb_config *cfg, const struct cmd *c, int rc,
+    const char *msg)
+{
+	struct sb_reporter	*r = NULL;
+	char			 event[32];
+
+	if (strcmp(c->name, "backup") != 0 && strcmp(c->name, "restore") != 0 &&
+	    strcmp(c->name, "prune") != 0)
+		return;
+	snprintf(event, sizeof(event), "%s.failed", c->name);
+	if (sb_reporter_new(&r, cfg->webhook, cfg->webhook_timeout) != SB_OK)
+		r = NULL;
+	sb_report(r, event, (enum sb_err)rc, NULL, msg);
+	sb_reporter_free(&r);
+}
+
 static void
 print_json(struct json_object *o)
 {
@@ -349,6 +371,9 @@ cmd_backup(struct ctx *x, int argc, char **argv)
 	rc = sb_engine_create(x->eng, a.type, a.desc, a.tags, a.ntags, &b);
 	if (rc != SB_OK) {
 		i = failed(x, rc, "backup failed");
+		/* Refused before anything was recorded: the arguments. */
+		if (rc == SB_ERR_INVAL && b.id[0] == '\0')
+			i = EX_USAGE;
 		if (x->json && b.id[0] != '\0')
 			print_backup(x, &b);
 		sb_backup_clear(&b);
@@ -747,6 +772,7 @@ main(int argc, char *argv[])
 	}
 	if ((rc = sb_engine_open(&x.eng, x.cfg, err)) != SB_OK) {
 		fprintf(stderr, "backup-cron: %s\n", err);
+		report_unopened(x.cfg, c, rc, err);
 		sb_config_free(&x.cfg);
 		return rc == SB_ERR_CONFIG ? EX_USAGE : EX_FAIL;
 	}

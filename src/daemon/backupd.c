@@ -5,8 +5,10 @@
  * The parent opens the listening socket (a unix socket, mode 0660, or
  * TCP host:port), forks the workers, respawns any that dies (logging its
  * signal or status) and, when one died abnormally, repairs the catalog:
- * an interrupted backup becomes failed instead of staying pending
+ * an interrupted backup or restore becomes failed instead of staying
+ * pending, and the temp files of dead operations are removed
  * (sb_engine_repair_pending, which acts only when it can take the lock).
+ * The same repair runs when backupd starts.
  * On SIGTERM or SIGINT it stops the workers, each finishing the request
  * it is answering (drain), then exits 0. A second signal kills them.
  *
@@ -409,7 +411,8 @@ repair(const struct sb_config *cfg)
 		    sb_engine_errmsg(eng));
 	else if (count > 0)
 		sb_log(SB_LOG_WARN, "repair.done",
-		    "%d interrupted backup(s) marked failed", count);
+		    "%d interrupted backup(s) or restore(s) marked failed",
+		    count);
 	sb_engine_close(&eng);
 	return rc == SB_OK ? 0 : -1;
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # tests/azure/run.sh - the object store tests: the conformance suite on the
 # disk store and on Azure through Azurite, then the fault tests through
-# tests/azure/faultproxy.js, then (when backup-cron is built) Azurite killed
-# during a 200 MB backup.
+# tests/azure/faultproxy.js, then (when backup-cron is built) metadata over
+# Azure's 8 KiB limit refused before any upload (metadata.sh) and Azurite
+# killed during a 200 MB backup.
 #
 #   BUILD_DIR=./build tests/azure/run.sh
 #
@@ -217,6 +218,14 @@ if start_proxy; then
 	. "$HERE/faults.sh"
 else
 	notok "start the fault proxy"
+fi
+
+# --- metadata over Azure's limit, refused before any upload --------------------
+if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -n "${PX_PORT:-}" ]; then
+	echo "# metadata over 8 KiB refused before any byte is uploaded"
+	. "$HERE/metadata.sh"
+else
+	echo "# skip: metadata limit (no backup-cron built or no proxy)"
 fi
 
 # --- Azurite killed during a backup -------------------------------------------

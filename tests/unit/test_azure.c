@@ -284,6 +284,38 @@ t_meta_encoding(void **state)
 	free(dec);
 }
 
+/*
+ * The size toward Azure's 8 KiB: names plus values as encoded. "a b" is
+ * sent as "a%20b" (5 bytes), "\u20ac" (3 bytes of UTF-8) as 9.
+ */
+static void
+t_meta_size(void **state)
+{
+	struct sb_meta	m;
+	size_t		n = 1;
+	char		big[SB_META_VAL_MAX + 1];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(az_meta_size(&m, &n), SB_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(sb_meta_set(&m, "id", "a b"), SB_OK);
+	assert_int_equal(az_meta_size(&m, &n), SB_OK);
+	assert_int_equal(n, 2 + 5);
+	assert_int_equal(sb_meta_set(&m, "description", "\xe2\x82\xac"),
+	    SB_OK);
+	assert_int_equal(az_meta_size(&m, &n), SB_OK);
+	assert_int_equal(n, 7 + 11 + 9);
+	/* One value within the per-value limit, over the total once encoded. */
+	memset(big, ' ', 3000);
+	big[3000] = '\0';
+	assert_int_equal(sb_meta_set(&m, "tags", big), SB_OK);
+	assert_int_equal(az_meta_size(&m, &n), SB_OK);
+	assert_int_equal(n, 27 + 4 + 9000);
+	assert_true(n > AZ_META_TOTAL_MAX);
+	sb_meta_clear(&m);
+}
+
 static void
 t_url_encode(void **state)
 {
@@ -519,6 +551,7 @@ main(void)
 		cmocka_unit_test(t_listparse_bounds),
 		cmocka_unit_test(t_listparse_many),
 		cmocka_unit_test(t_open_checks),
+		cmocka_unit_test(t_meta_size),
 		cmocka_unit_test(t_unreachable),
 	};
 

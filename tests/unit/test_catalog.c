@@ -422,6 +422,55 @@ test_fail_pending(void **state)
 	    SB_OK);
 }
 
+/* Pending restores -> failed, naming the safety backup when known. */
+static void
+test_restore_fail_pending(void **state)
+{
+	struct fix		*f = *state;
+	struct sb_restore	 r, got;
+	int			 n = -1;
+
+	memset(&r, 0, sizeof(r));
+	memset(&got, 0, sizeof(got));
+	mkid(r.id, 1);
+	mkid(r.backup_id, 9);
+	r.started_at = 10;
+	r.status = SB_STATUS_PENDING;
+	assert_int_equal(sb_catalog_restore_insert(f->c, &r), SB_OK);
+	mkid(r.id, 2);
+	assert_int_equal(sb_catalog_restore_insert(f->c, &r), SB_OK);
+	mkid(r.safety_backup_id, 7);
+	assert_int_equal(sb_catalog_restore_finish(f->c, r.id, 0,
+	    SB_STATUS_PENDING, r.safety_backup_id, NULL), SB_OK);
+	mkid(r.id, 3);
+	r.safety_backup_id[0] = '\0';
+	assert_int_equal(sb_catalog_restore_insert(f->c, &r), SB_OK);
+	assert_int_equal(sb_catalog_restore_finish(f->c, r.id, 20,
+	    SB_STATUS_COMPLETED, NULL, NULL), SB_OK);
+
+	assert_int_equal(sb_catalog_restore_fail_pending(f->c, 99,
+	    "interrupted", &n), SB_OK);
+	assert_int_equal(n, 2);
+	mkid(r.id, 1);
+	assert_int_equal(sb_catalog_restore_get(f->c, r.id, &got), SB_OK);
+	assert_int_equal(got.status, SB_STATUS_FAILED);
+	assert_int_equal(got.finished_at, 99);
+	assert_string_equal(got.error, "interrupted");
+	mkid(r.id, 2);
+	assert_int_equal(sb_catalog_restore_get(f->c, r.id, &got), SB_OK);
+	assert_int_equal(got.status, SB_STATUS_FAILED);
+	assert_non_null(strstr(got.error, "interrupted; safety backup "
+	    "00000000-0000-4000-8000-000000000007 holds"));
+	mkid(r.id, 3);
+	assert_int_equal(sb_catalog_restore_get(f->c, r.id, &got), SB_OK);
+	assert_int_equal(got.status, SB_STATUS_COMPLETED);
+	assert_null(got.error);
+	sb_restore_clear(&got);
+	assert_int_equal(sb_catalog_restore_fail_pending(f->c, 100, "x", &n),
+	    SB_OK);
+	assert_int_equal(n, 0);
+}
+
 /* The ids of a list, as numbers, for compact assertions. */
 static int
 ids_of(const struct sb_backup_list *l, int *v, size_t max)
@@ -871,6 +920,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_complete_fail, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_restore_fail_pending,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_pending, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_list_order, setup,

@@ -332,6 +332,10 @@ test_error_values(void **state)
 	expect_error(fx, MIN_DISK "[azure]\ntimeout = 3601\n",
 	    ":8: [azure] timeout: out of range: must be from 1 to 3600 "
 	    "(got '3601')");
+	/* The webhook waits for nobody's lock, but not forever either. */
+	expect_error(fx, MIN_DISK "[report]\nwebhook_timeout = 61\n",
+	    ":8: [report] webhook_timeout: out of range: must be from 1 to 60 "
+	    "(got '61')");
 	expect_error(fx, MIN_DISK "[store]\nkind = s3\n",
 	    ":8: [store] kind: must be disk or azure (got 's3')");
 	expect_error(fx, MIN_DISK "[azure]\naccount = My_Account\n",

@@ -705,7 +705,7 @@ restore_into(struct fix *f, int wal)
 	sqlite3_busy_timeout(other, 10000);
 	assert_int_equal(q1(other, "SELECT count(*) FROM t"), 100);
 
-	if (sb_snapshot_restore(f->copy, f->live, err) != SB_OK)
+	if (sb_snapshot_restore(f->copy, f->live, NULL, err) != SB_OK)
 		fail_msg("restore: %s", err);
 
 	assert_int_equal(q1(other, "SELECT count(*) FROM t"), 500);
@@ -740,12 +740,14 @@ test_restore_wal_backup_into_rollback(void **state)
 {
 	struct fix	*f = *state;
 	char		 err[SB_ERRMSG_MAX] = "";
+	int		 replaced = 0;
 
 	mkdb(f->live, 0, 0, 10, 10, "old");
 	mkdb(f->copy, 1, 0, 30, 10, "new");
 	assert_int_equal(header_mode(f->copy), 2);
-	if (sb_snapshot_restore(f->copy, f->live, err) != SB_OK)
+	if (sb_snapshot_restore(f->copy, f->live, &replaced, err) != SB_OK)
 		fail_msg("restore: %s", err);
+	assert_int_equal(replaced, 1);
 	assert_int_equal(header_mode(f->live), 1);
 	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 30);
 }
@@ -756,22 +758,26 @@ test_restore_refused(void **state)
 	struct fix	*f = *state;
 	char		 err[SB_ERRMSG_MAX] = "";
 	char		 buf[4096];
+	int		 replaced = -1;
 
 	mkdb(f->live, 1, 4096, 100, 10, "old");
 
 	/* Garbage: corrupt, live untouched. */
 	memset(buf, 'z', sizeof(buf));
 	write_file(f->copy, buf, sizeof(buf));
-	assert_int_equal(sb_snapshot_restore(f->copy, f->live, err),
-	    SB_ERR_CORRUPT);
+	assert_int_equal(sb_snapshot_restore(f->copy, f->live, &replaced,
+	    err), SB_ERR_CORRUPT);
+	assert_int_equal(replaced, 0);
 	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 100);
 
 	/* A WAL database cannot change its page size: refused, clearly. */
 	unlink(f->copy);
 	mkdb(f->copy, 0, 1024, 50, 10, "new");
 	err[0] = '\0';
-	assert_int_equal(sb_snapshot_restore(f->copy, f->live, err),
-	    SB_ERR_DB);
+	replaced = -1;
+	assert_int_equal(sb_snapshot_restore(f->copy, f->live, &replaced,
+	    err), SB_ERR_DB);
+	assert_int_equal(replaced, 0);
 	assert_non_null(strstr(err, "page size"));
 	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 100);
 	assert_int_equal(q1path(f->live, "PRAGMA page_size"), 4096);
@@ -782,7 +788,7 @@ test_restore_refused(void **state)
 		struct stat	sb;
 
 		snprintf(nope, sizeof(nope), "%s/nope.db", f->dir);
-		assert_int_not_equal(sb_snapshot_restore(f->copy, nope, err),
+		assert_int_not_equal(sb_snapshot_restore(f->copy, nope, NULL, err),
 		    SB_OK);
 		assert_int_equal(stat(nope, &sb), -1);
 	}
@@ -828,7 +834,7 @@ test_restore_waits_for_writer(void **state)
 	close(p[0]);
 
 	t0 = mono_us();
-	status = sb_snapshot_restore(f->copy, f->live, err);
+	status = sb_snapshot_restore(f->copy, f->live, NULL, err);
 	waited = (mono_us() - t0) / 1000;
 	if (status != SB_OK)
 		fail_msg("restore: %s", err);
