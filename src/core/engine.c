@@ -931,20 +931,23 @@ out:
  */
 static int
 clock_confirm(struct sb_engine *e, const struct sb_backup_list *l,
-    int dry_run, int64_t now, int64_t *mark)
+    int dry_run, int64_t now, struct sb_retention_policy *pol)
 {
-	char	t1[40] = "?", t2[40] = "?";
-	int	rc;
+	int64_t	*mark = &pol->clock_confirmed;
+	char	 t1[40] = "?", t2[40] = "?";
+	int	 rc;
 
 	if (now > *mark)
 		*mark = now;
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].created_at > *mark)
 			*mark = l->v[i].created_at;
+	pol->clock_confirmed_at = now;
 	if (dry_run)
 		return SB_OK;
 	if ((rc = mark_set(e, SB_SETTING_CLOCK_CONFIRMED, *mark, now)) !=
-	    SB_OK)
+	    SB_OK || (rc = mark_set(e, SB_SETTING_CLOCK_CONFIRMED_AT, now,
+	    now)) != SB_OK)
 		return rc;
 	sb_time_format(*mark, t1, sizeof(t1));
 	sb_time_format(now, t2, sizeof(t2));
@@ -978,11 +981,13 @@ sb_engine_prune(struct sb_engine *e, unsigned flags,
 	if ((rc = prune_list(e, &out->list)) != SB_OK ||
 	    (rc = mark_get(e, SB_SETTING_CLOCK_CONFIRMED,
 	    &pol.clock_confirmed)) != SB_OK ||
+	    (rc = mark_get(e, SB_SETTING_CLOCK_CONFIRMED_AT,
+	    &pol.clock_confirmed_at)) != SB_OK ||
 	    (rc = mark_get(e, SB_SETTING_GAPS_CHECKED,
 	    &pol.gaps_checked)) != SB_OK)
 		goto out;
 	if ((flags & SB_PRUNE_CONFIRM_CLOCK) && (rc = clock_confirm(e,
-	    &out->list, dry_run, now, &pol.clock_confirmed)) != SB_OK)
+	    &out->list, dry_run, now, &pol)) != SB_OK)
 		goto out;
 	if (flags & SB_PRUNE_CONFIRM_CLOCK)
 		out->clock_confirmed = pol.clock_confirmed;

@@ -82,6 +82,7 @@ enum {
 	SB_PRUNE_CONFIRM_CLOCK = 1 << 1
 };
 #define SB_SETTING_CLOCK_CONFIRMED	"clock_confirmed"
+#define SB_SETTING_CLOCK_CONFIRMED_AT	"clock_confirmed_at"
 #define SB_SETTING_GAPS_CHECKED		"prune_gaps_checked"
 
 struct sb_prune_result {

@@ -32,8 +32,13 @@
  *       created_at) more than max_gap_hours apart. Failed records fill a
  *       gap: an outage is not a jump;
  *     only what comes after the marks counts: a record created after
- *     the mark, the part of a gap after it. The admin's mark
- *     (clock_confirmed) covers both checks. The gap check also skips
+ *     the mark, the part of a gap after it. An admin's confirmation
+ *     gives two marks: the newest record it accepted (clock_confirmed,
+ *     for records in the future) and the time it was given
+ *     (clock_confirmed_at, for gaps). Records dated in the future take
+ *     no part in rule 2 or in gaps until the clock reaches them: once
+ *     accepted, a backup stamped a year ahead must not stand in for a
+ *     recent one for that year. The gap check also skips
  *     what the last prune that ran already checked (gaps_checked), since
  *     prune itself thins the history into gaps (weekly slots, failed
  *     records going after failed_days). With neither mark (the first
@@ -145,6 +150,17 @@ newest_cmp(const void *a, const void *b)
 	return c > 0 ? -1 : c < 0;
 }
 
+/* Add completed automatic backup list[idx] == b to the week groups. */
+static void
+week_add(struct wk *wk, size_t *nwk, size_t idx, const struct sb_backup *b)
+{
+	wk[*nwk].idx = idx;
+	wk[*nwk].week = sb_iso_week(b->created_at);
+	wk[*nwk].created = b->created_at;
+	wk[*nwk].id = b->id;
+	(*nwk)++;
+}
+
 static int
 time_cmp(const void *a, const void *b)
 {
@@ -211,8 +227,8 @@ clock_gaps(const struct sb_retention_policy *pol, int64_t *at, size_t nat,
 	if (pol->max_gap_hours == 0 || nat < 2)
 		return 0;
 	max = (int64_t)pol->max_gap_hours * MS_HOUR;
-	mark = pol->clock_confirmed > pol->gaps_checked ?
-	    pol->clock_confirmed : pol->gaps_checked;
+	mark = pol->clock_confirmed_at > pol->gaps_checked ?
+	    pol->clock_confirmed_at : pol->gaps_checked;
 	days = pol->daily_days < pol->failed_days ? pol->daily_days :
 	    pol->failed_days;
 	lower = mark > 0 ? mark : now - days * MS_DAY;
@@ -285,6 +301,19 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 		decide(&out->v[i], SB_KEEP, "kept");
 		if (!is_auto(b))
 			continue;
+		/*
+		 * A record dated in the future (rule 8 halts on it until an
+		 * admin confirms it) says nothing about the present: it is
+		 * neither the latest nor a recent backup, nor a gap's end,
+		 * until the clock reaches it. Otherwise one backup stamped a
+		 * year ahead, once confirmed, would blind rules 2 and 8 for
+		 * that year.
+		 */
+		if (b->created_at > now + SB_RETENTION_SKEW_MS) {
+			if (b->status == SB_STATUS_COMPLETED)
+				week_add(wk, &nwk, i, b);
+			continue;
+		}
 		at[nauto] = b->created_at;
 		if (b->created_at > out->checked_through)
 			out->checked_through = b->created_at;
@@ -301,16 +330,16 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 		done = b->completed_at > 0 ? b->completed_at : b->created_at;
 		if (done >= recent)
 			ndone++;
+		week_add(wk, &nwk, i, b);
+	}
+	for (i = 0; i < nwk; i++) {
+		const struct sb_backup *b = &list[wk[i].idx];
+
 		if (newest_done == NULL ||
 		    b->created_at > newest_done->created_at ||
 		    (b->created_at == newest_done->created_at &&
 		    strcmp(b->id, newest_done->id) > 0))
 			newest_done = b;
-		wk[nwk].idx = i;
-		wk[nwk].week = sb_iso_week(b->created_at);
-		wk[nwk].created = b->created_at;
-		wk[nwk].id = b->id;
-		nwk++;
 	}
 
 	/* Rule 2. With no automatic backup at all there is nothing to halt. */

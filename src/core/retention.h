@@ -18,7 +18,8 @@
  *  - a clock that jumped halts the plan too, until an admin confirms it:
  *    a record dated in the future (backward), or automatic backups more
  *    than max_gap_hours (72) apart (forward). Only what is newer than the
- *    confirmation and than the last prune's check counts.
+ *    confirmation and than the last prune's check counts. Records dated
+ *    in the future never count as "latest" or "recent", nor in gaps.
  */
 #ifndef SB_RETENTION_H
 #define SB_RETENTION_H
@@ -47,7 +48,10 @@ struct sb_retention_policy {
 	unsigned	min_keep;	/* completed automatic floor; 0: none */
 	unsigned	max_gap_hours;	/* longer = a jump; 0: not checked */
 	int64_t		clock_confirmed; /* ms: newest created_at an admin
-					    confirmed (future and gaps) */
+					    confirmed (records dated in the
+					    future) */
+	int64_t		clock_confirmed_at; /* ms: when an admin confirmed
+					    the clock (gaps) */
 	int64_t		gaps_checked;	/* ms: newest automatic created_at a
 					    prune that ran already checked
 					    (gaps only) */

@@ -800,6 +800,57 @@ test_future_records_halt(void **state)
 }
 
 /*
+ * A backup stamped a year ahead (a VM's clock, since corrected), once
+ * confirmed, halts no more; but it stands in neither for the latest
+ * backup nor for a recent one, nor ends a gap: a failure after it, or a
+ * new gap, halts as it would without it.
+ */
+static void
+test_confirmed_future_blinds_nothing(void **state)
+{
+	static struct set	 s;
+	struct sb_retention_policy p = full;
+	struct sb_retention_plan pl;
+	struct sb_backup	*today;
+	int64_t			 now = T("2026-03-01T12:00:00Z");
+
+	(void)state;
+	s.n = 0;
+	for (int d = 59; d >= 1; d--)
+		auto_done(&s, now - d * DAY);
+	auto_done(&s, now + 365 * DAY);		/* the VM's backup */
+	p.gaps_checked = now - 2 * DAY;
+
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);		/* not confirmed yet */
+	sb_retention_clear(&pl);
+
+	p.clock_confirmed = now + 365 * DAY;
+	p.clock_confirmed_at = now;
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
+	assert_int_equal(pl.halted, 0);
+	assert_true(pl.checked_through < now);	/* never a year ahead */
+	sb_retention_clear(&pl);
+
+	/* Today's backup fails: rule 2 still sees it as the latest. */
+	today = add(&s, SB_TYPE_AUTOMATIC, SB_STATUS_FAILED, now + HOUR);
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now + 2 * HOUR, &pl),
+	    SB_OK);
+	assert_int_equal(pl.halted, 1);
+	assert_non_null(strstr(pl.halt_reason, "failed"));
+	sb_retention_clear(&pl);
+
+	/* Five days with nothing, then a backup: a gap after the mark. */
+	today->status = SB_STATUS_COMPLETED;
+	auto_done(&s, now + 6 * DAY);
+	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now + 6 * DAY + HOUR,
+	    &pl), SB_OK);
+	assert_int_equal(pl.halted, 1);
+	assert_non_null(strstr(pl.halt_reason, "jumped"));
+	sb_retention_clear(&pl);
+}
+
+/*
  * The admin's confirmation clears exactly the jump it covers: the next
  * days prune again, and a new jump later halts again.
  */
@@ -818,13 +869,13 @@ test_confirmation_mark(void **state)
 	p.gaps_checked = last;
 
 	/* An older confirmation does not cover it. */
-	p.clock_confirmed = last;
+	p.clock_confirmed = p.clock_confirmed_at = last;
 	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
 	assert_int_equal(pl.halted, 1);
 	sb_retention_clear(&pl);
 
 	/* prune --confirm-clock marks now: prune runs, the floor holds. */
-	p.clock_confirmed = now;
+	p.clock_confirmed = p.clock_confirmed_at = now;
 	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now, &pl), SB_OK);
 	assert_int_equal(pl.halted, 0);
 	assert_int_equal(pl.ndelete, 31);
@@ -837,7 +888,7 @@ test_confirmation_mark(void **state)
 
 	/* Confirmed before the next backup (none after the jump yet). */
 	s.n--;
-	p.clock_confirmed = now;
+	p.clock_confirmed = p.clock_confirmed_at = now;
 	auto_done(&s, now + DAY);
 	assert_int_equal(sb_retention_plan(&p, s.v, s.n, now + DAY + HOUR,
 	    &pl), SB_OK);
@@ -847,7 +898,7 @@ test_confirmation_mark(void **state)
 	/* Back to the confirmed history; the next days are normal. */
 	s.n = 38;
 	s.v[37].created_at = jumped;
-	p.clock_confirmed = now;
+	p.clock_confirmed = p.clock_confirmed_at = now;
 	p.gaps_checked = jumped;
 	for (int d = 1; d <= 3; d++)
 		auto_done(&s, jumped + d * DAY);
@@ -967,6 +1018,7 @@ main(void)
 		cmocka_unit_test(test_gap_filled_with_failed),
 		cmocka_unit_test(test_future_records_halt),
 		cmocka_unit_test(test_confirmation_mark),
+		cmocka_unit_test(test_confirmed_future_blinds_nothing),
 		cmocka_unit_test(test_daily_history_never_halts),
 	};
 

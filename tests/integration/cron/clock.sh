@@ -187,4 +187,32 @@ check "at least min_keep (7) completed automatic backups remain" test "$(nauto)"
 at $((B + DAY)) "$CRON" --config "$D/safbackup.conf" backup --type automatic >/dev/null 2>&1
 expect_exit "the next day prune does not halt" 0 quiet at $((B + DAY + 1800)) "$CRON" --config "$D/safbackup.conf" prune
 
+# --- a year ahead for one backup, then corrected ---------------------------
+# A VM restored with a wrong clock takes one backup a year ahead; the clock
+# is corrected. Confirmed, that backup halts prune no more, but it must not
+# stand in for "the latest backup" for a year: a failure after it halts.
+D=$W/corrected
+mkdir -p "$D"
+write_config "$D"
+sqlite3 "$D/app.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1);"
+for d in $(seq 0 9); do
+	quiet at $((T0 + d * DAY)) "$CRON" --config "$D/safbackup.conf" backup --type automatic
+done
+quiet at $((T0 + 9 * DAY + 1800)) "$CRON" --config "$D/safbackup.conf" prune
+out=$(at $((T0 + 375 * DAY)) "$CRON" --config "$D/safbackup.conf" --json backup --type automatic 2>/dev/null)
+expect_match "the fault happened: one backup is dated a year ahead" \
+	"$(json 'o.created_at' <<<"$out")" '^2027-01-'
+C=$((T0 + 10 * DAY))
+expect_exit "with the clock corrected, prune halts (exit 7)" 7 \
+	quiet at "$C" "$CRON" --config "$D/safbackup.conf" prune
+expect_exit "prune --confirm-clock accepts it" 0 \
+	quiet at $((C + 600)) "$CRON" --config "$D/safbackup.conf" prune --confirm-clock
+mv "$D/app.db" "$D/app.db.away"
+expect_exit "the next backup fails (source gone)" 1 \
+	quiet at $((C + DAY)) "$CRON" --config "$D/safbackup.conf" backup --type automatic
+mv "$D/app.db.away" "$D/app.db"
+at $((C + DAY + 1800)) "$CRON" --config "$D/safbackup.conf" prune >"$D/out" 2>/dev/null; rc=$?
+expect_eq "prune after that failure halts (exit 7), the year-ahead backup notwithstanding" "$rc" 7
+expect_match "it names the failed backup" "$(cat "$D/out")" "latest automatic backup .* failed"
+
 finish
