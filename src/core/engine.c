@@ -52,6 +52,51 @@ fail(struct sb_engine *e, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* The catalog setting naming the store it belongs to (a marker's uuid). */
+#define STORE_ID_KEY	"store_id"
+
+/*
+ * Open the store and make sure it is this service's, once per engine:
+ * the marker must be there and name our [store] service and prefix, and
+ * its store_id must be the one the catalog remembers. A catalog that
+ * remembers none (new, or rebuilt) adopts the marker's. On failure the
+ * store is closed again and err says what is wrong: SB_ERR_IDENTITY
+ * when the store is not ours (store_marker.c).
+ */
+static int
+engine_store_open(struct sb_engine *e, char *err)
+{
+	struct sb_store_marker	m;
+	char			known[SB_UUID_LEN + 1] = "";
+	int			rc;
+
+	rc = sb_catalog_setting_get(e->cat, STORE_ID_KEY, known,
+	    sizeof(known));
+	if (rc != SB_OK && rc != SB_ERR_NOTFOUND) {
+		sb_seterr(err, "catalog: %s", sb_catalog_errmsg(e->cat));
+		return rc;
+	}
+	if (rc == SB_ERR_NOTFOUND)
+		known[0] = '\0';
+	if ((rc = sb_store_open(&e->store, e->cfg, err)) != SB_OK)
+		return rc;
+	if ((rc = sb_store_identify(e->store, e->cfg, known, &m, err)) !=
+	    SB_OK)
+		goto out;
+	if (known[0] == '\0' && (rc = sb_catalog_setting_set(e->cat,
+	    STORE_ID_KEY, m.store_id, sb_now_ms())) != SB_OK) {
+		sb_seterr(err, "catalog: %s", sb_catalog_errmsg(e->cat));
+		goto out;
+	}
+	if (known[0] == '\0')
+		sb_log(SB_LOG_INFO, "catalog.store", "the catalog now belongs "
+		    "to store %s (service %s)", m.store_id, m.service);
+out:
+	if (rc != SB_OK)
+		sb_store_free(&e->store);
+	return rc;
+}
+
 int
 sb_engine_open(struct sb_engine **out, const struct sb_config *cfg, char *err)
 {
@@ -67,7 +112,7 @@ sb_engine_open(struct sb_engine **out, const struct sb_config *cfg, char *err)
 	e->lock.fd = -1;
 	if ((rc = sb_catalog_open(&e->cat, cfg->catalog_path, err)) != SB_OK)
 		goto out;
-	if ((rc = sb_store_open(&e->store, cfg, err)) != SB_OK)
+	if ((rc = engine_store_open(e, err)) != SB_OK)
 		goto out;
 	if ((rc = sb_reporter_new(&e->rep, cfg->webhook,
 	    cfg->webhook_timeout)) != SB_OK) {
@@ -730,12 +775,39 @@ cmp_name(const void *k, const void *o)
 	return strcmp(k, ((const struct sb_object *)o)->name);
 }
 
+/*
+ * How many completed records of recs have no object in objs; *completed
+ * gets how many completed records there are.
+ */
+static size_t
+count_missing(const struct sb_backup_list recs[SB_TYPE__MAX],
+    const struct sb_object_list *objs, size_t *completed)
+{
+	size_t	n = 0;
+
+	*completed = 0;
+	for (int t = 0; t < SB_TYPE__MAX; t++)
+		for (size_t i = 0; i < recs[t].n; i++) {
+			const struct sb_backup *r = &recs[t].v[i];
+			if (r->status != SB_STATUS_COMPLETED)
+				continue;
+			(*completed)++;
+			if (r->location == NULL || bsearch(r->location,
+			    objs->v, objs->n, sizeof(*objs->v),
+			    cmp_name) == NULL)
+				n++;
+		}
+	return n;
+}
+
 int
-sb_engine_reconcile(struct sb_engine *e, struct sb_reconcile_result *res)
+sb_engine_reconcile(struct sb_engine *e, int force,
+    struct sb_reconcile_result *res)
 {
 	struct sb_object_list	objs;
 	struct sb_backup_list	recs[SB_TYPE__MAX];
 	struct sb_backup	b, cur;
+	size_t			nmissing, ncompleted;
 	int			rc;
 
 	memset(res, 0, sizeof(*res));
@@ -749,6 +821,31 @@ sb_engine_reconcile(struct sb_engine *e, struct sb_reconcile_result *res)
 		fail(e, rc, "listing the store: %s", sb_store_errmsg(e->store));
 		goto out;
 	}
+	/*
+	 * 0. A listing that has lost most of the history is more likely a
+	 * wrong or half-mounted store than real losses: refuse before any
+	 * change, unless the admin says so (--force).
+	 */
+	for (int t = 0; t < SB_TYPE__MAX; t++)
+		if ((rc = sb_catalog_list_type(e->cat, (enum sb_type)t,
+		    &recs[t])) != SB_OK) {
+			fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+			goto out;
+		}
+	nmissing = count_missing(recs, &objs, &ncompleted);
+	if (!force && nmissing > SB_RECONCILE_MISSING_MIN &&
+	    nmissing * 2 > ncompleted) {
+		rc = fail(e, SB_ERR_IDENTITY, "reconcile refused: %zu of the "
+		    "%zu completed backups have no object in the store (%zu "
+		    "objects listed); nothing was changed. Check that this "
+		    "is the right store and that it is fully mounted; if the "
+		    "backups really are gone, run `backup-cron reconcile "
+		    "--force`", nmissing, ncompleted, objs.n);
+		sb_log(SB_LOG_ERROR, "reconcile.refused", "%s", e->err);
+		goto out;
+	}
+	for (int t = 0; t < SB_TYPE__MAX; t++)
+		sb_backup_list_clear(&recs[t]);
 	/* 1. Every stored backup has a record with the object's fields. */
 	for (size_t i = 0; i < objs.n; i++) {
 		sb_backup_clear(&b);
@@ -807,5 +904,77 @@ out:
 	for (int t = 0; t < SB_TYPE__MAX; t++)
 		sb_backup_list_clear(&recs[t]);
 	sb_object_list_clear(&objs);
+	return rc;
+}
+
+int
+sb_engine_init(const struct sb_config *cfg, int force,
+    struct sb_store_marker *out, int *created, char *err)
+{
+	struct sb_catalog	*cat = NULL;
+	struct sb_store		*st = NULL;
+	struct sb_store_marker	 m;
+	char			 known[SB_UUID_LEN + 1] = "";
+	char			 where[SB_ERRMSG_MAX];
+	int			 rc;
+
+	*created = 0;
+	sb_store_describe(cfg, where, sizeof(where));
+	if ((rc = sb_catalog_open(&cat, cfg->catalog_path, err)) != SB_OK)
+		goto out;
+	rc = sb_catalog_setting_get(cat, STORE_ID_KEY, known, sizeof(known));
+	if (rc != SB_OK && rc != SB_ERR_NOTFOUND) {
+		sb_seterr(err, "catalog: %s", sb_catalog_errmsg(cat));
+		goto out;
+	}
+	if (rc == SB_ERR_NOTFOUND)
+		known[0] = '\0';
+	/*
+	 * A catalog that belongs to a store whose marker is not here: most
+	 * likely the volume is not mounted. Making a new store now would
+	 * hide that, so it takes --force.
+	 */
+	if ((rc = sb_store_open(&st, cfg, err)) != SB_OK)
+		goto out;
+	if (known[0] != '\0' && !force) {
+		struct sb_object	o;
+
+		rc = sb_store_head(st, SB_MARKER_NAME, &o);
+		sb_object_clear(&o);
+		if (rc == SB_ERR_NOTFOUND) {
+			rc = SB_ERR_IDENTITY;
+			sb_seterr(err, "%s has no marker, but the catalog %s "
+			    "belongs to store %s: if the volume is not mounted "
+			    "(or the container was deleted), mount (restore) it; "
+			    "to start a new, empty store for this catalog, run "
+			    "`backup-cron init --force`", where,
+			    cfg->catalog_path, known);
+			goto out;
+		}
+	}
+	if ((rc = sb_store_init(st, cfg, &m, created, err)) != SB_OK)
+		goto out;
+	if (known[0] != '\0' && strcmp(known, m.store_id) != 0 && !force) {
+		rc = SB_ERR_IDENTITY;
+		sb_seterr(err, "%s is store %s, but the catalog %s belongs to "
+		    "store %s: is the right volume mounted? (`backup-cron init "
+		    "--force` makes the catalog adopt this store)", where,
+		    m.store_id, cfg->catalog_path, known);
+		goto out;
+	}
+	if (strcmp(known, m.store_id) != 0 && (rc =
+	    sb_catalog_setting_set(cat, STORE_ID_KEY, m.store_id,
+	    sb_now_ms())) != SB_OK) {
+		sb_seterr(err, "catalog: %s", sb_catalog_errmsg(cat));
+		goto out;
+	}
+	sb_log(SB_LOG_INFO, "store.init", "%s: store %s of service %s%s",
+	    where, m.store_id, m.service, *created ? " created" : " ready");
+	if (out != NULL)
+		*out = m;
+	rc = SB_OK;
+out:
+	sb_store_free(&st);
+	sb_catalog_close(&cat);
 	return rc;
 }

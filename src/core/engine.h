@@ -76,15 +76,32 @@ int	sb_engine_prune(struct sb_engine *, int dry_run,
 /*
  * Rebuild the catalog from the store: every object that parses as a
  * backup name is recorded as completed with its metadata; catalog records
- * claiming completed whose object is gone become failed.
+ * claiming completed whose object is gone become failed. Unless force,
+ * refuses (SB_ERR_IDENTITY, nothing changed) when more than
+ * SB_RECONCILE_MISSING_MIN completed records and more than half of them
+ * would be marked missing: that is a wrong or empty store far more often
+ * than real losses.
  */
+#define SB_RECONCILE_MISSING_MIN	3
 struct sb_reconcile_result {
 	size_t	added;		/* records created from objects */
 	size_t	updated;	/* records whose fields were repaired */
 	size_t	missing;	/* completed records without an object */
 	size_t	skipped;	/* objects that are not backups */
 };
-int	sb_engine_reconcile(struct sb_engine *, struct sb_reconcile_result *);
+int	sb_engine_reconcile(struct sb_engine *, int force,
+	    struct sb_reconcile_result *);
+
+/*
+ * `backup-cron init`: create the store's place if missing, write its
+ * marker if missing, and make the catalog remember the store's id. Needs
+ * no engine (the store is not usable before). Refuses (SB_ERR_IDENTITY)
+ * a marker of another service or prefix, and, unless force, a store whose
+ * id differs from the one the catalog remembers. out (may be NULL) gets
+ * the marker; *created whether this call wrote it.
+ */
+int	sb_engine_init(const struct sb_config *, int force,
+	    struct sb_store_marker *out, int *created, char *err);
 
 /* Mark pending records failed if no writer holds the lock (crash repair). */
 int	sb_engine_repair_pending(struct sb_engine *, int *count);
