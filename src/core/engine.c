@@ -56,12 +56,14 @@ fail(struct sb_engine *e, int rc, const char *fmt, ...)
 #define STORE_ID_KEY	"store_id"
 
 /*
- * Open the store and make sure it is this service's, once per engine:
- * the marker must be there and name our [store] service and prefix, and
- * its store_id must be the one the catalog remembers. A catalog that
- * remembers none (new, or rebuilt) adopts the marker's. On failure the
- * store is closed again and err says what is wrong: SB_ERR_IDENTITY
- * when the store is not ours (store_marker.c).
+ * Open the store and make sure it is this service's: the marker must be
+ * there and name our [store] service and prefix, and its store_id must be
+ * the one the catalog remembers (sb_store_guard). A catalog that
+ * remembers none (new, or rebuilt) adopts the marker's. SB_ERR_IDENTITY
+ * (the store is not ours) fails the open, closing the store again. A
+ * store that does not answer now is not a verdict: the guard checks again
+ * before the first operation that touches it, and catalog-only work goes
+ * on meanwhile.
  */
 static int
 engine_store_open(struct sb_engine *e, char *err)
@@ -80,8 +82,14 @@ engine_store_open(struct sb_engine *e, char *err)
 		known[0] = '\0';
 	if ((rc = sb_store_open(&e->store, e->cfg, err)) != SB_OK)
 		return rc;
-	if ((rc = sb_store_identify(e->store, e->cfg, known, &m, err)) !=
-	    SB_OK)
+	rc = sb_store_guard(e->store, e->cfg, known, &m, err);
+	if (rc == SB_ERR_STORAGE || rc == SB_ERR_AUTH) {
+		sb_log(SB_LOG_WARN, "store.unchecked", "%s (checked again "
+		    "before the store is used)", err);
+		err[0] = '\0';
+		return SB_OK;
+	}
+	if (rc != SB_OK)
 		goto out;
 	if (known[0] == '\0' && (rc = sb_catalog_setting_set(e->cat,
 	    STORE_ID_KEY, m.store_id, sb_now_ms())) != SB_OK) {

@@ -328,6 +328,46 @@ strip_prefix(const struct sb_store *s, char *name)
 	return 0;
 }
 
+/*
+ * A guarded store (sb_store_guard) not yet checked: check it now. The
+ * check itself reads the marker through these wrappers, so verified is
+ * set for its duration. SB_OK, or the check's error in s->err.
+ */
+static int
+guard(struct sb_store *s)
+{
+	char	err[SB_ERRMSG_MAX] = "";
+	int	rc;
+
+	if (s->guard_cfg == NULL || s->verified)
+		return SB_OK;
+	s->verified = 1;
+	rc = sb_store_identify(s, s->guard_cfg, s->guard_id, NULL, err);
+	s->verified = rc == SB_OK;
+	if (rc != SB_OK)
+		sb_strlcpy(s->err, err, sizeof(s->err));
+	return rc;
+}
+
+int
+sb_store_guard(struct sb_store *s, const struct sb_config *cfg,
+    const char *known_id, struct sb_store_marker *out, char *err)
+{
+	int	rc;
+
+	if (s == NULL || cfg == NULL) {
+		sb_seterr(err, "store: no store");
+		return SB_ERR_INVAL;
+	}
+	s->guard_cfg = cfg;
+	sb_strlcpy(s->guard_id, known_id != NULL ? known_id : "",
+	    sizeof(s->guard_id));
+	s->verified = 1;	/* the check's own reads */
+	rc = sb_store_identify(s, cfg, s->guard_id, out, err);
+	s->verified = rc == SB_OK;
+	return rc;
+}
+
 /* --- operations --------------------------------------------------------- */
 
 /* Store everything rd gives under name, atomically (store.h). */
@@ -341,7 +381,7 @@ sb_store_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
 	if (s == NULL)
 		return SB_ERR_INVAL;
 	if ((rc = check_name(s, "put", name, 0)) != SB_OK ||
-	    (rc = check_meta(s, name, m)) != SB_OK)
+	    (rc = check_meta(s, name, m)) != SB_OK || (rc = guard(s)) != SB_OK)
 		return rc;
 	if (rd == NULL) {
 		sb_seterr(s->err, "store put %s: no reader", name);
@@ -383,7 +423,7 @@ sb_store_put_file(struct sb_store *s, const char *name, const char *path,
 	if (s == NULL)
 		return SB_ERR_INVAL;
 	if ((rc = check_name(s, "put", name, 0)) != SB_OK ||
-	    (rc = check_meta(s, name, m)) != SB_OK)
+	    (rc = check_meta(s, name, m)) != SB_OK || (rc = guard(s)) != SB_OK)
 		return rc;
 	if (path == NULL || path[0] == '\0') {
 		sb_seterr(s->err, "store put %s: no file", name);
@@ -416,7 +456,8 @@ sb_store_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "get", name, 0)) != SB_OK)
+	if ((rc = check_name(s, "get", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	if (wr == NULL) {
 		sb_seterr(s->err, "store get %s: no writer", name);
@@ -467,7 +508,8 @@ sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "get", name, 0)) != SB_OK)
+	if ((rc = check_name(s, "get", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	if (path == NULL || path[0] == '\0') {
 		sb_seterr(s->err, "store get %s: no file", name);
@@ -513,7 +555,8 @@ sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "head", name, 0)) != SB_OK)
+	if ((rc = check_name(s, "head", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	if (o == NULL) {
 		sb_seterr(s->err, "store head %s: no result", name);
@@ -547,7 +590,8 @@ sb_store_list(struct sb_store *s, const char *prefix,
 		return SB_ERR_INVAL;
 	if (prefix == NULL)
 		prefix = "";
-	if ((rc = check_name(s, "list", prefix, 1)) != SB_OK)
+	if ((rc = check_name(s, "list", prefix, 1)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	if (l == NULL) {
 		sb_seterr(s->err, "store list: no result");
@@ -580,7 +624,8 @@ sb_store_del(struct sb_store *s, const char *name)
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "delete", name, 0)) != SB_OK)
+	if ((rc = check_name(s, "delete", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	return s->ops->del(s, full_name(s, name, fn));
 }
@@ -655,7 +700,8 @@ sb_store_upload_begin(struct sb_store *s, const char *name, const char *path,
 	*out = NULL;
 	if (s == NULL || path == NULL || path[0] == '\0')
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "put", name, 0)) != SB_OK)
+	if ((rc = check_name(s, "put", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
 	    (u->name = strdup(name)) == NULL ||

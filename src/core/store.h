@@ -139,6 +139,10 @@ struct sb_store {
 	const struct sb_store_ops	*ops;
 	char				 err[SB_ERRMSG_MAX];
 	char				 prefix[SB_PREFIX_MAX + 1];
+	/* sb_store_guard: identity required before any operation. */
+	const struct sb_config		*guard_cfg;
+	char				 guard_id[SB_UUID_LEN + 1];
+	int				 verified;
 };
 
 /*
@@ -200,6 +204,18 @@ void	sb_store_describe(const struct sb_config *, char *buf, size_t len);
  * marker on success. Other errors (network, credentials) pass through.
  */
 int	sb_store_identify(struct sb_store *, const struct sb_config *,
+	    const char *known_id, struct sb_store_marker *out, char *err);
+
+/*
+ * Make every later operation on s (put, get, head, list, delete, upload)
+ * require that s is the store cfg and known_id name, and check it now
+ * (sb_store_identify). When the check cannot be made now (the store does
+ * not answer: SB_ERR_STORAGE, SB_ERR_AUTH), the first operation makes it
+ * again, so that catalog-only work goes on during an outage and nothing
+ * touches an unchecked store. cfg must outlive s. Returns what the check
+ * gave; out gets the marker on SB_OK.
+ */
+int	sb_store_guard(struct sb_store *, const struct sb_config *,
 	    const char *known_id, struct sb_store_marker *out, char *err);
 
 /*

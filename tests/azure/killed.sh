@@ -41,6 +41,9 @@ retries = 2
 EOF
 export SAFBACKUP_AZURE_KEY=$DEVKEY
 bc() { "$CRON" --config "$K/safbackup.conf" "$@"; }
+# The container and its marker, as an admin sets up a store.
+bc init >/dev/null 2>"$K/init.err"
+check "backup-cron init sets up the container" test $? -eq 0
 
 px_reset
 # Slow every block a little so the upload lasts long enough to be cut.

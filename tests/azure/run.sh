@@ -1,8 +1,8 @@
 #!/bin/bash
 # tests/azure/run.sh - the object store tests: the conformance suite on the
 # disk store and on Azure through Azurite, then the fault tests through
-# tests/azure/faultproxy.js, then (when backup-cron is built) Azurite killed
-# during a 200 MB backup.
+# tests/azure/faultproxy.js, then (when backup-cron is built) the store
+# identity cases (identity.sh) and Azurite killed during a 200 MB backup.
 #
 #   BUILD_DIR=./build tests/azure/run.sh
 #
@@ -142,6 +142,13 @@ SB_TEST_STORE=disk SB_TEST_DISK_ROOT="$TMP/disk" "$CONF" suite \
     >"$TMP/disk.out" 2>&1
 sed 's/^/  disk: /' "$TMP/disk.out" | grep -v '^  disk: ok '
 tally "$TMP/disk.out" "conformance disk"
+# The whole suite again with the store under a [store] prefix (a
+# subdirectory of the root); names the suite sees must not change.
+echo "# conformance: disk store under [store] prefix svc/one/"
+SB_TEST_STORE=disk SB_TEST_DISK_ROOT="$TMP/disk" SB_TEST_PREFIX=svc/one/ \
+    SB_TEST_PAGINATION=200 "$CONF" suite >"$TMP/diskp.out" 2>&1
+sed 's/^/  disk+prefix: /' "$TMP/diskp.out" | grep -v '^  disk+prefix: ok '
+tally "$TMP/diskp.out" "conformance disk under a prefix"
 
 # --- conformance: azure -----------------------------------------------------
 echo "# conformance: azure (Azurite)"
@@ -217,6 +224,14 @@ if start_proxy; then
 	. "$HERE/faults.sh"
 else
 	notok "start the fault proxy"
+fi
+
+# --- a store knows it is itself: missing container, prefixes -----------------
+if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -f "$HERE/identity.sh" ]; then
+	echo "# store identity on Azurite: a missing container, two prefixes"
+	. "$HERE/identity.sh"
+else
+	echo "# skip: store identity on Azurite (no backup-cron built)"
 fi
 
 # --- Azurite killed during a backup -------------------------------------------
