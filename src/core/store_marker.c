@@ -209,10 +209,10 @@ marker_read(struct sb_store *s, const struct sb_config *cfg,
 	if (rc == SB_ERR_NOTFOUND) {
 		if (cfg->store_kind == SB_STORE_DISK &&
 		    cfg->disk_root != NULL && stat(cfg->disk_root, &st) == -1)
-			sb_seterr(err, "%s: [disk] root %s: %s", where,
-			    cfg->disk_root, strerror(errno));
+			sb_seterr(err, "[disk] root %s: %s", cfg->disk_root,
+			    strerror(errno));
 		else
-			sb_seterr(err, "%s: %s", where, sb_store_errmsg(s));
+			sb_seterr(err, "%s", sb_store_errmsg(s));
 		goto out;
 	}
 	if (rc == SB_ERR_IO) {
