@@ -329,9 +329,10 @@ strip_prefix(const struct sb_store *s, char *name)
 }
 
 /*
- * A guarded store (sb_store_guard) not yet checked: check it now. The
- * check itself reads the marker through these wrappers, so verified is
- * set for its duration. SB_OK, or the check's error in s->err.
+ * A guarded store (sb_store_guard) not yet checked (or one that is
+ * checked every time): check it now. The check itself reads the marker
+ * through these wrappers, which checking lets through. SB_OK, or the
+ * check's error in s->err.
  */
 static int
 guard(struct sb_store *s)
@@ -339,10 +340,12 @@ guard(struct sb_store *s)
 	char	err[SB_ERRMSG_MAX] = "";
 	int	rc;
 
-	if (s->guard_cfg == NULL || s->verified)
+	if (s->guard_cfg == NULL || s->checking ||
+	    (s->verified && !s->ops->recheck))
 		return SB_OK;
-	s->verified = 1;
+	s->checking = 1;
 	rc = sb_store_identify(s, s->guard_cfg, s->guard_id, NULL, err);
+	s->checking = 0;
 	s->verified = rc == SB_OK;
 	if (rc != SB_OK)
 		sb_strlcpy(s->err, err, sizeof(s->err));
@@ -362,8 +365,9 @@ sb_store_guard(struct sb_store *s, const struct sb_config *cfg,
 	s->guard_cfg = cfg;
 	sb_strlcpy(s->guard_id, known_id != NULL ? known_id : "",
 	    sizeof(s->guard_id));
-	s->verified = 1;	/* the check's own reads */
+	s->checking = 1;
 	rc = sb_store_identify(s, cfg, s->guard_id, out, err);
+	s->checking = 0;
 	s->verified = rc == SB_OK;
 	return rc;
 }
@@ -668,10 +672,15 @@ sb_store_put_new(struct sb_store *s, const char *name, const void *buf,
 	return s->ops->put_new(s, full_name(s, name, fn), buf, len, existed);
 }
 
+/*
+ * The backend's staging directory, or NULL (use another). A guarded store
+ * that fails its check has none: a disk store would make .staging in an
+ * empty mountpoint otherwise; the put that follows reports the check.
+ */
 const char *
 sb_store_staging_dir(struct sb_store *s)
 {
-	if (s == NULL || s->ops->staging_dir == NULL)
+	if (s == NULL || s->ops->staging_dir == NULL || guard(s) != SB_OK)
 		return NULL;
 	return s->ops->staging_dir(s);
 }

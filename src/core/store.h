@@ -101,6 +101,9 @@ struct sb_store;
  */
 struct sb_store_ops {
 	const char	*kind;
+	int		 recheck;	/* identity is cheap to read: a guarded
+					   store checks it before every
+					   operation, not only the first */
 	int		(*put_stream)(struct sb_store *, const char *name,
 			    sb_read_fn, void *arg, const struct sb_meta *);
 	int		(*put_file)(struct sb_store *, const char *name,
@@ -143,6 +146,7 @@ struct sb_store {
 	const struct sb_config		*guard_cfg;
 	char				 guard_id[SB_UUID_LEN + 1];
 	int				 verified;
+	int				 checking;	/* the check's own reads */
 };
 
 /*
@@ -212,8 +216,11 @@ int	sb_store_identify(struct sb_store *, const struct sb_config *,
  * (sb_store_identify). When the check cannot be made now (the store does
  * not answer: SB_ERR_STORAGE, SB_ERR_AUTH), the first operation makes it
  * again, so that catalog-only work goes on during an outage and nothing
- * touches an unchecked store. cfg must outlive s. Returns what the check
- * gave; out gets the marker on SB_OK.
+ * touches an unchecked store. A store whose ops say recheck (disk: a
+ * local file read) is checked before every operation, so a long-lived
+ * process (a backupd worker) notices a volume unmounted under it before
+ * it writes into the empty mountpoint. cfg must outlive s. Returns what
+ * the check gave; out gets the marker on SB_OK.
  */
 int	sb_store_guard(struct sb_store *, const struct sb_config *,
 	    const char *known_id, struct sb_store_marker *out, char *err);

@@ -981,6 +981,7 @@ out:
 
 static const struct sb_store_ops disk_ops = {
 	.kind = "disk",
+	.recheck = 1,
 	.put_stream = disk_put_stream,
 	.put_file = disk_put_file,
 	.get = disk_get,

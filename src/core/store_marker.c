@@ -77,7 +77,7 @@ sb_marker_parse(const char *buf, size_t len, struct sb_store_marker *m,
 	}
 	root = json_tokener_parse_ex(tok, buf, (int)len);
 	if (root == NULL || json_tokener_get_error(tok) !=
-	    json_tokener_success || tok->char_offset != (int)len ||
+	    json_tokener_success || json_tokener_get_parse_end(tok) != len ||
 	    !json_object_is_type(root, json_type_object)) {
 		sb_seterr(err, "not a JSON object");
 		goto out;

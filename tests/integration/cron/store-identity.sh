@@ -50,6 +50,29 @@ expect_eq "init again keeps the store id" "$(store_id "$D/safbackup.conf")" "$si
 expect_exit "init with an unexpected argument exits 2" 2 bc init extra
 
 # --- [disk] root not mounted -----------------------------------------------------
+# backupd on TCP (FastCGI straight, no nginx), one worker: start_backupd
+# sets BPID and BPORT; fcgi METHOD URI [BODY] prints "status body".
+start_backupd() {
+	BPORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+	SAFBACKUP_DAEMON_LISTEN=127.0.0.1:$BPORT SAFBACKUP_DAEMON_WORKERS=1 \
+		"$BACKUPD" --config "$D/safbackup.conf" 2>>"$D/backupd.log" &
+	BPID=$!
+	for _ in $(seq 100); do [ "$(pgrep -P "$BPID" | wc -l)" -ge 1 ] && break; sleep 0.05; done
+}
+stop_backupd() { kill -TERM "$BPID"; wait "$BPID" 2>/dev/null; }
+fcgi() {
+	node --input-type=module -e "
+		import { fcgiRequest } from '$ROOT/tests/integration/http/fcgi.mjs';
+		const r = await fcgiRequest({ host: '127.0.0.1', port: $BPORT },
+		    { REQUEST_METHOD: '$1', REQUEST_URI: '$2', SAF_USER_ID: 'admin',
+		      SAF_USER_SCOPES: '*', CONTENT_TYPE: 'application/json' },
+		    Buffer.from('${3:-}'));
+		console.log(r.status + ' ' + r.body);"
+}
+HAVE_NODE=0
+command -v node >/dev/null && HAVE_NODE=1
+[ "$HAVE_NODE" = 1 ] || echo "# skip: backupd's answers (no node)"
+
 D=$W/unmounted
 mkdir -p "$D"
 write_config "$D"
@@ -59,6 +82,12 @@ bc backup --type manual >/dev/null 2>&1
 before=$(records "$D")
 expect_eq "two completed backups before the volume goes" "$(grep -c ' completed ' <<<"$before")" 2
 id=$(head -1 <<<"$before" | cut -d' ' -f1)
+if [ "$HAVE_NODE" = 1 ]; then
+	start_backupd
+	out=$(fcgi GET /backups)
+	expect_match "backupd running on the mounted store lists 2" "$out" '^200 \[.*\]$'
+	RUNNING_BPID=$BPID RUNNING_BPORT=$BPORT
+fi
 # The volume goes away: its mountpoint directory is gone.
 mv "$D/store" "$D/store.unmounted"
 check "the root is really gone (fault happened)" test ! -e "$D/store"
@@ -77,39 +106,27 @@ expect_exit "root missing: prune exits 8" 8 bc prune
 expect_exit "root missing: restore exits 8" 8 bc restore "$id"
 expect_eq "root missing: the live database is untouched" "$(sqlite3 "$D/app.db" 'SELECT x FROM t')" live
 expect_exit "root missing: verify exits 8" 8 bc verify "$id"
+expect_exit "root missing: delete exits 8" 8 bc delete "$id"
 expect_exit "root missing: list exits 8 (the store is checked when opened)" 8 bc list
 check "root missing: still no directory after every command" test ! -e "$D/store"
 expect_eq "root missing: every earlier record still unchanged" "$(records_of "$D" "$before")" "$before"
 
-# backupd on the same config answers 503 STORE_IDENTITY, with no path.
-if command -v node >/dev/null; then
-	port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-	SAFBACKUP_DAEMON_LISTEN=127.0.0.1:$port SAFBACKUP_DAEMON_WORKERS=1 \
-		"$BACKUPD" --config "$D/safbackup.conf" 2>"$D/backupd.log" &
-	bpid=$!
-	for _ in $(seq 100); do [ "$(pgrep -P "$bpid" | wc -l)" -ge 1 ] && break; sleep 0.05; done
-	fcgi() { # method uri [body]
-		node --input-type=module -e "
-			import { fcgiRequest } from '$ROOT/tests/integration/http/fcgi.mjs';
-			const r = await fcgiRequest({ host: '127.0.0.1', port: $port },
-			    { REQUEST_METHOD: '$1', REQUEST_URI: '$2', SAF_USER_ID: 'admin',
-			      SAF_USER_SCOPES: '*', CONTENT_TYPE: 'application/json' },
-			    Buffer.from('${3:-}'));
-			console.log(r.status + ' ' + r.body);"
-	}
+if [ "$HAVE_NODE" = 1 ]; then
+	# A fresh backupd on the same config: every route is 503 STORE_IDENTITY.
+	start_backupd
 	out=$(fcgi GET /backups)
 	expect_match "backupd: GET /backups is 503 STORE_IDENTITY" "$out" '^503 .*"code":"STORE_IDENTITY"'
 	expect_match "backupd: the message says what to do" "$out" 'backup-cron init'
 	if [[ $out == *"$D"* ]]; then t_fail "backupd: no path in the answer" "$out"; else t_ok "backupd: no path in the answer"; fi
 	out=$(fcgi POST /backups '{}')
 	expect_match "backupd: POST /backups is 503 STORE_IDENTITY" "$out" '^503 .*"code":"STORE_IDENTITY"'
+	out=$(fcgi POST "/backups/$id/restore" '{"confirm":true}')
+	expect_match "backupd: a restore is 503 STORE_IDENTITY" "$out" '^503 .*"code":"STORE_IDENTITY"'
 	out=$(fcgi GET /backups/health)
 	expect_match "backupd: health is 503 STORE_IDENTITY" "$out" '^503 .*"code":"STORE_IDENTITY"'
 	check "backupd: the log names the store" grep -q "disk store $D/store" "$D/backupd.log"
+	stop_backupd
 	check "backupd created no directory" test ! -e "$D/store"
-	kill -TERM "$bpid"; wait "$bpid" 2>/dev/null
-else
-	echo "# skip: backupd's answer (no node)"
 fi
 
 # An empty mountpoint (the directory is there, the volume is not on it).
@@ -118,6 +135,17 @@ out=$(bc backup --type automatic 2>&1); rc=$?
 expect_eq "empty mountpoint: backup exits 8" "$rc" 8
 expect_match "empty mountpoint: not initialised" "$out" "not initialised"
 expect_eq "empty mountpoint: nothing written into it" "$(ls -A "$D/store" | wc -l)" 0
+if [ "$HAVE_NODE" = 1 ]; then
+	# The backupd that started on the mounted store: its worker checked the
+	# store then; a backup now must not land on the empty mountpoint.
+	BPID=$RUNNING_BPID BPORT=$RUNNING_BPORT
+	out=$(fcgi POST /backups '{}')
+	expect_match "running backupd: a backup after the unmount is 503 STORE_IDENTITY" "$out" '^503 .*"code":"STORE_IDENTITY"'
+	expect_eq "running backupd: nothing written into the empty mountpoint" "$(ls -A "$D/store" | wc -l)" 0
+	out=$(fcgi GET /backups)
+	expect_match "running backupd: the list (catalog only) still answers" "$out" '^200 '
+	stop_backupd
+fi
 out=$(bc init 2>&1); rc=$?
 expect_eq "empty mountpoint: init refuses (the catalog belongs to the real store)" "$rc" 8
 expect_match "empty mountpoint: init says mount it, or --force" "$out" "mount.*init --force"
