@@ -20,7 +20,8 @@
  *			after page (NextMarker), parsed by azure_xml.c.
  *   del		Delete Blob; 404 counts as done.
  *   create	Create Container (`backup-cron init` only); "already
- *		exists" is fine. No other request creates the container:
+ *		exists" is fine. Before its first upload a store checks
+ *		the container with Get Container Properties. No other request creates the container:
  *		a container that is gone is an error (a 404
  *		ContainerNotFound), never an empty store.
  *   put_new	Put Blob with If-None-Match: * (exclusive create: a 409
@@ -86,6 +87,7 @@ struct az_store {
 	unsigned	 retries;
 	CURL		*easy;		/* single requests, keeps its connection */
 	CURLM		*multi;		/* parallel blocks */
+	int		 container_ok;	/* container_check passed */
 };
 
 /* Where an upload's body comes from: memory, or a range of a file. */
@@ -841,6 +843,44 @@ az_create(struct sb_store *s)
 	if (rc != SB_OK && r.status == 409) {
 		st->base.err[0] = '\0';
 		rc = SB_OK;
+	}
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	return rc;
+}
+
+/*
+ * Before the first upload of a store's life: Get Container Properties
+ * (HEAD ?restype=container), so that a wrong key, or a container that is
+ * not there, is one clear error rather than several doomed blocks sent
+ * in parallel. A missing container is never created here (az_create is
+ * init's): 404 ContainerNotFound is an error. With a SAS a 403 is let
+ * through: the token may allow blobs but not container reads, and the
+ * upload that follows reports the real error.
+ */
+static int
+container_check(struct az_store *st)
+{
+	struct az_call	c;
+	struct az_resp	r;
+	int		rc;
+
+	if (st->container_ok)
+		return SB_OK;
+	call_init(&c, "HEAD container", "HEAD", NULL);
+	call_qp(&c, "restype", "container");
+	memset(&r, 0, sizeof(r));
+	rc = run(st, &c, &r);
+	if (rc == SB_OK || (r.status == 403 && st->cred.key == NULL)) {
+		st->container_ok = 1;
+		st->base.err[0] = '\0';
+		rc = SB_OK;
+	} else if (rc == SB_ERR_NOTFOUND) {
+		/* HEAD has no body: the 404 is the container's. */
+		sb_seterr(st->base.err, "azure: container %s does not exist "
+		    "(404%s%s): `backup-cron init` creates it", st->container,
+		    r.code[0] ? " " : "", r.code);
+		rc = SB_ERR_STORAGE;
 	}
 	call_clear(&c);
 	sb_meta_clear(&r.meta);
@@ -1875,7 +1915,8 @@ grow_main(void *arg)
 	src.fd = -1;
 	src.grow = g;
 	src.nocommit = 1;
-	rc = put_blocks(g->st, g->name, NULL, &src, NULL, 0);
+	if ((rc = container_check(g->st)) == SB_OK)
+		rc = put_blocks(g->st, g->name, NULL, &src, NULL, 0);
 	g->rc = rc;
 	return NULL;
 }
@@ -1987,6 +2028,8 @@ az_put_stream(struct sb_store *s, const char *name, sb_read_fn rd, void *arg,
 
 	if (!name_ok(st, name))
 		return SB_ERR_INVAL;
+	if ((rc = container_check(st)) != SB_OK)
+		return rc;
 	memset(&src, 0, sizeof(src));
 	src.rd = rd;
 	src.rdarg = arg;
@@ -2037,6 +2080,8 @@ az_put_file(struct sb_store *s, const char *name, const char *path,
 		rc = SB_ERR_IO;
 		goto out;
 	}
+	if ((rc = container_check(st)) != SB_OK)
+		goto out;
 	if ((uint64_t)sb.st_size < st->block_size) {
 		memset(&body, 0, sizeof(body));
 		body.fd = fd;

@@ -52,38 +52,38 @@ echo "$out" | grep -v '"level":"info"' | head -3
 check "missing container: the error names the container and says to run init" \
     grep -q 'azure container idnew.*not initialised.*backup-cron init' <<<"$out"
 check "missing container: no container was created" test "$(azc exists idnew)" = no
-out=$(ibc init 2>&1); rc=$?
+out=$(ibc new init 2>&1); rc=$?
 check "init on a missing container exits 0" test "$rc" -eq 0
 check "init created the container" test "$(azc exists idnew)" = yes
 check "init wrote the marker" grep -qx 'safbackup-store.json' <<<"$(azc blobs idnew)"
-id1=$(ibc --json init | ij 'o.store_id')
+id1=$(ibc new --json init | ij 'o.store_id')
 check "init again: idempotent, same store id" \
-    test "$(ibc --json init | ij 'o.store_id + " " + o.created')" = "$id1 false"
+    test "$(ibc new --json init | ij 'o.store_id + " " + o.created')" = "$id1 false"
 
 # --- the container deleted behind our back ------------------------------------
-ibc backup --type automatic >/dev/null 2>&1 && ibc backup --type manual >/dev/null 2>&1
+ibc new backup --type automatic >/dev/null 2>&1 && ibc new backup --type manual >/dev/null 2>&1
 check "two backups before the container goes" \
     test "$(records new | grep -c ' completed ')" -eq 2
 before=$(records new)
 azc delete idnew
 check "the container is really gone (fault happened)" test "$(azc exists idnew)" = no
-out=$(ibc backup --type automatic 2>&1); rc=$?
+out=$(ibc new backup --type automatic 2>&1); rc=$?
 check "deleted container: backup exits 8 (got $rc)" test "$rc" -eq 8
 check "deleted container: the error says not initialised, names the container" \
     grep -q 'azure container idnew.*not initialised' <<<"$out"
 check "deleted container: no container was recreated" test "$(azc exists idnew)" = no
-out=$(ibc reconcile 2>&1); rc=$?
+out=$(ibc new reconcile 2>&1); rc=$?
 check "deleted container: reconcile exits 8 (got $rc)" test "$rc" -eq 8
 check "deleted container: no container after reconcile" test "$(azc exists idnew)" = no
 # The crash helper's failed record of the attempt may be added; what was
 # there before must be exactly as it was.
 check "deleted container: every earlier record unchanged" \
     test "$(records new | grep -F -f <(cut -d' ' -f1 <<<"$before"))" = "$before"
-out=$(ibc prune 2>&1); rc=$?
+out=$(ibc new prune 2>&1); rc=$?
 check "deleted container: prune exits 8 and deletes nothing (got $rc)" \
     test "$rc" -eq 8 -a "$(records new | grep -c ' completed ')" -eq 2
 # init does not paper over it: the catalog remembers another store.
-out=$(ibc init 2>&1); rc=$?
+out=$(ibc new init 2>&1); rc=$?
 check "deleted container: init refuses to start a new store silently (exit 8)" \
     test "$rc" -eq 8
 check "deleted container: init says how to go on" grep -q 'init --force' <<<"$out"
