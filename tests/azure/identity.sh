@@ -42,7 +42,7 @@ iconf() {
 }
 ibc() { local n=$1; shift; SAFBACKUP_AZURE_KEY=$DEVKEY "$CRON" --config "$I/$n/safbackup.conf" "$@"; }
 # Every record as "id status location", straight from the catalog file.
-records() { sqlite3 "$I/$1/catalog.db" "SELECT id, status, location FROM backups ORDER BY id"; }
+records() { sqlite3 -separator ' ' "$I/$1/catalog.db" "SELECT id, status, location FROM backups ORDER BY id"; }
 
 # --- a container that was never set up ---------------------------------------
 iconf new idnew app.db ""
