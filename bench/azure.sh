@@ -111,6 +111,10 @@ for r in $(seq "$RUNS"); do
 		if [ "$who" = peer ]; then
 			measure "$W/peer" bash -c "peer $r"
 		else
+			# A new, empty store each run: set it up (not measured);
+			# --force, as the catalog remembers the last run's store.
+			"$CRON" --config "$W/safbackup.conf" init --force >/dev/null ||
+				exit 1
 			measure "$W/ours" "$CRON" --config "$W/safbackup.conf" backup --type automatic
 		fi
 		azurite_stop

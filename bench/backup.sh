@@ -29,6 +29,8 @@ kind = disk
 [disk]
 root = $W/store
 CONF
+# The store's marker, as an admin sets up a store (every command checks it).
+"$CRON" --config "$W/safbackup.conf" init >/dev/null || exit 1
 
 bench_make_db "$W/src.db" "$SIZE_MB"
 size=$(stat -c %s "$W/src.db")

@@ -88,6 +88,7 @@ struct az_sigreq {
 	const char		*content_md5;	/* base64 or NULL */
 	const char		*content_type;	/* or NULL */
 	const char		*if_match;	/* or NULL */
+	const char		*if_none_match;	/* or NULL */
 };
 
 int	az_sign(const struct az_cred *, const struct az_sigreq *,

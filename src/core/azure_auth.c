@@ -601,7 +601,9 @@ az_sign(const struct az_cred *c, const struct az_sigreq *r, char *auth,
 	    cat(sts, stslen, &off, r->content_type ? r->content_type : "") ||
 	    cat(sts, stslen, &off, "\n\n\n") ||
 	    cat(sts, stslen, &off, r->if_match ? r->if_match : "") ||
-	    cat(sts, stslen, &off, "\n\n\n\n"))
+	    cat(sts, stslen, &off, "\n") ||
+	    cat(sts, stslen, &off, r->if_none_match ? r->if_none_match : "") ||
+	    cat(sts, stslen, &off, "\n\n\n"))
 		goto out;
 	for (i = 0; i < r->nxms; i++)
 		if (cat(sts, stslen, &off, hdrs[i]) ||

@@ -37,6 +37,8 @@
 enum ktype {
 	K_PATH,		/* path; relative ones resolved against the file's dir */
 	K_KIND,		/* disk | azure */
+	K_SERVICE,	/* a service name, sb_valid_service() */
+	K_PREFIX,	/* an object prefix, sb_prefix_normalise() */
 	K_ACCOUNT,	/* Azure storage account name */
 	K_CONTAINER,	/* Azure container name */
 	K_URL,		/* http:// or https:// URL, echoed in errors */
@@ -74,6 +76,8 @@ static const struct key keys[] = {
 	{ "core", "temp_dir", K_PATH, OFF(temp_dir), 0, 0 },
 	{ "core", "lock_file", K_PATH, OFF(lock_file), 0, 0 },
 	{ "store", "kind", K_KIND, OFF(store_kind), 0, 0 },
+	{ "store", "service", K_SERVICE, OFF(store_service), 0, 0 },
+	{ "store", "prefix", K_PREFIX, OFF(store_prefix), 0, 0 },
 	{ "disk", "root", K_PATH, OFF(disk_root), 0, 0 },
 	{ "azure", "account", K_ACCOUNT, OFF(az_account), 0, 0 },
 	{ "azure", "container", K_CONTAINER, OFF(az_container), 0, 0 },
@@ -166,6 +170,8 @@ sb_config_free(struct sb_config **pc)
 	free(c->catalog_path);
 	free(c->temp_dir);
 	free(c->lock_file);
+	free(c->store_service);
+	free(c->store_prefix);
 	free(c->disk_root);
 	free(c->az_account);
 	free(c->az_container);
@@ -208,6 +214,7 @@ sb_config_defaults(struct sb_config **out)
 	c->workers = 4;
 	c->max_body = 64 * KIB;
 	if ((c->temp_dir = strdup("/tmp")) == NULL ||
+	    (c->store_prefix = strdup("")) == NULL ||
 	    (c->listen = strdup("unix:/run/safbackup/backupd.sock")) == NULL) {
 		sb_config_free(&c);
 		return SB_ERR_NOMEM;
@@ -429,6 +436,27 @@ set_value(struct ctx *c, size_t i, const char *val, enum origin o)
 			break;
 		}
 		return 0;
+	case K_SERVICE:
+		if (*val != '\0' && !sb_valid_service(val)) {
+			snprintf(why_buf, sizeof(why_buf), "not a service name "
+			    "(1 to %d of a-z A-Z 0-9 . _ -)", SB_SERVICE_MAX);
+			why = why_buf;
+			break;
+		}
+		goto plain;
+	case K_PREFIX: {
+		char	norm[SB_PREFIX_MAX + 1];
+
+		if (sb_prefix_normalise(val, norm, sizeof(norm), &why) !=
+		    SB_OK)
+			break;
+		if ((s = strdup(norm)) == NULL) {
+			why = "out of memory";
+			break;
+		}
+		set_str(dst, s);
+		return 0;
+	}
 	case K_PATH:
 	case K_SECRETFILE:
 		if (k->type == K_SECRETFILE)
@@ -991,6 +1019,17 @@ derive(struct ctx *c)
 		}
 	}
 	if (cfg->temp_dir == NULL && (cfg->temp_dir = strdup("/tmp")) == NULL) {
+		ctx_err(c, "out of memory");
+		return;
+	}
+	if (cfg->store_prefix == NULL &&
+	    (cfg->store_prefix = strdup("")) == NULL) {
+		ctx_err(c, "out of memory");
+		return;
+	}
+	if (cfg->store_service == NULL && cfg->source_path != NULL &&
+	    (cfg->store_service = sb_service_default(cfg->source_path)) ==
+	    NULL) {
 		ctx_err(c, "out of memory");
 		return;
 	}

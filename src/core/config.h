@@ -5,7 +5,7 @@
  *   [source]    path                     the live SQLite database
  *   [catalog]   path                     the backup-db
  *   [core]      temp_dir, lock_file
- *   [store]     kind = disk | azure
+ *   [store]     kind = disk | azure, service, prefix
  *   [disk]      root
  *   [azure]     account, container, endpoint, key_file, sas_file,
  *               connection_string_file, block_size, concurrency,
@@ -42,6 +42,8 @@ struct sb_config {
 	char			*temp_dir;	/* default: /tmp */
 	char			*lock_file;	/* default: <source>.safbackup.lock */
 	enum sb_store_kind	 store_kind;
+	char			*store_service;	/* default: [source] path's file name */
+	char			*store_prefix;	/* "" or "seg/.../", normalised */
 	char			*disk_root;
 	/* azure */
 	char			*az_account;

@@ -74,6 +74,59 @@ fail(struct sb_engine *e, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* The catalog setting naming the store it belongs to (a marker's uuid). */
+#define STORE_ID_KEY	"store_id"
+
+/*
+ * Open the store and make sure it is this service's: the marker must be
+ * there and name our [store] service and prefix, and its store_id must be
+ * the one the catalog remembers (sb_store_guard). A catalog that
+ * remembers none (new, or rebuilt) adopts the marker's. SB_ERR_IDENTITY
+ * (the store is not ours) fails the open, closing the store again. A
+ * store that does not answer now is not a verdict: the guard checks again
+ * before the first operation that touches it, and catalog-only work goes
+ * on meanwhile.
+ */
+static int
+engine_store_open(struct sb_engine *e, char *err)
+{
+	struct sb_store_marker	m;
+	char			known[SB_UUID_LEN + 1] = "";
+	int			rc;
+
+	rc = sb_catalog_setting_get(e->cat, STORE_ID_KEY, known,
+	    sizeof(known));
+	if (rc != SB_OK && rc != SB_ERR_NOTFOUND) {
+		sb_seterr(err, "catalog: %s", sb_catalog_errmsg(e->cat));
+		return rc;
+	}
+	if (rc == SB_ERR_NOTFOUND)
+		known[0] = '\0';
+	if ((rc = sb_store_open(&e->store, e->cfg, err)) != SB_OK)
+		return rc;
+	rc = sb_store_guard(e->store, e->cfg, known, &m, err);
+	if (rc == SB_ERR_STORAGE || rc == SB_ERR_AUTH) {
+		sb_log(SB_LOG_WARN, "store.unchecked", "%s (checked again "
+		    "before the store is used)", err);
+		err[0] = '\0';
+		return SB_OK;
+	}
+	if (rc != SB_OK)
+		goto out;
+	if (known[0] == '\0' && (rc = sb_catalog_setting_set(e->cat,
+	    STORE_ID_KEY, m.store_id, sb_now_ms())) != SB_OK) {
+		sb_seterr(err, "catalog: %s", sb_catalog_errmsg(e->cat));
+		goto out;
+	}
+	if (known[0] == '\0')
+		sb_log(SB_LOG_INFO, "catalog.store", "the catalog now belongs "
+		    "to store %s (service %s)", m.store_id, m.service);
+out:
+	if (rc != SB_OK)
+		sb_store_free(&e->store);
+	return rc;
+}
+
 /*
  * Open the catalog, the store and the reporter. A store that cannot be
  * opened (whatever the reason: missing root, refused credentials, a
@@ -96,7 +149,7 @@ sb_engine_open(struct sb_engine **out, const struct sb_config *cfg, char *err)
 	e->lock.fd = -1;
 	if ((rc = sb_catalog_open(&e->cat, cfg->catalog_path, err)) != SB_OK)
 		goto out;
-	if ((rc = sb_store_open(&e->store, cfg, e->store_err)) != SB_OK) {
+	if ((rc = engine_store_open(e, e->store_err)) != SB_OK) {
 		e->store = NULL;
 		e->store_rc = rc;
 		sb_log(SB_LOG_WARN, "store.unavailable", "%s", e->store_err);
@@ -148,11 +201,17 @@ store_ready(struct sb_engine *e)
 
 	if (e->store != NULL)
 		return SB_OK;
-	if ((rc = sb_store_open(&e->store, e->cfg, e->store_err)) == SB_OK)
+	if ((rc = engine_store_open(e, e->store_err)) == SB_OK)
 		return SB_OK;
 	e->store = NULL;
 	e->store_rc = rc;
 	return fail(e, rc, "the store cannot be opened: %s", e->store_err);
+}
+
+int
+sb_engine_store_ready(struct sb_engine *e)
+{
+	return store_ready(e);
 }
 
 /*
@@ -1094,12 +1153,39 @@ cmp_name(const void *k, const void *o)
 	return strcmp(k, ((const struct sb_object *)o)->name);
 }
 
+/*
+ * How many completed records of recs have no object in objs; *completed
+ * gets how many completed records there are.
+ */
+static size_t
+count_missing(const struct sb_backup_list recs[SB_TYPE__MAX],
+    const struct sb_object_list *objs, size_t *completed)
+{
+	size_t	n = 0;
+
+	*completed = 0;
+	for (int t = 0; t < SB_TYPE__MAX; t++)
+		for (size_t i = 0; i < recs[t].n; i++) {
+			const struct sb_backup *r = &recs[t].v[i];
+			if (r->status != SB_STATUS_COMPLETED)
+				continue;
+			(*completed)++;
+			if (r->location == NULL || bsearch(r->location,
+			    objs->v, objs->n, sizeof(*objs->v),
+			    cmp_name) == NULL)
+				n++;
+		}
+	return n;
+}
+
 int
-sb_engine_reconcile(struct sb_engine *e, struct sb_reconcile_result *res)
+sb_engine_reconcile(struct sb_engine *e, int force,
+    struct sb_reconcile_result *res)
 {
 	struct sb_object_list	objs;
 	struct sb_backup_list	recs[SB_TYPE__MAX];
 	struct sb_backup	b, cur;
+	size_t			nmissing, ncompleted;
 	int			rc;
 
 	memset(res, 0, sizeof(*res));
@@ -1113,6 +1199,31 @@ sb_engine_reconcile(struct sb_engine *e, struct sb_reconcile_result *res)
 		fail(e, rc, "listing the store: %s", sb_store_errmsg(e->store));
 		goto out;
 	}
+	/*
+	 * 0. A listing that has lost most of the history is more likely a
+	 * wrong or half-mounted store than real losses: refuse before any
+	 * change, unless the admin says so (--force).
+	 */
+	for (int t = 0; t < SB_TYPE__MAX; t++)
+		if ((rc = sb_catalog_list_type(e->cat, (enum sb_type)t,
+		    &recs[t])) != SB_OK) {
+			fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+			goto out;
+		}
+	nmissing = count_missing(recs, &objs, &ncompleted);
+	if (!force && nmissing > SB_RECONCILE_MISSING_MIN &&
+	    nmissing * 2 > ncompleted) {
+		rc = fail(e, SB_ERR_IDENTITY, "reconcile refused: %zu of the "
+		    "%zu completed backups have no object in the store (%zu "
+		    "objects listed); nothing was changed. Check that this "
+		    "is the right store and that it is fully mounted; if the "
+		    "backups really are gone, run `backup-cron reconcile "
+		    "--force`", nmissing, ncompleted, objs.n);
+		sb_log(SB_LOG_ERROR, "reconcile.refused", "%s", e->err);
+		goto out;
+	}
+	for (int t = 0; t < SB_TYPE__MAX; t++)
+		sb_backup_list_clear(&recs[t]);
 	/* 1. Every stored backup has a record with the object's fields. */
 	for (size_t i = 0; i < objs.n; i++) {
 		sb_backup_clear(&b);
@@ -1171,5 +1282,77 @@ out:
 	for (int t = 0; t < SB_TYPE__MAX; t++)
 		sb_backup_list_clear(&recs[t]);
 	sb_object_list_clear(&objs);
+	return rc;
+}
+
+int
+sb_engine_init(const struct sb_config *cfg, int force,
+    struct sb_store_marker *out, int *created, char *err)
+{
+	struct sb_catalog	*cat = NULL;
+	struct sb_store		*st = NULL;
+	struct sb_store_marker	 m;
+	char			 known[SB_UUID_LEN + 1] = "";
+	char			 where[SB_ERRMSG_MAX];
+	int			 rc;
+
+	*created = 0;
+	sb_store_describe(cfg, where, sizeof(where));
+	if ((rc = sb_catalog_open(&cat, cfg->catalog_path, err)) != SB_OK)
+		goto out;
+	rc = sb_catalog_setting_get(cat, STORE_ID_KEY, known, sizeof(known));
+	if (rc != SB_OK && rc != SB_ERR_NOTFOUND) {
+		sb_seterr(err, "catalog: %s", sb_catalog_errmsg(cat));
+		goto out;
+	}
+	if (rc == SB_ERR_NOTFOUND)
+		known[0] = '\0';
+	/*
+	 * A catalog that belongs to a store whose marker is not here: most
+	 * likely the volume is not mounted. Making a new store now would
+	 * hide that, so it takes --force.
+	 */
+	if ((rc = sb_store_open(&st, cfg, err)) != SB_OK)
+		goto out;
+	if (known[0] != '\0' && !force) {
+		struct sb_object	o;
+
+		rc = sb_store_head(st, SB_MARKER_NAME, &o);
+		sb_object_clear(&o);
+		if (rc == SB_ERR_NOTFOUND) {
+			rc = SB_ERR_IDENTITY;
+			sb_seterr(err, "%s has no marker, but the catalog %s "
+			    "belongs to store %s: if the volume is not mounted "
+			    "(or the container was deleted), mount (restore) it; "
+			    "to start a new, empty store for this catalog, run "
+			    "`backup-cron init --force`", where,
+			    cfg->catalog_path, known);
+			goto out;
+		}
+	}
+	if ((rc = sb_store_init(st, cfg, &m, created, err)) != SB_OK)
+		goto out;
+	if (known[0] != '\0' && strcmp(known, m.store_id) != 0 && !force) {
+		rc = SB_ERR_IDENTITY;
+		sb_seterr(err, "%s is store %s, but the catalog %s belongs to "
+		    "store %s: is the right volume mounted? (`backup-cron init "
+		    "--force` makes the catalog adopt this store)", where,
+		    m.store_id, cfg->catalog_path, known);
+		goto out;
+	}
+	if (strcmp(known, m.store_id) != 0 && (rc =
+	    sb_catalog_setting_set(cat, STORE_ID_KEY, m.store_id,
+	    sb_now_ms())) != SB_OK) {
+		sb_seterr(err, "catalog: %s", sb_catalog_errmsg(cat));
+		goto out;
+	}
+	sb_log(SB_LOG_INFO, "store.init", "%s: store %s of service %s%s",
+	    where, m.store_id, m.service, *created ? " created" : " ready");
+	if (out != NULL)
+		*out = m;
+	rc = SB_OK;
+out:
+	sb_store_free(&st);
+	sb_catalog_close(&cat);
 	return rc;
 }

@@ -24,6 +24,14 @@ int		 sb_engine_open(struct sb_engine **out,
 		    const struct sb_config *, char *err);
 void		 sb_engine_close(struct sb_engine **);
 
+/*
+ * Is the store open and this service's? SB_OK, or the error of opening
+ * it (SB_ERR_IDENTITY: its marker is missing or not ours), with the
+ * message in sb_engine_errmsg(). Tries to open it again if it failed
+ * before, as every store operation does.
+ */
+int		 sb_engine_store_ready(struct sb_engine *);
+
 /* The message of the last failure. */
 const char	*sb_engine_errmsg(const struct sb_engine *);
 
@@ -100,15 +108,32 @@ int	sb_engine_prune(struct sb_engine *, unsigned flags,
 /*
  * Rebuild the catalog from the store: every object that parses as a
  * backup name is recorded as completed with its metadata; catalog records
- * claiming completed whose object is gone become failed.
+ * claiming completed whose object is gone become failed. Unless force,
+ * refuses (SB_ERR_IDENTITY, nothing changed) when more than
+ * SB_RECONCILE_MISSING_MIN completed records and more than half of them
+ * would be marked missing: that is a wrong or empty store far more often
+ * than real losses.
  */
+#define SB_RECONCILE_MISSING_MIN	3
 struct sb_reconcile_result {
 	size_t	added;		/* records created from objects */
 	size_t	updated;	/* records whose fields were repaired */
 	size_t	missing;	/* completed records without an object */
 	size_t	skipped;	/* objects that are not backups */
 };
-int	sb_engine_reconcile(struct sb_engine *, struct sb_reconcile_result *);
+int	sb_engine_reconcile(struct sb_engine *, int force,
+	    struct sb_reconcile_result *);
+
+/*
+ * `backup-cron init`: create the store's place if missing, write its
+ * marker if missing, and make the catalog remember the store's id. Needs
+ * no engine (the store is not usable before). Refuses (SB_ERR_IDENTITY)
+ * a marker of another service or prefix, and, unless force, a store whose
+ * id differs from the one the catalog remembers. out (may be NULL) gets
+ * the marker; *created whether this call wrote it.
+ */
+int	sb_engine_init(const struct sb_config *, int force,
+	    struct sb_store_marker *out, int *created, char *err);
 
 /*
  * Crash repair, if no writer holds the lock (the same runs whenever a

@@ -24,6 +24,8 @@
 #define SB_DESC_MAX     1024	/* longest description in bytes */
 #define SB_TAG_MAX      64	/* longest tag in bytes */
 #define SB_TAGS_MAX     32	/* most tags on one backup */
+#define SB_PREFIX_MAX   128	/* longest [store] prefix, its '/' included */
+#define SB_SERVICE_MAX  64	/* longest [store] service name */
 
 /*
  * One error enum for the whole library. sb_strerror() gives a sentence,
@@ -42,6 +44,10 @@ enum sb_err {
 	SB_ERR_IO,		/* local file system failed */
 	SB_ERR_CONFIG,		/* configuration is wrong */
 	SB_ERR_AUTH,		/* the object store refused our credentials */
+	SB_ERR_IDENTITY,	/* the store is not ours: its marker is missing
+				   (not initialised, volume not mounted,
+				   container gone) or names another service,
+				   prefix or store than this config/catalog */
 	SB_ERR__MAX
 };
 
@@ -135,6 +141,10 @@ int	 sb_valid_uuid(const char *);
 int	 sb_valid_utf8(const char *, size_t);
 int	 sb_valid_description(const char *);
 int	 sb_valid_tag(const char *);
+int	 sb_valid_service(const char *);
+int	 sb_prefix_normalise(const char *in, char *out, size_t len,
+	    const char **why);
+char	*sb_service_default(const char *source_path);		/* caller frees */
 int	 sb_parse_i64(const char *, int64_t min, int64_t max, int64_t *out);
 int	 sb_parse_size(const char *, uint64_t max, uint64_t *out);  /* 8M, 64k */
 size_t	 sb_strlcpy(char *dst, const char *src, size_t len);

@@ -12,6 +12,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -178,20 +180,41 @@ sb_object_list_clear(struct sb_object_list *l)
 int
 sb_store_open(struct sb_store **out, const struct sb_config *cfg, char *err)
 {
+	const char	*prefix, *why = NULL;
+	char		 norm[SB_PREFIX_MAX + 1], dir[PATH_MAX];
+	size_t		 plen;
+	int		 n, rc;
+
 	if (out == NULL || cfg == NULL) {
 		sb_seterr(err, "store: no configuration");
 		return SB_ERR_INVAL;
 	}
 	*out = NULL;
+	prefix = cfg->store_prefix != NULL ? cfg->store_prefix : "";
+	if (sb_prefix_normalise(prefix, norm, sizeof(norm), &why) != SB_OK) {
+		sb_seterr(err, "[store] prefix: %s", why);
+		return SB_ERR_CONFIG;
+	}
+	plen = strlen(norm);
 	switch (cfg->store_kind) {
 	case SB_STORE_DISK:
 		if (cfg->disk_root == NULL || cfg->disk_root[0] == '\0') {
 			sb_seterr(err, "store kind disk: [disk] root is not set");
 			return SB_ERR_CONFIG;
 		}
-		return sb_store_disk_open(out, cfg->disk_root, err);
+		/* The prefix is a subdirectory: "<root>/a/b" for "a/b/". */
+		n = snprintf(dir, sizeof(dir), "%s%s%.*s", cfg->disk_root,
+		    plen > 0 ? "/" : "", plen > 0 ? (int)plen - 1 : 0, norm);
+		if (n < 0 || (size_t)n >= sizeof(dir)) {
+			sb_seterr(err, "store %s: root path too long",
+			    cfg->disk_root);
+			return SB_ERR_CONFIG;
+		}
+		return sb_store_disk_open(out, dir, err);
 	case SB_STORE_AZURE:
-		return sb_store_azure_open(out, cfg, err);
+		if ((rc = sb_store_azure_open(out, cfg, err)) == SB_OK)
+			memcpy((*out)->prefix, norm, plen + 1);
+		return rc;
 	default:
 		break;
 	}
@@ -271,6 +294,85 @@ check_meta(struct sb_store *s, const char *name, const struct sb_meta *m)
 	return SB_ERR_INVAL;
 }
 
+/*
+ * The name an implementation sees: the store's prefix, then name (checked
+ * already). buf holds SB_FULLNAME_MAX + 1 bytes; always fits.
+ */
+#define SB_FULLNAME_MAX	(SB_PREFIX_MAX + SB_NAME_MAX)
+
+static const char *
+full_name(const struct sb_store *s, const char *name,
+    char buf[SB_FULLNAME_MAX + 1])
+{
+	if (s->prefix[0] == '\0')
+		return name;
+	snprintf(buf, SB_FULLNAME_MAX + 1, "%s%s", s->prefix, name);
+	return buf;
+}
+
+/*
+ * Take the prefix off a name an implementation returned (in place).
+ * Returns 0, or -1 if the name is not under the prefix (a backend bug:
+ * the caller drops it rather than show another prefix's object).
+ */
+static int
+strip_prefix(const struct sb_store *s, char *name)
+{
+	size_t	plen = strlen(s->prefix);
+
+	if (plen == 0)
+		return 0;
+	if (name == NULL || strncmp(name, s->prefix, plen) != 0 ||
+	    name[plen] == '\0')
+		return -1;
+	memmove(name, name + plen, strlen(name + plen) + 1);
+	return 0;
+}
+
+/*
+ * A guarded store (sb_store_guard) not yet checked (or one that is
+ * checked every time): check it now. The check itself reads the marker
+ * through these wrappers, which checking lets through. SB_OK, or the
+ * check's error in s->err.
+ */
+static int
+guard(struct sb_store *s)
+{
+	char	err[SB_ERRMSG_MAX] = "";
+	int	rc;
+
+	if (s->guard_cfg == NULL || s->checking ||
+	    (s->verified && !s->ops->recheck))
+		return SB_OK;
+	s->checking = 1;
+	rc = sb_store_identify(s, s->guard_cfg, s->guard_id, NULL, err);
+	s->checking = 0;
+	s->verified = rc == SB_OK;
+	if (rc != SB_OK)
+		sb_strlcpy(s->err, err, sizeof(s->err));
+	return rc;
+}
+
+int
+sb_store_guard(struct sb_store *s, const struct sb_config *cfg,
+    const char *known_id, struct sb_store_marker *out, char *err)
+{
+	int	rc;
+
+	if (s == NULL || cfg == NULL) {
+		sb_seterr(err, "store: no store");
+		return SB_ERR_INVAL;
+	}
+	s->guard_cfg = cfg;
+	sb_strlcpy(s->guard_id, known_id != NULL ? known_id : "",
+	    sizeof(s->guard_id));
+	s->checking = 1;
+	rc = sb_store_identify(s, cfg, s->guard_id, out, err);
+	s->checking = 0;
+	s->verified = rc == SB_OK;
+	return rc;
+}
+
 /* --- operations --------------------------------------------------------- */
 
 int
@@ -286,18 +388,19 @@ int
 sb_store_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
     void *arg, const struct sb_meta *m)
 {
+	char	fn[SB_FULLNAME_MAX + 1];
 	int	rc;
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
 	if ((rc = check_name(s, "put", name, 0)) != SB_OK ||
-	    (rc = check_meta(s, name, m)) != SB_OK)
+	    (rc = check_meta(s, name, m)) != SB_OK || (rc = guard(s)) != SB_OK)
 		return rc;
 	if (rd == NULL) {
 		sb_seterr(s->err, "store put %s: no reader", name);
 		return SB_ERR_INVAL;
 	}
-	return s->ops->put_stream(s, name, rd, arg, m);
+	return s->ops->put_stream(s, full_name(s, name, fn), rd, arg, m);
 }
 
 /* A reader over a file descriptor, for the put_file fallback. */
@@ -326,25 +429,28 @@ sb_store_put_file(struct sb_store *s, const char *name, const char *path,
     const struct sb_meta *m)
 {
 	struct sb_fd_reader	r = { -1, 0 };
+	char			fn[SB_FULLNAME_MAX + 1];
+	const char		*full;
 	int			rc;
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
 	if ((rc = check_name(s, "put", name, 0)) != SB_OK ||
-	    (rc = check_meta(s, name, m)) != SB_OK)
+	    (rc = check_meta(s, name, m)) != SB_OK || (rc = guard(s)) != SB_OK)
 		return rc;
 	if (path == NULL || path[0] == '\0') {
 		sb_seterr(s->err, "store put %s: no file", name);
 		return SB_ERR_INVAL;
 	}
+	full = full_name(s, name, fn);
 	if (s->ops->put_file != NULL)
-		return s->ops->put_file(s, name, path, m);
+		return s->ops->put_file(s, full, path, m);
 	if ((r.fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		sb_seterr(s->err, "store put %s: %s: %s", name, path,
 		    strerror(errno));
 		return SB_ERR_IO;
 	}
-	rc = s->ops->put_stream(s, name, sb_fd_read, &r, m);
+	rc = s->ops->put_stream(s, full, sb_fd_read, &r, m);
 	if (rc != SB_OK && r.err != 0) {
 		sb_seterr(s->err, "store put %s: read %s: %s", name, path,
 		    strerror(r.err));
@@ -358,17 +464,19 @@ sb_store_put_file(struct sb_store *s, const char *name, const char *path,
 int
 sb_store_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 {
+	char	fn[SB_FULLNAME_MAX + 1];
 	int	rc;
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "get", name, 0)) != SB_OK)
+	if ((rc = check_name(s, "get", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	if (wr == NULL) {
 		sb_seterr(s->err, "store get %s: no writer", name);
 		return SB_ERR_INVAL;
 	}
-	return s->ops->get(s, name, wr, arg);
+	return s->ops->get(s, full_name(s, name, fn), wr, arg);
 }
 
 /* A writer into a file descriptor, for sb_store_get_file. */
@@ -408,11 +516,13 @@ int
 sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 {
 	struct fd_writer	w = { -1, 0 };
+	char			fn[SB_FULLNAME_MAX + 1];
 	int			rc;
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "get", name, 0)) != SB_OK)
+	if ((rc = check_name(s, "get", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	if (path == NULL || path[0] == '\0') {
 		sb_seterr(s->err, "store get %s: no file", name);
@@ -424,7 +534,7 @@ sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 		    strerror(errno));
 		return SB_ERR_IO;
 	}
-	rc = s->ops->get(s, name, fd_write, &w);
+	rc = s->ops->get(s, full_name(s, name, fn), fd_write, &w);
 	if (rc != SB_OK && w.err != 0) {
 		sb_seterr(s->err, "store get %s: write %s: %s", name, path,
 		    strerror(w.err));
@@ -453,18 +563,27 @@ sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 int
 sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
 {
+	char	fn[SB_FULLNAME_MAX + 1];
 	int	rc;
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "head", name, 0)) != SB_OK)
+	if ((rc = check_name(s, "head", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	if (o == NULL) {
 		sb_seterr(s->err, "store head %s: no result", name);
 		return SB_ERR_INVAL;
 	}
 	memset(o, 0, sizeof(*o));
-	return s->ops->head(s, name, o);
+	if ((rc = s->ops->head(s, full_name(s, name, fn), o)) == SB_OK &&
+	    strip_prefix(s, o->name) != 0) {
+		sb_object_clear(o);
+		sb_seterr(s->err, "store head %s: the store answered for "
+		    "another name", name);
+		rc = SB_ERR_STORAGE;
+	}
+	return rc;
 }
 
 /*
@@ -476,13 +595,16 @@ int
 sb_store_list(struct sb_store *s, const char *prefix,
     struct sb_object_list *l)
 {
+	char	fn[SB_FULLNAME_MAX + 1];
+	size_t	i, j;
 	int	rc;
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
 	if (prefix == NULL)
 		prefix = "";
-	if ((rc = check_name(s, "list", prefix, 1)) != SB_OK)
+	if ((rc = check_name(s, "list", prefix, 1)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	if (l == NULL) {
 		sb_seterr(s->err, "store list: no result");
@@ -490,26 +612,84 @@ sb_store_list(struct sb_store *s, const char *prefix,
 	}
 	l->v = NULL;
 	l->n = 0;
-	return s->ops->list(s, prefix, l);
+	if ((rc = s->ops->list(s, full_name(s, prefix, fn), l)) != SB_OK)
+		return rc;
+	/* Names relative to our prefix; order is kept (same prefix). */
+	for (i = j = 0; i < l->n; i++) {
+		if (strip_prefix(s, l->v[i].name) != 0) {
+			sb_object_clear(&l->v[i]);
+			continue;
+		}
+		if (i != j)
+			l->v[j] = l->v[i];
+		j++;
+	}
+	l->n = j;
+	return SB_OK;
 }
 
 /* Delete name; an object already gone is success. */
 int
 sb_store_del(struct sb_store *s, const char *name)
 {
+	char	fn[SB_FULLNAME_MAX + 1];
 	int	rc;
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "delete", name, 0)) != SB_OK)
+	if ((rc = check_name(s, "delete", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
-	return s->ops->del(s, name);
+	return s->ops->del(s, full_name(s, name, fn));
 }
 
+/* Make the store's place exist (`backup-cron init` only; store.h). */
+int
+sb_store_create(struct sb_store *s)
+{
+	if (s == NULL)
+		return SB_ERR_INVAL;
+	if (s->ops->create == NULL) {
+		sb_seterr(s->err, "store %s: cannot be created from here",
+		    s->ops->kind);
+		return SB_ERR_STORAGE;
+	}
+	return s->ops->create(s);
+}
+
+/*
+ * Store buf under name only if there is no such object yet (store.h):
+ * *existed says which happened.
+ */
+int
+sb_store_put_new(struct sb_store *s, const char *name, const void *buf,
+    size_t len, int *existed)
+{
+	char	fn[SB_FULLNAME_MAX + 1];
+	int	rc;
+
+	if (s == NULL || existed == NULL || (buf == NULL && len > 0))
+		return SB_ERR_INVAL;
+	*existed = 0;
+	if ((rc = check_name(s, "put", name, 0)) != SB_OK)
+		return rc;
+	if (s->ops->put_new == NULL) {
+		sb_seterr(s->err, "store %s: no exclusive create",
+		    s->ops->kind);
+		return SB_ERR_STORAGE;
+	}
+	return s->ops->put_new(s, full_name(s, name, fn), buf, len, existed);
+}
+
+/*
+ * The backend's staging directory, or NULL (use another). A guarded store
+ * that fails its check has none: a disk store would make .staging in an
+ * empty mountpoint otherwise; the put that follows reports the check.
+ */
 const char *
 sb_store_staging_dir(struct sb_store *s)
 {
-	if (s == NULL || s->ops->staging_dir == NULL)
+	if (s == NULL || s->ops->staging_dir == NULL || guard(s) != SB_OK)
 		return NULL;
 	return s->ops->staging_dir(s);
 }
@@ -532,12 +712,14 @@ sb_store_upload_begin(struct sb_store *s, const char *name, const char *path,
     struct sb_upload **out)
 {
 	struct sb_upload	*u;
+	char			 fn[SB_FULLNAME_MAX + 1];
 	int			 rc;
 
 	*out = NULL;
 	if (s == NULL || path == NULL || path[0] == '\0')
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "put", name, 0)) != SB_OK)
+	if ((rc = check_name(s, "put", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
 		return rc;
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
 	    (u->name = strdup(name)) == NULL ||
@@ -551,7 +733,8 @@ sb_store_upload_begin(struct sb_store *s, const char *name, const char *path,
 	}
 	u->s = s;
 	if (s->ops->upload_begin != NULL)
-		u->impl = s->ops->upload_begin(s, name, path);
+		u->impl = s->ops->upload_begin(s, full_name(s, name, fn),
+		    path);
 	*out = u;
 	return SB_OK;
 }

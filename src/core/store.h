@@ -86,8 +86,16 @@ struct sb_store;
  * get		stream the whole object into dst; SB_ERR_NOTFOUND if absent.
  * head		size and metadata of one object; SB_ERR_NOTFOUND if absent.
  * list		every object whose name starts with prefix ("" = all), in
- *		name order, with size and metadata.
+ *		name order, with size and metadata. A store that is not
+ *		there (no directory, no container) is an error, never an
+ *		empty list.
  * del		delete; an object already gone is success.
+ * create	make the store's place exist (directory, container); only
+ *		`backup-cron init` calls it (sb_store_create): no other
+ *		operation creates a store implicitly.
+ * put_new	store len bytes of buf under name only if no object has
+ *		that name, atomically and exclusively (two callers cannot
+ *		both succeed): *existed = 1 and SB_OK when one was there.
  * staging_dir	a local directory on which put_file is fastest (NULL: any).
  * meta_check	optional: SB_ERR_INVAL (with a message) if m is more than
  *		the medium can hold, as it would be sent; nothing is sent.
@@ -95,6 +103,9 @@ struct sb_store;
  */
 struct sb_store_ops {
 	const char	*kind;
+	int		 recheck;	/* identity is cheap to read: a guarded
+					   store checks it before every
+					   operation, not only the first */
 	int		(*put_stream)(struct sb_store *, const char *name,
 			    sb_read_fn, void *arg, const struct sb_meta *);
 	int		(*put_file)(struct sb_store *, const char *name,
@@ -110,6 +121,9 @@ struct sb_store_ops {
 	int		(*meta_check)(struct sb_store *,
 			    const struct sb_meta *);
 	void		(*free)(struct sb_store *);
+	int		(*create)(struct sb_store *);
+	int		(*put_new)(struct sb_store *, const char *name,
+			    const void *buf, size_t len, int *existed);
 	/* Optional: an upload that starts while the file is being written
 	 * (see sb_store_upload_begin). NULL: the file goes up at finish. */
 	void		*(*upload_begin)(struct sb_store *, const char *name,
@@ -120,13 +134,30 @@ struct sb_store_ops {
 	void		(*upload_abort)(struct sb_store *, void *);
 };
 
-/* The common head of every store; implementations embed it first. */
+/*
+ * The common head of every store; implementations embed it first.
+ * prefix ([store] prefix) is prepended by the generic layer to every name
+ * an implementation sees and taken off every name it returns, so callers
+ * only ever see names relative to their prefix. A disk store has it ""
+ * here: it is opened on the directory <root>/<prefix> instead, since its
+ * names cannot hold '/'.
+ */
 struct sb_store {
 	const struct sb_store_ops	*ops;
 	char				 err[SB_ERRMSG_MAX];
+	char				 prefix[SB_PREFIX_MAX + 1];
+	/* sb_store_guard: identity required before any operation. */
+	const struct sb_config		*guard_cfg;
+	char				 guard_id[SB_UUID_LEN + 1];
+	int				 verified;
+	int				 checking;	/* the check's own reads */
 };
 
-/* Open the store the config names. *out owned by the caller: sb_store_free. */
+/*
+ * Open the store the config names, under its [store] prefix. Nothing is
+ * created and nothing is checked against the marker here: the engine
+ * calls sb_store_identify() next. *out owned by the caller: sb_store_free.
+ */
 int		 sb_store_open(struct sb_store **out, const struct sb_config *,
 		    char *err);
 void		 sb_store_free(struct sb_store **);
@@ -144,6 +175,69 @@ int	sb_store_list(struct sb_store *, const char *prefix,
 	    struct sb_object_list *);
 int	sb_store_del(struct sb_store *, const char *name);
 const char *sb_store_staging_dir(struct sb_store *);
+int	sb_store_create(struct sb_store *);
+int	sb_store_put_new(struct sb_store *, const char *name, const void *buf,
+	    size_t len, int *existed);
+
+/*
+ * The store marker (store_marker.c): an object SB_MARKER_NAME under the
+ * prefix, JSON {"format":1,"service":..,"prefix":..,"store_id":..,
+ * "created_at":..}, written once by `backup-cron init`. Its name cannot
+ * parse as a backup name, so reconcile never takes it for one.
+ */
+#define SB_MARKER_NAME		"safbackup-store.json"
+#define SB_MARKER_FORMAT	1
+#define SB_MARKER_MAX		4096	/* largest marker object we read */
+
+struct sb_store_marker {
+	int	 format;
+	char	 service[SB_SERVICE_MAX + 1];
+	char	 prefix[SB_PREFIX_MAX + 1];
+	char	 store_id[SB_UUID_LEN + 1];
+	int64_t	 created_at;	/* ms */
+};
+
+int	sb_marker_parse(const char *buf, size_t len, struct sb_store_marker *,
+	    char *err);
+int	sb_marker_format(const struct sb_store_marker *, char **out);
+
+/* "disk store /srv/backups/app" or "azure container c at URL, prefix p/". */
+void	sb_store_describe(const struct sb_config *, char *buf, size_t len);
+
+/*
+ * Is this store the one the config (and the catalog) expects? Reads the
+ * marker: SB_ERR_IDENTITY with a message naming the store and what to do
+ * when it is missing, unreadable, or names another service or prefix, or
+ * (known_id not NULL nor "") another store_id. out (may be NULL) gets the
+ * marker on success. Other errors (network, credentials) pass through.
+ */
+int	sb_store_identify(struct sb_store *, const struct sb_config *,
+	    const char *known_id, struct sb_store_marker *out, char *err);
+
+/*
+ * Make every later operation on s (put, get, head, list, delete, upload)
+ * require that s is the store cfg and known_id name, and check it now
+ * (sb_store_identify). When the check cannot be made now (the store does
+ * not answer: SB_ERR_STORAGE, SB_ERR_AUTH), the first operation makes it
+ * again, so that catalog-only work goes on during an outage and nothing
+ * touches an unchecked store. A store whose ops say recheck (disk: a
+ * local file read) is checked before every operation, so a long-lived
+ * process (a backupd worker) notices a volume unmounted under it before
+ * it writes into the empty mountpoint. cfg must outlive s. Returns what
+ * the check gave; out gets the marker on SB_OK.
+ */
+int	sb_store_guard(struct sb_store *, const struct sb_config *,
+	    const char *known_id, struct sb_store_marker *out, char *err);
+
+/*
+ * `backup-cron init`: create the store's place if missing, then write
+ * the marker if none (exclusively: of two inits one writes, the other
+ * reads it). Idempotent when the marker is ours; SB_ERR_IDENTITY when it
+ * names another service or prefix. out gets the marker; *created says
+ * whether this call wrote it.
+ */
+int	sb_store_init(struct sb_store *, const struct sb_config *,
+	    struct sb_store_marker *out, int *created, char *err);
 
 /*
  * Would m fit the store's metadata limits (Azure: 8 KiB in all, names and

@@ -19,8 +19,13 @@
  *   list		List Blobs with prefix and include=metadata, page
  *			after page (NextMarker), parsed by azure_xml.c.
  *   del		Delete Blob; 404 counts as done.
- * The container is created (Create Container) before the first upload
- * of a store's life; "already exists" is fine.
+ *   create	Create Container (`backup-cron init` only); "already
+ *		exists" is fine. Before its first upload a store checks
+ *		the container with Get Container Properties. No other request creates the container:
+ *		a container that is gone is an error (a 404
+ *		ContainerNotFound), never an empty store.
+ *   put_new	Put Blob with If-None-Match: * (exclusive create: a 409
+ *		BlobAlreadyExists means another writer was first).
  *
  * Metadata travel as x-ms-meta-<key> headers, the values percent-encoded
  * by az_meta_encode() (any byte outside printable ASCII, blanks, '%'), so
@@ -82,7 +87,7 @@ struct az_store {
 	unsigned	 retries;
 	CURL		*easy;		/* single requests, keeps its connection */
 	CURLM		*multi;		/* parallel blocks */
-	int		 container_ok;
+	int		 container_ok;	/* container_check passed */
 };
 
 /* Where an upload's body comes from: memory, or a range of a file. */
@@ -106,6 +111,7 @@ struct az_call {
 	size_t		 nxms;
 	char		 md5[32];	/* base64 Content-MD5, "" none */
 	char		 if_match[128];	/* "" none */
+	int		 if_none_match;	/* send If-None-Match: * */
 	struct az_body	 body;		/* PUT only */
 	int		 want_meta;	/* collect x-ms-meta-* of the response */
 	int		(*sink)(void *, const char *, size_t);
@@ -612,6 +618,9 @@ setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
 		if (slist_add(&w->hdrs, line) != SB_OK)
 			goto out;
 	}
+	if (c->if_none_match && slist_add(&w->hdrs, "If-None-Match: *") !=
+	    SB_OK)
+		goto out;
 	if (st->cred.key != NULL) {
 		memset(&sig, 0, sizeof(sig));
 		sig.method = c->method;
@@ -624,6 +633,7 @@ setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
 		    c->body.len : 0;
 		sig.content_md5 = c->md5[0] ? c->md5 : NULL;
 		sig.if_match = c->if_match[0] ? c->if_match : NULL;
+		sig.if_none_match = c->if_none_match ? "*" : NULL;
 		if ((rc = az_sign(&st->cred, &sig, auth, sizeof(auth))) !=
 		    SB_OK)
 			goto out;
@@ -812,14 +822,44 @@ run(struct az_store *st, struct az_call *c, struct az_resp *r)
 }
 
 /*
- * Create Container, once per store: 201 Created and 409 (already there)
- * both mean ready. With a SAS a 403 is let through: the token may allow
- * blobs but not containers, and the upload that follows reports the real
- * error. With the account key a 403 can only mean a wrong key: stop here,
- * before a parallel upload sends several doomed blocks.
+ * create: Create Container; 201 Created and 409 ContainerAlreadyExists
+ * both mean ready. Only `backup-cron init` calls it (sb_store_create): a
+ * container is never created as a side effect of a backup, so one that
+ * was deleted (or a typo in [azure] container) cannot pass for a new,
+ * empty store.
  */
 static int
-ensure_container(struct az_store *st)
+az_create(struct sb_store *s)
+{
+	struct az_store	*st = (struct az_store *)s;
+	struct az_call	c;
+	struct az_resp	r;
+	int		rc;
+
+	call_init(&c, "PUT container", "PUT", NULL);
+	call_qp(&c, "restype", "container");
+	memset(&r, 0, sizeof(r));
+	rc = run(st, &c, &r);
+	if (rc != SB_OK && r.status == 409) {
+		st->base.err[0] = '\0';
+		rc = SB_OK;
+	}
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	return rc;
+}
+
+/*
+ * Before the first upload of a store's life: Get Container Properties
+ * (HEAD ?restype=container), so that a wrong key, or a container that is
+ * not there, is one clear error rather than several doomed blocks sent
+ * in parallel. A missing container is never created here (az_create is
+ * init's): 404 ContainerNotFound is an error. With a SAS a 403 is let
+ * through: the token may allow blobs but not container reads, and the
+ * upload that follows reports the real error.
+ */
+static int
+container_check(struct az_store *st)
 {
 	struct az_call	c;
 	struct az_resp	r;
@@ -827,14 +867,20 @@ ensure_container(struct az_store *st)
 
 	if (st->container_ok)
 		return SB_OK;
-	call_init(&c, "PUT container", "PUT", NULL);
+	call_init(&c, "HEAD container", "HEAD", NULL);
 	call_qp(&c, "restype", "container");
 	memset(&r, 0, sizeof(r));
 	rc = run(st, &c, &r);
-	if (rc == SB_OK || r.status == 409 ||
-	    (r.status == 403 && st->cred.key == NULL)) {
+	if (rc == SB_OK || (r.status == 403 && st->cred.key == NULL)) {
 		st->container_ok = 1;
+		st->base.err[0] = '\0';
 		rc = SB_OK;
+	} else if (rc == SB_ERR_NOTFOUND) {
+		/* HEAD has no body: the 404 is the container's. */
+		sb_seterr(st->base.err, "azure: container %s does not exist "
+		    "(404%s%s): `backup-cron init` creates it", st->container,
+		    r.code[0] ? " " : "", r.code);
+		rc = SB_ERR_STORAGE;
 	}
 	call_clear(&c);
 	sb_meta_clear(&r.meta);
@@ -1433,9 +1479,14 @@ name_ok(struct az_store *st, const char *name)
 {
 	size_t	len;
 
-	/* Azure: 1..1024 characters; ours are at most SB_NAME_MAX bytes. */
-	len = name != NULL ? strnlen(name, SB_NAME_MAX + 1) : 0;
-	if (len == 0 || len > SB_NAME_MAX || !sb_valid_utf8(name, len)) {
+	/*
+	 * Azure: 1..1024 characters; ours are at most SB_NAME_MAX bytes
+	 * after a [store] prefix of at most SB_PREFIX_MAX.
+	 */
+	len = name != NULL ? strnlen(name, SB_PREFIX_MAX + SB_NAME_MAX + 1) :
+	    0;
+	if (len == 0 || len > SB_PREFIX_MAX + SB_NAME_MAX ||
+	    !sb_valid_utf8(name, len)) {
 		sb_seterr(st->base.err, "azure: bad object name");
 		return 0;
 	}
@@ -1864,7 +1915,7 @@ grow_main(void *arg)
 	src.fd = -1;
 	src.grow = g;
 	src.nocommit = 1;
-	if ((rc = ensure_container(g->st)) == SB_OK)
+	if ((rc = container_check(g->st)) == SB_OK)
 		rc = put_blocks(g->st, g->name, NULL, &src, NULL, 0);
 	g->rc = rc;
 	return NULL;
@@ -1977,7 +2028,7 @@ az_put_stream(struct sb_store *s, const char *name, sb_read_fn rd, void *arg,
 
 	if (!name_ok(st, name))
 		return SB_ERR_INVAL;
-	if ((rc = ensure_container(st)) != SB_OK)
+	if ((rc = container_check(st)) != SB_OK)
 		return rc;
 	memset(&src, 0, sizeof(src));
 	src.rd = rd;
@@ -2029,7 +2080,7 @@ az_put_file(struct sb_store *s, const char *name, const char *path,
 		rc = SB_ERR_IO;
 		goto out;
 	}
-	if ((rc = ensure_container(st)) != SB_OK)
+	if ((rc = container_check(st)) != SB_OK)
 		goto out;
 	if ((uint64_t)sb.st_size < st->block_size) {
 		memset(&body, 0, sizeof(body));
@@ -2262,8 +2313,10 @@ list_truncate(struct sb_object_list *l, size_t n)
 /*
  * list: List Blobs, page by page (up to 5,000 each) until NextMarker is
  * empty. Each page is parsed as it streams in; a page that fails is
- * dropped and fetched again. A missing container lists as empty. The
- * result is sorted by name (byte order), whatever the server did.
+ * dropped and fetched again. A missing container (404
+ * ContainerNotFound) is an error, never an empty listing: reconcile would
+ * take every backup for lost. The result is sorted by name (byte order),
+ * whatever the server did.
  */
 static int
 az_list(struct sb_store *s, const char *prefix, struct sb_object_list *out)
@@ -2319,7 +2372,9 @@ az_list(struct sb_store *s, const char *prefix, struct sb_object_list *out)
 			list_truncate(&l, n0);
 			if (r.status == 404 &&
 			    strcmp(r.code, "ContainerNotFound") == 0) {
-				rc = SB_OK;
+				rc = fail_msg(st, &c, &r, attempt + 1);
+				rc = rc == SB_ERR_NOTFOUND ? SB_ERR_STORAGE :
+				    rc;
 				goto out;
 			}
 			if (r.sinkerr != SB_OK || (r.cc == CURLE_OK &&
@@ -2374,6 +2429,48 @@ az_del(struct sb_store *s, const char *name)
 		st->base.err[0] = '\0';
 		rc = SB_OK;
 	}
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	return rc;
+}
+
+/*
+ * put_new: Put Blob with If-None-Match: * ("Specifying Conditional
+ * Headers for Blob Service Operations"): the blob is written only if it
+ * does not exist, so two inits cannot both write a marker; the loser gets
+ * 409 BlobAlreadyExists and reads the winner's.
+ */
+static int
+az_put_new(struct sb_store *s, const char *name, const void *buf,
+    size_t len, int *existed)
+{
+	struct az_store	*st = (struct az_store *)s;
+	struct az_call	 c;
+	struct az_resp	 r;
+	int		 rc;
+
+	if (!name_ok(st, name))
+		return SB_ERR_INVAL;
+	memset(&r, 0, sizeof(r));
+	call_init(&c, "PUT blob", "PUT", name);
+	c.if_none_match = 1;
+	c.body.fd = -1;
+	c.body.buf = buf;
+	c.body.len = (uint64_t)len;
+	if ((rc = call_xms(&c, "x-ms-blob-type", "BlockBlob")) != SB_OK ||
+	    (rc = md5_buf(buf, len, c.md5)) != SB_OK) {
+		sb_seterr(st->base.err, "azure: PUT blob %s: %s", name,
+		    sb_strerror(rc));
+		goto out;
+	}
+	rc = run(st, &c, &r);
+	if (rc != SB_OK && (r.status == 409 || r.status == 412) &&
+	    r.cc == CURLE_OK) {
+		*existed = 1;
+		st->base.err[0] = '\0';
+		rc = SB_OK;
+	}
+out:
 	call_clear(&c);
 	sb_meta_clear(&r.meta);
 	return rc;
@@ -2437,6 +2534,8 @@ static const struct sb_store_ops az_ops = {
 	.upload_eof = az_upload_eof,
 	.upload_finish = az_upload_finish,
 	.upload_abort = az_upload_abort,
+	.create = az_create,
+	.put_new = az_put_new,
 };
 
 /* Container names: 3..63 of [a-z0-9-], no leading, trailing or double '-'. */
@@ -2459,7 +2558,7 @@ container_ok(const char *s)
 
 /*
  * Open the Azure store the config describes (see config.h). No request
- * is made here: the container is created before the first upload. *out
+ * is made here, and the container is never created but by init. *out
  * is owned by the caller (sb_store_free). On failure err says which
  * setting is wrong, never a secret.
  */

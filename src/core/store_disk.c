@@ -9,6 +9,13 @@
  *			(sb_store_staging_dir) so a snapshot written there is
  *			moved into place by rename(2), not copied
  *
+ * root is [disk] root, or <[disk] root>/<[store] prefix> (store.c). It is
+ * never created implicitly: only sb_store_create (`backup-cron init`)
+ * makes it. Were it made on demand, an unmounted volume would silently
+ * turn into an empty directory on the root disk, and everything after
+ * (reconcile, prune) would take the history for lost. .staging inside an
+ * existing root is made on demand (mkdir, never mkdir -p).
+ *
  * Writes follow acme-client's serialise(): write a temp file in the same
  * file system, fsync it, rename(2) it over the final name, fsync the
  * directory. rename(2) is atomic (POSIX: "the link named new shall remain
@@ -221,9 +228,30 @@ staging_sweep(const char *staging)
 }
 
 /*
- * Open (creating if need be) the directory store at root. *out is the
- * caller's (sb_store_free). SB_ERR_STORAGE if root or its .staging cannot
- * be made directories.
+ * Make <root>/.staging if it is missing, never root itself (mkdir(2),
+ * not mkdir -p): a root that is gone stays gone. Returns 0, or -1 with
+ * errno set (ENOENT when root does not exist).
+ */
+static int
+staging_ensure(struct disk_store *d)
+{
+	struct stat	st;
+
+	if (mkdir(d->staging, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if (stat(d->staging, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Open the directory store at root. Nothing is created and nothing is
+ * required to exist yet: sb_store_identify() reads the marker next and
+ * says clearly what is missing. *out is the caller's (sb_store_free).
  */
 int
 sb_store_disk_open(struct sb_store **out, const char *root, char *err)
@@ -258,15 +286,6 @@ sb_store_disk_open(struct sb_store **out, const char *root, char *err)
 	snprintf(d->staging, len + sizeof(STAGING) + 1, "%s/%s",
 	    d->root, STAGING);
 	d->base.ops = &disk_ops;
-	rc = SB_ERR_STORAGE;
-	if (mkdir_p(d->root) == -1) {
-		sb_seterr(err, "store %s: %s", d->root, strerror(errno));
-		goto out;
-	}
-	if (mkdir_p(d->staging) == -1) {
-		sb_seterr(err, "store %s: %s", d->staging, strerror(errno));
-		goto out;
-	}
 	staging_sweep(d->staging);
 	*out = &d->base;
 	d = NULL;
@@ -290,10 +309,29 @@ disk_free(struct sb_store *s)
 	free(d);
 }
 
+/* .staging, made if missing inside an existing root. */
 static const char *
 disk_staging_dir(struct sb_store *s)
 {
-	return ((struct disk_store *)s)->staging;
+	struct disk_store	*d = (struct disk_store *)s;
+
+	(void)staging_ensure(d);
+	return d->staging;
+}
+
+/* `backup-cron init`: make root (mkdir -p) and its .staging. */
+static int
+disk_create(struct sb_store *s)
+{
+	struct disk_store	*d = (struct disk_store *)s;
+
+	if (mkdir_p(d->root) == -1)
+		return disk_err(d, SB_ERR_STORAGE, "create: %s",
+		    strerror(errno));
+	if (mkdir_p(d->staging) == -1)
+		return disk_err(d, SB_ERR_STORAGE, "create %s: %s", STAGING,
+		    strerror(errno));
+	return SB_OK;
 }
 
 /* Common check: the generic layer has checked UTF-8 and length. */
@@ -465,6 +503,11 @@ meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 		rc = disk_err(d, SB_ERR_NOMEM, "put %s: out of memory", name);
 		goto out;
 	}
+	if (staging_ensure(d) == -1) {
+		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
+		    strerror(errno));
+		goto out;
+	}
 	if (sb_temp_reserve(&t, d->staging, "meta", NULL, msg) != SB_OK) {
 		disk_err(d, rc, "write %s: %s", name, msg);
 		goto out;
@@ -562,6 +605,11 @@ disk_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
 		goto out;
 	}
 	rc = SB_ERR_STORAGE;
+	if (staging_ensure(d) == -1) {
+		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
+		    strerror(errno));
+		goto out;
+	}
 	if (sb_temp_reserve(&t, d->staging, "put", NULL, msg) != SB_OK) {
 		disk_err(d, rc, "write %s: %s", name, msg);
 		goto out;
@@ -893,8 +941,78 @@ disk_del(struct sb_store *s, const char *name)
 	return SB_OK;
 }
 
+/*
+ * Exclusive create: write buf to a temp in .staging, fsync, then link(2)
+ * it to <root>/<name>. link fails with EEXIST when the name exists, so of
+ * two writers exactly one succeeds (rename would let the second replace
+ * the first). No .meta is written: the object has no metadata.
+ */
+static int
+disk_put_new(struct sb_store *s, const char *name, const void *buf,
+    size_t len, int *existed)
+{
+	struct disk_store	*d = (struct disk_store *)s;
+	struct sb_temp		 t = { "", -1 };
+	char			 dst[PATH_MAX], msg[SB_ERRMSG_MAX];
+	char			*tmp = t.path;
+	int			 fd = -1, rc;
+
+	if ((rc = disk_check_name(d, "put", name)) != SB_OK)
+		return rc;
+	if (mkpath(dst, sizeof(dst), d->root, name, "") != SB_OK)
+		return disk_err(d, SB_ERR_INVAL, "put %s: path too long",
+		    name);
+	rc = SB_ERR_STORAGE;
+	if (staging_ensure(d) == -1) {
+		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
+		    strerror(errno));
+		goto out;
+	}
+	if (sb_temp_reserve(&t, d->staging, "put", NULL, msg) != SB_OK) {
+		disk_err(d, rc, "write %s: %s", name, msg);
+		goto out;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
+		    strerror(errno));
+		goto out;
+	}
+	if (write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
+		disk_err(d, rc, "write %s: %s", name, strerror(errno));
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		disk_err(d, rc, "write %s: %s", name, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (link(tmp, dst) == -1) {
+		if (errno == EEXIST) {
+			*existed = 1;
+			rc = SB_OK;
+		} else
+			disk_err(d, rc, "write %s: %s", name,
+			    strerror(errno));
+		goto out;
+	}
+	if (fsync_dir(d->root) == -1) {
+		disk_err(d, rc, "write %s: fsync %s: %s", name, d->root,
+		    strerror(errno));
+		goto out;
+	}
+	rc = SB_OK;
+out:
+	if (fd != -1)
+		close(fd);
+	sb_temp_release(&t);
+	return rc;
+}
+
 static const struct sb_store_ops disk_ops = {
 	.kind = "disk",
+	.recheck = 1,
 	.put_stream = disk_put_stream,
 	.put_file = disk_put_file,
 	.get = disk_get,
@@ -904,4 +1022,6 @@ static const struct sb_store_ops disk_ops = {
 	.staging_dir = disk_staging_dir,
 	.meta_check = disk_meta_check,
 	.free = disk_free,
+	.create = disk_create,
+	.put_new = disk_put_new,
 };

@@ -30,6 +30,7 @@ static const char *const errstr[SB_ERR__MAX] = {
 	"file system error",				/* SB_ERR_IO */
 	"configuration error",				/* SB_ERR_CONFIG */
 	"object store refused the credentials",		/* SB_ERR_AUTH */
+	"the object store is not this service's store",	/* SB_ERR_IDENTITY */
 };
 
 /* Stable codes: part of the HTTP contract, never renamed. */
@@ -46,6 +47,7 @@ static const char *const errcode[SB_ERR__MAX] = {
 	"INTERNAL",
 	"INTERNAL",
 	"STORAGE_ERROR",
+	"STORE_IDENTITY",
 };
 
 const char *
@@ -449,6 +451,121 @@ sb_valid_tag(const char *s)
 	len = strlen(s);
 	return len > 0 && len <= SB_TAG_MAX && sb_valid_utf8(s, len) &&
 	    printable(s, 0) && strchr(s, ',') == NULL;
+}
+
+/* A service name: 1..SB_SERVICE_MAX bytes of [A-Za-z0-9._-]. */
+static int
+service_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+int
+sb_valid_service(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= SB_SERVICE_MAX || !service_char((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * The default [store] service: the file name of the source database
+ * ("/srv/app/app.db" -> "app.db"), each byte outside [A-Za-z0-9._-]
+ * replaced by '_', cut at SB_SERVICE_MAX. Two services rarely share a
+ * database file name, and the name says which database a store holds.
+ * Returns a new string the caller frees, NULL when out of memory.
+ */
+char *
+sb_service_default(const char *source_path)
+{
+	const char	*base;
+	char		*s;
+	size_t		 i, len;
+
+	base = strrchr(source_path, '/');
+	base = base != NULL ? base + 1 : source_path;
+	if (*base == '\0')
+		base = "safbackup";
+	len = strnlen(base, SB_SERVICE_MAX);
+	if ((s = malloc(len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++)
+		s[i] = service_char((unsigned char)base[i]) ? base[i] : '_';
+	s[len] = '\0';
+	return s;
+}
+
+/*
+ * Check and normalise a [store] prefix into out (len bytes): "" stays ""
+ * (the layout before prefixes existed); otherwise segments of [a-z0-9._-]
+ * separated by single '/', no segment starting with '.' (so no "." or
+ * "..", nothing hidden, no clash with the disk store's .staging), no
+ * leading '/', and out always ends with one '/'. At most SB_PREFIX_MAX
+ * bytes once normalised. Lowercase only: Azure blob names are case-
+ * sensitive, file systems may not be. Returns SB_OK, or SB_ERR_INVAL with
+ * the reason in *why (a static string).
+ */
+int
+sb_prefix_normalise(const char *in, char *out, size_t len, const char **why)
+{
+	size_t	i, n, seg = 0;
+
+	*why = NULL;
+	if (in == NULL)
+		in = "";
+	n = strlen(in);
+	if (n > 0 && in[n - 1] == '/')
+		n--;
+	if (n == 0 && in[0] == '/') {
+		*why = "must not start with '/'";
+		return SB_ERR_INVAL;
+	}
+	if (n + (n > 0) > SB_PREFIX_MAX || n + 2 > len) {
+		*why = "too long (at most 128 bytes)";
+		return SB_ERR_INVAL;
+	}
+	for (i = 0; i < n; i++) {
+		int c = (unsigned char)in[i];
+
+		if (c == '/') {
+			if (i == 0) {
+				*why = "must not start with '/'";
+				return SB_ERR_INVAL;
+			}
+			if (seg == 0) {
+				*why = "empty segment ('//')";
+				return SB_ERR_INVAL;
+			}
+			seg = 0;
+			continue;
+		}
+		if (seg == 0 && c == '.') {
+			*why = "a segment must not start with '.' (no '.', "
+			    "'..' or hidden names)";
+			return SB_ERR_INVAL;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-')) {
+			*why = "only a-z 0-9 . _ - in segments separated by '/'";
+			return SB_ERR_INVAL;
+		}
+		seg++;
+	}
+	if (n > 0 && seg == 0) {
+		*why = "empty segment ('//')";
+		return SB_ERR_INVAL;
+	}
+	memcpy(out, in, n);
+	if (n > 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return SB_OK;
 }
 
 /* Decimal integer in [min, max], nothing else (no sign games, no spaces). */

@@ -33,8 +33,9 @@ enum {
 	EX_NOTFOUND = 4,	/* no such backup */
 	EX_REFUSED = 5,		/* refused: automatic, or not completed */
 	EX_CORRUPT = 6,		/* the backup failed verification */
-	EX_HALTED = 7		/* prune deleted nothing: backups are failing
+	EX_HALTED = 7,		/* prune deleted nothing: backups are failing
 				   or the clock jumped */
+	EX_STORE = 8		/* the store is not this service's (marker) */
 };
 
 struct cmd;
@@ -63,8 +64,17 @@ static int	cmd_restore(struct ctx *, int, char **);
 static int	cmd_verify(struct ctx *, int, char **);
 static int	cmd_prune(struct ctx *, int, char **);
 static int	cmd_reconcile(struct ctx *, int, char **);
+static int	cmd_init(struct ctx *, int, char **);
 
 static const struct cmd cmds[] = {
+	{ "init", cmd_init, "[--force]",
+	  "Set up the store once: create [disk] root or the Azure\n"
+	  "              container if missing, write its marker (service,\n"
+	  "              prefix, store id) if missing, and tie the catalog\n"
+	  "              to it. Safe to run again. Every other command\n"
+	  "              refuses a store without our marker (exit 8).\n"
+	  "              --force: let the catalog adopt a store other than\n"
+	  "              the one it remembers (e.g. a new, empty volume)." },
 	{ "backup", cmd_backup,
 	  "[--type automatic|manual] [--description TEXT] [--tag TAG]...",
 	  "Take a backup now (default type: automatic)." },
@@ -86,8 +96,11 @@ static const struct cmd cmds[] = {
 	  "              (backups dated in the future, or further apart than\n"
 	  "              max_gap_hours). Once the clock is right, --confirm-clock\n"
 	  "              accepts them and prunes (--dry-run: records nothing)." },
-	{ "reconcile", cmd_reconcile, "",
-	  "Rebuild or repair the catalog from the object store." },
+	{ "reconcile", cmd_reconcile, "[--force]",
+	  "Rebuild or repair the catalog from the object store. Refuses\n"
+	  "              (exit 8, nothing changed) when more than 3 and more\n"
+	  "              than half of the completed backups would be marked\n"
+	  "              missing, unless --force." },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -109,7 +122,10 @@ usage(FILE *f)
 	    "  3 busy (another backup operation is running), 4 no such backup,\n"
 	    "  5 refused (automatic backup, or backup not completed),\n"
 	    "  6 backup failed verification, 7 prune halted (backups are failing,\n"
-	    "  or the clock jumped).\n");
+	    "  or the clock jumped), 8 the store is not this service's store\n"
+	    "  (marker missing: run `backup-cron init`, or mount the volume; or\n"
+	    "  another service's marker; or reconcile would mark most backups\n"
+	    "  missing).\n");
 }
 
 static void
@@ -146,6 +162,8 @@ failed(struct ctx *x, int rc, const char *what)
 		return EX_CORRUPT;
 	case SB_ERR_CONFIG:
 		return EX_USAGE;
+	case SB_ERR_IDENTITY:
+		return EX_STORE;
 	default:
 		return EX_FAIL;
 	}
@@ -674,23 +692,83 @@ cmd_prune(struct ctx *x, int argc, char **argv)
 	return rc;
 }
 
+/* --force, for init and reconcile. */
+static int
+force_opt(void *arg, int ch, const char *val)
+{
+	(void)val;
+	if (ch != 'f')
+		return -1;
+	*(int *)arg = 1;
+	return 0;
+}
+
+/*
+ * init runs before the engine is opened: the engine refuses a store
+ * without its marker, and writing that marker is init's job.
+ */
+static int
+cmd_init(struct ctx *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	struct sb_store_marker	m;
+	char			err[SB_ERRMSG_MAX], where[SB_ERRMSG_MAX];
+	int			force = 0, created = 0, i, rc;
+
+	if ((i = parse_opts(cmd_find("init"), argc, argv, ":fh", lo,
+	    force_opt, &force)) < 0)
+		return i == -1 ? EX_OKAY : EX_USAGE;
+	if (i != argc) {
+		fprintf(stderr, "backup-cron init: unexpected argument '%s'\n",
+		    argv[i]);
+		return EX_USAGE;
+	}
+	if ((rc = sb_engine_init(x->cfg, force, &m, &created, err)) !=
+	    SB_OK) {
+		fprintf(stderr, "backup-cron: init failed: %s\n", err);
+		return rc == SB_ERR_IDENTITY ? EX_STORE : rc == SB_ERR_CONFIG ?
+		    EX_USAGE : EX_FAIL;
+	}
+	sb_store_describe(x->cfg, where, sizeof(where));
+	if (x->json) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "store", json_object_new_string(where));
+		json_object_object_add(o, "service",
+		    json_object_new_string(m.service));
+		json_object_object_add(o, "prefix",
+		    json_object_new_string(m.prefix));
+		json_object_object_add(o, "store_id",
+		    json_object_new_string(m.store_id));
+		json_object_object_add(o, "created",
+		    json_object_new_boolean(created));
+		print_json(o);
+	} else
+		printf("%s: %s store %s of service %s%s%s\n", where, created ?
+		    "initialised" : "already initialised as", m.store_id,
+		    m.service, m.prefix[0] ? ", prefix " : "", m.prefix);
+	return EX_OKAY;
+}
+
 static int
 cmd_reconcile(struct ctx *x, int argc, char **argv)
 {
 	static const struct option lo[] = {
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	struct sb_reconcile_result	r;
-	int				i, rc;
+	int				force = 0, i, rc;
 
-	if ((i = parse_opts(cmd_find("reconcile"), argc, argv, ":h", lo, NULL,
-	    NULL)) < 0)
+	if ((i = parse_opts(cmd_find("reconcile"), argc, argv, ":fh", lo,
+	    force_opt, &force)) < 0)
 		return i == -1 ? EX_OKAY : EX_USAGE;
 	if (i != argc) {
 		fprintf(stderr, "backup-cron reconcile: unexpected argument "
 		    "'%s'\n", argv[i]);
 		return EX_USAGE;
 	}
-	if ((rc = sb_engine_reconcile(x->eng, &r)) != SB_OK)
+	if ((rc = sb_engine_reconcile(x->eng, force, &r)) != SB_OK)
 		return failed(x, rc, "reconcile failed");
 	printf(x->json ? "{\"added\": %zu, \"updated\": %zu, \"missing\": %zu, "
 	    "\"skipped\": %zu}\n" : "reconciled: %zu added, %zu updated, %zu "
@@ -770,11 +848,17 @@ main(int argc, char *argv[])
 		sb_config_free(&x.cfg);
 		return EX_USAGE;
 	}
+	if (c->fn == cmd_init) {
+		rc = cmd_init(&x, argc, argv);
+		sb_config_free(&x.cfg);
+		return rc;
+	}
 	if ((rc = sb_engine_open(&x.eng, x.cfg, err)) != SB_OK) {
 		fprintf(stderr, "backup-cron: %s\n", err);
 		report_unopened(x.cfg, c, rc, err);
 		sb_config_free(&x.cfg);
-		return rc == SB_ERR_CONFIG ? EX_USAGE : EX_FAIL;
+		return rc == SB_ERR_CONFIG ? EX_USAGE :
+		    rc == SB_ERR_IDENTITY ? EX_STORE : EX_FAIL;
 	}
 	rc = c->fn(&x, argc, argv);
 	sb_engine_close(&x.eng);

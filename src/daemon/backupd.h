@@ -39,6 +39,7 @@ struct req {
 	const char		*id;		/* :id of the route, if any */
 	const char		*route;		/* matched pattern, for the log */
 	int			 status;	/* answered, 0 before */
+	int			 open_rc;	/* why the engine did not open */
 	int64_t			 bytes;		/* body bytes sent */
 	char			 detail[SB_ERRMSG_MAX]; /* for the log only */
 };

@@ -862,6 +862,8 @@ http_status_of(enum sb_err e)
 	case SB_ERR_STORAGE:
 	case SB_ERR_AUTH:
 		return 502;
+	case SB_ERR_IDENTITY:
+		return 503;
 	default:
 		return 500;
 	}

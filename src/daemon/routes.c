@@ -26,6 +26,12 @@
 
 typedef void	(*handler_fn)(struct req *);
 
+/* What a client is told when the store is not this service's. */
+#define STORE_IDENTITY_MSG "the backup store is not this service's store " \
+	"(not initialised, not mounted, or another service's): an " \
+	"administrator must run `backup-cron init` on a new store or mount " \
+	"the right one"
+
 static void	h_health(struct req *);
 static void	h_list(struct req *);
 static void	h_create(struct req *);
@@ -42,15 +48,15 @@ static void	h_download(struct req *);
  */
 static const struct http_route	routes[] = {
 	{ HTTP_GET, "/backups/health", (void *)h_health, 0, "200 503" },
-	{ HTTP_GET, "/backups", (void *)h_list, 1, "200 400" },
-	{ HTTP_POST, "/backups", (void *)h_create, 1, "201 400 409 502" },
-	{ HTTP_GET, "/backups/:id", (void *)h_get, 1, "200 400 404" },
+	{ HTTP_GET, "/backups", (void *)h_list, 1, "200 400 503" },
+	{ HTTP_POST, "/backups", (void *)h_create, 1, "201 400 409 502 503" },
+	{ HTTP_GET, "/backups/:id", (void *)h_get, 1, "200 400 404 503" },
 	{ HTTP_DELETE, "/backups/:id", (void *)h_delete, 1,
-	    "200 400 404 409 502" },
+	    "200 400 404 409 502 503" },
 	{ HTTP_POST, "/backups/:id/restore", (void *)h_restore, 1,
-	    "200 400 404 409 422 502" },
+	    "200 400 404 409 422 502 503" },
 	{ HTTP_GET, "/backups/:id/download", (void *)h_download, 1,
-	    "200 400 404 502" },
+	    "200 400 404 502 503" },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
@@ -142,7 +148,9 @@ reply_engine(struct req *r, int rc)
 	if (msg == NULL || *msg == '\0')
 		msg = sb_strerror(rc);
 	sb_strlcpy(r->detail, msg, sizeof(r->detail));
-	if (status >= 500)
+	if (rc == SB_ERR_IDENTITY)
+		msg = STORE_IDENTITY_MSG;
+	else if (status >= 500)
 		msg = status == 502 ? "the object store failed" :
 		    "internal error";
 	else if (rc == SB_ERR_BUSY)
@@ -157,13 +165,28 @@ engine(struct req *r)
 	char	err[SB_ERRMSG_MAX] = "";
 
 	if (*r->eng == NULL &&
-	    sb_engine_open(r->eng, r->cfg, err) != SB_OK) {
+	    (r->open_rc = sb_engine_open(r->eng, r->cfg, err)) != SB_OK) {
 		*r->eng = NULL;
 		sb_log(SB_LOG_ERROR, "engine.open", "%s", err);
 		sb_strlcpy(r->detail, err, sizeof(r->detail));
 		return NULL;
 	}
 	return *r->eng;
+}
+
+/*
+ * Answer a request whose engine could not be opened: 503 STORE_IDENTITY
+ * when the store is not ours (an admin must act: init, mount), 500
+ * otherwise. The details (paths, hosts) go to the log only.
+ */
+static void
+reply_noengine(struct req *r)
+{
+	if (r->open_rc == SB_ERR_IDENTITY)
+		reply_error(r, 503, sb_errcode(SB_ERR_IDENTITY),
+		    STORE_IDENTITY_MSG);
+	else
+		reply_error(r, 500, "INTERNAL", "internal error");
 }
 
 /* --- request input ---------------------------------------------------------- */
@@ -290,7 +313,16 @@ h_health(struct req *r)
 	if (no_query(r) != 0)
 		return;
 	if ((e = engine(r)) == NULL) {
-		reply_error(r, 503, "INTERNAL", "catalog unavailable");
+		if (r->open_rc == SB_ERR_IDENTITY)
+			reply_noengine(r);
+		else
+			reply_error(r, 503, "INTERNAL", "catalog unavailable");
+		return;
+	}
+	/* A store that is not ours needs an admin: say so here too. */
+	if ((rc = sb_engine_store_ready(e)) == SB_ERR_IDENTITY) {
+		sb_strlcpy(r->detail, sb_engine_errmsg(e), sizeof(r->detail));
+		reply_error(r, 503, sb_errcode(rc), STORE_IDENTITY_MSG);
 		return;
 	}
 	memset(&f, 0, sizeof(f));
@@ -336,7 +368,7 @@ h_list(struct req *r)
 	if (f.limit == 0)
 		f.limit = SB_LIST_DEFAULT;
 	if ((e = engine(r)) == NULL) {
-		reply_error(r, 500, "INTERNAL", "internal error");
+		reply_noengine(r);
 		goto out;
 	}
 	if ((rc = sb_engine_list(e, &f, &l)) != SB_OK) {
@@ -378,7 +410,7 @@ h_create(struct req *r)
 	    http_create_nfields, &body) != 0)
 		goto out;
 	if ((e = engine(r)) == NULL) {
-		reply_error(r, 500, "INTERNAL", "internal error");
+		reply_noengine(r);
 		goto out;
 	}
 	rc = sb_engine_create(e, SB_TYPE_MANUAL, body.description,
@@ -406,7 +438,7 @@ h_get(struct req *r)
 	if (no_query(r) != 0 || valid_id(r) != 0)
 		return;
 	if ((e = engine(r)) == NULL) {
-		reply_error(r, 500, "INTERNAL", "internal error");
+		reply_noengine(r);
 		return;
 	}
 	if ((rc = sb_engine_get(e, r->id, &b)) != SB_OK)
@@ -447,7 +479,7 @@ h_delete(struct req *r)
 	if (no_query(r) != 0 || valid_id(r) != 0 || empty_body(r) != 0)
 		return;
 	if ((e = engine(r)) == NULL) {
-		reply_error(r, 500, "INTERNAL", "internal error");
+		reply_noengine(r);
 		return;
 	}
 	if ((rc = sb_engine_delete(e, r->id)) != SB_OK) {
@@ -485,7 +517,7 @@ h_restore(struct req *r)
 		return;
 	}
 	if ((e = engine(r)) == NULL) {
-		reply_error(r, 500, "INTERNAL", "internal error");
+		reply_noengine(r);
 		return;
 	}
 	if ((rc = sb_engine_restore(e, r->id, &res)) != SB_OK)
@@ -564,7 +596,7 @@ h_download(struct req *r)
 	if (no_query(r) != 0 || valid_id(r) != 0)
 		return;
 	if ((e = engine(r)) == NULL) {
-		reply_error(r, 500, "INTERNAL", "internal error");
+		reply_noengine(r);
 		return;
 	}
 	if ((rc = sb_engine_get(e, r->id, &b)) != SB_OK) {

@@ -19,6 +19,9 @@ head -c 2097152 /dev/urandom >"$TMP/f2m"
 head -c 10240 /dev/urandom >"$TMP/f10k"
 
 az_env "$PX_PORT" faults 2 4
+# The container, as `backup-cron init` makes it: no put creates one.
+"$CONF" create 2>>"$TMP/faults.err"
+check "create the faults container" test $? -eq 0
 px_reset
 
 # roundtrip NAME FILE: put through the proxy, get back, compare.

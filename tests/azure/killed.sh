@@ -41,6 +41,21 @@ retries = 2
 EOF
 export SAFBACKUP_AZURE_KEY=$DEVKEY
 bc() { "$CRON" --config "$K/safbackup.conf" "$@"; }
+# The container and its marker, as an admin sets up a store.
+bc init >/dev/null 2>"$K/init.err"
+check "backup-cron init sets up the container" test $? -eq 0
+# Azurite keeps its metadata in memory and saves it now and then: the
+# SIGKILL below would lose a container made just before (and the store
+# would rightly be refused as not initialised). A clean stop saves it.
+kill -TERM "$AZ_PID"
+wait "$AZ_PID" 2>/dev/null
+"$HERE/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
+    --blobPort "$AZ_PORT" --location "$TMP/azurite" \
+    --skipApiVersionCheck --loose --silent --disableTelemetry \
+    >>"$TMP/azurite.log" 2>&1 &
+AZ_PID=$!
+wait_http "http://127.0.0.1:$AZ_PORT/"
+check "the store survives a clean Azurite restart" bc list
 
 px_reset
 # Slow every block a little so the upload lasts long enough to be cut.

@@ -2,8 +2,8 @@
 # tests/azure/run.sh - the object store tests: the conformance suite on the
 # disk store and on Azure through Azurite, then the fault tests through
 # tests/azure/faultproxy.js, then (when backup-cron is built) metadata over
-# Azure's 8 KiB limit refused before any upload (metadata.sh) and Azurite
-# killed during a 200 MB backup.
+# Azure's 8 KiB limit refused before any upload (metadata.sh), the store
+# identity cases (identity.sh) and Azurite killed during a 200 MB backup.
 #
 #   BUILD_DIR=./build tests/azure/run.sh
 #
@@ -143,6 +143,13 @@ SB_TEST_STORE=disk SB_TEST_DISK_ROOT="$TMP/disk" "$CONF" suite \
     >"$TMP/disk.out" 2>&1
 sed 's/^/  disk: /' "$TMP/disk.out" | grep -v '^  disk: ok '
 tally "$TMP/disk.out" "conformance disk"
+# The whole suite again with the store under a [store] prefix (a
+# subdirectory of the root); names the suite sees must not change.
+echo "# conformance: disk store under [store] prefix svc/one/"
+SB_TEST_STORE=disk SB_TEST_DISK_ROOT="$TMP/disk" SB_TEST_PREFIX=svc/one/ \
+    SB_TEST_PAGINATION=200 "$CONF" suite >"$TMP/diskp.out" 2>&1
+sed 's/^/  disk+prefix: /' "$TMP/diskp.out" | grep -v '^  disk+prefix: ok '
+tally "$TMP/diskp.out" "conformance disk under a prefix"
 
 # --- conformance: azure -----------------------------------------------------
 echo "# conformance: azure (Azurite)"
@@ -226,6 +233,14 @@ if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -n "${PX_PORT:-}" ]; then
 	. "$HERE/metadata.sh"
 else
 	echo "# skip: metadata limit (no backup-cron built or no proxy)"
+fi
+
+# --- a store knows it is itself: missing container, prefixes -----------------
+if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -f "$HERE/identity.sh" ]; then
+	echo "# store identity on Azurite: a missing container, two prefixes"
+	. "$HERE/identity.sh"
+else
+	echo "# skip: store identity on Azurite (no backup-cron built)"
 fi
 
 # --- Azurite killed during a backup -------------------------------------------

@@ -79,9 +79,14 @@ seed() {
 		die "seeding an automatic backup failed"
 	SEED=$(mktemp -d /tmp/sb-e2e-seed.XXXXXX)
 	printf 'this is not a SQLite database\n' >"$SEED/not-a-database.db"
+	# Another source file, the same store: [store] service is set to the
+	# stack's (its default is the source's file name), so the store's
+	# marker still matches and the failure is recorded.
 	awk -v src="$SEED/not-a-database.db" '
 		/^\[/ { sect = $0 }
-		sect == "[source]" && /^[ \t]*path[ \t]*=/ { print "path = " src; next }
+		sect == "[source]" && /^[ \t]*path[ \t]*=/ {
+			n = split($0, p, "/"); svc = p[n]; print "path = " src; next }
+		sect == "[store]" && /^[ \t]*kind[ \t]*=/ { print; print "service = " svc; next }
 		{ print }' "$STACK_CONF" >"$SEED/bad.conf"
 	if "$CRON" --config "$SEED/bad.conf" backup --type automatic >/dev/null 2>"$SEED/err"; then
 		die "the seeded bad backup unexpectedly succeeded"

@@ -2,7 +2,8 @@
  * fuzz_azure.c - libFuzzer harness for what the Azure store parses from
  * outside: List Blobs responses (azure_xml.c, fed in pieces of varying
  * size), metadata values and Last-Modified dates from response headers,
- * connection strings, base64 keys. Built and run by tests/fuzz/run.sh,
+ * connection strings, base64 keys, and the store marker
+ * (store_marker.c: a marker parsed is formatted and parsed back equal). Built and run by tests/fuzz/run.sh,
  * which links util.c; the Azure parsers and the metadata map (store.c)
  * are compiled in here, with the two store constructors store.c names
  * stubbed out, so no network code is linked.
@@ -17,6 +18,7 @@
 #include "../../src/core/azure_auth.c"
 #include "../../src/core/azure_xml.c"
 #include "../../src/core/store.c"
+#include "../../src/core/store_marker.c"
 
 int
 sb_store_disk_open(struct sb_store **out, const char *root, char *err)
@@ -85,6 +87,18 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		return 0;
 	memcpy(s, d + 1, n - 1);
 	s[n - 1] = '\0';
+	{
+		struct sb_store_marker	 m, m2;
+		char			*txt = NULL;
+
+		if (sb_marker_parse(s, n - 1, &m, err) == SB_OK) {
+			if (sb_marker_format(&m, &txt) != SB_OK ||
+			    sb_marker_parse(txt, strlen(txt), &m2, err) !=
+			    SB_OK || memcmp(&m, &m2, sizeof(m)) != 0)
+				abort();
+			free(txt);
+		}
+	}
 	if (az_connstr_parse(s, &cs, err) == SB_OK)
 		az_connstr_clear(&cs);
 	if (az_b64_decode(s, &bin, &len) == SB_OK)

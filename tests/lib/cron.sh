@@ -3,7 +3,8 @@
 # Sourced after tests/lib/tap.sh with BUILD_DIR set (an absolute path).
 #
 #   W                 the work directory (removed at exit)
-#   write_config DIR  a disk-store config in DIR/safbackup.conf
+#   write_config DIR  a disk-store config in DIR/safbackup.conf, and its
+#                     store set up (`backup-cron init`), as an admin does
 #   bc ARGS...        backup-cron with the config of case directory $D
 #   start_writer MODE sb-writer on $D/app.db in journal MODE (wal|delete)
 #   json EXPR         evaluate a JS expression over the JSON on stdin (`o`)
@@ -37,6 +38,7 @@ write_config() { # dir
 	[disk]
 	root = $1/store
 	EOF
+	"$CRON" --config "$1/safbackup.conf" init >/dev/null
 }
 
 bc() { "$CRON" --config "$D/safbackup.conf" "$@"; }

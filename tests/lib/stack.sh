@@ -11,8 +11,10 @@
 #   BUILD_DIR    build tree with src/daemon/backupd                (required)
 #   RUNDIR       run directory: config, certs, logs, sockets       (required)
 #   PORT         HTTPS port on 127.0.0.1                 (default 8443)
-#   CONFIG       an existing safbackup config to use; without it one is
-#                written to $RUNDIR/safbackup.conf from the next three
+#   CONFIG       an existing safbackup config to use, its store set up
+#                already (`backup-cron init`); without it one is written
+#                to $RUNDIR/safbackup.conf from the next three, and
+#                `backup-cron init` sets up its store
 #   SOURCE_DB    the live SQLite database   (default $RUNDIR/app.db, made
 #                with one table if missing)
 #   STORE        disk (default) or azure; azure reads AZURE_ACCOUNT,
@@ -52,10 +54,11 @@ STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 stack_log() { printf 'stack: %s\n' "$*" >&2; }
 
-# Write the safbackup config for the run directory.
+# Write the safbackup config for the run directory and set up its store
+# (`backup-cron init`: the marker every operation checks), as an admin does.
 stack_write_config() {
 	local db=${SOURCE_DB:-$RUNDIR/app.db} kind=${STORE:-disk}
-	mkdir -p "$RUNDIR/store" "$RUNDIR/tmp/sb"
+	mkdir -p "$RUNDIR/store" "$RUNDIR/tmp/sb" "$RUNDIR/logs"
 	{
 		echo "# Written by tests/lib/stack.sh"
 		echo "[source]"
@@ -90,6 +93,12 @@ stack_write_config() {
 			return 1
 		fi
 	fi
+	"$BUILD_DIR/src/cron/backup-cron" --config "$RUNDIR/safbackup.conf" \
+		init >>"$RUNDIR/logs/init.log" 2>&1 || {
+		stack_log "backup-cron init failed; see $RUNDIR/logs/init.log"
+		tail -5 "$RUNDIR/logs/init.log" >&2
+		return 1
+	}
 }
 
 # A self-signed certificate for localhost, made once per run directory.

@@ -4,7 +4,12 @@
  *
  *   conformance [--config FILE] suite
  *   conformance [--config FILE] put NAME FILE | put-stream NAME FILE |
- *       get NAME FILE | head NAME | list PREFIX | del NAME
+ *       get NAME FILE | head NAME | list PREFIX | del NAME | create
+ *
+ * The store API does not read the marker (the engine does, through
+ * sb_store_identify): `suite` and `create` make the store's place exist
+ * with sb_store_create, as `backup-cron init` does; the single operations
+ * expect it to exist. SB_TEST_PREFIX sets [store] prefix.
  *
  * The store comes from FILE ([store] kind, [disk], [azure]: see
  * config.h) when given, else from the environment:
@@ -41,7 +46,7 @@
 
 static const char *const errname[SB_ERR__MAX] = {
 	"OK", "NOMEM", "INVAL", "NOTFOUND", "AUTOMATIC", "BUSY", "CORRUPT",
-	"STORAGE", "DB", "IO", "CONFIG", "AUTH",
+	"STORAGE", "DB", "IO", "CONFIG", "AUTH", "IDENTITY",
 };
 
 static int	npass, nfail;
@@ -261,6 +266,7 @@ find(const struct sb_object_list *l, const char *name)
 
 /* --- the cases ----------------------------------------------------------- */
 
+static const struct sb_config *gcfg;	/* the store's configuration */
 static char	pfx[64];	/* unique per run: tests never see old objects */
 static char	tmpdir[256];
 
@@ -755,6 +761,158 @@ t_staged(void)
 	unlink(path);
 }
 
+/*
+ * [store] prefix: two stores under two prefixes of the same place see
+ * only their own objects, by names without the prefix; the unprefixed
+ * store does not take theirs for its own names.
+ */
+static void
+t_prefix(void)
+{
+	struct sb_config	 ca, cb;
+	struct sb_store		*a = NULL, *b = NULL, *main_st = st;
+	struct sb_object_list	 l;
+	struct sb_object	 o;
+	char			 pa[96], pb[96], err[SB_ERRMSG_MAX], mem[4096];
+	char			 hex[65];
+	uint64_t		 size;
+	int			 rc;
+
+	snprintf(pa, sizeof(pa), "%sa/", pfx);
+	snprintf(pb, sizeof(pb), "%sb/deeper/", pfx);
+	ca = *gcfg;
+	cb = *gcfg;
+	ca.store_prefix = pa;
+	cb.store_prefix = pb;
+	rc = sb_store_open(&a, &ca, err);
+	if (rc == SB_OK)
+		rc = sb_store_open(&b, &cb, err);
+	check(rc == SB_OK, "open two stores under two prefixes", "%s", err);
+	if (rc != SB_OK)
+		goto out;
+	rc = sb_store_create(a);
+	if (rc == SB_OK)
+		rc = sb_store_create(b);
+	check(rc == SB_OK, "create under a prefix", "rc %d", rc);
+	st = a;
+	rc = put_str("backup-same", "from a", NULL);
+	st = b;
+	if (rc == SB_OK)
+		rc = put_str("backup-same", "from b!", NULL);
+	check(rc == SB_OK, "put one name under each prefix", "rc %d %s", rc,
+	    sb_store_errmsg(st));
+	st = a;
+	rc = fetch("backup-same", &size, hex, mem);
+	check(rc == SB_OK && strcmp(mem, "from a") == 0, "each prefix gets "
+	    "its own object back (a)", "rc %d '%s'", rc, mem);
+	st = b;
+	rc = fetch("backup-same", &size, hex, mem);
+	check(rc == SB_OK && strcmp(mem, "from b!") == 0, "each prefix gets "
+	    "its own object back (b)", "rc %d '%s'", rc, mem);
+	rc = sb_store_list(a, "", &l);
+	check(rc == SB_OK && l.n == 1 && strcmp(l.v[0].name,
+	    "backup-same") == 0 && l.v[0].size == 6, "list under a prefix: "
+	    "only its objects, names without the prefix", "rc %d n %zu %s",
+	    rc, l.n, l.n > 0 ? l.v[0].name : "");
+	sb_object_list_clear(&l);
+	rc = sb_store_list(b, "backup-", &l);
+	check(rc == SB_OK && l.n == 1 && l.v[0].size == 7,
+	    "list with a name prefix under a store prefix", "rc %d n %zu", rc,
+	    l.n);
+	sb_object_list_clear(&l);
+	rc = sb_store_head(b, "backup-same", &o);
+	check(rc == SB_OK && o.name != NULL &&
+	    strcmp(o.name, "backup-same") == 0 && o.size == 7,
+	    "head under a prefix gives the name without it", "rc %d", rc);
+	sb_object_clear(&o);
+	/* The unprefixed store: no object of its own by those names. */
+	st = main_st;
+	rc = fetch("backup-same", &size, hex, NULL);
+	check(rc == SB_ERR_NOTFOUND, "the unprefixed store does not see "
+	    "prefixed objects by their names", "rc %d", rc);
+	rc = sb_store_list(main_st, "backup-same", &l);
+	check(rc == SB_OK && l.n == 0, "nor lists them", "rc %d n %zu", rc,
+	    l.n);
+	sb_object_list_clear(&l);
+	/* Deleting under one prefix leaves the other's. */
+	rc = sb_store_del(a, "backup-same");
+	st = b;
+	if (rc == SB_OK)
+		rc = fetch("backup-same", &size, hex, mem);
+	check(rc == SB_OK && strcmp(mem, "from b!") == 0,
+	    "delete under one prefix leaves the other's", "rc %d", rc);
+	rc = sb_store_list(a, "", &l);
+	check(rc == SB_OK && l.n == 0, "deleted", "rc %d n %zu", rc, l.n);
+	sb_object_list_clear(&l);
+	(void)sb_store_del(b, "backup-same");
+out:
+	st = main_st;
+	sb_store_free(&a);
+	sb_store_free(&b);
+}
+
+/* put_new: an exclusive create; the second writer learns it lost. */
+static void
+t_put_new(void)
+{
+	char	name[128], mem[4096], hex[65];
+	uint64_t size;
+	int	rc, existed = -1;
+
+	snprintf(name, sizeof(name), "%sonce", pfx);
+	rc = sb_store_put_new(st, name, "first", 5, &existed);
+	check(rc == SB_OK && existed == 0, "put_new creates", "rc %d existed "
+	    "%d %s", rc, existed, sb_store_errmsg(st));
+	rc = sb_store_put_new(st, name, "second", 6, &existed);
+	check(rc == SB_OK && existed == 1, "put_new of an existing name "
+	    "says so", "rc %d existed %d %s", rc, existed,
+	    sb_store_errmsg(st));
+	rc = fetch(name, &size, hex, mem);
+	check(rc == SB_OK && strcmp(mem, "first") == 0, "and leaves the "
+	    "first object as it was", "rc %d '%s'", rc, mem);
+	(void)sb_store_del(st, name);
+}
+
+/*
+ * A store whose place is gone (a directory not mounted, a container
+ * deleted): list is an error, never an empty list, and a put creates
+ * nothing.
+ */
+static void
+t_not_there(void)
+{
+	struct sb_config	 c = *gcfg;
+	struct sb_store		*x = NULL;
+	struct sb_object_list	 l;
+	char			 root[512], cont[64], err[SB_ERRMSG_MAX];
+	int			 rc;
+
+	snprintf(root, sizeof(root), "%s/not-mounted", tmpdir);
+	snprintf(cont, sizeof(cont), "gone-%u", (unsigned)getpid());
+	c.disk_root = root;
+	c.az_container = cont;
+	c.store_prefix = NULL;
+	if ((rc = sb_store_open(&x, &c, err)) != SB_OK) {
+		check(0, "open a store that is not there", "%s", err);
+		return;
+	}
+	rc = sb_store_list(x, "", &l);
+	check(rc != SB_OK, "list of a store that is not there is an error",
+	    "rc %d n %zu", rc, l.n);
+	sb_object_list_clear(&l);
+	st = x;
+	rc = put_str("backup-x", "x", NULL);
+	st = NULL;
+	check(rc != SB_OK, "a put to a store that is not there fails", "rc %d",
+	    rc);
+	rc = sb_store_list(x, "", &l);
+	check(rc != SB_OK && (c.store_kind != SB_STORE_DISK ||
+	    access(root, F_OK) == -1), "and creates nothing (no directory, "
+	    "no container)", "rc %d", rc);
+	sb_object_list_clear(&l);
+	sb_store_free(&x);
+}
+
 static int
 suite(void)
 {
@@ -778,6 +936,14 @@ suite(void)
 	t_delete();
 	t_failed_put();
 	t_staged();
+	t_put_new();
+	t_prefix();
+	{
+		struct sb_store *keep = st;
+
+		t_not_there();
+		st = keep;
+	}
 	t_pagination();
 	rmdir(tmpdir);
 	printf("%d passed, %d failed\n", npass, nfail);
@@ -829,6 +995,7 @@ env_config(void)
 	c->az_concurrency = envnum("SB_TEST_AZ_CONCURRENCY", 4);
 	c->az_timeout = envnum("SB_TEST_AZ_TIMEOUT", 60);
 	c->az_retries = envnum("SB_TEST_AZ_RETRIES", 5);
+	c->store_prefix = envdup("SB_TEST_PREFIX");
 	return c;
 }
 
@@ -842,6 +1009,7 @@ env_config_free(struct sb_config *c)
 	free(c->az_key);
 	free(c->az_sas);
 	free(c->az_connstr);
+	free(c->store_prefix);
 	free(c);
 }
 
@@ -859,7 +1027,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: conformance [--config FILE] suite | "
 	    "put NAME FILE | put-stream NAME FILE | get NAME FILE | "
-	    "head NAME | list PREFIX | del NAME\n");
+	    "head NAME | list PREFIX | del NAME | create\n");
 	return 2;
 }
 
@@ -899,8 +1067,13 @@ main(int argc, char *argv[])
 		fprintf(stderr, "error %s: %s\n", errname[rc], err);
 		goto out;
 	}
-	if (strcmp(cmd, "suite") == 0)
-		rc = suite();
+	gcfg = cfg;
+	if (strcmp(cmd, "suite") == 0 || strcmp(cmd, "create") == 0) {
+		if ((rc = sb_store_create(st)) != SB_OK)
+			fail(rc);
+		else if (strcmp(cmd, "suite") == 0)
+			rc = suite();
+	}
 	else if (strcmp(cmd, "put") == 0 && argc == 4) {
 		if ((rc = sb_store_put_file(st, argv[2], argv[3], NULL)) !=
 		    SB_OK)

@@ -745,6 +745,60 @@ test_no_secret_in_errors(void **state)
 }
 
 /* The shipped example is a valid configuration with the defaults. */
+/* [store] service and prefix: defaults, normalisation, bad values. */
+static void
+test_store_identity_keys(void **state)
+{
+	struct fx	*fx = *state;
+
+	/* Defaults: the source's file name, and no prefix (today's layout). */
+	assert_int_equal(load(fx, MIN_DISK), SB_OK);
+	assert_string_equal(fx->cfg->store_service, "app.db");
+	assert_string_equal(fx->cfg->store_prefix, "");
+	assert_int_equal(load(fx, "[source]\npath = /srv/my app+1.db\n"
+	    "[catalog]\npath = /srv/c.db\n[disk]\nroot = /srv/b\n"), SB_OK);
+	assert_string_equal(fx->cfg->store_service, "my_app_1.db");
+	/* Set, and normalised to end with '/'. */
+	assert_int_equal(load(fx, MIN_DISK "[store]\nservice = Shop-2\n"
+	    "prefix = team/shop\n"), SB_OK);
+	assert_string_equal(fx->cfg->store_service, "Shop-2");
+	assert_string_equal(fx->cfg->store_prefix, "team/shop/");
+	assert_int_equal(load(fx, MIN_DISK "[store]\nprefix = shop/\n"), SB_OK);
+	assert_string_equal(fx->cfg->store_prefix, "shop/");
+	assert_int_equal(load(fx, MIN_DISK "[store]\nprefix =\n"), SB_OK);
+	assert_string_equal(fx->cfg->store_prefix, "");
+	/* From the environment too. */
+	setenv("SAFBACKUP_STORE_PREFIX", "env/p", 1);
+	assert_int_equal(load(fx, MIN_DISK), SB_OK);
+	assert_string_equal(fx->cfg->store_prefix, "env/p/");
+	unsetenv("SAFBACKUP_STORE_PREFIX");
+	/* Bad values say why. */
+	expect_error(fx, MIN_DISK "[store]\nprefix = /abs\n",
+	    ":8: [store] prefix: must not start with '/' (got '/abs')");
+	expect_error(fx, MIN_DISK "[store]\nprefix = a/../b\n",
+	    ":8: [store] prefix: a segment must not start with '.' (no '.', "
+	    "'..' or hidden names) (got 'a/../b')");
+	expect_error(fx, MIN_DISK "[store]\nprefix = a//b\n",
+	    ":8: [store] prefix: empty segment ('//') (got 'a//b')");
+	expect_error(fx, MIN_DISK "[store]\nprefix = Shop\n",
+	    ":8: [store] prefix: only a-z 0-9 . _ - in segments separated by "
+	    "'/' (got 'Shop')");
+	expect_error(fx, MIN_DISK "[store]\nservice = my service\n",
+	    ":8: [store] service: not a service name (1 to 64 of a-z A-Z 0-9 "
+	    ". _ -) (got 'my service')");
+	{
+		char	text[512], want[512], p[200];
+
+		memset(p, 'a', 129);
+		p[129] = '\0';
+		snprintf(text, sizeof(text), MIN_DISK "[store]\nprefix = %s\n",
+		    p);
+		snprintf(want, sizeof(want), ":8: [store] prefix: too long (at "
+		    "most 128 bytes) (got '%.100s...')", p);
+		expect_error(fx, text, want);
+	}
+}
+
 static void
 test_example_file(void **state)
 {
@@ -798,6 +852,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relative_paths, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_secret_in_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_identity_keys, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_example_file, setup,
 		    teardown),

@@ -58,6 +58,11 @@ setup(void **state)
 		fprintf(stderr, "open: %s\n", err);
 		return -1;
 	}
+	/* As `backup-cron init` does: open creates nothing. */
+	if (sb_store_create(f->s) != SB_OK) {
+		fprintf(stderr, "create: %s\n", sb_store_errmsg(f->s));
+		return -1;
+	}
 	*state = f;
 	return 0;
 }
@@ -257,16 +262,21 @@ test_open_errors(void **state)
 	struct sb_config	 cfg;
 	char			 err[SB_ERRMSG_MAX] = "", path[PATH_MAX];
 
-	/* Root is a regular file. */
+	/* Root is a regular file: open is lazy, create says so. */
 	snprintf(path, sizeof(path), "%s/afile", f->tmp);
 	write_file(path, "x");
-	assert_int_equal(sb_store_disk_open(&s, path, err), SB_ERR_STORAGE);
-	assert_null(s);
-	assert_non_null(strstr(err, "Not a directory"));
+	assert_int_equal(sb_store_disk_open(&s, path, err), SB_OK);
+	assert_int_equal(sb_store_create(s), SB_ERR_STORAGE);
+	assert_non_null(strstr(sb_store_errmsg(s), "Not a directory"));
+	sb_store_free(&s);
 	assert_int_equal(sb_store_disk_open(&s, "", err), SB_ERR_CONFIG);
 	assert_null(s);
 
-	/* Through the configuration: disk, a missing root, a bad kind. */
+	/*
+	 * Through the configuration: a missing root is not created by
+	 * open, nor by a put (an unmounted volume must stay visible as
+	 * missing); only sb_store_create makes it.
+	 */
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.store_kind = SB_STORE_DISK;
 	snprintf(path, sizeof(path), "%s/deep/er/store/", f->tmp);
@@ -274,6 +284,11 @@ test_open_errors(void **state)
 	assert_int_equal(sb_store_open(&s, &cfg, err), SB_OK);
 	assert_non_null(s);
 	assert_string_equal(s->ops->kind, "disk");
+	assert_int_equal(put_str(s, "hello", "world", NULL), SB_ERR_STORAGE);
+	assert_false(exists(path));
+	snprintf(path, sizeof(path), "%s/deep", f->tmp);
+	assert_false(exists(path));
+	assert_int_equal(sb_store_create(s), SB_OK);
 	assert_int_equal(put_str(s, "hello", "world", NULL), SB_OK);
 	sb_store_free(&s);
 	assert_null(s);
@@ -897,11 +912,282 @@ test_staging_sweep(void **state)
 	assert_true(exists(snap));	/* not ours */
 }
 
+/* --- the store marker ----------------------------------------------------- */
+
+#define UUID_A	"0b6f8f0e-6a4c-4c39-9f0e-2a1d3c4b5a69"
+
+static void
+test_marker_parse(void **state)
+{
+	struct sb_store_marker	 m, m2;
+	char			 err[SB_ERRMSG_MAX] = "", *txt = NULL;
+	const char		*ok = "{\"format\":1,\"service\":\"app.db\","
+	    "\"prefix\":\"svc/a/\",\"store_id\":\"" UUID_A "\","
+	    "\"created_at\":1764547200000}";
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"not json",
+		"{\"format\":2,\"service\":\"a\",\"prefix\":\"\",\"store_id\":\""
+		    UUID_A "\",\"created_at\":1}",
+		"{\"format\":1,\"prefix\":\"\",\"store_id\":\"" UUID_A
+		    "\",\"created_at\":1}",
+		"{\"format\":1,\"service\":\"a b\",\"prefix\":\"\",\"store_id\""
+		    ":\"" UUID_A "\",\"created_at\":1}",
+		"{\"format\":1,\"service\":\"a\",\"prefix\":\"x\",\"store_id\":"
+		    "\"" UUID_A "\",\"created_at\":1}",	/* not normalised */
+		"{\"format\":1,\"service\":\"a\",\"prefix\":\"../\",\"store_id\""
+		    ":\"" UUID_A "\",\"created_at\":1}",
+		"{\"format\":1,\"service\":\"a\",\"prefix\":\"\",\"store_id\":"
+		    "\"nope\",\"created_at\":1}",
+		"{\"format\":1,\"service\":\"a\",\"prefix\":\"\",\"store_id\":"
+		    "\"" UUID_A "\",\"created_at\":-1}",
+		"{\"format\":1,\"service\":\"a\",\"prefix\":\"\",\"store_id\":"
+		    "\"" UUID_A "\",\"created_at\":1} trailing",
+		"{\"format\":\"1\",\"service\":\"a\",\"prefix\":\"\",\"store_id\""
+		    ":\"" UUID_A "\",\"created_at\":1}",
+	};
+	enum sb_type		 t;
+	int64_t			 ms;
+	char			 id[SB_UUID_LEN + 1];
+
+	(void)state;
+	assert_int_equal(sb_marker_parse(ok, strlen(ok), &m, err), SB_OK);
+	assert_int_equal(m.format, 1);
+	assert_string_equal(m.service, "app.db");
+	assert_string_equal(m.prefix, "svc/a/");
+	assert_string_equal(m.store_id, UUID_A);
+	assert_int_equal(m.created_at, 1764547200000LL);
+	/* format -> parse gives the same marker back. */
+	assert_int_equal(sb_marker_format(&m, &txt), SB_OK);
+	assert_int_equal(sb_marker_parse(txt, strlen(txt), &m2, err), SB_OK);
+	assert_memory_equal(&m, &m2, sizeof(m));
+	free(txt);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (sb_marker_parse(bad[i], strlen(bad[i]), &m, err) == SB_OK)
+			fail_msg("accepted marker %zu: %s", i, bad[i]);
+		assert_true(err[0] != '\0');
+		assert_string_equal(m.store_id, "");
+	}
+	/* The marker's name is never taken for a backup's. */
+	assert_int_not_equal(sb_name_parse(SB_MARKER_NAME, &t, &ms, id), SB_OK);
+}
+
+static void
+test_prefix_normalise(void **state)
+{
+	static const struct { const char *in, *out; } good[] = {
+		{ "", "" }, { "a", "a/" }, { "a/", "a/" },
+		{ "svc-1/db.2_x", "svc-1/db.2_x/" }, { "a/b/c/", "a/b/c/" },
+	};
+	static const char *const bad[] = {
+		"/", "/a", "a//b", "a//", "..", "a/../b", "./a", "a/.hidden",
+		"A", "a b", "a\\b", "a/%", "é",
+	};
+	char		 out[SB_PREFIX_MAX + 1], longp[SB_PREFIX_MAX + 8];
+	const char	*why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(sb_prefix_normalise(good[i].in, out,
+		    sizeof(out), &why), SB_OK);
+		assert_string_equal(out, good[i].out);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		if (sb_prefix_normalise(bad[i], out, sizeof(out), &why) ==
+		    SB_OK)
+			fail_msg("accepted prefix '%s'", bad[i]);
+		assert_non_null(why);
+	}
+	/* 127 bytes + '/' fit; 128 + '/' do not. */
+	memset(longp, 'a', sizeof(longp));
+	longp[SB_PREFIX_MAX - 1] = '\0';
+	assert_int_equal(sb_prefix_normalise(longp, out, sizeof(out), &why),
+	    SB_OK);
+	assert_int_equal(strlen(out), SB_PREFIX_MAX);
+	longp[SB_PREFIX_MAX - 1] = 'a';
+	longp[SB_PREFIX_MAX] = '\0';
+	assert_int_equal(sb_prefix_normalise(longp, out, sizeof(out), &why),
+	    SB_ERR_INVAL);
+	/* Service names. */
+	assert_true(sb_valid_service("app.db"));
+	assert_true(sb_valid_service("My_Service-2"));
+	assert_false(sb_valid_service(""));
+	assert_false(sb_valid_service("a/b"));
+	assert_false(sb_valid_service("a b"));
+}
+
+/* A disk config on <tmp>/<dir> with a service and a prefix. */
+static void
+disk_cfg(struct sb_config *cfg, char *root, size_t len, const char *tmp,
+    const char *dir, const char *service, const char *prefix)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(root, len, "%s/%s", tmp, dir);
+	cfg->store_kind = SB_STORE_DISK;
+	cfg->disk_root = root;
+	cfg->store_service = (char *)service;
+	cfg->store_prefix = (char *)prefix;
+}
+
+static void
+test_put_new(void **state)
+{
+	struct fx	*f = *state;
+	int		 existed = -1;
+
+	assert_int_equal(sb_store_put_new(f->s, "once", "first", 5, &existed),
+	    SB_OK);
+	assert_int_equal(existed, 0);
+	assert_int_equal(sb_store_put_new(f->s, "once", "second", 6,
+	    &existed), SB_OK);
+	assert_int_equal(existed, 1);
+	expect_content(f->s, "once", "first");
+	/* Nothing left in .staging by either. */
+	{
+		char	st[PATH_MAX];
+
+		snprintf(st, sizeof(st), "%s/.staging", f->root);
+		assert_int_equal(count_entries(st), 0);
+	}
+}
+
+static void
+test_identify_init(void **state)
+{
+	struct fx		*f = *state;
+	struct sb_config	 cfg, other;
+	struct sb_store		*s = NULL, *s2 = NULL;
+	struct sb_store_marker	 m, m2;
+	char			 root[256], root2[256], path[PATH_MAX];
+	char			 err[SB_ERRMSG_MAX] = "";
+	int			 created = -1;
+
+	disk_cfg(&cfg, root, sizeof(root), f->tmp, "mnt/backups", "app.db",
+	    "");
+	assert_int_equal(sb_store_open(&s, &cfg, err), SB_OK);
+	/* Not mounted: the root is missing, identify says so, creates nothing. */
+	assert_int_equal(sb_store_identify(s, &cfg, NULL, &m, err),
+	    SB_ERR_IDENTITY);
+	assert_non_null(strstr(err, "not initialised"));
+	assert_non_null(strstr(err, "backup-cron init"));
+	assert_non_null(strstr(err, root));
+	snprintf(path, sizeof(path), "%s/mnt", f->tmp);
+	assert_false(exists(path));
+	/* init creates the root and the marker, once. */
+	assert_int_equal(sb_store_init(s, &cfg, &m, &created, err), SB_OK);
+	assert_int_equal(created, 1);
+	assert_true(sb_valid_uuid(m.store_id));
+	assert_string_equal(m.service, "app.db");
+	snprintf(path, sizeof(path), "%s/%s", root, SB_MARKER_NAME);
+	assert_true(exists(path));
+	assert_int_equal(sb_store_init(s, &cfg, &m2, &created, err), SB_OK);
+	assert_int_equal(created, 0);
+	assert_string_equal(m2.store_id, m.store_id);
+	assert_int_equal(sb_store_identify(s, &cfg, NULL, &m2, err), SB_OK);
+	assert_string_equal(m2.store_id, m.store_id);
+	assert_int_equal(sb_store_identify(s, &cfg, m.store_id, NULL, err),
+	    SB_OK);
+	/* Another store id than the catalog remembers. */
+	assert_int_equal(sb_store_identify(s, &cfg, UUID_A, NULL, err),
+	    SB_ERR_IDENTITY);
+	assert_non_null(strstr(err, UUID_A));
+	/* Another service on the same store and prefix: refused both ways. */
+	disk_cfg(&other, root2, sizeof(root2), f->tmp, "mnt/backups", "blog.db",
+	    "");
+	assert_int_equal(sb_store_open(&s2, &other, err), SB_OK);
+	assert_int_equal(sb_store_identify(s2, &other, NULL, NULL, err),
+	    SB_ERR_IDENTITY);
+	assert_non_null(strstr(err, "app.db"));
+	assert_int_equal(sb_store_init(s2, &other, &m2, &created, err),
+	    SB_ERR_IDENTITY);
+	assert_int_equal(created, 0);
+	sb_store_free(&s2);
+	/* A marker that is not one. */
+	write_file(path, "{\"format\":1}");
+	assert_int_equal(sb_store_identify(s, &cfg, NULL, NULL, err),
+	    SB_ERR_IDENTITY);
+	assert_non_null(strstr(err, "not a safbackup store marker"));
+	sb_store_free(&s);
+}
+
+/* Two prefixes in one directory, and the layout without one, apart. */
+static void
+test_prefix_disk(void **state)
+{
+	struct fx		*f = *state;
+	struct sb_config	 ca, cb, c0;
+	struct sb_store		*a = NULL, *b = NULL, *z = NULL;
+	struct sb_store_marker	 m;
+	struct sb_object_list	 l;
+	struct sb_object	 o;
+	char			 ra[256], rb[256], r0[256];
+	char			 path[PATH_MAX], err[SB_ERRMSG_MAX] = "";
+	int			 created;
+
+	disk_cfg(&ca, ra, sizeof(ra), f->tmp, "shared", "a.db", "svc-a/");
+	disk_cfg(&cb, rb, sizeof(rb), f->tmp, "shared", "b.db", "team/svc-b/");
+	disk_cfg(&c0, r0, sizeof(r0), f->tmp, "shared", "z.db", "");
+	assert_int_equal(sb_store_open(&a, &ca, err), SB_OK);
+	assert_int_equal(sb_store_open(&b, &cb, err), SB_OK);
+	assert_int_equal(sb_store_open(&z, &c0, err), SB_OK);
+	assert_int_equal(sb_store_init(a, &ca, &m, &created, err), SB_OK);
+	assert_string_equal(m.prefix, "svc-a/");
+	assert_int_equal(sb_store_init(b, &cb, &m, &created, err), SB_OK);
+	assert_int_equal(sb_store_init(z, &c0, &m, &created, err), SB_OK);
+	assert_int_equal(put_str(a, "backup-x", "A", NULL), SB_OK);
+	assert_int_equal(put_str(b, "backup-x", "B", NULL), SB_OK);
+	assert_int_equal(put_str(z, "backup-x", "Z", NULL), SB_OK);
+	/* The prefix is a subdirectory of the root. */
+	snprintf(path, sizeof(path), "%s/svc-a/backup-x", ra);
+	assert_true(exists(path));
+	snprintf(path, sizeof(path), "%s/team/svc-b/backup-x", ra);
+	assert_true(exists(path));
+	expect_content(a, "backup-x", "A");
+	expect_content(b, "backup-x", "B");
+	expect_content(z, "backup-x", "Z");
+	/* Each lists its own objects only, by names without the prefix. */
+	assert_int_equal(sb_store_list(a, "", &l), SB_OK);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].name, "backup-x");
+	assert_string_equal(l.v[1].name, SB_MARKER_NAME);
+	sb_object_list_clear(&l);
+	assert_int_equal(sb_store_list(z, "backup-", &l), SB_OK);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.v[0].size, 1);
+	sb_object_list_clear(&l);
+	assert_int_equal(sb_store_head(b, "backup-x", &o), SB_OK);
+	assert_string_equal(o.name, "backup-x");
+	sb_object_clear(&o);
+	/* A prefix's store cannot reach another's objects by name. */
+	assert_int_equal(sb_store_head(a, "svc-b", &o), SB_ERR_NOTFOUND);
+	assert_int_not_equal(sb_store_get(z, "svc-a/backup-x", buf_write,
+	    &(struct bwr){ 0 }), SB_OK);
+	assert_int_equal(sb_store_del(a, "backup-x"), SB_OK);
+	expect_content(b, "backup-x", "B");
+	expect_content(z, "backup-x", "Z");
+	/* Each marker names its own prefix; the other's config is refused. */
+	assert_int_equal(sb_store_identify(a, &cb, NULL, NULL, err),
+	    SB_ERR_IDENTITY);
+	sb_store_free(&a);
+	sb_store_free(&b);
+	sb_store_free(&z);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_layout, setup,
+		    teardown),
+		cmocka_unit_test(test_marker_parse),
+		cmocka_unit_test(test_prefix_normalise),
+		cmocka_unit_test_setup_teardown(test_put_new, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identify_init, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_prefix_disk, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
 		    teardown),

@@ -105,6 +105,15 @@ describe('list states', () => {
 		expect(rows(wrapper)).toHaveLength(1);
 	});
 
+	it('says when the backup storage is not this service\'s (503 STORE_IDENTITY)', async () => {
+		await mountWith(fetchStub({ 'GET /backups': apiError(503, 'STORE_IDENTITY',
+		    'the backup store is not this service\'s store: run backup-cron init') }));
+		const err = wrapper.find('[data-test="load-error"]');
+		expect(err.text()).toContain('The backup storage is not this service\'s');
+		expect(err.text()).toContain('Nothing was changed');
+		expect(err.text()).toContain('backup-cron init');
+	});
+
 	it('shows a clear message for 401 instead of the page', async () => {
 		await mountWith(fetchStub({ 'GET /backups': apiError(401, 'UNAUTHENTICATED', 'no identity') }));
 		const box = wrapper.find('[data-test="auth-problem"]');
