@@ -26,8 +26,7 @@ retries = 1
 EOF
 export SAFBACKUP_AZURE_KEY=$DEVKEY
 mbc() { "$CRON" --config "$M/safbackup.conf" "$@"; }
-# Where backup-cron has an explicit init step, set the container up.
-if "$CRON" init --help >/dev/null 2>&1; then mbc init >/dev/null 2>&1; fi
+mbc init >/dev/null 2>&1
 px_puts() {
 	curl -s "$PX/stats" | node -e 'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>console.log(JSON.parse(d).byMethod.PUT || 0))'
 }

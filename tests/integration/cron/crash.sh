@@ -42,9 +42,9 @@ trap crash_cleanup EXIT
 
 skip() { SKIPPED=$((SKIPPED + 1)); echo "skip: $*"; }
 quiet() { "$@" >/dev/null 2>&1; }
-# A fresh store (a new tmpfs) set up as such, where backup-cron has an
-# explicit init step; without one the store is made on first use.
-store_init() { if quiet "$CRON" init --help; then quiet bc init; fi; }
+# A fresh tmpfs mounted over the store: a new, empty store for this
+# catalog, which remembers the one before (hence --force).
+store_init() { quiet bc init --force; }
 
 # start_listener MODE LOG: a webhook on a free port (LPORT). MODE answer:
 # 204 to every POST; hang: accept, read, never answer. Each body is one
@@ -255,11 +255,11 @@ ev=$(grep '"event":"backup.failed"' "$D/err")
 expect_match "nostore: a backup.failed JSON event on stderr" "$ev" '"level":"error"'
 expect_match "nostore: the event names the store" "$ev" "store"
 hook=$(grep '"event":"backup.failed"' "$D/hook.log" 2>/dev/null)
-expect_match "nostore: the webhook received backup.failed" "$hook" '"event":"backup.failed".*the store cannot be opened'
+expect_match "nostore: the webhook received backup.failed" "$hook" "\"event\":\"backup.failed\".*store $D/store"
 fid=$(json 'o.backup_id' <<<"$hook" 2>/dev/null)
 expect_match "nostore: the catalog records the backup failed" \
 	"$(cat_q "SELECT type || ' ' || status || ' ' || error FROM backups WHERE id = '$fid'")" \
-	"^automatic failed the store cannot be opened"
+	"^automatic failed .*store $D/store"
 expect_eq "nostore: the earlier backup is still completed" \
 	"$(cat_q "SELECT count(*) FROM backups WHERE status = 'completed'")" 1
 
@@ -317,7 +317,10 @@ else
 	printf '[report]\nwebhook = http://127.0.0.1:%s/hook\n' "$LPORT" >>"$D/safbackup.conf"
 	# A record that must not change.
 	sqlite3 "$D/small.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1);"
-	sed "s#^path = $D/app.db#path = $D/small.db#" "$D/safbackup.conf" >"$D/small.conf"
+	# Another database into the same store and catalog: the same service.
+	sed -e "s#^path = $D/app.db#path = $D/small.db#" \
+		-e "s#^kind = disk#kind = disk\nservice = app.db#" \
+		"$D/safbackup.conf" >"$D/small.conf"
 	expect_exit "full: a small backup fits" 0 quiet "$CRON" --config "$D/small.conf" backup --type manual
 	before=$(cat_q "SELECT * FROM backups")
 	bc backup --type automatic >"$D/out" 2>"$D/err"; rc=$?
@@ -361,6 +364,8 @@ else
 	fi
 
 	# A restore whose download cannot fit in temp_dir is refused first.
+	# The store is the first one again: the catalog goes back to it.
+	store_init
 	expect_exit "full: a 30 MB backup on a roomy store" 0 quiet bc backup --type manual --description big
 	big=$(cat_q "SELECT id FROM backups WHERE description = 'big'")
 	sqlite3 "$D/app.db" "UPDATE state SET v = 'B'"

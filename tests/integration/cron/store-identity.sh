@@ -97,6 +97,8 @@ expect_match "root missing: the error names the store" "$out" "disk store $D/sto
 expect_match "root missing: the error says what is missing" "$out" "not initialised.*\\[disk\\] root $D/store: No such file"
 expect_match "root missing: the error says what to do" "$out" "run \`backup-cron init\` if this is a new store; if its volume is not mounted.*mount"
 check "root missing: backup created no directory" test ! -e "$D/store"
+expect_match "root missing: the failed backup is recorded, with the reason" \
+	"$(bc list --type automatic --status failed 2>/dev/null)" "failed .*not initialised"
 expect_eq "root missing: every earlier record unchanged after backup" "$(records_of "$D" "$before")" "$before"
 out=$(bc reconcile 2>&1); rc=$?
 expect_eq "root missing: reconcile exits 8" "$rc" 8
@@ -106,24 +108,27 @@ expect_exit "root missing: prune exits 8" 8 bc prune
 expect_exit "root missing: restore exits 8" 8 bc restore "$id"
 expect_eq "root missing: the live database is untouched" "$(sqlite3 "$D/app.db" 'SELECT x FROM t')" live
 expect_exit "root missing: verify exits 8" 8 bc verify "$id"
-expect_exit "root missing: delete exits 8" 8 bc delete "$id"
-expect_exit "root missing: list exits 8 (the store is checked when opened)" 8 bc list
+mid=$(sqlite3 "$D/catalog.db" "SELECT id FROM backups WHERE type = 'manual'")
+expect_exit "root missing: delete of a manual backup exits 8" 8 bc delete "$mid"
+expect_exit "root missing: list still works (the catalog only)" 0 bc list --limit 1
 check "root missing: still no directory after every command" test ! -e "$D/store"
 expect_eq "root missing: every earlier record still unchanged" "$(records_of "$D" "$before")" "$before"
 
 if [ "$HAVE_NODE" = 1 ]; then
-	# A fresh backupd on the same config: every route is 503 STORE_IDENTITY.
+	# A fresh backupd on the same config: the list (catalog only) shows
+	# the failed backup and why; every route that needs the store, and
+	# health, is 503 STORE_IDENTITY.
 	start_backupd
 	out=$(fcgi GET /backups)
-	expect_match "backupd: GET /backups is 503 STORE_IDENTITY" "$out" '^503 .*"code":"STORE_IDENTITY"'
+	expect_match "backupd: GET /backups lists the failed backup and why" "$out" '^200 .*"status":"failed".*not initialised'
+	out=$(fcgi GET /backups/health)
+	expect_match "backupd: health is 503 STORE_IDENTITY" "$out" '^503 .*"code":"STORE_IDENTITY"'
 	expect_match "backupd: the message says what to do" "$out" 'backup-cron init'
 	if [[ $out == *"$D"* ]]; then t_fail "backupd: no path in the answer" "$out"; else t_ok "backupd: no path in the answer"; fi
 	out=$(fcgi POST /backups '{}')
 	expect_match "backupd: POST /backups is 503 STORE_IDENTITY" "$out" '^503 .*"code":"STORE_IDENTITY"'
 	out=$(fcgi POST "/backups/$id/restore" '{"confirm":true}')
 	expect_match "backupd: a restore is 503 STORE_IDENTITY" "$out" '^503 .*"code":"STORE_IDENTITY"'
-	out=$(fcgi GET /backups/health)
-	expect_match "backupd: health is 503 STORE_IDENTITY" "$out" '^503 .*"code":"STORE_IDENTITY"'
 	check "backupd: the log names the store" grep -q "disk store $D/store" "$D/backupd.log"
 	stop_backupd
 	check "backupd created no directory" test ! -e "$D/store"
@@ -217,6 +222,10 @@ svc_config() { # name service prefix
 	prefix = $3
 	[disk]
 	root = $S
+	[retention]
+	# planted old backups, pruned by age: no floor, no gap halt
+	min_keep = 0
+	max_gap_hours = 8760
 	EOF
 	sqlite3 "$d/app.db" "CREATE TABLE t(x); INSERT INTO t VALUES ('$1');"
 	"$CRON" --config "$d/safbackup.conf" init >/dev/null
