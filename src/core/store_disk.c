@@ -249,6 +249,35 @@ staging_ensure(struct disk_store *d)
 }
 
 /*
+ * Make a new temp file of ours for op in .staging (tempfile.h: named, and
+ * owned through its companion's lock until sb_temp_release), open for
+ * writing. Returns the fd, or -1 with the store's message set (naming the
+ * object the write is for).
+ */
+static int
+staging_temp(struct disk_store *d, struct sb_temp *t, const char *op,
+    const char *name)
+{
+	char	msg[SB_ERRMSG_MAX];
+	int	fd;
+
+	if (staging_ensure(d) == -1) {
+		disk_err(d, SB_ERR_STORAGE, "write %s: %s: %s", name,
+		    d->staging, strerror(errno));
+		return -1;
+	}
+	if (sb_temp_reserve(t, d->staging, op, NULL, msg) != SB_OK) {
+		disk_err(d, SB_ERR_STORAGE, "write %s: %s", name, msg);
+		return -1;
+	}
+	if ((fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1)
+		disk_err(d, SB_ERR_STORAGE, "write %s: %s: %s", name,
+		    d->staging, strerror(errno));
+	return fd;
+}
+
+/*
  * Open the directory store at root. Nothing is created and nothing is
  * required to exist yet: sb_store_identify() reads the marker next and
  * says clearly what is missing. *out is the caller's (sb_store_free).
@@ -491,7 +520,7 @@ static int
 meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 {
 	struct sb_temp	 t = { "", -1 };
-	char		 dst[PATH_MAX], msg[SB_ERRMSG_MAX];
+	char		 dst[PATH_MAX];
 	char		*txt = NULL, *tmp = t.path;
 	int		 fd = -1, rc = SB_ERR_STORAGE;
 
@@ -503,21 +532,8 @@ meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 		rc = disk_err(d, SB_ERR_NOMEM, "put %s: out of memory", name);
 		goto out;
 	}
-	if (staging_ensure(d) == -1) {
-		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
-		    strerror(errno));
+	if ((fd = staging_temp(d, &t, "meta", name)) == -1)
 		goto out;
-	}
-	if (sb_temp_reserve(&t, d->staging, "meta", NULL, msg) != SB_OK) {
-		disk_err(d, rc, "write %s: %s", name, msg);
-		goto out;
-	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1) {
-		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
-		    strerror(errno));
-		goto out;
-	}
 	if (write_all(fd, txt, strlen(txt)) == -1 || fsync(fd) == -1) {
 		disk_err(d, rc, "write %s%s: %s", name, META_SUFFIX,
 		    strerror(errno));
@@ -593,7 +609,6 @@ disk_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
 {
 	struct disk_store	*d = (struct disk_store *)s;
 	struct sb_temp		 t = { "", -1 };
-	char			 msg[SB_ERRMSG_MAX];
 	char			*buf = NULL, *tmp = t.path;
 	ssize_t			 n;
 	int			 fd = -1, rc, eno;
@@ -605,21 +620,8 @@ disk_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
 		goto out;
 	}
 	rc = SB_ERR_STORAGE;
-	if (staging_ensure(d) == -1) {
-		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
-		    strerror(errno));
+	if ((fd = staging_temp(d, &t, "put", name)) == -1)
 		goto out;
-	}
-	if (sb_temp_reserve(&t, d->staging, "put", NULL, msg) != SB_OK) {
-		disk_err(d, rc, "write %s: %s", name, msg);
-		goto out;
-	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1) {
-		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
-		    strerror(errno));
-		goto out;
-	}
 	for (;;) {
 		n = rd(arg, buf, DISK_BUFSZ);
 		if (n == 0)
@@ -953,7 +955,7 @@ disk_put_new(struct sb_store *s, const char *name, const void *buf,
 {
 	struct disk_store	*d = (struct disk_store *)s;
 	struct sb_temp		 t = { "", -1 };
-	char			 dst[PATH_MAX], msg[SB_ERRMSG_MAX];
+	char			 dst[PATH_MAX];
 	char			*tmp = t.path;
 	int			 fd = -1, rc;
 
@@ -963,21 +965,8 @@ disk_put_new(struct sb_store *s, const char *name, const void *buf,
 		return disk_err(d, SB_ERR_INVAL, "put %s: path too long",
 		    name);
 	rc = SB_ERR_STORAGE;
-	if (staging_ensure(d) == -1) {
-		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
-		    strerror(errno));
+	if ((fd = staging_temp(d, &t, "put", name)) == -1)
 		goto out;
-	}
-	if (sb_temp_reserve(&t, d->staging, "put", NULL, msg) != SB_OK) {
-		disk_err(d, rc, "write %s: %s", name, msg);
-		goto out;
-	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1) {
-		disk_err(d, rc, "write %s: %s: %s", name, d->staging,
-		    strerror(errno));
-		goto out;
-	}
 	if (write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
 		disk_err(d, rc, "write %s: %s", name, strerror(errno));
 		goto out;

@@ -1,6 +1,7 @@
 # tests/lib/cron.sh - what the backup-cron black-box tests share: a work
 # directory, a config per case, the binary, a live writer, JSON queries.
-# Sourced after tests/lib/tap.sh with BUILD_DIR set (an absolute path).
+# Sourced with ROOT set (the source tree); it sources tests/lib/tap.sh
+# and makes BUILD_DIR (default $ROOT/build) absolute.
 #
 #   W                 the work directory (removed at exit)
 #   write_config DIR  a disk-store config in DIR/safbackup.conf, and its
@@ -8,6 +9,11 @@
 #   bc ARGS...        backup-cron with the config of case directory $D
 #   start_writer MODE sb-writer on $D/app.db in journal MODE (wal|delete)
 #   json EXPR         evaluate a JS expression over the JSON on stdin (`o`)
+
+# shellcheck source=tap.sh
+. "$ROOT/tests/lib/tap.sh"
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+BUILD_DIR=$(cd "$BUILD_DIR" && pwd) || exit 1
 
 CRON=$BUILD_DIR/src/cron/backup-cron
 WRITER=$BUILD_DIR/src/tools/sb-writer

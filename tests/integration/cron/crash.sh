@@ -22,10 +22,6 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
-# shellcheck source=../../lib/tap.sh
-. "$ROOT/tests/lib/tap.sh"
 # shellcheck source=../../lib/cron.sh
 . "$ROOT/tests/lib/cron.sh"
 
