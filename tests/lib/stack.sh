@@ -275,7 +275,7 @@ stack_start() {
 	stack_share "$STACK_SOCKET" || return 1
 
 	local errlog=$RUNDIR/logs/nginx-error.log mark
-	mark=$(wc -l <"$errlog" 2>/dev/null || echo 0)
+	mark=$({ wc -l <"$errlog"; } 2>/dev/null || echo 0)
 	"$STACK_NGINX" -p "$RUNDIR" -c "$RUNDIR/nginx.conf" -e "$errlog" \
 		-g 'daemon on;' 2>>"$errlog" || {
 		# The port may have been taken since the check above.

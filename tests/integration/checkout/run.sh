@@ -93,6 +93,8 @@ round() { # who
 	fi
 	expect_match "[$who] ./dev up prints the URL" "$(cat "$log")" \
 		"https://localhost:$port"
+	expect_eq "[$who] ./dev up printed no shell error" \
+		"$(grep -E 'No such file|command not found|Permission denied' "$log")" ""
 	expect_eq "[$who] GET /backups/health answers 200" \
 		"$(curl -ks -o /dev/null -w '%{http_code}' \
 		"https://localhost:$port/backups/health")" 200
