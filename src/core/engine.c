@@ -11,9 +11,12 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -782,19 +785,219 @@ restore_space(struct sb_engine *e, const struct sb_backup *b)
 	return SB_OK;
 }
 
+/* fsync the directory dir, so a name just renamed into it is durable. */
+static int
+fsync_dir(const char *dir, char *err)
+{
+	int	fd, ret = SB_OK;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(fd) == -1) {
+		sb_seterr(err, "fsync %s: %s", dir, strerror(errno));
+		ret = SB_ERR_IO;
+	}
+	if (fd != -1)
+		close(fd);
+	return ret;
+}
+
+/* Milliseconds on a clock that does not jump (the writers' wait). */
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The safety backup of a restore, taken while txn holds the live
+ * database's write lock (sb_snapshot_restore_begin): exactly the state
+ * the restore replaces. It is durable locally and recorded completed
+ * before this returns SB_OK, so the copy may then change the live
+ * database:
+ * - local store (it has a staging directory): snapshot into the staging
+ *   directory, put_file renames it into the store (fsync of the file and
+ *   of the directory), record completed. Nothing is left to do later.
+ * - remote store (Azure): snapshot into temp_dir, fsynced, then renamed to
+ *   local (<temp_dir>/<object name>, a name the temp sweeper never
+ *   removes), directory fsynced, record completed. The caller uploads it
+ *   after the copy (safety_upload) and removes local once it is stored.
+ *   local is "" for a local store.
+ * On failure the record is marked failed, reported, nothing of it is
+ * left, and the live database is untouched (the caller aborts txn).
+ * out gets the record (the caller clears it); meta its object metadata.
+ */
+static int
+safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
+    const char *restored_id, struct sb_backup *out, struct sb_meta *meta,
+    char local[PATH_MAX])
+{
+	struct sb_backup	 b;
+	struct sb_temp		 t = { "", -1 };
+	const char		*stags[] = { "safety", "pre-restore" };
+	const char		*tdir = e->cfg->temp_dir;
+	char			 name[SB_NAME_MAX + 1], desc[128];
+	char			 msg[SB_ERRMSG_MAX];
+	int			 rc, inserted = 0, stored = 0, remote;
+
+	memset(&b, 0, sizeof(b));
+	local[0] = '\0';
+	remote = sb_store_staging_dir(e->store) == NULL;
+	snprintf(desc, sizeof(desc), "safety backup before restoring %s",
+	    restored_id);
+	b.size = -1;
+	b.type = SB_TYPE_MANUAL;
+	b.status = SB_STATUS_PENDING;
+	b.created_at = sb_now_ms();
+	if ((rc = sb_uuid_new(b.id)) != SB_OK) {
+		fail(e, rc, "cannot make a backup id");
+		goto out;
+	}
+	if ((rc = sb_name_format(b.type, b.created_at, b.id, name,
+	    sizeof(name))) != SB_OK) {
+		fail(e, rc, "cannot name the backup");
+		goto out;
+	}
+	if ((b.location = strdup(name)) == NULL ||
+	    (b.description = strdup(desc)) == NULL ||
+	    sb_backup_set_tags(&b, stags, 2) != SB_OK) {
+		rc = fail(e, SB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = sb_catalog_insert(e->cat, &b)) != SB_OK) {
+		fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+		goto out;
+	}
+	inserted = 1;
+	sb_logkv(SB_LOG_INFO, "backup.started",
+	    (const char *[]){ "backup_id", b.id, "type", "manual",
+	    "location", name, NULL }, "safety backup started");
+	if ((rc = sb_temp_reserve(&t, work_dir(e), "snapshot", b.id, msg)) !=
+	    SB_OK) {
+		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
+		goto out;
+	}
+	if ((rc = sb_snapshot_take_locked(txn, t.path, b.sha256, &b.size,
+	    msg)) != SB_OK) {
+		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
+		goto out;
+	}
+	b.completed_at = sb_now_ms();
+	if ((rc = meta_build(&b, meta)) != SB_OK) {
+		fail(e, rc, "cannot build the object metadata");
+		goto out;
+	}
+	if (!remote) {
+		if ((rc = sb_store_put_file(e->store, name, t.path, meta)) !=
+		    SB_OK) {
+			fail(e, rc, "upload to the %s store: %s",
+			    e->store->ops->kind, sb_store_errmsg(e->store));
+			goto out;
+		}
+		stored = 1;
+	} else {
+		if (snprintf(local, PATH_MAX, "%s/%s", tdir, name) >=
+		    PATH_MAX) {
+			rc = fail(e, SB_ERR_INVAL, "%s: path too long", tdir);
+			local[0] = '\0';
+			goto out;
+		}
+		if (rename(t.path, local) == -1) {
+			rc = fail(e, SB_ERR_IO, "keeping the safety snapshot "
+			    "as %s: %s", local, strerror(errno));
+			local[0] = '\0';
+			goto out;
+		}
+		if ((rc = fsync_dir(tdir, msg)) != SB_OK) {
+			fail(e, rc, "keeping the safety snapshot: %s", msg);
+			goto out;
+		}
+	}
+	if ((rc = sb_catalog_complete(e->cat, b.id, b.completed_at, b.size,
+	    b.sha256)) != SB_OK) {
+		fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+		goto out;
+	}
+	b.status = SB_STATUS_COMPLETED;
+	sb_logkv(SB_LOG_INFO, "backup.completed",
+	    (const char *[]){ "backup_id", b.id, "sha256", b.sha256, NULL },
+	    "safety backup completed: %lld bytes%s%s", (long long)b.size,
+	    remote ? ", kept locally until uploaded: " : "", local);
+	rc = SB_OK;
+out:
+	sb_temp_release(&t);
+	if (rc != SB_OK && inserted) {
+		if (stored)
+			(void)sb_store_del(e->store, name);
+		if (local[0] != '\0')
+			(void)unlink(local);
+		local[0] = '\0';
+		b.status = SB_STATUS_FAILED;
+		b.completed_at = sb_now_ms();
+		if (sb_catalog_fail(e->cat, b.id, b.completed_at, e->err) !=
+		    SB_OK)
+			sb_log(SB_LOG_ERROR, "catalog.error",
+			    "cannot mark backup %s failed: %s", b.id,
+			    sb_catalog_errmsg(e->cat));
+		report(e, "backup.failed", rc, b.id, e->err);
+	}
+	*out = b;
+	return rc;
+}
+
+/*
+ * After the copy, a remote store's safety snapshot goes up from its local
+ * copy (safety_locked). Stored: the local copy is removed. Not stored:
+ * the local copy stays where it is (the only copy of the pre-restore
+ * state: never removed by us), the failure is logged and reported
+ * (safety.upload_failed), and the message for the restore's record is
+ * left in warn. The restore itself has succeeded either way.
+ */
+static void
+safety_upload(struct sb_engine *e, const struct sb_backup *s,
+    const struct sb_meta *meta, const char *local, char warn[SB_ERRMSG_MAX])
+{
+	char	msg[SB_ERRMSG_MAX];
+	int	rc;
+
+	warn[0] = '\0';
+	if (local[0] == '\0')
+		return;
+	if ((rc = sb_store_put_file(e->store, s->location, local, meta)) ==
+	    SB_OK) {
+		(void)unlink(local);
+		sb_logkv(SB_LOG_INFO, "safety.uploaded", (const char *[]){
+		    "backup_id", s->id, NULL }, "safety backup uploaded");
+		return;
+	}
+	sb_strlcpy(msg, sb_store_errmsg(e->store), sizeof(msg));
+	sb_seterr(warn, "the restore succeeded but its safety backup %s "
+	    "could not be uploaded to the %s store (%s); the pre-restore "
+	    "database is kept at %s: copy it somewhere safe before anything "
+	    "else", s->id, e->store->ops->kind, msg, local);
+	sb_log(SB_LOG_ERROR, "safety.upload_failed", "%s", warn);
+	report(e, "safety.upload_failed", rc, s->id, warn);
+}
+
 int
 sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 {
 	struct sb_backup	 b, safety;
 	struct sb_restore	 r;
+	struct sb_restore_txn	*txn = NULL;
+	struct sb_meta		 smeta;
 	struct sb_temp		 t = { "", -1 };
-	char			 msg[SB_ERRMSG_MAX];
-	const char		*stags[] = { "safety", "pre-restore" };
-	char			 sdesc[128];
+	char			 msg[SB_ERRMSG_MAX], warn[SB_ERRMSG_MAX] = "";
+	char			 local[PATH_MAX] = "", blocked[32] = "";
+	int64_t			 t0 = 0;
 	int			 rc, locked = 0, recorded = 0, replaced = 0;
 
 	memset(&b, 0, sizeof(b));
 	memset(&safety, 0, sizeof(safety));
+	memset(&smeta, 0, sizeof(smeta));
 	memset(&r, 0, sizeof(r));
 	if ((rc = sb_engine_get(e, id, &b)) != SB_OK)
 		goto out;
@@ -821,10 +1024,22 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	    (rc = fetch_verified(e, &b, &t, "restore")) != SB_OK)
 		goto out;
 
-	/* 2. The safety backup: no restore without a way back. */
-	snprintf(sdesc, sizeof(sdesc), "safety backup before restoring %s", id);
-	if ((rc = create_locked(e, SB_TYPE_MANUAL, sdesc, stags, 2,
-	    &safety)) != SB_OK) {
+	/*
+	 * 2. The live database's write lock, held from here to the end of
+	 * the copy: nothing the service commits can fall between the safety
+	 * backup and the copy. Writers wait (busy timeout) from now.
+	 */
+	t0 = mono_ms();
+	if ((rc = sb_snapshot_restore_begin(t.path, e->cfg->source_path,
+	    &txn, msg)) != SB_OK) {
+		fail(e, rc, "copy into %s failed, the live database is "
+		    "unchanged: %s", e->cfg->source_path, msg);
+		goto out;
+	}
+
+	/* 3. The safety backup: no restore without a way back. */
+	if ((rc = safety_locked(e, txn, id, &safety, &smeta, local)) !=
+	    SB_OK) {
 		sb_strlcpy(msg, e->err, sizeof(msg));
 		fail(e, rc, "safety backup failed, live database untouched: %s",
 		    msg);
@@ -837,9 +1052,11 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 		sb_log(SB_LOG_WARN, "catalog.error", "restore %s: %s", r.id,
 		    sb_catalog_errmsg(e->cat));
 
-	/* 3. Copy into the live DB in place. */
-	if ((rc = sb_snapshot_restore(t.path, e->cfg->source_path, &replaced,
-	    msg)) != SB_OK) {
+	/* 4. Copy into the live DB in place; the lock goes with it. */
+	rc = sb_snapshot_restore_finish(&txn, &replaced, msg);
+	snprintf(blocked, sizeof(blocked), "%lld",
+	    (long long)(mono_ms() - t0));
+	if (rc != SB_OK) {
 		if (replaced)
 			fail(e, rc, "the live database %s WAS replaced by "
 			    "backup %s, but the check after the copy failed: "
@@ -849,25 +1066,37 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 			fail(e, rc, "copy into %s failed, the live database is "
 			    "unchanged (safety backup %s holds it too): %s",
 			    e->cfg->source_path, safety.id, msg);
-		goto out;
 	}
+
+	/* 5. A remote store's safety backup goes up now, writers running. */
+	safety_upload(e, &safety, &smeta, local, warn);
+	if (rc != SB_OK)
+		goto out;
 	rc = SB_OK;
 out:
+	sb_snapshot_restore_abort(&txn);
+	if (t0 != 0 && blocked[0] == '\0')
+		snprintf(blocked, sizeof(blocked), "%lld",
+		    (long long)(mono_ms() - t0));
 	sb_temp_release(&t);
 	if (recorded) {
 		r.finished_at = sb_now_ms();
 		r.status = rc == SB_OK ? SB_STATUS_COMPLETED : SB_STATUS_FAILED;
 		if (rc != SB_OK)
 			r.error = strdup(e->err);
+		else if (warn[0] != '\0')
+			r.error = strdup(warn);
 		if (sb_catalog_restore_finish(e->cat, r.id, r.finished_at,
 		    r.status, r.safety_backup_id[0] ? r.safety_backup_id : NULL,
-		    rc == SB_OK ? NULL : e->err) != SB_OK)
+		    rc != SB_OK ? e->err : warn[0] != '\0' ? warn : NULL) !=
+		    SB_OK)
 			sb_log(SB_LOG_ERROR, "catalog.error", "cannot record "
 			    "restore %s: %s", r.id, sb_catalog_errmsg(e->cat));
 		if (rc == SB_OK)
 			sb_logkv(SB_LOG_INFO, "restore.completed",
 			    (const char *[]){ "restore_id", r.id, "backup_id",
-			    id, "safety_backup_id", safety.id, NULL },
+			    id, "safety_backup_id", safety.id,
+			    "writers_blocked_ms", blocked, NULL },
 			    "restore completed");
 		else
 			report(e, "restore.failed", rc, id, e->err);
@@ -881,6 +1110,7 @@ out:
 		sb_restore_clear(&r);
 	sb_backup_clear(&b);
 	sb_backup_clear(&safety);
+	sb_meta_clear(&smeta);
 	return rc;
 }
 
