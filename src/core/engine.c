@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <limits.h>
@@ -687,49 +688,102 @@ out:
 	return rc;
 }
 
+/* The sha256 of a file, in a thread (beside the integrity check). */
+struct sha_job {
+	const char	*path;
+	char		 sha[SB_SHA256_HEX + 1];
+	int64_t		 size;
+	int		 rc;
+	char		 err[SB_ERRMSG_MAX];
+};
+
+static void *
+sha_thread(void *arg)
+{
+	struct sha_job	*j = arg;
+
+	j->rc = sb_sha256_file(j->path, j->sha, &j->size, j->err);
+	return NULL;
+}
+
 /*
- * Download the backup's object into a new temp file of temp_dir (reserved
- * in t for operation op: a name no other run shares) and check it: size
- * and sha256 against the catalog, then PRAGMA integrity_check. The caller
- * releases t (also on failure).
+ * The backup's object, checked: size and sha256 against the catalog, and
+ * PRAGMA integrity_check, the two at once (a thread hashes while SQLite
+ * checks: two passes over the file, on two CPUs). The object is read
+ * where it lies when the store keeps it as a local file (the disk store:
+ * no copy; its objects only change under the engine's lock, which the
+ * caller holds or, for verify, reading needs not) and its header is not
+ * WAL-marked (a read-only open of such a file would make -wal and -shm
+ * files in the store). Otherwise it is downloaded into a new temp file of
+ * temp_dir, reserved in t for operation op (a name no other run shares).
+ * path (PATH_MAX) gets the file that was checked. The caller releases t
+ * (also on failure).
  */
 static int
 fetch_verified(struct sb_engine *e, const struct sb_backup *b,
-    struct sb_temp *t, const char *op)
+    struct sb_temp *t, const char *op, char path[PATH_MAX])
 {
-	char		 sha[SB_SHA256_HEX + 1], msg[SB_ERRMSG_MAX];
-	const char	*tmp = t->path;
-	int64_t		 size = -1;
-	int		 rc;
+	struct sha_job	 j;
+	pthread_t	 thr;
+	char		 msg[SB_ERRMSG_MAX];
+	int		 rc, irc, wal = 1, threaded;
 
+	path[0] = '\0';
 	if (b->status != SB_STATUS_COMPLETED)
 		return fail(e, SB_ERR_INVAL, "backup %s is %s, not completed",
 		    b->id, sb_status_str(b->status));
 	if ((rc = store_ready(e)) != SB_OK)
 		return rc;
-	if ((rc = sb_temp_space(e->cfg->temp_dir, b->size, msg)) != SB_OK)
-		return fail(e, rc, "download of backup %s: %s", b->id, msg);
-	if ((rc = sb_temp_reserve(t, e->cfg->temp_dir, op, b->id, msg)) !=
-	    SB_OK)
-		return fail(e, rc, "download of backup %s: %s", b->id, msg);
-	if ((rc = sb_store_get_file(e->store, b->location, tmp)) != SB_OK) {
-		if (rc == SB_ERR_NOTFOUND)
-			return fail(e, SB_ERR_CORRUPT, "backup %s: object %s "
-			    "is missing from the store", b->id, b->location);
-		return fail(e, rc, "download of %s: %s", b->location,
+	rc = sb_store_local_path(e->store, b->location, path, PATH_MAX);
+	if (rc == SB_ERR_NOTFOUND)
+		return fail(e, SB_ERR_CORRUPT, "backup %s: object %s is "
+		    "missing from the store", b->id, b->location);
+	if (rc != SB_OK && rc != SB_ERR_INVAL)
+		return fail(e, rc, "reading %s: %s", b->location,
 		    sb_store_errmsg(e->store));
+	if (rc != SB_OK || sb_snapshot_header(path, &wal, msg) != SB_OK ||
+	    wal) {
+		/* Not a local file, or not one to open in place: copy it. */
+		if ((rc = sb_temp_space(e->cfg->temp_dir, b->size, msg)) !=
+		    SB_OK)
+			return fail(e, rc, "download of backup %s: %s", b->id,
+			    msg);
+		if ((rc = sb_temp_reserve(t, e->cfg->temp_dir, op, b->id,
+		    msg)) != SB_OK)
+			return fail(e, rc, "download of backup %s: %s", b->id,
+			    msg);
+		sb_strlcpy(path, t->path, PATH_MAX);
+		if ((rc = sb_store_get_file(e->store, b->location, path)) !=
+		    SB_OK) {
+			if (rc == SB_ERR_NOTFOUND)
+				return fail(e, SB_ERR_CORRUPT, "backup %s: "
+				    "object %s is missing from the store",
+				    b->id, b->location);
+			return fail(e, rc, "download of %s: %s", b->location,
+			    sb_store_errmsg(e->store));
+		}
 	}
-	if ((rc = sb_sha256_file(tmp, sha, &size, msg)) != SB_OK)
-		return fail(e, rc, "hashing the download: %s", msg);
-	if (size != b->size)
+
+	memset(&j, 0, sizeof(j));
+	j.path = path;
+	j.size = -1;
+	threaded = pthread_create(&thr, NULL, sha_thread, &j) == 0;
+	if (!threaded)
+		(void)sha_thread(&j);
+	irc = sb_snapshot_check(path, msg);
+	if (threaded)
+		pthread_join(thr, NULL);
+	if (j.rc != SB_OK)
+		return fail(e, j.rc, "hashing backup %s: %s", b->id, j.err);
+	if (j.size != b->size)
 		return fail(e, SB_ERR_CORRUPT, "backup %s is %lld bytes in the "
 		    "store, %lld in the catalog: refusing it", b->id,
-		    (long long)size, (long long)b->size);
-	if (strcmp(sha, b->sha256) != 0)
+		    (long long)j.size, (long long)b->size);
+	if (strcmp(j.sha, b->sha256) != 0)
 		return fail(e, SB_ERR_CORRUPT, "backup %s has sha256 %s in the "
-		    "store, %s in the catalog: refusing it", b->id, sha,
+		    "store, %s in the catalog: refusing it", b->id, j.sha,
 		    b->sha256);
-	if ((rc = sb_snapshot_check(tmp, msg)) != SB_OK)
+	if (irc != SB_OK)
 		return fail(e, SB_ERR_CORRUPT, "backup %s fails the integrity "
 		    "check: %s", b->id, msg);
 	return SB_OK;
@@ -740,12 +794,13 @@ sb_engine_verify(struct sb_engine *e, const char *id)
 {
 	struct sb_backup	b;
 	struct sb_temp		t = { "", -1 };
+	char			path[PATH_MAX];
 	int			rc;
 
 	memset(&b, 0, sizeof(b));
 	if ((rc = sb_engine_get(e, id, &b)) != SB_OK)
 		goto out;
-	rc = fetch_verified(e, &b, &t, "verify");
+	rc = fetch_verified(e, &b, &t, "verify", path);
 	if (rc == SB_ERR_CORRUPT)
 		report(e, "backup.corrupt", rc, id, e->err);
 out:
@@ -756,9 +811,9 @@ out:
 
 /*
  * Room for a restore, checked before anything is written: the download
- * (the backup's size) in temp_dir and the safety snapshot (the source's
- * size) in the work directory; both in one sum when they share a file
- * system.
+ * (the backup's size; none from a store of local files) in temp_dir and
+ * the safety snapshot (the source's size) in the work directory; both in
+ * one sum when they share a file system.
  */
 static int
 restore_space(struct sb_engine *e, const struct sb_backup *b)
@@ -772,6 +827,10 @@ restore_space(struct sb_engine *e, const struct sb_backup *b)
 	if ((rc = store_ready(e)) != SB_OK ||
 	    (rc = source_size(e, &src)) != SB_OK)
 		return rc;
+	/* A local object is read where it lies (fetch_verified); if it
+	 * must be copied after all, fetch_verified checks for room then. */
+	if (e->store->ops->local_path != NULL)
+		tmp = 0;
 	wd = work_dir(e);
 	if (stat(e->cfg->temp_dir, &a) == 0 && stat(wd, &w) == 0 &&
 	    a.st_dev == w.st_dev)
@@ -992,6 +1051,7 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	struct sb_temp		 t = { "", -1 };
 	char			 msg[SB_ERRMSG_MAX], warn[SB_ERRMSG_MAX] = "";
 	char			 local[PATH_MAX] = "", blocked[32] = "";
+	char			 from[PATH_MAX] = "";
 	int64_t			 t0 = 0;
 	int			 rc, locked = 0, recorded = 0, replaced = 0;
 
@@ -1021,7 +1081,7 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 
 	/* 1. Everything that can fail without touching the live DB. */
 	if ((rc = restore_space(e, &b)) != SB_OK ||
-	    (rc = fetch_verified(e, &b, &t, "restore")) != SB_OK)
+	    (rc = fetch_verified(e, &b, &t, "restore", from)) != SB_OK)
 		goto out;
 
 	/*
@@ -1030,7 +1090,7 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	 * backup and the copy. Writers wait (busy timeout) from now.
 	 */
 	t0 = mono_ms();
-	if ((rc = sb_snapshot_restore_begin(t.path, e->cfg->source_path,
+	if ((rc = sb_snapshot_restore_begin(from, e->cfg->source_path,
 	    &txn, msg)) != SB_OK) {
 		fail(e, rc, "copy into %s failed, the live database is "
 		    "unchanged: %s", e->cfg->source_path, msg);
