@@ -707,26 +707,82 @@ sha_thread(void *arg)
 }
 
 /*
- * The backup's object, checked: size and sha256 against the catalog, and
- * PRAGMA integrity_check, the two at once (a thread hashes while SQLite
- * checks: two passes over the file, on two CPUs). The object is read
- * where it lies when the store keeps it as a local file (the disk store:
- * no copy; its objects only change under the engine's lock, which the
- * caller holds or, for verify, reading needs not) and its header is not
- * WAL-marked (a read-only open of such a file would make -wal and -shm
- * files in the store). Otherwise it is downloaded into a new temp file of
- * temp_dir, reserved in t for operation op (a name no other run shares).
- * path (PATH_MAX) gets the file that was checked. The caller releases t
- * (also on failure).
+ * The checks of a backup file against its record: size and sha256
+ * (what), and PRAGMA integrity_check (what), both at once when both are
+ * asked for (a thread hashes while SQLite checks: two passes over the
+ * file, on two CPUs). Touches nothing of the engine (it may run in a
+ * thread of its own): rc and err are the result.
+ */
+#define VERIFY_SHA		0x1
+#define VERIFY_INTEGRITY	0x2
+
+struct verify_job {
+	const struct sb_backup	*b;
+	const char		*path;
+	int			 what;
+	int			 rc;
+	char			 err[SB_ERRMSG_MAX];
+};
+
+static void *
+verify_thread(void *arg)
+{
+	struct verify_job	*v = arg;
+	const struct sb_backup	*b = v->b;
+	struct sha_job		 j;
+	pthread_t		 thr;
+	char			 msg[SB_ERRMSG_MAX];
+	int			 irc = SB_OK, threaded = 0;
+
+	memset(&j, 0, sizeof(j));
+	j.path = v->path;
+	j.size = -1;
+	if (v->what & VERIFY_SHA) {
+		if (v->what & VERIFY_INTEGRITY)
+			threaded = pthread_create(&thr, NULL, sha_thread,
+			    &j) == 0;
+		if (!threaded)
+			(void)sha_thread(&j);
+	}
+	if (v->what & VERIFY_INTEGRITY)
+		irc = sb_snapshot_check(v->path, msg);
+	if (threaded)
+		pthread_join(thr, NULL);
+	v->rc = SB_ERR_CORRUPT;
+	if ((v->what & VERIFY_SHA) && j.rc != SB_OK) {
+		v->rc = j.rc;
+		sb_seterr(v->err, "hashing backup %s: %s", b->id, j.err);
+	} else if ((v->what & VERIFY_SHA) && j.size != b->size)
+		sb_seterr(v->err, "backup %s is %lld bytes in the store, %lld "
+		    "in the catalog: refusing it", b->id, (long long)j.size,
+		    (long long)b->size);
+	else if ((v->what & VERIFY_SHA) && strcmp(j.sha, b->sha256) != 0)
+		sb_seterr(v->err, "backup %s has sha256 %s in the store, %s in "
+		    "the catalog: refusing it", b->id, j.sha, b->sha256);
+	else if (irc != SB_OK)
+		sb_seterr(v->err, "backup %s fails the integrity check: %s",
+		    b->id, msg);
+	else
+		v->rc = SB_OK;
+	return NULL;
+}
+
+/*
+ * The backup's object as a local file, not yet checked. It is read where
+ * it lies when the store keeps it as a local file (the disk store: no
+ * copy; its objects only change under the engine's lock) and its header
+ * is not WAL-marked (a read-only open of such a file would make -wal and
+ * -shm files in the store). Otherwise it is downloaded into a new temp
+ * file of temp_dir, reserved in t for operation op (a name no other run
+ * shares). path (PATH_MAX) gets the file. The caller releases t (also on
+ * failure).
  */
 static int
-fetch_verified(struct sb_engine *e, const struct sb_backup *b,
+fetch_local(struct sb_engine *e, const struct sb_backup *b,
     struct sb_temp *t, const char *op, char path[PATH_MAX])
 {
-	struct sha_job	 j;
-	pthread_t	 thr;
 	char		 msg[SB_ERRMSG_MAX];
-	int		 rc, irc, wal = 1, threaded;
+	int		 rc, wal = 1;
 
 	path[0] = '\0';
 	if (b->status != SB_STATUS_COMPLETED)
@@ -741,51 +797,43 @@ fetch_verified(struct sb_engine *e, const struct sb_backup *b,
 	if (rc != SB_OK && rc != SB_ERR_INVAL)
 		return fail(e, rc, "reading %s: %s", b->location,
 		    sb_store_errmsg(e->store));
-	if (rc != SB_OK || sb_snapshot_header(path, &wal, msg) != SB_OK ||
-	    wal) {
-		/* Not a local file, or not one to open in place: copy it. */
-		if ((rc = sb_temp_space(e->cfg->temp_dir, b->size, msg)) !=
-		    SB_OK)
-			return fail(e, rc, "download of backup %s: %s", b->id,
-			    msg);
-		if ((rc = sb_temp_reserve(t, e->cfg->temp_dir, op, b->id,
-		    msg)) != SB_OK)
-			return fail(e, rc, "download of backup %s: %s", b->id,
-			    msg);
-		sb_strlcpy(path, t->path, PATH_MAX);
-		if ((rc = sb_store_get_file(e->store, b->location, path)) !=
-		    SB_OK) {
-			if (rc == SB_ERR_NOTFOUND)
-				return fail(e, SB_ERR_CORRUPT, "backup %s: "
-				    "object %s is missing from the store",
-				    b->id, b->location);
-			return fail(e, rc, "download of %s: %s", b->location,
-			    sb_store_errmsg(e->store));
-		}
+	if (rc == SB_OK && sb_snapshot_header(path, &wal, msg) == SB_OK &&
+	    !wal)
+		return SB_OK;
+	/* Not a local file, or not one to open in place: copy it. */
+	if ((rc = sb_temp_space(e->cfg->temp_dir, b->size, msg)) != SB_OK)
+		return fail(e, rc, "download of backup %s: %s", b->id, msg);
+	if ((rc = sb_temp_reserve(t, e->cfg->temp_dir, op, b->id, msg)) !=
+	    SB_OK)
+		return fail(e, rc, "download of backup %s: %s", b->id, msg);
+	sb_strlcpy(path, t->path, PATH_MAX);
+	if ((rc = sb_store_get_file(e->store, b->location, path)) != SB_OK) {
+		if (rc == SB_ERR_NOTFOUND)
+			return fail(e, SB_ERR_CORRUPT, "backup %s: object %s "
+			    "is missing from the store", b->id, b->location);
+		return fail(e, rc, "download of %s: %s", b->location,
+		    sb_store_errmsg(e->store));
 	}
+	return SB_OK;
+}
 
-	memset(&j, 0, sizeof(j));
-	j.path = path;
-	j.size = -1;
-	threaded = pthread_create(&thr, NULL, sha_thread, &j) == 0;
-	if (!threaded)
-		(void)sha_thread(&j);
-	irc = sb_snapshot_check(path, msg);
-	if (threaded)
-		pthread_join(thr, NULL);
-	if (j.rc != SB_OK)
-		return fail(e, j.rc, "hashing backup %s: %s", b->id, j.err);
-	if (j.size != b->size)
-		return fail(e, SB_ERR_CORRUPT, "backup %s is %lld bytes in the "
-		    "store, %lld in the catalog: refusing it", b->id,
-		    (long long)j.size, (long long)b->size);
-	if (strcmp(j.sha, b->sha256) != 0)
-		return fail(e, SB_ERR_CORRUPT, "backup %s has sha256 %s in the "
-		    "store, %s in the catalog: refusing it", b->id, j.sha,
-		    b->sha256);
-	if (irc != SB_OK)
-		return fail(e, SB_ERR_CORRUPT, "backup %s fails the integrity "
-		    "check: %s", b->id, msg);
+/* fetch_local, then every check (verify_thread, sha256 and integrity). */
+static int
+fetch_verified(struct sb_engine *e, const struct sb_backup *b,
+    struct sb_temp *t, const char *op, char path[PATH_MAX])
+{
+	struct verify_job	v;
+	int			rc;
+
+	if ((rc = fetch_local(e, b, t, op, path)) != SB_OK)
+		return rc;
+	memset(&v, 0, sizeof(v));
+	v.b = b;
+	v.path = path;
+	v.what = VERIFY_SHA | VERIFY_INTEGRITY;
+	(void)verify_thread(&v);
+	if (v.rc != SB_OK)
+		return fail(e, v.rc, "%s", v.err);
 	return SB_OK;
 }
 
@@ -1052,6 +1100,9 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	char			 msg[SB_ERRMSG_MAX], warn[SB_ERRMSG_MAX] = "";
 	char			 local[PATH_MAX] = "", blocked[32] = "";
 	char			 from[PATH_MAX] = "";
+	struct verify_job	 vj;
+	pthread_t		 vthr;
+	int			 verifying, src;
 	int64_t			 t0 = 0;
 	int			 rc, locked = 0, recorded = 0, replaced = 0;
 
@@ -1079,10 +1130,24 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	sb_logkv(SB_LOG_INFO, "restore.started", (const char *[]){
 	    "restore_id", r.id, "backup_id", id, NULL }, "restore started");
 
-	/* 1. Everything that can fail without touching the live DB. */
+	/*
+	 * 1. The backup as a local file, its size and sha256 checked: a
+	 * damaged or truncated object is refused before anything is locked
+	 * or written.
+	 */
+	memset(&vj, 0, sizeof(vj));
+	vj.b = &b;
+	vj.path = from;
+	vj.what = VERIFY_SHA;
 	if ((rc = restore_space(e, &b)) != SB_OK ||
-	    (rc = fetch_verified(e, &b, &t, "restore", from)) != SB_OK)
+	    (rc = fetch_local(e, &b, &t, "restore", from)) != SB_OK)
 		goto out;
+	(void)verify_thread(&vj);
+	if ((rc = vj.rc) != SB_OK) {
+		fail(e, rc, "restore refused, the live database is "
+		    "untouched: %s", vj.err);
+		goto out;
+	}
 
 	/*
 	 * 2. The live database's write lock, held from here to the end of
@@ -1097,9 +1162,40 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 		goto out;
 	}
 
-	/* 3. The safety backup: no restore without a way back. */
-	if ((rc = safety_locked(e, txn, id, &safety, &smeta, local)) !=
-	    SB_OK) {
+	/*
+	 * 3. The safety backup (no restore without a way back) and, at the
+	 * same time in a thread, the backup's integrity_check: both only
+	 * read, so every check on the backup still comes before the copy
+	 * while the two passes overlap.
+	 */
+	vj.what = VERIFY_INTEGRITY;
+	verifying = pthread_create(&vthr, NULL, verify_thread, &vj) == 0;
+	if (!verifying)
+		(void)verify_thread(&vj);
+	src = safety_locked(e, txn, id, &safety, &smeta, local);
+	if (verifying)
+		pthread_join(vthr, NULL);
+	if (vj.rc != SB_OK) {
+		/* Refused: the writers go on before anything else. */
+		sb_snapshot_restore_abort(&txn);
+		rc = vj.rc;
+		if (src != SB_OK) {
+			fail(e, rc, "restore refused, the live database is "
+			    "untouched: %s", vj.err);
+			goto out;
+		}
+		fail(e, rc, "restore refused, the live database is untouched "
+		    "(safety backup %s, taken meanwhile, is kept): %s",
+		    safety.id, vj.err);
+		sb_strlcpy(r.safety_backup_id, safety.id,
+		    sizeof(r.safety_backup_id));
+		/* A remote store's safety copy goes up like any backup. */
+		sb_strlcpy(msg, e->err, sizeof(msg));
+		safety_upload(e, &safety, &smeta, local, warn);
+		fail(e, rc, "%s", msg);
+		goto out;
+	}
+	if ((rc = src) != SB_OK) {
 		sb_strlcpy(msg, e->err, sizeof(msg));
 		fail(e, rc, "safety backup failed, live database untouched: %s",
 		    msg);

@@ -846,6 +846,7 @@ struct sb_restore_txn {
 	sqlite3_backup	*b;
 	char		 lmode[16];	/* live's journal mode */
 	int		 fwal;		/* the backup's header says WAL */
+	int		 committed;	/* the copy committed */
 	char		 from[PATH_MAX];
 	char		 live[PATH_MAX];
 };
@@ -861,6 +862,14 @@ sb_snapshot_restore_abort(struct sb_restore_txn **tp)
 	 * on live and releases the lock: live is as it was. */
 	if (t->b != NULL)
 		(void)sqlite3_backup_finish(t->b);
+	/*
+	 * Given up: leave live's file byte for byte as it was. Closing the
+	 * last connection of a WAL database checkpoints it into the file
+	 * (https://sqlite.org/wal.html#automatic_checkpoint); not this one.
+	 */
+	if (!t->committed && t->ldb != NULL)
+		(void)sqlite3_db_config(t->ldb,
+		    SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_close(t->fdb);
 	sqlite3_close(t->ldb);
 	free(t);
@@ -1220,6 +1229,7 @@ sb_snapshot_restore_finish(struct sb_restore_txn **tp, int *replaced,
 		goto out;
 	}
 	/* Committed: whatever fails from here, live holds from's pages. */
+	t->committed = 1;
 	if (replaced != NULL)
 		*replaced = 1;
 	/*

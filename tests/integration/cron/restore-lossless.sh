@@ -11,6 +11,8 @@
 #      restore;
 #   3. the writer never saw an error (exit 0, empty stderr).
 # The restore's log line names how long writers waited (writers_blocked_ms).
+# Last, a backup whose sha256 is right but whose integrity_check fails
+# (checked alongside the safety snapshot) is refused, live untouched.
 #
 # The writer's log shows where the restore happened: ids grow by one per
 # commit until the restore, after which they start again above the
@@ -130,6 +132,52 @@ for mode in wal delete; do
 		"$(sqlite3 "$D/app.db" 'PRAGMA integrity_check')" ok
 	expect_eq "[$mode] the live database is still in $mode mode" \
 		"$(sqlite3 "$D/app.db" 'PRAGMA journal_mode')" "$mode"
+done
+
+# --- a backup whose sha256 is right but fails integrity_check ---------------
+# Its integrity_check runs alongside the safety snapshot, live locked: the
+# restore is refused, the live database untouched (byte for byte), the
+# safety backup taken meanwhile kept and named. The damaged object is
+# planted with the catalog's sha256 and size made to match it.
+for mode in wal delete; do
+	D=$W/integrity-$mode
+	mkdir -p "$D"
+	write_config "$D"
+	sqlite3 "$D/app.db" >/dev/null <<-EOF
+	PRAGMA journal_mode=$mode;
+	CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);
+	CREATE INDEX t_v ON t(v);
+	WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 5000)
+	INSERT INTO t(v) SELECT hex(randomblob(20)) FROM c;
+	EOF
+	out=$(bc --json backup --type manual 2>/dev/null)
+	bid=$(json 'o.id' <<<"$out")
+	bobj=$D/store/$(json 'o.location' <<<"$out")
+	chmod u+w "$bobj"
+	# Page 3 and on: b-tree pages, not the header.
+	head -c 2000 /dev/urandom | dd of="$bobj" bs=1 seek=$((4096 * 3 + 200)) conv=notrunc status=none
+	if [ "$(sqlite3 "file:$bobj?mode=ro" 'PRAGMA integrity_check' 2>&1 | head -n 1)" = ok ]; then
+		t_fail "[$mode] the planted object fails integrity_check (fault not made)"
+		continue
+	fi
+	sqlite3 "$D/catalog.db" "UPDATE backups SET sha256 = '$(sha256sum "$bobj" | cut -d' ' -f1)',
+		size = $(stat -c %s "$bobj") WHERE id = '$bid'"
+	sqlite3 "$D/app.db" "INSERT INTO t(v) VALUES ('after the backup')"
+	live_sum=$(sha256sum "$D/app.db" | cut -d' ' -f1)
+	out=$(bc restore "$bid" 2>&1); rc=$?
+	expect_eq "[$mode] integrity: the restore exits 6" "$rc" 6
+	expect_match "[$mode] integrity: the message says why" "$out" "fails the integrity check"
+	expect_match "[$mode] integrity: ... that live is untouched, and names the kept safety backup" \
+		"$out" "restore refused, the live database is untouched \(safety backup [0-9a-f-]{36}, taken meanwhile, is kept\)"
+	expect_eq "[$mode] integrity: the live database is byte for byte unchanged" \
+		"$(sha256sum "$D/app.db" | cut -d' ' -f1)" "$live_sum"
+	expect_eq "[$mode] integrity: the restore is recorded failed" \
+		"$(sqlite3 "$D/catalog.db" 'SELECT status FROM restores')" failed
+	sid=$(sqlite3 "$D/catalog.db" 'SELECT safety_backup_id FROM restores')
+	expect_eq "[$mode] integrity: the kept safety backup is completed" \
+		"$(bc --json show "$sid" | json 'o.status')" completed
+	expect_eq "[$mode] integrity: it holds the live state" \
+		"$(sqlite3 "file:$D/store/$(bc --json show "$sid" | json 'o.location')?mode=ro" "SELECT count(*) FROM t WHERE v = 'after the backup'")" 1
 done
 
 finish
