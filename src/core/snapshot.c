@@ -1121,77 +1121,71 @@ sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
  * proved by the backup's own integrity_check before the copy, and the
  * copy is one SQLite transaction (all of it or none), so a second full
  * integrity_check of live would prove nothing new; in rollback-journal
- * mode it would also hold up the writers for a whole pass. What a failed
- * copy would show, this checks, reading a handful of pages through a new
- * read transaction on live: the page size and page count are the
- * backup's, and so is the schema (sqlite_schema, row by row), which also
- * proves live's first B-tree readable. SB_ERR_CORRUPT if not.
+ * mode it would also hold up the writers for a whole pass. The copy
+ * releases the write lock as it commits (sqlite3_backup_step() commits
+ * and ends the destination's transaction in the same call), so a writer
+ * may already have committed after it: only what a writer does not
+ * change is compared. Through a new read transaction on live, reading a
+ * handful of pages: the page size is the backup's, and every row of the
+ * backup's schema (sqlite_schema) is in live's, which also proves live's
+ * first B-tree readable. SB_ERR_CORRUPT if not.
  */
 static int
 same_as_backup(struct sb_restore_txn *t, char *err)
 {
-	static const char *const sql[] = {
-		"PRAGMA page_size",
-		"PRAGMA page_count",
-		"SELECT type, name, tbl_name, coalesce(sql, '') FROM "
-		    "sqlite_schema ORDER BY rowid",
-	};
-	sqlite3_stmt	*a = NULL, *b = NULL;
-	int		 ra, rb, ret = SB_OK;
+	sqlite3_stmt	*a = NULL, *q = NULL;
+	char		 lps[16], fps[16];
+	int		 ra, rq, ret;
 
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && ret == SB_OK;
-	    i++) {
-		if ((ra = sqlite3_prepare_v2(t->ldb, sql[i], -1, &a, NULL)) !=
-		    SQLITE_OK) {
-			ret = dberr(err, t->ldb, ra, "checking", t->live);
-			break;
-		}
-		if ((rb = sqlite3_prepare_v2(t->fdb, sql[i], -1, &b, NULL)) !=
-		    SQLITE_OK) {
-			ret = dberr(err, t->fdb, rb, "checking", t->from);
-			break;
-		}
-		for (;;) {
-			ra = sqlite3_step(a);
-			rb = sqlite3_step(b);
-			if (ra != SQLITE_ROW || rb != SQLITE_ROW)
-				break;
-			for (int c = 0; c < sqlite3_column_count(a); c++) {
-				const unsigned char *va, *vb;
-
-				va = sqlite3_column_text(a, c);
-				vb = sqlite3_column_text(b, c);
-				if (va == NULL || vb == NULL ||
-				    strcmp((const char *)va,
-				    (const char *)vb) != 0) {
-					sb_seterr(err, "%s after the copy: "
-					    "%s gives %s, the backup %s",
-					    t->live, sql[i],
-					    va == NULL ? "NULL" :
-					    (const char *)va,
-					    vb == NULL ? "NULL" :
-					    (const char *)vb);
-					ret = SB_ERR_CORRUPT;
-					goto next;
-				}
-			}
-		}
-		if (ra == SQLITE_ROW || rb == SQLITE_ROW) {
-			sb_seterr(err, "%s after the copy: %s gives %s rows "
-			    "than the backup", t->live, sql[i],
-			    ra == SQLITE_ROW ? "more" : "fewer");
-			ret = SB_ERR_CORRUPT;
-		} else if (ra != SQLITE_DONE)
-			ret = dberr(err, t->ldb, ra, "checking", t->live);
-		else if (rb != SQLITE_DONE)
-			ret = dberr(err, t->fdb, rb, "checking", t->from);
-next:
-		sqlite3_finalize(a);
-		sqlite3_finalize(b);
-		a = b = NULL;
+	if ((ret = pragma_text(t->ldb, "PRAGMA page_size", lps, sizeof(lps),
+	    err, t->live)) != SB_OK ||
+	    (ret = pragma_text(t->fdb, "PRAGMA page_size", fps, sizeof(fps),
+	    err, t->from)) != SB_OK)
+		return ret;
+	if (strcmp(lps, fps) != 0) {
+		sb_seterr(err, "%s after the copy: page size %s, the backup's "
+		    "%s", t->live, lps, fps);
+		return SB_ERR_CORRUPT;
 	}
+	if ((ra = sqlite3_prepare_v2(t->fdb, "SELECT type, name, tbl_name, "
+	    "coalesce(sql, '') FROM sqlite_schema", -1, &a, NULL)) !=
+	    SQLITE_OK) {
+		ret = dberr(err, t->fdb, ra, "checking", t->from);
+		goto out;
+	}
+	if ((rq = sqlite3_prepare_v2(t->ldb, "SELECT 1 FROM sqlite_schema "
+	    "WHERE type = ?1 AND name = ?2 AND tbl_name = ?3 AND "
+	    "coalesce(sql, '') = ?4", -1, &q, NULL)) != SQLITE_OK) {
+		ret = dberr(err, t->ldb, rq, "checking", t->live);
+		goto out;
+	}
+	while ((ra = sqlite3_step(a)) == SQLITE_ROW) {
+		for (int c = 0; c < 4; c++)
+			(void)sqlite3_bind_value(q, c + 1,
+			    sqlite3_column_value(a, c));
+		rq = sqlite3_step(q);
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		if (rq == SQLITE_ROW)
+			continue;
+		if (rq == SQLITE_DONE) {
+			sb_seterr(err, "%s after the copy: the backup's %s %s "
+			    "is not in it", t->live,
+			    (const char *)sqlite3_column_text(a, 0),
+			    (const char *)sqlite3_column_text(a, 1));
+			ret = SB_ERR_CORRUPT;
+		} else
+			ret = dberr(err, t->ldb, rq, "checking", t->live);
+		goto out;
+	}
+	if (ra != SQLITE_DONE) {
+		ret = dberr(err, t->fdb, ra, "checking", t->from);
+		goto out;
+	}
+	ret = SB_OK;
+out:
 	sqlite3_finalize(a);
-	sqlite3_finalize(b);
+	sqlite3_finalize(q);
 	return ret;
 }
 

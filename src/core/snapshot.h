@@ -41,9 +41,9 @@ int	sb_snapshot_check(const char *path, char *err);
  * Copy the database file from INTO the live database at live, in place,
  * with the backup API: other processes keep their connections and see the
  * new content on their next transaction. Waits (bounded) for writers.
- * After the copy, live must be the backup: page size, page count and
- * schema (not a second integrity_check: the caller checks the backup's
- * integrity before). *replaced (may be NULL): 1 once the copy into live
+ * After the copy, live must be the backup in what a writer does not
+ * change: its page size, and the backup's schema is in it (not a second
+ * integrity_check: the caller checks the backup's integrity before). *replaced (may be NULL): 1 once the copy into live
  * has committed, even if a later step (that check) fails; 0 if live is
  * untouched.
  */
@@ -66,7 +66,7 @@ int	sb_snapshot_restore(const char *from, const char *live, int *replaced,
  *		connection in WAL mode, through the lock holder's own file
  *		in rollback-journal mode (no other connection can read).
  * finish	copies every page, commits, checks live (journal mode;
- *		page size, page count and schema are the backup's);
+ *		page size and schema are the backup's);
  *		*replaced as for sb_snapshot_restore.
  *		Frees *tp.
  * abort	gives up: live is untouched, the lock released. Frees *tp;
