@@ -25,6 +25,15 @@ int	sb_snapshot_take(const char *src, const char *dst, char *err);
 int	sb_snapshot_take_hashed(const char *src, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
 
+/*
+ * The 100-byte header of the database file at path: magic, page size, a
+ * length of whole pages not shorter than the page count it records.
+ * SB_ERR_CORRUPT or SB_ERR_IO (err says why). *wal (may be NULL): the
+ * header marks the file as WAL mode, so even a read-only open makes -wal
+ * and -shm files beside it.
+ */
+int	sb_snapshot_header(const char *path, int *wal, char *err);
+
 /* PRAGMA integrity_check on the file at path, opened read-only. */
 int	sb_snapshot_check(const char *path, char *err);
 
@@ -32,11 +41,45 @@ int	sb_snapshot_check(const char *path, char *err);
  * Copy the database file from INTO the live database at live, in place,
  * with the backup API: other processes keep their connections and see the
  * new content on their next transaction. Waits (bounded) for writers.
- * *replaced (may be NULL): 1 once the copy into live has committed, even
- * if a later step (the integrity check of live) fails; 0 if live is
+ * After the copy, live must be the backup in what a writer does not
+ * change: its page size, and the backup's schema is in it (not a second
+ * integrity_check: the caller checks the backup's integrity before). *replaced (may be NULL): 1 once the copy into live
+ * has committed, even if a later step (that check) fails; 0 if live is
  * untouched.
  */
 int	sb_snapshot_restore(const char *from, const char *live, int *replaced,
 	    char *err);
+
+/*
+ * The same restore in halves, so the caller can act while the live
+ * database's write lock is held and before any page of it changes (the
+ * safety backup of a restore: exactly the state the restore replaces).
+ *
+ * begin	checks from and live as sb_snapshot_restore does, then takes
+ *		live's write lock and keeps it (a zero-page backup step): in
+ *		WAL mode the WAL write lock (readers go on), in
+ *		rollback-journal mode an EXCLUSIVE lock (readers wait too).
+ *		Writers wait on their busy timeout until finish or abort.
+ *		*out owned by the caller: finish or abort frees it.
+ * take_locked	the snapshot of live as of now into the new file dst,
+ *		fsynced, with its sha256 and size: through another
+ *		connection in WAL mode, through the lock holder's own file
+ *		in rollback-journal mode (no other connection can read).
+ * finish	copies every page, commits, checks live (journal mode;
+ *		page size and schema are the backup's);
+ *		*replaced as for sb_snapshot_restore.
+ *		Frees *tp.
+ * abort	gives up: live is untouched, the lock released. Frees *tp;
+ *		NULL or *tp NULL is a no-op.
+ */
+struct sb_restore_txn;
+int	sb_snapshot_restore_begin(const char *from, const char *live,
+	    struct sb_restore_txn **out, char *err);
+int	sb_snapshot_restore_is_wal(const struct sb_restore_txn *);
+int	sb_snapshot_take_locked(struct sb_restore_txn *, const char *dst,
+	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
+int	sb_snapshot_restore_finish(struct sb_restore_txn **, int *replaced,
+	    char *err);
+void	sb_snapshot_restore_abort(struct sb_restore_txn **);
 
 #endif /* SB_SNAPSHOT_H */

@@ -505,6 +505,21 @@ fd_write(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
+int
+sb_store_local_path(struct sb_store *s, const char *name, char *path,
+    size_t len)
+{
+	char	fn[SB_FULLNAME_MAX + 1];
+	int	rc;
+
+	if (s == NULL || s->ops->local_path == NULL)
+		return SB_ERR_INVAL;
+	if ((rc = check_name(s, "get", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
+		return rc;
+	return s->ops->local_path(s, full_name(s, name, fn), path, len);
+}
+
 /*
  * Download name into a new file at path (which must not exist: O_EXCL, so
  * we never overwrite, nor follow a planted symlink), mode 0600 since a

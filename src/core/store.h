@@ -132,6 +132,11 @@ struct sb_store_ops {
 	int		(*upload_finish)(struct sb_store *, void *,
 			    const struct sb_meta *);
 	void		(*upload_abort)(struct sb_store *, void *);
+	/* Optional: the local file that holds the object, if the medium
+	 * is a local file system (path PATH_MAX bytes); SB_ERR_NOTFOUND if
+	 * there is no such regular file. NULL: objects are not local. */
+	int		(*local_path)(struct sb_store *, const char *name,
+			    char *path, size_t len);
 };
 
 /*
@@ -265,6 +270,17 @@ int	sb_store_upload_begin(struct sb_store *, const char *name,
 void	sb_store_upload_eof(struct sb_upload *);
 int	sb_store_upload_finish(struct sb_upload **, const struct sb_meta *);
 void	sb_store_upload_abort(struct sb_upload **);
+
+/*
+ * The local file holding the object name, when the store keeps its objects
+ * as files (the disk store), so a caller can read it where it lies
+ * instead of copying it: SB_OK with its path in path (len bytes). The
+ * file must only be read. SB_ERR_NOTFOUND if there is no such object;
+ * SB_ERR_INVAL (no message needed) when objects of this store are not
+ * local files: the caller downloads instead.
+ */
+int	sb_store_local_path(struct sb_store *, const char *name, char *path,
+	    size_t len);
 
 /* Implementations. */
 int	sb_store_disk_open(struct sb_store **, const char *root, char *err);

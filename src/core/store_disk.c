@@ -999,6 +999,26 @@ out:
 	return rc;
 }
 
+/* <root>/<name>, if it is a regular file (see sb_store_local_path). */
+static int
+disk_local_path(struct sb_store *s, const char *name, char *path,
+    size_t len)
+{
+	struct disk_store	*d = (struct disk_store *)s;
+	struct stat		 st;
+	int			 rc;
+
+	if ((rc = disk_check_name(d, "get", name)) != SB_OK)
+		return rc;
+	if (mkpath(path, len, d->root, name, "") != SB_OK)
+		return disk_err(d, SB_ERR_INVAL, "get %s: path too long",
+		    name);
+	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
+		return disk_err(d, SB_ERR_NOTFOUND, "get %s: no such object",
+		    name);
+	return SB_OK;
+}
+
 static const struct sb_store_ops disk_ops = {
 	.kind = "disk",
 	.recheck = 1,
@@ -1013,4 +1033,5 @@ static const struct sb_store_ops disk_ops = {
 	.free = disk_free,
 	.create = disk_create,
 	.put_new = disk_put_new,
+	.local_path = disk_local_path,
 };

@@ -571,6 +571,9 @@ cmd_restore(struct ctx *x, int argc, char **argv)
 	if (!x->json)
 		printf("restored %s into %s (safety backup %s holds the previous "
 		    "state)\n", id, x->cfg->source_path, r.safety_backup_id);
+	/* Restored, but its safety backup is only local (not uploaded). */
+	if (r.error != NULL)
+		fprintf(stderr, "backup-cron: warning: %s\n", r.error);
 	sb_restore_clear(&r);
 	return EX_OKAY;
 }

@@ -9,6 +9,10 @@
  * whole, then renamed), so a test sees what this connection sees. Any
  * SQLite error other than a busy wait ends the process with status 1: a
  * restore that broke the writer's connection is a test failure.
+ *
+ * With --log FILE, the id of the row each transaction inserted is
+ * appended to FILE (one per line, flushed) the moment its COMMIT has
+ * returned: the list of what the service knows it committed, in order.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -34,7 +38,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: sb-writer [--journal wal|delete] [--interval-ms N] "
-	    "[--status FILE]\n                 [--max N] [--payload BYTES] DB\n"
+	    "[--status FILE]\n                 [--max N] [--payload BYTES] "
+	    "[--log FILE] [--busy-ms N] DB\n"
 	    "\nKeeps inserting rows into DB (table events) until SIGTERM or --max "
 	    "rows.\n");
 }
@@ -93,17 +98,20 @@ main(int argc, char *argv[])
 		{ "status", required_argument, NULL, 's' },
 		{ "max", required_argument, NULL, 'm' },
 		{ "payload", required_argument, NULL, 'p' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "busy-ms", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
-	const char	*journal = "wal", *status = NULL;
-	long		 interval = 20, max = 0, payload = 100;
+	const char	*journal = "wal", *status = NULL, *logpath = NULL;
+	long		 interval = 20, max = 0, payload = 100, busy = 60000;
+	FILE		*logf = NULL;
 	sqlite3		*db = NULL;
 	sqlite3_stmt	*ins = NULL, *cnt = NULL;
 	long long	 n = 0;
 	char		 pragma[64];
 	int		 ch, rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "j:i:s:m:p:h", lo, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "j:i:s:m:p:l:b:h", lo, NULL)) != -1)
 		switch (ch) {
 		case 'j':
 			journal = optarg;
@@ -125,6 +133,12 @@ main(int argc, char *argv[])
 		case 'p':
 			payload = num("--payload", optarg, 0, 1 << 20);
 			break;
+		case 'l':
+			logpath = optarg;
+			break;
+		case 'b':
+			busy = num("--busy-ms", optarg, 0, 3600000);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -143,7 +157,12 @@ main(int argc, char *argv[])
 		    sqlite3_errmsg(db));
 		goto out;
 	}
-	sqlite3_busy_timeout(db, 60000);
+	sqlite3_busy_timeout(db, (int)busy);
+	if (logpath != NULL && (logf = fopen(logpath, "a")) == NULL) {
+		fprintf(stderr, "sb-writer: %s: %s\n", logpath,
+		    strerror(errno));
+		goto out;
+	}
 	snprintf(pragma, sizeof(pragma), "PRAGMA journal_mode=%s", journal);
 	if (exec(db, pragma) || exec(db, "CREATE TABLE IF NOT EXISTS events("
 	    "id INTEGER PRIMARY KEY, at INTEGER NOT NULL, pid INTEGER NOT NULL, "
@@ -159,7 +178,7 @@ main(int argc, char *argv[])
 	sqlite3_bind_int(ins, 1, (int)getpid());
 	sqlite3_bind_int(ins, 2, (int)payload);
 	while (!stop && (max == 0 || n < max)) {
-		long long rows, maxid;
+		long long rows, maxid, rowid;
 
 		if (exec(db, "BEGIN IMMEDIATE"))
 			goto out;
@@ -168,6 +187,7 @@ main(int argc, char *argv[])
 			fprintf(stderr, "sb-writer: %s\n", sqlite3_errmsg(db));
 			goto out;
 		}
+		rowid = sqlite3_last_insert_rowid(db);
 		rows = sqlite3_column_int64(cnt, 0);
 		maxid = sqlite3_column_int64(cnt, 1);
 		sqlite3_reset(ins);
@@ -175,6 +195,12 @@ main(int argc, char *argv[])
 		if (exec(db, "COMMIT"))
 			goto out;
 		n++;
+		if (logf != NULL && (fprintf(logf, "%lld\n", rowid) < 0 ||
+		    fflush(logf) != 0)) {
+			fprintf(stderr, "sb-writer: %s: %s\n", logpath,
+			    strerror(errno));
+			goto out;
+		}
 		if (status != NULL && write_status(status, rows, maxid) != 0) {
 			fprintf(stderr, "sb-writer: %s: %s\n", status,
 			    strerror(errno));
@@ -191,5 +217,7 @@ out:
 	sqlite3_finalize(ins);
 	sqlite3_finalize(cnt);
 	sqlite3_close(db);
+	if (logf != NULL && fclose(logf) != 0 && rc == 0)
+		rc = 1;
 	return rc;
 }

@@ -3,7 +3,8 @@
 # disk store and on Azure through Azurite, then the fault tests through
 # tests/azure/faultproxy.js, then (when backup-cron is built) metadata over
 # Azure's 8 KiB limit refused before any upload (metadata.sh), the store
-# identity cases (identity.sh) and Azurite killed during a 200 MB backup.
+# identity cases (identity.sh), a restore whose safety upload fails
+# (restore.sh) and Azurite killed during a 200 MB backup.
 #
 #   BUILD_DIR=./build tests/azure/run.sh
 #
@@ -233,6 +234,14 @@ if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -n "${PX_PORT:-}" ]; then
 	. "$HERE/metadata.sh"
 else
 	echo "# skip: metadata limit (no backup-cron built or no proxy)"
+fi
+
+# --- a restore on Azure: safety backup uploaded after the copy ----------------
+if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -n "${PX_PORT:-}" ]; then
+	echo "# restore on Azurite: the safety backup, its upload and its failure"
+	. "$HERE/restore.sh"
+else
+	echo "# skip: restore on Azurite (no backup-cron built or no proxy)"
 fi
 
 # --- a store knows it is itself: missing container, prefixes -----------------

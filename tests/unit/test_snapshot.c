@@ -848,6 +848,98 @@ test_restore_waits_for_writer(void **state)
 	    "WHERE v = 'held'"), 0);
 }
 
+/*
+ * A restore in halves: begin holds the live database's write lock (WAL:
+ * readers go on, writers are refused; rollback journal: readers are
+ * refused too), the safety snapshot taken meanwhile is the state before,
+ * hashed right, and finish copies and releases the lock.
+ */
+static void
+restore_locked(struct fix *f, int wal)
+{
+	struct sb_restore_txn	*t = NULL;
+	char			 err[SB_ERRMSG_MAX] = "", safety[PATH_MAX + 16];
+	char			 sha[SB_SHA256_HEX + 1], sha2[SB_SHA256_HEX + 1];
+	int64_t			 size = -1, size2 = -2;
+	sqlite3			*other = NULL;
+	int			 replaced = 0;
+
+	mkdb(f->live, wal, 0, 100, 10, "old");
+	mkdb(f->copy, 0, 0, 500, 20, "new");
+	snprintf(safety, sizeof(safety), "%s/safety.db", f->dir);
+	assert_int_equal(sqlite3_open(f->live, &other), SQLITE_OK);
+	sqlite3_busy_timeout(other, 0);
+	assert_int_equal(q1(other, "SELECT count(*) FROM t"), 100);
+
+	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
+		fail_msg("begin: %s", err);
+	assert_int_equal(sb_snapshot_restore_is_wal(t), wal);
+	assert_int_not_equal(sqlite3_exec(other, "INSERT INTO t (v) "
+	    "VALUES ('lost?')", NULL, NULL, NULL) & 0xff, SQLITE_OK);
+	if (wal)
+		assert_int_equal(q1(other, "SELECT count(*) FROM t"), 100);
+	else
+		assert_int_equal(sqlite3_exec(other, "SELECT count(*) FROM t",
+		    NULL, NULL, NULL) & 0xff, SQLITE_BUSY);
+
+	if (sb_snapshot_take_locked(t, safety, sha, &size, err) != SB_OK)
+		fail_msg("take_locked: %s", err);
+	assert_int_equal(sb_sha256_file(safety, sha2, &size2, err), SB_OK);
+	assert_string_equal(sha, sha2);
+	assert_int_equal(size, size2);
+	assert_int_equal(sb_snapshot_check(safety, err), SB_OK);
+	assert_int_equal(q1path(safety, "SELECT count(*) FROM t WHERE "
+	    "v = 'old'"), 100);
+	assert_int_equal(header_mode(safety), 1);
+
+	if (sb_snapshot_restore_finish(&t, &replaced, err) != SB_OK)
+		fail_msg("finish: %s", err);
+	assert_null(t);
+	assert_int_equal(replaced, 1);
+	sqlite3_busy_timeout(other, 10000);
+	assert_int_equal(q1(other, "SELECT count(*) FROM t"), 500);
+	xexec(other, "INSERT INTO t (v) VALUES ('after')");
+	assert_int_equal(sqlite3_close(other), SQLITE_OK);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 501);
+	assert_int_equal(header_mode(f->live), wal ? 2 : 1);
+}
+
+static void
+test_restore_locked_wal(void **state)
+{
+	restore_locked(*state, 1);
+}
+
+static void
+test_restore_locked_rollback(void **state)
+{
+	restore_locked(*state, 0);
+}
+
+/* abort after begin: live untouched, its lock released. */
+static void
+test_restore_abort(void **state)
+{
+	struct fix		*f = *state;
+	struct sb_restore_txn	*t = NULL;
+	char			 err[SB_ERRMSG_MAX] = "";
+	sqlite3			*other = NULL;
+
+	mkdb(f->live, 0, 0, 100, 10, "old");
+	mkdb(f->copy, 0, 0, 500, 20, "new");
+	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
+		fail_msg("begin: %s", err);
+	sb_snapshot_restore_abort(&t);
+	assert_null(t);
+	sb_snapshot_restore_abort(&t);
+	assert_int_equal(sqlite3_open(f->live, &other), SQLITE_OK);
+	xexec(other, "INSERT INTO t (v) VALUES ('after')");
+	assert_int_equal(sqlite3_close(other), SQLITE_OK);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t WHERE "
+	    "v = 'old'"), 100);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 101);
+}
+
 int
 main(void)
 {
@@ -880,6 +972,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restore_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restore_waits_for_writer,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_locked_wal,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_locked_rollback,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_abort,
 		    setup, teardown),
 	};
 

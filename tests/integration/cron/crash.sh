@@ -3,13 +3,14 @@
 # backup-cron, a real SQLite database and a real file system:
 #
 #  - backup-cron SIGKILLed at three points of a restore of an 80 MB
-#    database (downloading/verifying, the safety snapshot, the copy into
-#    the live database): the live database is the old or the new one, never
+#    database (verifying the backup in place, the safety snapshot, the copy
+#    into the live database): the live database is the old or the new one, never
 #    torn; the next writing operation leaves nothing pending and removes
 #    (and logs) every temp file of ours;
 #  - a full disk (a small tmpfs; skipped where mount is refused): the
 #    backup fails cleanly and is recorded and reported, nothing is left,
-#    the catalog is intact; a restore that cannot fit is refused up front;
+#    the catalog is intact; a restore whose safety snapshot cannot fit is
+#    refused up front, and one needs no room in temp_dir (read in place);
 #  - a store that cannot be opened, a catalog that cannot be opened: the
 #    backup is reported (JSON event and webhook) and recorded when it can be;
 #  - a webhook that never answers: the failure is reported and no other
@@ -102,7 +103,14 @@ DIG_A=$(cdigest "file:$OBJ_A?mode=ro")
 sqlite3 "$D/app.db" "UPDATE state SET v = 'B'; UPDATE blobs SET b = randomblob(100000) WHERE id % 3 = 0;"
 check "kill: the live database differs from the backup" test "$(cdigest "$D/app.db")" != "$DIG_A"
 
-cond_download() { compgen -G "$D/tmp/sb-tmp-restore-*[0-9a-f]" >/dev/null; }
+# (a): the disk store's backup is verified where it lies (no download):
+# the restore has the object open and not yet the live database (one look
+# at its descriptors, so both hold at the same instant).
+cond_verify() {
+	local fds
+	fds=$(ls -l "/proc/$pid/fd" 2>/dev/null) || return 1
+	grep -qF -- " -> $OBJ_A" <<<"$fds" && ! grep -qx -- ".* -> $D/app.db" <<<"$fds"
+}
 cond_safety() { compgen -G "$D/store/.staging/sb-tmp-snapshot-*[0-9a-f]" >/dev/null; }
 cond_copy() { [ -s "$D/app.db-journal" ]; }
 
@@ -177,16 +185,16 @@ after_kill() {
 	done
 }
 
-# (a) while the backup is downloaded and verified.
-if kill_restore cond_download; then
+# (a) while the backup is verified.
+if kill_restore cond_verify; then
 	LEFT=$(ours "$D/tmp")
-	check "(a) killed while the restore's download existed" \
-		compgen -G "$D/tmp/sb-tmp-restore-$ID_A-*[0-9a-f]"
+	expect_eq "(a) killed while verifying the backup in place: no download" \
+		"$(nours "$D/tmp")" 0
 	expect_eq "(a) no safety backup had started" \
 		"$(cat_q "SELECT count(*) FROM backups WHERE description LIKE 'safety backup before restoring%' AND created_at >= (SELECT max(started_at) FROM restores)")" 0
-	after_kill "(a) download"
+	after_kill "(a) verify"
 else
-	t_fail "(a) the restore was never seen downloading"
+	t_fail "(a) the restore was never seen verifying the backup"
 fi
 
 # (b) while the safety snapshot is written into .staging.
@@ -359,25 +367,39 @@ else
 		skip "enospc: mount -t tmpfs with nr_inodes refused"
 	fi
 
-	# A restore whose download cannot fit in temp_dir is refused first.
-	# The store is the first one again: the catalog goes back to it.
-	store_init
-	expect_exit "full: a 30 MB backup on a roomy store" 0 quiet bc backup --type manual --description big
-	big=$(cat_q "SELECT id FROM backups WHERE description = 'big'")
-	sqlite3 "$D/app.db" "UPDATE state SET v = 'B'"
-	live=$(cdigest "$D/app.db")
-	if mount -t tmpfs -o size=20m sbtest "$D/tmp" 2>"$D/mount.err"; then
+	# A restore whose safety snapshot cannot fit in the store's .staging
+	# is refused first. The disk store's backup is read where it lies, so
+	# temp_dir needs no room at all: a 20 MB temp_dir under a 30 MB
+	# restore proves it.
+	if mount -t tmpfs -o size=72m sbtest "$D/store" 2>"$D/mount.err" &&
+	   MOUNTS+=("$D/store") &&
+	   mount -t tmpfs -o size=20m sbtest "$D/tmp" 2>>"$D/mount.err"; then
 		MOUNTS+=("$D/tmp")
+		store_init
+		expect_exit "full: a 30 MB backup on a 72 MB store" 0 quiet bc backup --type manual --description big
+		big=$(cat_q "SELECT id FROM backups WHERE description = 'big'")
+		sqlite3 "$D/app.db" "UPDATE state SET v = 'B'"
+		live=$(cdigest "$D/app.db")
+		head -c $((30 * 1048576)) /dev/zero >"$D/store/.fill"
 		bc restore "$big" >"$D/out" 2>"$D/err"; rc=$?
 		expect_eq "full: the restore exits 1" "$rc" 1
-		expect_match "full: the restore error names temp_dir, need and free" \
-			"$(grep restore.failed "$D/err")" "not enough free space in $D/tmp: [0-9]+ bytes needed, [0-9]+ free"
+		expect_match "full: the restore error names .staging, need and free" \
+			"$(grep restore.failed "$D/err")" "not enough free space in $D/store/.staging: [0-9]+ bytes needed, [0-9]+ free"
 		expect_eq "full: nothing was written to temp_dir" "$(find "$D/tmp" -mindepth 1 | grep -c .)" 0
+		expect_eq "full: nothing of ours in .staging" "$(nours "$D/store/.staging")" 0
 		expect_eq "full: no safety backup was taken" \
 			"$(cat_q "SELECT count(*) FROM backups WHERE description LIKE 'safety backup%'")" 0
 		expect_eq "full: the live database is unchanged" "$(cdigest "$D/app.db")" "$live"
 		expect_eq "full: the restore is recorded failed" "$(cat_q "SELECT status FROM restores")" failed
-		umount "$D/tmp" && MOUNTS=()
+		rm -f "$D/store/.fill"
+		bc restore "$big" >"$D/out" 2>"$D/err"; rc=$?
+		expect_eq "full: with room in the store, the restore exits 0 (20 MB temp_dir, 30 MB backup)" "$rc" 0
+		expect_eq "full: it wrote nothing to temp_dir (the backup was read in place)" \
+			"$(find "$D/tmp" -mindepth 1 | grep -c .)" 0
+		expect_eq "full: the live database is the backup's" \
+			"$(cdigest "$D/app.db")" "$(cdigest "file:$D/store/$(bc --json show "$big" | json 'o.location')?mode=ro")"
+		umount "$D/tmp"
+		umount "$D/store" && MOUNTS=()
 	else
 		skip "full restore: mount -t tmpfs refused"
 	fi

@@ -1,0 +1,91 @@
+# tests/azure/restore.sh - sourced by run.sh (Azurite on $AZ_PORT, the
+# proxy on $PX_PORT, px_* from faults.sh). A restore on Azure: the safety
+# backup is taken locally while the live database is locked, recorded,
+# and uploaded after the copy. When that upload fails, the restore still
+# succeeds, the local copy (the only one of the pre-restore state) is
+# kept in temp_dir under its object name, and the failure is said: a
+# warning on stderr, in the restore's record, a safety.upload_failed log
+# line. The fault is proven by the proxy's counter.
+
+CRON=$BUILD_DIR/src/cron/backup-cron
+R=$TMP/restore
+mkdir -p "$R/tmp"
+cat >"$R/safbackup.conf" <<EOF
+[source]
+path = $R/app.db
+[catalog]
+path = $R/catalog.db
+[core]
+temp_dir = $R/tmp
+[store]
+kind = azure
+[azure]
+account = devstoreaccount1
+container = restore
+endpoint = http://127.0.0.1:$PX_PORT/devstoreaccount1
+timeout = 5
+retries = 1
+EOF
+rbc() { SAFBACKUP_AZURE_KEY=$DEVKEY "$CRON" --config "$R/safbackup.conf" "$@"; }
+rj() { node -e 'const o = JSON.parse(require("fs").readFileSync(0, "utf8")); const v = eval(process.argv[1]); console.log(typeof v === "object" ? JSON.stringify(v) : v)' "$1"; }
+rdump() { sqlite3 "$1" 'SELECT * FROM t ORDER BY x' | sha256sum | cut -d' ' -f1; }
+px_reset
+rbc init >/dev/null 2>&1
+check "restore: init the container" test $? -eq 0
+
+sqlite3 "$R/app.db" "PRAGMA journal_mode=wal; CREATE TABLE t(x); INSERT INTO t VALUES ('A');" >/dev/null
+bid=$(rbc --json backup --type manual 2>/dev/null | rj 'o.id')
+check "restore: the backup to restore completes" test -n "$bid"
+sqlite3 "$R/app.db" "INSERT INTO t VALUES ('B');"
+pre=$(rdump "$R/app.db")
+
+# --- the safety backup goes up after the copy ---------------------------------
+out=$(rbc --json restore "$bid" 2>"$R/restore.err"); rc=$?
+check "restore on azure exits 0 (got $rc)" test "$rc" -eq 0
+check "restore on azure: the live database is the backup's" \
+    test "$(sqlite3 "$R/app.db" 'SELECT group_concat(x) FROM t')" = A
+sid=$(rj 'o.safety_backup_id' <<<"$out")
+check "restore on azure: no warning in the record" test "$(rj 'o.error' <<<"$out")" = undefined -o "$(rj 'o.error' <<<"$out")" = null
+check "restore on azure: the safety backup was uploaded (log)" \
+    grep -q '"event":"safety.uploaded"' "$R/restore.err"
+check "restore on azure: no local copy left in temp_dir" \
+    test -z "$(find "$R/tmp" -name 'backup-*')"
+rbc verify "$sid" >/dev/null 2>&1
+check "restore on azure: the safety backup verifies" test $? -eq 0
+# Going back: restoring the safety backup gives the pre-restore state.
+rbc restore "$sid" >/dev/null 2>&1
+check "restore on azure: restoring the safety backup exits 0" test $? -eq 0
+check "restore on azure: the safety backup holds the pre-restore state" \
+    test "$(rdump "$R/app.db")" = "$pre"
+rbc restore "$bid" >/dev/null 2>&1
+
+# --- the upload after the copy fails: nothing is lost -------------------------
+sqlite3 "$R/app.db" "INSERT INTO t VALUES ('C');"
+pre=$(rdump "$R/app.db")
+px_reset
+px_set "mode=status&status=500&method=PUT&count=-1"
+out=$(rbc --json restore "$bid" 2>"$R/restore.err"); rc=$?
+faults=$(px_stat faults)
+px_reset
+check "upload fault: the proxy failed the safety upload's PUTs ($faults)" test "${faults:-0}" -gt 0
+check "upload fault: the restore still exits 0 (got $rc)" test "$rc" -eq 0
+check "upload fault: the live database is the backup's" \
+    test "$(sqlite3 "$R/app.db" 'SELECT group_concat(x) FROM t')" = A
+sid=$(rj 'o.safety_backup_id' <<<"$out")
+warn=$(rj 'o.error' <<<"$out")
+local_copy=$(find "$R/tmp" -name "backup-*-manual-$sid.db")
+check "upload fault: the local copy is kept in temp_dir under its object name" \
+    test -n "$local_copy"
+check "upload fault: the restore's record says so and names the file" \
+    grep -qF "could not be uploaded" <<<"$warn"
+check "upload fault: ... and the path" grep -qF "$local_copy" <<<"${warn:-x}"
+check "upload fault: a warning on stderr" grep -q '^backup-cron: warning: .*could not be uploaded' "$R/restore.err"
+check "upload fault: safety.upload_failed logged" grep -q '"event":"safety.upload_failed"' "$R/restore.err"
+check "upload fault: the local copy is the pre-restore state" \
+    test -n "$local_copy" -a "$(rdump "$local_copy")" = "$pre"
+check "upload fault: its sha256 is the catalog's" \
+    test -n "$local_copy" -a "$(sha256sum "$local_copy" | cut -d' ' -f1)" = \
+    "$(rbc --json show "$sid" | rj 'o.sha256')"
+rbc backup --type manual >/dev/null 2>&1
+check "upload fault: a later operation (temp sweep) keeps the local copy" \
+    test -n "$local_copy" -a -f "$local_copy"
