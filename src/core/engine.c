@@ -421,6 +421,57 @@ source_size(struct sb_engine *e, int64_t *need)
 }
 
 /*
+ * Start a backup's record: a new id and object name (copied into name),
+ * its description and tags, inserted pending, logged as backup.started
+ * with msg. b must be zeroed; the caller clears it, also on failure, when
+ * the engine's message says why and nothing is recorded.
+ */
+static int
+record_pending(struct sb_engine *e, struct sb_backup *b, enum sb_type type,
+    const char *desc, const char *const *tags, size_t ntags,
+    char name[SB_NAME_MAX + 1], const char *msg)
+{
+	int	rc;
+
+	b->size = -1;
+	b->type = type;
+	b->status = SB_STATUS_PENDING;
+	b->created_at = sb_now_ms();
+	if ((rc = sb_uuid_new(b->id)) != SB_OK)
+		return fail(e, rc, "cannot make a backup id");
+	if ((rc = sb_name_format(type, b->created_at, b->id, name,
+	    SB_NAME_MAX + 1)) != SB_OK)
+		return fail(e, rc, "cannot name the backup");
+	if ((b->location = strdup(name)) == NULL ||
+	    (desc != NULL && (b->description = strdup(desc)) == NULL) ||
+	    sb_backup_set_tags(b, tags, ntags) != SB_OK)
+		return fail(e, SB_ERR_NOMEM, "out of memory");
+	if ((rc = sb_catalog_insert(e->cat, b)) != SB_OK)
+		return fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+	sb_logkv(SB_LOG_INFO, "backup.started",
+	    (const char *[]){ "backup_id", b->id, "type", sb_type_str(type),
+	    "location", name, NULL }, "%s", msg);
+	return SB_OK;
+}
+
+/*
+ * A recorded backup failed with rc: mark it failed with the engine's
+ * message (in b and in the catalog) and report it.
+ */
+static void
+record_failed(struct sb_engine *e, struct sb_backup *b, int rc)
+{
+	b->status = SB_STATUS_FAILED;
+	b->completed_at = sb_now_ms();
+	free(b->error);
+	b->error = strdup(e->err);
+	if (sb_catalog_fail(e->cat, b->id, b->completed_at, e->err) != SB_OK)
+		sb_log(SB_LOG_ERROR, "catalog.error", "cannot mark backup %s "
+		    "failed: %s", b->id, sb_catalog_errmsg(e->cat));
+	report(e, "backup.failed", rc, b->id, e->err);
+}
+
+/*
  * The body of a backup, lock held: record pending, snapshot the live DB
  * into a temp file, hash it, upload it with its metadata, record completed.
  * Any failure after the pending record turns it failed and is reported.
@@ -441,33 +492,10 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 
 	memset(&b, 0, sizeof(b));
 	memset(&meta, 0, sizeof(meta));
-	b.size = -1;
-	b.type = type;
-	b.status = SB_STATUS_PENDING;
-	b.created_at = sb_now_ms();
-	if ((rc = sb_uuid_new(b.id)) != SB_OK) {
-		fail(e, rc, "cannot make a backup id");
+	if ((rc = record_pending(e, &b, type, desc, tags, ntags, name,
+	    "backup started")) != SB_OK)
 		goto out;
-	}
-	if ((rc = sb_name_format(type, b.created_at, b.id, name,
-	    sizeof(name))) != SB_OK) {
-		fail(e, rc, "cannot name the backup");
-		goto out;
-	}
-	if ((b.location = strdup(name)) == NULL ||
-	    (desc != NULL && (b.description = strdup(desc)) == NULL) ||
-	    sb_backup_set_tags(&b, tags, ntags) != SB_OK) {
-		rc = fail(e, SB_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = sb_catalog_insert(e->cat, &b)) != SB_OK) {
-		fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
-		goto out;
-	}
 	inserted = 1;
-	sb_logkv(SB_LOG_INFO, "backup.started",
-	    (const char *[]){ "backup_id", b.id, "type", sb_type_str(type),
-	    "location", name, NULL }, "backup started");
 
 	/* Before any byte is written: the store, the room, the temp file. */
 	if ((rc = store_ready(e)) != SB_OK)
@@ -529,16 +557,7 @@ out:
 		 * be resurrected by reconcile: remove it. */
 		if (stored)
 			(void)sb_store_del(e->store, name);
-		b.status = SB_STATUS_FAILED;
-		b.completed_at = sb_now_ms();
-		free(b.error);
-		b.error = strdup(e->err);
-		if (sb_catalog_fail(e->cat, b.id, b.completed_at, e->err) !=
-		    SB_OK)
-			sb_log(SB_LOG_ERROR, "catalog.error",
-			    "cannot mark backup %s failed: %s", b.id,
-			    sb_catalog_errmsg(e->cat));
-		report(e, "backup.failed", rc, b.id, e->err);
+		record_failed(e, &b, rc);
 	}
 	if (out != NULL && inserted) {
 		sb_backup_clear(out);
@@ -955,33 +974,10 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 	remote = sb_store_staging_dir(e->store) == NULL;
 	snprintf(desc, sizeof(desc), "safety backup before restoring %s",
 	    restored_id);
-	b.size = -1;
-	b.type = SB_TYPE_MANUAL;
-	b.status = SB_STATUS_PENDING;
-	b.created_at = sb_now_ms();
-	if ((rc = sb_uuid_new(b.id)) != SB_OK) {
-		fail(e, rc, "cannot make a backup id");
+	if ((rc = record_pending(e, &b, SB_TYPE_MANUAL, desc, stags, 2, name,
+	    "safety backup started")) != SB_OK)
 		goto out;
-	}
-	if ((rc = sb_name_format(b.type, b.created_at, b.id, name,
-	    sizeof(name))) != SB_OK) {
-		fail(e, rc, "cannot name the backup");
-		goto out;
-	}
-	if ((b.location = strdup(name)) == NULL ||
-	    (b.description = strdup(desc)) == NULL ||
-	    sb_backup_set_tags(&b, stags, 2) != SB_OK) {
-		rc = fail(e, SB_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = sb_catalog_insert(e->cat, &b)) != SB_OK) {
-		fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
-		goto out;
-	}
 	inserted = 1;
-	sb_logkv(SB_LOG_INFO, "backup.started",
-	    (const char *[]){ "backup_id", b.id, "type", "manual",
-	    "location", name, NULL }, "safety backup started");
 	if ((rc = sb_temp_reserve(&t, work_dir(e), "snapshot", b.id, msg)) !=
 	    SB_OK) {
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
@@ -1042,14 +1038,7 @@ out:
 		if (local[0] != '\0')
 			(void)unlink(local);
 		local[0] = '\0';
-		b.status = SB_STATUS_FAILED;
-		b.completed_at = sb_now_ms();
-		if (sb_catalog_fail(e->cat, b.id, b.completed_at, e->err) !=
-		    SB_OK)
-			sb_log(SB_LOG_ERROR, "catalog.error",
-			    "cannot mark backup %s failed: %s", b.id,
-			    sb_catalog_errmsg(e->cat));
-		report(e, "backup.failed", rc, b.id, e->err);
+		record_failed(e, &b, rc);
 	}
 	*out = b;
 	return rc;

@@ -161,6 +161,21 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* 0 if path is a directory (followed if a link), else -1 with errno set. */
+static int
+is_dir(const char *path)
+{
+	struct stat	st;
+
+	if (stat(path, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Make path a directory (mode 0700) if it is not one, creating missing
  * parents like mkdir -p. Returns 0, or -1 with errno set.
@@ -168,9 +183,8 @@ write_all(int fd, const void *buf, size_t len)
 static int
 mkdir_p(const char *path)
 {
-	char		buf[PATH_MAX];
-	struct stat	st;
-	size_t		i, len;
+	char	buf[PATH_MAX];
+	size_t	i, len;
 
 	len = strlen(path);
 	if (len >= sizeof(buf)) {
@@ -186,13 +200,7 @@ mkdir_p(const char *path)
 			return -1;
 		buf[i] = path[i];
 	}
-	if (stat(path, &st) == -1)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
+	return is_dir(path);
 }
 
 /*
@@ -235,17 +243,9 @@ staging_sweep(const char *staging)
 static int
 staging_ensure(struct disk_store *d)
 {
-	struct stat	st;
-
 	if (mkdir(d->staging, 0700) == -1 && errno != EEXIST)
 		return -1;
-	if (stat(d->staging, &st) == -1)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
+	return is_dir(d->staging);
 }
 
 /*
