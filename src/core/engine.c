@@ -911,33 +911,6 @@ restore_space(struct sb_engine *e, const struct sb_backup *b)
 	return SB_OK;
 }
 
-/* fsync the directory dir, so a name just renamed into it is durable. */
-static int
-fsync_dir(const char *dir, char *err)
-{
-	int	fd, ret = SB_OK;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(fd) == -1) {
-		sb_seterr(err, "fsync %s: %s", dir, strerror(errno));
-		ret = SB_ERR_IO;
-	}
-	if (fd != -1)
-		close(fd);
-	return ret;
-}
-
-/* Milliseconds on a clock that does not jump (the writers' wait). */
-static int64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The safety backup of a restore, taken while txn holds the live
  * database's write lock (sb_snapshot_restore_begin): exactly the state
@@ -1014,8 +987,9 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 			local[0] = '\0';
 			goto out;
 		}
-		if ((rc = fsync_dir(tdir, msg)) != SB_OK) {
-			fail(e, rc, "keeping the safety snapshot: %s", msg);
+		if (sb_fsync_dir(tdir) == -1) {
+			rc = fail(e, SB_ERR_IO, "keeping the safety snapshot: "
+			    "fsync %s: %s", tdir, strerror(errno));
 			goto out;
 		}
 	}
@@ -1143,7 +1117,7 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	 * the copy: nothing the service commits can fall between the safety
 	 * backup and the copy. Writers wait (busy timeout) from now.
 	 */
-	t0 = mono_ms();
+	t0 = sb_mono_ms();
 	if ((rc = sb_snapshot_restore_begin(from, e->cfg->source_path,
 	    &txn, msg)) != SB_OK) {
 		fail(e, rc, "copy into %s failed, the live database is "
@@ -1200,7 +1174,7 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	/* 4. Copy into the live DB in place; the lock goes with it. */
 	rc = sb_snapshot_restore_finish(&txn, &replaced, msg);
 	snprintf(blocked, sizeof(blocked), "%lld",
-	    (long long)(mono_ms() - t0));
+	    (long long)(sb_mono_ms() - t0));
 	if (rc != SB_OK) {
 		if (replaced)
 			fail(e, rc, "the live database %s WAS replaced by "
@@ -1222,7 +1196,7 @@ out:
 	sb_snapshot_restore_abort(&txn);
 	if (t0 != 0 && blocked[0] == '\0')
 		snprintf(blocked, sizeof(blocked), "%lld",
-		    (long long)(mono_ms() - t0));
+		    (long long)(sb_mono_ms() - t0));
 	sb_temp_release(&t);
 	if (recorded) {
 		r.finished_at = sb_now_ms();

@@ -134,6 +134,8 @@ struct sb_filter {
 
 /* util.c */
 int64_t	 sb_now_ms(void);
+int64_t	 sb_mono_ms(void);	/* ms on a clock that does not jump */
+int	 sb_fsync_dir(const char *);	/* 0, or -1 with errno */
 int	 sb_time_format(int64_t ms, char *buf, size_t len);	/* ISO 8601 UTC */
 int	 sb_time_parse(const char *, int64_t *ms);		/* ISO 8601 or date */
 int	 sb_uuid_new(char out[SB_UUID_LEN + 1]);

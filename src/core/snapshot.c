@@ -36,17 +36,6 @@
 #define HASH_BUFSZ		(1024 * 1024)	/* read by the hasher at once;
 						 * >= the largest page */
 
-/* Milliseconds on a clock that does not jump. */
-static int64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Our code for an SQLite result code. A file SQLite cannot read as a
  * database is SB_ERR_CORRUPT; a lock still held after the busy timeout is
@@ -298,7 +287,7 @@ out:
 static int
 run_backup(sqlite3_backup *b, int64_t deadline_ms)
 {
-	int64_t	end = mono_ms() + deadline_ms;
+	int64_t	end = sb_mono_ms() + deadline_ms;
 	int	rc, frc;
 
 	for (;;) {
@@ -306,7 +295,7 @@ run_backup(sqlite3_backup *b, int64_t deadline_ms)
 		if (rc == SQLITE_DONE)
 			break;
 		if (((rc & 0xff) == SQLITE_BUSY ||
-		    (rc & 0xff) == SQLITE_LOCKED) && mono_ms() < end) {
+		    (rc & 0xff) == SQLITE_LOCKED) && sb_mono_ms() < end) {
 			sqlite3_sleep(RETRY_SLEEP_MS);
 			continue;
 		}
@@ -953,13 +942,13 @@ sb_snapshot_restore_begin(const char *from, const char *live,
 		    "starting the restore into", live);
 		goto out;
 	}
-	end = mono_ms() + RESTORE_DEADLINE_MS;
+	end = sb_mono_ms() + RESTORE_DEADLINE_MS;
 	for (;;) {
 		rc = sqlite3_backup_step(t->b, 0);
 		if (rc == SQLITE_OK || rc == SQLITE_DONE)
 			break;
 		if (((rc & 0xff) == SQLITE_BUSY ||
-		    (rc & 0xff) == SQLITE_LOCKED) && mono_ms() < end) {
+		    (rc & 0xff) == SQLITE_LOCKED) && sb_mono_ms() < end) {
 			sqlite3_sleep(RETRY_SLEEP_MS);
 			continue;
 		}

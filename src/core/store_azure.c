@@ -159,15 +159,6 @@ curl_init(void)
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_ms(int64_t ms)
 {
@@ -201,7 +192,7 @@ backoff_ms(unsigned attempt, long retry_after)
 	if (w > AZ_BACKOFF_CAP)
 		w = AZ_BACKOFF_CAP;
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		r = (uint32_t)mono_ms();
+		r = (uint32_t)sb_mono_ms();
 	return w / 2 + (int64_t)(r % (uint32_t)(w / 2 + 1));
 }
 
@@ -427,7 +418,7 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct az_resp	*r = arg;
-	int64_t		 now = mono_ms();
+	int64_t		 now = sb_mono_ms();
 
 	(void)dltotal;
 	(void)ultotal;
@@ -548,7 +539,7 @@ setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
 
 	memset(w, 0, sizeof(*w));
 	r->timeout = st->timeout;
-	r->moved_ms = mono_ms();
+	r->moved_ms = sb_mono_ms();
 	r->moved_dl = r->moved_ul = 0;
 	resp_reset(r, c);
 	c->body.pos = 0;
@@ -1357,7 +1348,7 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 	}
 
 	for (;;) {
-		now = mono_ms();
+		now = sb_mono_ms();
 		active = 0;
 		for (i = 0; i < nslots && rc == SB_OK; i++) {
 			sl = &slots[i];
@@ -1417,7 +1408,7 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 				if (src->grow != NULL)
 					grow_done(src->grow, sl);
 			} else if (v == AZ_RETRY && sl->attempt < st->retries) {
-				sl->not_before = mono_ms() +
+				sl->not_before = sb_mono_ms() +
 				    backoff_ms(sl->attempt, r->retry_after);
 				sl->attempt++;
 				sl->state = SLOT_WAITING;
@@ -1437,7 +1428,7 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 		 */
 		wait = 1000;
 		waiting = 0;
-		now = mono_ms();
+		now = sb_mono_ms();
 		for (i = 0; i < nslots; i++) {
 			if (slots[i].state == SLOT_FREE && more(src, nblocks))
 				wait = src->grow == NULL ? 0 :

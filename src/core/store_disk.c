@@ -124,24 +124,6 @@ mkpath(char *buf, size_t len, const char *dir, const char *name,
 	return (n < 0 || (size_t)n >= len) ? SB_ERR_INVAL : SB_OK;
 }
 
-/*
- * fsync a directory so the names created or removed in it are durable.
- * Returns 0 or -1 with errno set.
- */
-static int
-fsync_dir(const char *path)
-{
-	int	fd, rc, saved;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
-}
-
 /* write(2) all of buf, retrying short writes. 0 or -1 with errno. */
 static int
 write_all(int fd, const void *buf, size_t len)
@@ -588,7 +570,7 @@ disk_commit(struct disk_store *d, const char *name, const char *tmp,
 		return disk_err(d, SB_ERR_STORAGE, "write %s: %s", name,
 		    strerror(*eno));
 	}
-	if (fsync_dir(d->root) == -1) {
+	if (sb_fsync_dir(d->root) == -1) {
 		*eno = errno;
 		return disk_err(d, SB_ERR_STORAGE, "write %s: fsync %s: %s",
 		    name, d->root, strerror(*eno));
@@ -937,7 +919,7 @@ disk_del(struct sb_store *s, const char *name)
 	if (unlink(mpath) == -1 && errno != ENOENT)
 		return disk_err(d, SB_ERR_STORAGE, "delete %s%s: %s", name,
 		    META_SUFFIX, strerror(errno));
-	if (fsync_dir(d->root) == -1)
+	if (sb_fsync_dir(d->root) == -1)
 		return disk_err(d, SB_ERR_STORAGE, "delete %s: fsync %s: %s",
 		    name, d->root, strerror(errno));
 	return SB_OK;
@@ -986,7 +968,7 @@ disk_put_new(struct sb_store *s, const char *name, const void *buf,
 			    strerror(errno));
 		goto out;
 	}
-	if (fsync_dir(d->root) == -1) {
+	if (sb_fsync_dir(d->root) == -1) {
 		disk_err(d, rc, "write %s: fsync %s: %s", name, d->root,
 		    strerror(errno));
 		goto out;

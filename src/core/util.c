@@ -221,6 +221,35 @@ sb_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Milliseconds on a clock that does not jump: durations, deadlines. */
+int64_t
+sb_mono_ms(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * fsync a directory, so the names just created, renamed or removed in it
+ * are durable (Linux fsync(2)). Returns 0, or -1 with errno set.
+ */
+int
+sb_fsync_dir(const char *path)
+{
+	int	fd, rc, saved;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
 /* "2026-11-26T04:30:00.123Z" (24 bytes + NUL). */
 int
 sb_time_format(int64_t ms, char *buf, size_t len)
