@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sb.h"
 #include "store.h"
@@ -60,9 +61,20 @@ struct az_connstr {
 int	az_connstr_parse(const char *, struct az_connstr *, char *err);
 void	az_connstr_clear(struct az_connstr *);
 
-/* Base64 (RFC 4648, with padding). */
-int	az_b64_decode(const char *, unsigned char **out, size_t *outlen);
-int	az_b64_encode(const unsigned char *, size_t, char *out, size_t outlen);
+/* Base64 (RFC 4648, with padding), by OpenSSL's EVP_EncodeBlock/DecodeBlock. */
+enum sb_err	az_b64_decode(const char *, unsigned char **out, size_t *outlen);
+enum sb_err	az_b64_encode(const unsigned char *, size_t, char *out,
+		    size_t outlen);
+
+/*
+ * Content-MD5 (RFC 1864), base64: of a buffer, and of len bytes of a
+ * file at off read in AZ_CHUNK pieces into chunk (*eno: errno of a
+ * failed read, with SB_ERR_IO).
+ */
+#define AZ_CHUNK	(256 * 1024)
+enum sb_err	az_md5_buf(const unsigned char *, size_t, char out[32]);
+enum sb_err	az_md5_file(int fd, off_t off, uint64_t len,
+		    unsigned char *chunk, char out[32], int *eno);
 
 /* One query parameter: name and raw (not yet percent-encoded) value. */
 struct az_qp {
@@ -126,7 +138,7 @@ int	az_listparse_feed(struct az_listparse *, const char *, size_t,
 char	*az_listparse_marker(struct az_listparse *);
 void	az_listparse_free(struct az_listparse **);
 
-/* Last-Modified in RFC 1123 form to ms since the epoch; -1 if bad. */
+/* An HTTP date (Last-Modified) to ms since the epoch (curl_getdate); -1 if bad. */
 int64_t	az_http_date(const char *);
 
 #endif /* SB_AZURE_H */

@@ -7,12 +7,16 @@
  * message: messages name the setting that is wrong, not its value.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -25,91 +29,126 @@
 	"Fq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 #define AZ_DEV_ENDPOINT "http://127.0.0.1:10000/devstoreaccount1"
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /*
- * Encode len bytes of in as base64 with padding into out (outlen bytes,
- * NUL included). Returns SB_OK, or SB_ERR_INVAL if out is too small.
+ * Encode len bytes of in as base64 with padding (RFC 4648) into out
+ * (outlen bytes, NUL included), with OpenSSL's EVP_EncodeBlock. Returns
+ * SB_OK, or SB_ERR_INVAL if out is too small.
  */
-int
+enum sb_err
 az_b64_encode(const unsigned char *in, size_t len, char *out, size_t outlen)
 {
-	size_t	 i, o = 0;
-
-	if (len > (SIZE_MAX - 1) / 4 * 3 - 3 || outlen < (len + 2) / 3 * 4 + 1)
+	if (len > INT_MAX / 4 * 3 - 3 || outlen < (len + 2) / 3 * 4 + 1)
 		return SB_ERR_INVAL;
-	for (i = 0; i + 2 < len; i += 3) {
-		out[o++] = b64chars[in[i] >> 2];
-		out[o++] = b64chars[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
-		out[o++] = b64chars[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
-		out[o++] = b64chars[in[i + 2] & 63];
-	}
-	if (i < len) {
-		out[o++] = b64chars[in[i] >> 2];
-		if (i + 1 < len) {
-			out[o++] = b64chars[((in[i] & 3) << 4) |
-			    (in[i + 1] >> 4)];
-			out[o++] = b64chars[(in[i + 1] & 15) << 2];
-		} else {
-			out[o++] = b64chars[(in[i] & 3) << 4];
-			out[o++] = '=';
-		}
-		out[o++] = '=';
-	}
-	out[o] = '\0';
+	(void)EVP_EncodeBlock((unsigned char *)out, in, (int)len);
 	return SB_OK;
 }
 
-static int
-b64val(int c)
-{
-	const char	*p;
-
-	if (c == '\0' || (p = strchr(b64chars, c)) == NULL)
-		return -1;
-	return (int)(p - b64chars);
-}
-
 /*
- * Decode base64 (RFC 4648 alphabet; padding optional, no whitespace).
- * *out is heap-allocated, freed by the caller (with OPENSSL_cleanse first
- * when it is a secret). Returns SB_ERR_INVAL on a malformed input.
+ * Decode base64 (RFC 4648 alphabet; padding optional, no whitespace)
+ * with OpenSSL's EVP_DecodeBlock, which wants whole quanta and counts
+ * the padding as bytes: we add the padding a key may lack and drop the
+ * bytes it stood for. *out is heap-allocated, freed by the caller (with
+ * OPENSSL_cleanse first when it is a secret). Returns SB_ERR_INVAL on a
+ * malformed input.
  */
-int
+enum sb_err
 az_b64_decode(const char *in, unsigned char **out, size_t *outlen)
 {
-	size_t		 len, i, o = 0;
-	unsigned	 acc = 0;
-	int		 bits = 0, v;
-	unsigned char	*buf;
+	size_t		 len, full, pad, cap;
+	char		*tmp = NULL;
+	unsigned char	*buf = NULL;
+	int		 n, rc = SB_ERR_INVAL;
 
 	*out = NULL;
 	*outlen = 0;
-	len = strlen(in);
-	while (len > 0 && in[len - 1] == '=')
-		len--;
-	if (len == 0 || strlen(in) - len > 2 || len % 4 == 1)
+	full = strlen(in);
+	for (len = full; len > 0 && in[len - 1] == '='; len--)
+		;
+	/* EVP_DecodeBlock would skip blanks at either end: we do not. */
+	if (len == 0 || full - len > 2 || len % 4 == 1 || full > INT_MAX / 2 ||
+	    isspace((unsigned char)in[0]) ||
+	    isspace((unsigned char)in[len - 1]))
 		return SB_ERR_INVAL;
-	if ((buf = malloc(len / 4 * 3 + 3)) == NULL)
-		return SB_ERR_NOMEM;
-	for (i = 0; i < len; i++) {
-		if ((v = b64val((unsigned char)in[i])) < 0) {
-			OPENSSL_cleanse(buf, len / 4 * 3 + 3);
-			free(buf);
-			return SB_ERR_INVAL;
-		}
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[o++] = (acc >> bits) & 0xff;
-		}
+	pad = (4 - len % 4) % 4;
+	cap = len + pad;
+	if ((tmp = malloc(cap + 1)) == NULL || (buf = malloc(cap)) == NULL) {
+		rc = SB_ERR_NOMEM;
+		goto out;
 	}
+	memcpy(tmp, in, len);
+	memset(tmp + len, '=', pad);
+	tmp[cap] = '\0';
+	if ((n = EVP_DecodeBlock(buf, (unsigned char *)tmp, (int)cap)) < 0 ||
+	    (size_t)n < pad)
+		goto out;
 	*out = buf;
-	*outlen = o;
-	return SB_OK;
+	*outlen = (size_t)n - pad;
+	buf = NULL;
+	rc = SB_OK;
+out:
+	if (tmp != NULL) {
+		OPENSSL_cleanse(tmp, cap + 1);
+		free(tmp);
+	}
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, cap);
+		free(buf);
+	}
+	return rc;
 }
+
+/* Content-MD5 (RFC 1864) of a buffer, base64. */
+enum sb_err
+az_md5_buf(const unsigned char *buf, size_t len, char out[32])
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen = 0;
+
+	if (EVP_Digest(buf, len, md, &mdlen, EVP_md5(), NULL) != 1)
+		return SB_ERR_STORAGE;
+	return az_b64_encode(md, mdlen, out, 32);
+}
+
+/* Content-MD5 of len bytes of fd at off, read in AZ_CHUNK
+ * pieces into chunk (AZ_CHUNK bytes); *eno: errno of a failed read. */
+enum sb_err
+az_md5_file(int fd, off_t off, uint64_t len, unsigned char *chunk, char out[32],
+    int *eno)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	EVP_MD_CTX	*ctx;
+	ssize_t		 got;
+	size_t		 want;
+	int		 rc = SB_ERR_STORAGE;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return SB_ERR_NOMEM;
+	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
+		goto out;
+	while (len > 0) {
+		want = len > AZ_CHUNK ? AZ_CHUNK : (size_t)len;
+		do
+			got = pread(fd, chunk, want, off);
+		while (got == -1 && errno == EINTR);
+		if (got <= 0) {
+			*eno = got == 0 ? EIO : errno;
+			rc = SB_ERR_IO;
+			goto out;
+		}
+		if (EVP_DigestUpdate(ctx, chunk, (size_t)got) != 1)
+			goto out;
+		off += got;
+		len -= (uint64_t)got;
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+		goto out;
+	rc = az_b64_encode(md, mdlen, out, 32);
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
 
 void
 az_connstr_clear(struct az_connstr *cs)
@@ -474,44 +513,17 @@ az_meta_decode(const char *s, char **out)
 	return SB_OK;
 }
 
-static const char *const months[12] = { "Jan", "Feb", "Mar", "Apr", "May",
-    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-
 /*
- * Parse an RFC 1123 date ("Tue, 04 Sep 2012 19:12:43 GMT", RFC 7231
- * section 7.1.1.1), which Azure uses for Last-Modified, into ms since the
- * epoch. Locale-independent. Returns -1 when s is not such a date.
+ * An HTTP date ("Tue, 04 Sep 2012 19:12:43 GMT", RFC 9110 section 5.6.7),
+ * which Azure uses for Last-Modified, in ms since the epoch, parsed by
+ * libcurl's curl_getdate. Returns -1 when s is not a date.
  */
 int64_t
 az_http_date(const char *s)
 {
-	struct tm	 tm;
-	char		 mon[4];
-	int		 d, y, h, mi, sec, i, n = 0;
-	const char	*p;
-	time_t		 t;
+	time_t	t = curl_getdate(s, NULL);
 
-	if ((p = strchr(s, ',')) == NULL)
-		return -1;
-	if (sscanf(p + 1, " %d %3s %d %d:%d:%d GMT%n", &d, mon, &y, &h, &mi,
-	    &sec, &n) != 6 || n == 0)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	for (i = 0; i < 12; i++)
-		if (strcmp(mon, months[i]) == 0)
-			break;
-	if (i == 12 || d < 1 || d > 31 || y < 1970 || y > 9999 ||
-	    h > 23 || mi > 59 || sec > 60 || h < 0 || mi < 0 || sec < 0)
-		return -1;
-	tm.tm_mday = d;
-	tm.tm_mon = i;
-	tm.tm_year = y - 1900;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	return (int64_t)t * 1000;
+	return t == (time_t)-1 ? -1 : (int64_t)t * 1000;
 }
 
 /* Compare "name:value" lines by name only (the part before ':'). */

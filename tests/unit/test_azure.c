@@ -338,7 +338,13 @@ t_http_date(void **state)
 	assert_int_equal(az_http_date("Tue, 04 Sep 2012 19:12:43 GMT"),
 	    1346785963000LL);
 	assert_int_equal(az_http_date("Tue, 04 Foo 2012 19:12:43 GMT"), -1);
-	assert_int_equal(az_http_date("04 Sep 2012"), -1);
+	assert_int_equal(az_http_date("not a date"), -1);
+	assert_int_equal(az_http_date(""), -1);
+	/* The obsolete forms RFC 9110 section 5.6.7 says to accept. */
+	assert_int_equal(az_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
+	    784111777000LL);
+	assert_int_equal(az_http_date("Sun Nov  6 08:49:37 1994"),
+	    784111777000LL);
 	assert_int_equal(az_http_date("Tue, 04 Sep 2012 25:12:43 GMT"), -1);
 }
 
