@@ -43,7 +43,8 @@ struct az_cred {
 	char		*sas;
 };
 
-int	az_cred_init(struct az_cred *, const struct sb_config *, char *err);
+enum sb_err	az_cred_init(struct az_cred *, const struct sb_config *,
+		    char *err);
 void	az_cred_clear(struct az_cred *);
 
 /*
@@ -58,8 +59,23 @@ struct az_connstr {
 	char	*sas;
 };
 
-int	az_connstr_parse(const char *, struct az_connstr *, char *err);
+enum sb_err	az_connstr_parse(const char *, struct az_connstr *, char *err);
 void	az_connstr_clear(struct az_connstr *);
+
+/*
+ * The Blob endpoint: the default one of an account (the one place it is
+ * built), and the one a config leads to (explicit, connection string or
+ * default), as az_cred_init() resolves it.
+ */
+enum sb_err	az_endpoint_default(const char *proto, const char *account,
+		    const char *suffix, char *buf, size_t len);
+enum sb_err	az_endpoint(const struct sb_config *, char *buf, size_t len,
+		    char *err);
+
+/* Azure's naming rules for accounts and containers; http(s) URLs. */
+int	sb_is_azure_account(const char *);
+int	sb_is_azure_container(const char *);
+int	sb_is_http_url(const char *);
 
 /* Base64 (RFC 4648, with padding), by OpenSSL's EVP_EncodeBlock/DecodeBlock. */
 enum sb_err	az_b64_decode(const char *, unsigned char **out, size_t *outlen);
@@ -103,11 +119,11 @@ struct az_sigreq {
 	const char		*if_none_match;	/* or NULL */
 };
 
-int	az_sign(const struct az_cred *, const struct az_sigreq *,
+enum sb_err	az_sign(const struct az_cred *, const struct az_sigreq *,
 	    char *auth, size_t authlen);
 
 /* Percent-encoding: of a URL path (keeps '/') and of a query value. */
-int	az_url_encode(const char *, int keep_slash, char **out);
+enum sb_err	az_url_encode(const char *, int keep_slash, char **out);
 
 /*
  * Metadata values travel as HTTP header values, which Azure wants in
@@ -115,15 +131,15 @@ int	az_url_encode(const char *, int keep_slash, char **out);
  * every byte outside 0x21..0x7e and '%' itself; decoding turns %XX back
  * into bytes, so any UTF-8 value round-trips byte for byte.
  */
-int	az_meta_encode(const char *, char **out);
+enum sb_err	az_meta_encode(const char *, char **out);
 
 /* Azure's limit on all of a blob's metadata ("Setting and retrieving
  * properties and metadata for Blob service resources"). */
 #define AZ_META_TOTAL_MAX	8192
 
 /* Bytes of m as Azure counts them: every name plus its encoded value. */
-int	az_meta_size(const struct sb_meta *, size_t *out);
-int	az_meta_decode(const char *, char **out);
+enum sb_err	az_meta_size(const struct sb_meta *, size_t *out);
+enum sb_err	az_meta_decode(const char *, char **out);
 
 /*
  * A streaming parser for List Blobs responses. Feed it the body as it
@@ -132,8 +148,8 @@ int	az_meta_decode(const char *, char **out);
  */
 struct az_listparse;
 
-int	az_listparse_new(struct az_listparse **, struct sb_object_list *);
-int	az_listparse_feed(struct az_listparse *, const char *, size_t,
+enum sb_err	az_listparse_new(struct az_listparse **, struct sb_object_list *);
+enum sb_err	az_listparse_feed(struct az_listparse *, const char *, size_t,
 	    int final, char *err);
 char	*az_listparse_marker(struct az_listparse *);
 void	az_listparse_free(struct az_listparse **);

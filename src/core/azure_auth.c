@@ -150,6 +150,64 @@ out:
 }
 
 
+/*
+ * Azure's naming rules ("Storage account overview": 3 to 24 lowercase
+ * letters and digits; "Naming and Referencing Containers, Blobs, and
+ * Metadata": 3 to 63 of lowercase letters, digits and single hyphens,
+ * starting and ending with a letter or digit).
+ */
+int
+sb_is_azure_account(const char *s)
+{
+	size_t	n = s != NULL ? strlen(s) : 0;
+
+	if (n < 3 || n > 24)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+			return 0;
+	return 1;
+}
+
+int
+sb_is_azure_container(const char *s)
+{
+	size_t	n = s != NULL ? strlen(s) : 0;
+
+	if (n < 3 || n > 63 || s[0] == '-' || s[n - 1] == '-' ||
+	    strstr(s, "--") != NULL)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* An http:// or https:// URL with something after the scheme. */
+int
+sb_is_http_url(const char *s)
+{
+	return (strncmp(s, "http://", 7) == 0 && s[7] != '\0') ||
+	    (strncmp(s, "https://", 8) == 0 && s[8] != '\0');
+}
+
+/*
+ * The default Blob endpoint of an account, "<proto>://<account>.blob.
+ * <suffix>", proto https and suffix core.windows.net when NULL: the one
+ * place it is built. SB_ERR_CONFIG when it does not fit in buf.
+ */
+enum sb_err
+az_endpoint_default(const char *proto, const char *account,
+    const char *suffix, char *buf, size_t len)
+{
+	int	n;
+
+	n = snprintf(buf, len, "%s://%s.blob.%s", proto != NULL ? proto :
+	    "https", account, suffix != NULL ? suffix : "core.windows.net");
+	return n < 0 || (size_t)n >= len ? SB_ERR_CONFIG : SB_OK;
+}
+
 void
 az_connstr_clear(struct az_connstr *cs)
 {
@@ -164,119 +222,213 @@ az_connstr_clear(struct az_connstr *cs)
 	memset(cs, 0, sizeof(*cs));
 }
 
-static int
-setdup(char **dst, const char *s, size_t len)
+/* The keys of a connection string, and what each is to us. */
+enum cs_key {
+	CS_ACCOUNT,	/* AccountName */
+	CS_KEY,		/* AccountKey (secret) */
+	CS_BLOB,	/* BlobEndpoint */
+	CS_SAS,		/* SharedAccessSignature (secret) */
+	CS_PROTO,	/* DefaultEndpointsProtocol */
+	CS_SUFFIX,	/* EndpointSuffix */
+	CS_DEV,		/* UseDevelopmentStorage */
+	CS_OTHER,	/* another service's endpoint: allowed, not ours */
+	CS__MAX
+};
+
+static const struct {
+	const char	*name;
+	enum cs_key	 key;
+} cs_keys[] = {
+	{ "AccountName", CS_ACCOUNT },
+	{ "AccountKey", CS_KEY },
+	{ "BlobEndpoint", CS_BLOB },
+	{ "SharedAccessSignature", CS_SAS },
+	{ "DefaultEndpointsProtocol", CS_PROTO },
+	{ "EndpointSuffix", CS_SUFFIX },
+	{ "UseDevelopmentStorage", CS_DEV },
+	{ "QueueEndpoint", CS_OTHER },
+	{ "TableEndpoint", CS_OTHER },
+	{ "FileEndpoint", CS_OTHER },
+};
+
+/* The values of one connection string by key, heap, "" when empty. */
+struct cs_vals {
+	char	*v[CS__MAX];
+};
+
+static void
+cs_vals_clear(struct cs_vals *cv)
 {
-	free(*dst);
-	if ((*dst = strndup(s, len)) == NULL)
+	for (size_t i = 0; i < CS__MAX; i++) {
+		if (cv->v[i] != NULL)
+			OPENSSL_cleanse(cv->v[i], strlen(cv->v[i]));
+		free(cv->v[i]);
+		cv->v[i] = NULL;
+	}
+}
+
+/* Trim blanks off both ends of [*p, *end). */
+static void
+trim(const char **p, const char **end)
+{
+	while (*p < *end && isspace((unsigned char)**p))
+		(*p)++;
+	while (*end > *p && isspace((unsigned char)(*end)[-1]))
+		(*end)--;
+}
+
+/*
+ * One part "Name=Value" (n-th, from 1) into cv. Names are matched
+ * without regard to case; a name we do not know is refused.
+ */
+static enum sb_err
+cs_part(const char *p, const char *end, size_t n, struct cs_vals *cv,
+    char *err)
+{
+	const char	*eq, *nend, *v;
+	size_t		 i;
+	enum cs_key	 k;
+
+	if ((eq = memchr(p, '=', (size_t)(end - p))) == NULL || eq == p) {
+		sb_seterr(err, "connection string: part %zu is not Name=Value",
+		    n);
+		return SB_ERR_CONFIG;
+	}
+	nend = eq;
+	v = eq + 1;
+	trim(&p, &nend);
+	trim(&v, &end);
+	for (i = 0; i < sizeof(cs_keys) / sizeof(cs_keys[0]); i++)
+		if (strlen(cs_keys[i].name) == (size_t)(nend - p) &&
+		    strncasecmp(cs_keys[i].name, p, (size_t)(nend - p)) == 0)
+			break;
+	if (i == sizeof(cs_keys) / sizeof(cs_keys[0])) {
+		sb_seterr(err, "connection string: unknown key '%.*s'",
+		    (int)(nend - p > 64 ? 64 : nend - p), p);
+		return SB_ERR_CONFIG;
+	}
+	k = cs_keys[i].key;
+	if (cv->v[k] != NULL) {
+		OPENSSL_cleanse(cv->v[k], strlen(cv->v[k]));
+		free(cv->v[k]);
+	}
+	if ((cv->v[k] = strndup(v, (size_t)(end - v))) == NULL) {
+		sb_seterr(err, "out of memory");
 		return SB_ERR_NOMEM;
+	}
+	return SB_OK;
+}
+
+/* Check the values and turn them into cs (see az_connstr_parse). */
+static enum sb_err
+cs_build(struct cs_vals *cv, struct az_connstr *cs, char *err)
+{
+	const char	*proto = cv->v[CS_PROTO], *blob = cv->v[CS_BLOB];
+	char		 ep[512];
+	size_t		 len;
+
+	if (cv->v[CS_DEV] != NULL) {
+		if (strcasecmp(cv->v[CS_DEV], "true") != 0) {
+			sb_seterr(err, "connection string: "
+			    "UseDevelopmentStorage must be true");
+			return SB_ERR_CONFIG;
+		}
+		if (cv->v[CS_ACCOUNT] == NULL)
+			cv->v[CS_ACCOUNT] = strdup(AZ_DEV_ACCOUNT);
+		if (cv->v[CS_KEY] == NULL && cv->v[CS_SAS] == NULL)
+			cv->v[CS_KEY] = strdup(AZ_DEV_KEY);
+		if (blob == NULL)
+			blob = AZ_DEV_ENDPOINT;
+		if (cv->v[CS_ACCOUNT] == NULL ||
+		    (cv->v[CS_KEY] == NULL && cv->v[CS_SAS] == NULL)) {
+			sb_seterr(err, "out of memory");
+			return SB_ERR_NOMEM;
+		}
+	}
+	if (proto != NULL && strcmp(proto, "http") != 0 &&
+	    strcmp(proto, "https") != 0) {
+		sb_seterr(err, "connection string: DefaultEndpointsProtocol "
+		    "must be http or https");
+		return SB_ERR_CONFIG;
+	}
+	if (cv->v[CS_ACCOUNT] != NULL &&
+	    !sb_is_azure_account(cv->v[CS_ACCOUNT])) {
+		sb_seterr(err, "connection string: AccountName is not an Azure "
+		    "storage account name (3 to 24 lowercase letters and "
+		    "digits)");
+		return SB_ERR_CONFIG;
+	}
+	if (blob != NULL) {
+		if (!sb_is_http_url(blob)) {
+			sb_seterr(err, "connection string: BlobEndpoint must be "
+			    "an http:// or https:// URL");
+			return SB_ERR_CONFIG;
+		}
+		for (len = strlen(blob); len > 0 && blob[len - 1] == '/'; len--)
+			;
+		snprintf(ep, sizeof(ep), "%.*s", (int)len, blob);
+	} else if (cv->v[CS_ACCOUNT] != NULL &&
+	    az_endpoint_default(proto, cv->v[CS_ACCOUNT], cv->v[CS_SUFFIX],
+	    ep, sizeof(ep)) != SB_OK) {
+		sb_seterr(err, "connection string: EndpointSuffix too long");
+		return SB_ERR_CONFIG;
+	}
+	if ((blob != NULL || cv->v[CS_ACCOUNT] != NULL) &&
+	    (cs->endpoint = strdup(ep)) == NULL) {
+		sb_seterr(err, "out of memory");
+		return SB_ERR_NOMEM;
+	}
+	/* The secrets move to cs; a SAS loses the '?' portals show. */
+	cs->account = cv->v[CS_ACCOUNT];
+	cs->key = cv->v[CS_KEY];
+	cs->sas = cv->v[CS_SAS];
+	cv->v[CS_ACCOUNT] = cv->v[CS_KEY] = cv->v[CS_SAS] = NULL;
+	if (cs->sas != NULL && cs->sas[0] == '?')
+		memmove(cs->sas, cs->sas + 1, strlen(cs->sas));
 	return SB_OK;
 }
 
 /*
  * Parse an Azure Storage connection string ("Configure Azure Storage
- * connection strings"): ';'-separated Key=Value pairs, keys
- * case-insensitive, values taken up to the ';' (they may hold '=').
- * Understands AccountName, AccountKey, BlobEndpoint,
- * DefaultEndpointsProtocol, EndpointSuffix, SharedAccessSignature and
- * UseDevelopmentStorage=true (the Azurite defaults). Unknown keys are
- * ignored. cs is filled with heap strings: az_connstr_clear() frees them.
- * Errors name the key, never a value.
+ * connection strings"): Name=Value parts separated by ';', blanks around
+ * names and values ignored, empty parts skipped, values taken up to the
+ * ';' (base64 keys end in '='). The one rule for names, here and at
+ * config load: case does not matter (as in Azure's SDKs and tools), and
+ * a name that is not AccountName, AccountKey, BlobEndpoint,
+ * SharedAccessSignature, DefaultEndpointsProtocol, EndpointSuffix,
+ * UseDevelopmentStorage, or another service's endpoint (QueueEndpoint,
+ * TableEndpoint, FileEndpoint) is an error: a typo must not silently
+ * drop a setting. UseDevelopmentStorage=true stands for Azurite's
+ * documented account, key and endpoint. The endpoint is BlobEndpoint, or
+ * built from the protocol, account and suffix. cs gets heap strings,
+ * NULL when absent: az_connstr_clear() frees them. Messages ("connection
+ * string: ...") name a part or a key, never a value.
  */
-int
+enum sb_err
 az_connstr_parse(const char *s, struct az_connstr *cs, char *err)
 {
-	const char	*p = s, *end, *eq, *vend;
-	char		*proto = NULL, *suffix = NULL;
-	size_t		 klen;
-	int		 rc = SB_ERR_NOMEM, dev = 0;
+	struct cs_vals	 cv;
+	const char	*p, *end, *b, *e;
+	size_t		 n = 0;
+	int		 rc = SB_OK;
 
 	memset(cs, 0, sizeof(*cs));
-	while (*p != '\0') {
+	memset(&cv, 0, sizeof(cv));
+	for (p = s; *p != '\0' && rc == SB_OK; p = *end ? end + 1 : end) {
 		if ((end = strchr(p, ';')) == NULL)
 			end = p + strlen(p);
-		while (p < end && isspace((unsigned char)*p))
-			p++;
-		if (p == end) {
-			p = *end ? end + 1 : end;
-			continue;
-		}
-		if ((eq = memchr(p, '=', (size_t)(end - p))) == NULL) {
-			sb_seterr(err, "azure connection string: a part "
-			    "has no '='");
-			rc = SB_ERR_CONFIG;
-			goto out;
-		}
-		klen = (size_t)(eq - p);
-		while (klen > 0 && isspace((unsigned char)p[klen - 1]))
-			klen--;
-		eq++;
-		vend = end;
-		while (vend > eq && isspace((unsigned char)vend[-1]))
-			vend--;
-#define KEYIS(k) (klen == strlen(k) && strncasecmp(p, k, klen) == 0)
-		if (KEYIS("AccountName"))
-			rc = setdup(&cs->account, eq, (size_t)(vend - eq));
-		else if (KEYIS("AccountKey"))
-			rc = setdup(&cs->key, eq, (size_t)(vend - eq));
-		else if (KEYIS("BlobEndpoint"))
-			rc = setdup(&cs->endpoint, eq, (size_t)(vend - eq));
-		else if (KEYIS("SharedAccessSignature"))
-			rc = setdup(&cs->sas, eq, (size_t)(vend - eq));
-		else if (KEYIS("DefaultEndpointsProtocol"))
-			rc = setdup(&proto, eq, (size_t)(vend - eq));
-		else if (KEYIS("EndpointSuffix"))
-			rc = setdup(&suffix, eq, (size_t)(vend - eq));
-		else if (KEYIS("UseDevelopmentStorage")) {
-			dev = (size_t)(vend - eq) == 4 &&
-			    strncasecmp(eq, "true", 4) == 0;
-			rc = SB_OK;
-		} else
-			rc = SB_OK;
-#undef KEYIS
-		if (rc != SB_OK)
-			goto out;
-		p = *end ? end + 1 : end;
+		n++;
+		b = p;
+		e = end;
+		trim(&b, &e);
+		if (b < e)
+			rc = cs_part(b, e, n, &cv, err);
 	}
-	rc = SB_ERR_NOMEM;
-	if (dev) {
-		if (cs->account == NULL &&
-		    (cs->account = strdup(AZ_DEV_ACCOUNT)) == NULL)
-			goto out;
-		if (cs->key == NULL && cs->sas == NULL &&
-		    (cs->key = strdup(AZ_DEV_KEY)) == NULL)
-			goto out;
-		if (cs->endpoint == NULL &&
-		    (cs->endpoint = strdup(AZ_DEV_ENDPOINT)) == NULL)
-			goto out;
-	}
-	if (cs->sas != NULL && cs->sas[0] == '?')
-		memmove(cs->sas, cs->sas + 1, strlen(cs->sas));
-	if (cs->endpoint == NULL && cs->account != NULL) {
-		char	buf[512];
-		int	n;
-
-		n = snprintf(buf, sizeof(buf), "%s://%s.blob.%s",
-		    proto != NULL ? proto : "https", cs->account,
-		    suffix != NULL ? suffix : "core.windows.net");
-		if (n < 0 || (size_t)n >= sizeof(buf)) {
-			sb_seterr(err, "azure connection string: "
-			    "AccountName or EndpointSuffix too long");
-			rc = SB_ERR_CONFIG;
-			goto out;
-		}
-		if ((cs->endpoint = strdup(buf)) == NULL)
-			goto out;
-	}
-	rc = SB_OK;
-out:
-	free(proto);
-	free(suffix);
-	if (rc != SB_OK) {
+	if (rc == SB_OK)
+		rc = cs_build(&cv, cs, err);
+	cs_vals_clear(&cv);
+	if (rc != SB_OK)
 		az_connstr_clear(cs);
-		if (rc == SB_ERR_NOMEM)
-			sb_seterr(err, "out of memory");
-	}
 	return rc;
 }
 
@@ -295,9 +447,97 @@ az_cred_clear(struct az_cred *c)
 }
 
 static int
-empty(const char *s)
+is_empty(const char *s)
 {
 	return s == NULL || *s == '\0';
+}
+
+/*
+ * The endpoint: explicit, else the connection string's, else the
+ * default for the account; its trailing '/' removed, into buf.
+ */
+static enum sb_err
+pick_endpoint(const char *explicit, const struct az_connstr *cs,
+    const char *account, char *buf, size_t len, char *err)
+{
+	size_t	n;
+
+	if (!is_empty(explicit) || !is_empty(cs->endpoint))
+		n = (size_t)snprintf(buf, len, "%s", !is_empty(explicit) ?
+		    explicit : cs->endpoint);
+	else if (is_empty(account)) {
+		sb_seterr(err, "azure: set the endpoint or the account name");
+		return SB_ERR_CONFIG;
+	} else if (az_endpoint_default(NULL, account, NULL, buf, len) !=
+	    SB_OK)
+		n = len;
+	else
+		n = strlen(buf);
+	if (n >= len) {
+		sb_seterr(err, "azure: endpoint or account name too long");
+		return SB_ERR_CONFIG;
+	}
+	while (n > 0 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	if (!sb_is_http_url(buf)) {
+		sb_seterr(err, "azure: endpoint must start with http:// or "
+		    "https://");
+		return SB_ERR_CONFIG;
+	}
+	return SB_OK;
+}
+
+/* Parse the config's connection string, if any, prefixing its message. */
+static enum sb_err
+cfg_connstr(const struct sb_config *cfg, struct az_connstr *cs, char *err)
+{
+	char	msg[SB_ERRMSG_MAX];
+	int	rc;
+
+	memset(cs, 0, sizeof(*cs));
+	if (is_empty(cfg->az_connstr))
+		return SB_OK;
+	if ((rc = az_connstr_parse(cfg->az_connstr, cs, msg)) != SB_OK)
+		sb_seterr(err, "azure: %s", msg);
+	return rc;
+}
+
+/*
+ * The Blob endpoint the config leads to, as az_cred_init() resolves it,
+ * into buf (for messages that say which store is meant).
+ */
+enum sb_err
+az_endpoint(const struct sb_config *cfg, char *buf, size_t len, char *err)
+{
+	struct az_connstr	cs;
+	int			rc;
+
+	if ((rc = cfg_connstr(cfg, &cs, err)) == SB_OK)
+		rc = pick_endpoint(cfg->az_endpoint, &cs, !is_empty(
+		    cfg->az_account) ? cfg->az_account : cs.account, buf, len,
+		    err);
+	az_connstr_clear(&cs);
+	return rc;
+}
+
+/* The secret into c: the key decoded, or the SAS without its '?'. */
+static enum sb_err
+cred_secret(struct az_cred *c, const char *key, const char *sas, char *err)
+{
+	int	rc;
+
+	if (!is_empty(key)) {
+		rc = az_b64_decode(key, &c->key, &c->keylen);
+		if (rc == SB_ERR_INVAL) {
+			sb_seterr(err, "azure: the account key is not valid "
+			    "base64");
+			rc = SB_ERR_CONFIG;
+		}
+		return rc;
+	}
+	if (sas[0] == '?')
+		sas++;
+	return (c->sas = strdup(sas)) == NULL ? SB_ERR_NOMEM : SB_OK;
 }
 
 /*
@@ -309,81 +549,41 @@ empty(const char *s)
  * strings; az_cred_clear() frees them. Returns SB_ERR_CONFIG with a
  * message naming the setting (never a secret) when something is missing.
  */
-int
+enum sb_err
 az_cred_init(struct az_cred *c, const struct sb_config *cfg, char *err)
 {
 	struct az_connstr	 cs;
-	const char		*account, *endpoint, *key, *sas, *p;
-	char			 buf[512];
-	size_t			 len;
-	int			 rc, n;
+	const char		*account, *key, *sas, *p;
+	char			 ep[512];
+	int			 rc;
 
 	memset(c, 0, sizeof(*c));
-	memset(&cs, 0, sizeof(cs));
-	if (!empty(cfg->az_connstr) &&
-	    (rc = az_connstr_parse(cfg->az_connstr, &cs, err)) != SB_OK)
+	if ((rc = cfg_connstr(cfg, &cs, err)) != SB_OK)
 		return rc;
-	account = !empty(cfg->az_account) ? cfg->az_account : cs.account;
-	endpoint = !empty(cfg->az_endpoint) ? cfg->az_endpoint : cs.endpoint;
-	key = !empty(cfg->az_key) ? cfg->az_key : cs.key;
-	sas = !empty(cfg->az_sas) ? cfg->az_sas : cs.sas;
-
+	account = !is_empty(cfg->az_account) ? cfg->az_account : cs.account;
+	key = !is_empty(cfg->az_key) ? cfg->az_key : cs.key;
+	sas = !is_empty(cfg->az_sas) ? cfg->az_sas : cs.sas;
 	rc = SB_ERR_CONFIG;
-	if (empty(key) && empty(sas)) {
+	if (is_empty(key) && is_empty(sas)) {
 		sb_seterr(err, "azure: no credentials: set a key, a SAS "
 		    "token or a connection string");
 		goto out;
 	}
-	if (empty(account) && !empty(key)) {
+	if (is_empty(account) && !is_empty(key)) {
 		sb_seterr(err, "azure: the account name is not set");
 		goto out;
 	}
-	if (empty(endpoint)) {
-		if (empty(account)) {
-			sb_seterr(err, "azure: set the endpoint or the "
-			    "account name");
-			goto out;
-		}
-		n = snprintf(buf, sizeof(buf),
-		    "https://%s.blob.core.windows.net", account);
-		if (n < 0 || (size_t)n >= sizeof(buf)) {
-			sb_seterr(err, "azure: account name too long");
-			goto out;
-		}
-		endpoint = buf;
-	}
-	if (strncmp(endpoint, "http://", 7) != 0 &&
-	    strncmp(endpoint, "https://", 8) != 0) {
-		sb_seterr(err, "azure: endpoint must start with http:// or "
-		    "https://");
+	if ((rc = pick_endpoint(cfg->az_endpoint, &cs, account, ep,
+	    sizeof(ep), err)) != SB_OK)
 		goto out;
-	}
 	rc = SB_ERR_NOMEM;
-	if ((c->endpoint = strdup(endpoint)) == NULL)
+	if ((c->endpoint = strdup(ep)) == NULL ||
+	    (!is_empty(account) && (c->account = strdup(account)) == NULL))
 		goto out;
-	len = strlen(c->endpoint);
-	while (len > 0 && c->endpoint[len - 1] == '/')
-		c->endpoint[--len] = '\0';
 	p = strstr(c->endpoint, "://") + 3;
-	c->path = (p = strchr(p, '/')) != NULL ? p : c->endpoint + len;
-	if (!empty(account) && (c->account = strdup(account)) == NULL)
-		goto out;
-	if (!empty(key)) {
-		rc = az_b64_decode(key, &c->key, &c->keylen);
-		if (rc == SB_ERR_INVAL) {
-			sb_seterr(err, "azure: the account key is not valid "
-			    "base64");
-			rc = SB_ERR_CONFIG;
-		}
-		if (rc != SB_OK)
-			goto out;
-	} else {
-		if (sas[0] == '?')
-			sas++;
-		if ((c->sas = strdup(sas)) == NULL)
-			goto out;
-	}
-	rc = SB_OK;
+	c->path = (p = strchr(p, '/')) != NULL ? p :
+	    c->endpoint + strlen(c->endpoint);
+	rc = cred_secret(c, key, sas, err);
 out:
 	az_connstr_clear(&cs);
 	if (rc == SB_ERR_NOMEM)
@@ -410,7 +610,7 @@ pct_keeps(unsigned char c, enum pct_keep k)
 }
 
 /* Percent-encode s, every byte not kept becoming %XX. *out: caller frees. */
-static int
+static enum sb_err
 pct_encode(const char *s, enum pct_keep keep, char **out)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
@@ -442,7 +642,7 @@ pct_encode(const char *s, enum pct_keep keep, char **out)
  * keep_slash (a blob name in a URL path), every other byte becomes %XX.
  * *out is heap-allocated; the caller frees it.
  */
-int
+enum sb_err
 az_url_encode(const char *s, int keep_slash, char **out)
 {
 	return pct_encode(s, keep_slash ? KEEP_UNRESERVED_SLASH :
@@ -454,7 +654,7 @@ az_url_encode(const char *s, int keep_slash, char **out)
  * everything else (UTF-8, blanks, controls) and '%' become %XX, so any
  * UTF-8 string comes back byte for byte. *out: caller frees.
  */
-int
+enum sb_err
 az_meta_encode(const char *s, char **out)
 {
 	return pct_encode(s, KEEP_PRINTABLE, out);
@@ -465,7 +665,7 @@ az_meta_encode(const char *s, char **out)
  * names and values as they are stored, that is the key (without the
  * x-ms-meta- header prefix) and the value after az_meta_encode().
  */
-int
+enum sb_err
 az_meta_size(const struct sb_meta *m, size_t *out)
 {
 	char	*enc = NULL;
@@ -488,7 +688,7 @@ az_meta_size(const struct sb_meta *m, size_t *out)
  * is (a value some other tool wrote). A %00 would truncate the string, so
  * it is kept encoded. *out heap-allocated, freed by the caller.
  */
-int
+enum sb_err
 az_meta_decode(const char *s, char **out)
 {
 	size_t	 o = 0;
@@ -547,17 +747,17 @@ qpcmp(const void *a, const void *b)
 	    ((const struct az_qp *)b)->name);
 }
 
-/* Append s to the bounded buffer; returns -1 once it no longer fits. */
-static int
+/* Append s to the bounded buffer; SB_ERR_INVAL once it no longer fits. */
+static enum sb_err
 cat(char *buf, size_t len, size_t *off, const char *s)
 {
 	size_t	 n = strlen(s);
 
 	if (*off + n >= len)
-		return -1;
+		return SB_ERR_INVAL;
 	memcpy(buf + *off, s, n + 1);
 	*off += n;
-	return 0;
+	return SB_OK;
 }
 
 /*
@@ -576,7 +776,7 @@ cat(char *buf, size_t len, size_t *off, const char *s)
  * for each query parameter in name order (values not encoded). Writes
  * "SharedKey <account>:<base64 HMAC-SHA256>" into auth.
  */
-int
+enum sb_err
 az_sign(const struct az_cred *c, const struct az_sigreq *r, char *auth,
     size_t authlen)
 {

@@ -168,7 +168,7 @@ on_text(void *arg, const XML_Char *s, int len)
  * when n is 0 or a power of two of at least 16 (and a list truncated by
  * the caller only ever has more room than that).
  */
-static int
+static enum sb_err
 push(struct az_listparse *lp)
 {
 	struct sb_object_list	*l = lp->list;
@@ -177,20 +177,20 @@ push(struct az_listparse *lp)
 
 	if (lp->cur.name == NULL) {
 		fail(lp, SB_ERR_STORAGE, "a Blob without a Name");
-		return -1;
+		return SB_ERR_STORAGE;
 	}
 	if (l->n == 0 || (l->n >= 16 && (l->n & (l->n - 1)) == 0)) {
 		cap = l->n == 0 ? 16 : l->n * 2;
 		if (cap > SIZE_MAX / sizeof(*v) ||
 		    (v = realloc(l->v, cap * sizeof(*v))) == NULL) {
 			fail(lp, SB_ERR_NOMEM, "out of memory");
-			return -1;
+			return SB_ERR_NOMEM;
 		}
 		l->v = v;
 	}
 	l->v[l->n++] = lp->cur;
 	memset(&lp->cur, 0, sizeof(lp->cur));
-	return 0;
+	return SB_OK;
 }
 
 static void XMLCALL
@@ -248,7 +248,7 @@ on_end(void *arg, const XML_Char *name)
 			fail(lp, SB_ERR_NOMEM, "out of memory");
 		break;
 	case EL_BLOB:
-		push(lp);
+		(void)push(lp);	/* a failure is kept in lp (fail) */
 		break;
 	default:
 		break;
@@ -262,7 +262,7 @@ on_end(void *arg, const XML_Char *name)
  * A parser that appends every Blob of the response to list (which the
  * caller owns and clears). *out freed with az_listparse_free().
  */
-int
+enum sb_err
 az_listparse_new(struct az_listparse **out, struct sb_object_list *list)
 {
 	struct az_listparse	*lp;
@@ -287,7 +287,7 @@ az_listparse_new(struct az_listparse **out, struct sb_object_list *list)
  * Feed len bytes of the body; final set on the last call. Returns SB_OK
  * or SB_ERR_STORAGE (malformed XML; err says where) / SB_ERR_NOMEM.
  */
-int
+enum sb_err
 az_listparse_feed(struct az_listparse *lp, const char *buf, size_t len,
     int final, char *err)
 {

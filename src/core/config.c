@@ -5,9 +5,9 @@
  *
  * Order of precedence, lowest first: built-in defaults, the file,
  * SAFBACKUP_<SECTION>_<KEY> environment variables; then the secrets
- * (environment first, then the *_file keys); then what a connection string
- * supplies for whatever is still unset; then derived defaults (endpoint,
- * lock file); then sb_config_check().
+ * (environment first, then the *_file keys); then derived defaults (lock
+ * file); then sb_config_check(). A connection string is kept whole: the
+ * Azure store reads it (azure_auth.c), explicit keys winning over it.
  *
  * Every error names where the value came from ("FILE:LINE" or the
  * environment variable), the [section] and the key, and echoes the value
@@ -27,11 +27,12 @@
 
 #include <ini.h>
 
+#include "azure.h"
 #include "config.h"
+#include "secret.h"
 
 #define KIB		(UINT64_C(1) << 10)
 #define MIB		(UINT64_C(1) << 20)
-#define SECRET_MAX	(64 * 1024)	/* a secret file larger than this is a mistake */
 #define ECHO_MAX	100		/* bytes of a bad value echoed back */
 
 enum ktype {
@@ -144,20 +145,6 @@ struct ctx {
 	char			*err;
 };
 
-/*
- * Overwrite a secret before releasing it, so that it does not linger in
- * freed heap memory (explicit_bzero(3) is not optimised away).
- */
-static void
-secret_free(char **p)
-{
-	if (*p == NULL)
-		return;
-	explicit_bzero(*p, strlen(*p));
-	free(*p);
-	*p = NULL;
-}
-
 void
 sb_config_free(struct sb_config **pc)
 {
@@ -176,9 +163,9 @@ sb_config_free(struct sb_config **pc)
 	free(c->az_account);
 	free(c->az_container);
 	free(c->az_endpoint);
-	secret_free(&c->az_key);
-	secret_free(&c->az_sas);
-	secret_free(&c->az_connstr);
+	sb_secret_free(&c->az_key);
+	sb_secret_free(&c->az_sas);
+	sb_secret_free(&c->az_connstr);
 	free(c->webhook);
 	free(c->listen);
 	explicit_bzero(c, sizeof(*c));
@@ -191,7 +178,7 @@ sb_config_free(struct sb_config **pc)
  * (source, catalog, disk root, lock file are NULL). The caller frees it
  * with sb_config_free().
  */
-int
+enum sb_err
 sb_config_defaults(struct sb_config **out)
 {
 	struct sb_config	*c;
@@ -246,11 +233,7 @@ where(const struct ctx *c, size_t i, char *buf, size_t len)
 }
 
 /* Record the first error only: later ones are usually its consequences. */
-static void
-ctx_err(struct ctx *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
+static void __attribute__((format(printf, 2, 3)))
 ctx_err(struct ctx *c, const char *fmt, ...)
 {
 	va_list	ap;
@@ -278,47 +261,6 @@ bad_value(struct ctx *c, size_t i, const char *why, const char *val)
 		ctx_err(c, "%s: [%s] %s: %s (got '%.*s%s')", w,
 		    keys[i].section, keys[i].name, why, ECHO_MAX, val,
 		    strlen(val) > ECHO_MAX ? "..." : "");
-}
-
-/* Azure: 3-24 lowercase letters and digits (storage account naming rules). */
-static int
-valid_account(const char *s)
-{
-	size_t	n = strlen(s);
-
-	if (n < 3 || n > 24)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
-}
-
-/*
- * Azure "Naming and Referencing Containers, Blobs, and Metadata": 3-63
- * characters, lowercase letters, digits and hyphens, starting and ending
- * with a letter or digit, no two hyphens in a row.
- */
-static int
-valid_container(const char *s)
-{
-	size_t	n = strlen(s);
-
-	if (n < 3 || n > 63 || s[0] == '-' || s[n - 1] == '-' ||
-	    strstr(s, "--") != NULL)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '-'))
-			return 0;
-	return 1;
-}
-
-static int
-is_http_url(const char *s)
-{
-	return (strncmp(s, "http://", 7) == 0 && s[7] != '\0') ||
-	    (strncmp(s, "https://", 8) == 0 && s[8] != '\0');
 }
 
 /*
@@ -365,198 +307,218 @@ set_str(char **dst, char *src)
 	*dst = src;
 }
 
+/* K_UINT: a whole number in [k->min, k->max]. NULL, or why not. */
+static const char *
+set_uint(struct sb_config *cfg, const struct key *k, const char *val,
+    char *why, size_t whylen)
+{
+	int64_t	iv;
+
+	if (sb_parse_i64(val, k->min, k->max, &iv) == SB_OK) {
+		*(unsigned *)((char *)cfg + k->off) = (unsigned)iv;
+		return NULL;
+	}
+	snprintf(why, whylen, "%s from %lld to %lld",
+	    sb_parse_i64(val, INT64_MIN, INT64_MAX, &iv) == SB_OK ?
+	    "out of range: must be" : "not a whole number",
+	    (long long)k->min, (long long)k->max);
+	return why;
+}
+
+/* K_SIZE: bytes, or a number with k, M or G, in [min, max]. */
+static const char *
+set_size(struct sb_config *cfg, const struct key *k, const char *val,
+    char *why, size_t whylen)
+{
+	char		lo[32], hi[32];
+	uint64_t	uv;
+
+	fmt_size((uint64_t)k->min, lo, sizeof(lo));
+	fmt_size((uint64_t)k->max, hi, sizeof(hi));
+	if (sb_parse_size(val, UINT64_MAX, &uv) != SB_OK)
+		snprintf(why, whylen, "not a size (bytes, or a number with k, "
+		    "M or G) from %s to %s", lo, hi);
+	else if (uv < (uint64_t)k->min || uv > (uint64_t)k->max)
+		snprintf(why, whylen, "out of range: must be from %s to %s",
+		    lo, hi);
+	else {
+		*(uint64_t *)((char *)cfg + k->off) = uv;
+		return NULL;
+	}
+	return why;
+}
+
+/*
+ * K_URL, K_URL_SECRET: an http(s) URL. The store appends
+ * "/container/blob" to an endpoint: no slash at its end; a webhook is
+ * used as given.
+ */
+static const char *
+set_url(const struct key *k, char **dst, const char *val)
+{
+	size_t	 n = strlen(val);
+	char	*s = NULL;
+
+	if (*val != '\0') {
+		while (k->type == K_URL && n > 0 && val[n - 1] == '/')
+			n--;
+		if ((s = strndup(val, n)) == NULL)
+			return "out of memory";
+		if (!sb_is_http_url(s)) {
+			free(s);
+			return "must be an http:// or https:// URL";
+		}
+	}
+	set_str(dst, s);
+	return NULL;
+}
+
+/*
+ * K_LISTEN: unix:/path (resolved, within sockaddr_un's 108 bytes) or
+ * host:port; val becomes the form to store (in buf).
+ */
+static const char *
+check_listen(const struct ctx *c, const char **val, enum origin o, char *buf,
+    size_t len)
+{
+	const char	*why = NULL, *colon;
+	char		*s;
+	int64_t		 port;
+
+	if (**val == '\0')
+		return NULL;		/* unset: the default applies */
+	if (strncmp(*val, "unix:", 5) != 0) {
+		colon = strrchr(*val, ':');
+		if (colon == NULL || colon == *val ||
+		    sb_parse_i64(colon + 1, 1, 65535, &port) != SB_OK)
+			return "must be unix:/path/to/socket or host:port "
+			    "(port 1 to 65535)";
+		return NULL;
+	}
+	if ((*val)[5] == '\0')
+		return "unix: needs a socket path";
+	if ((s = resolve_path(c, *val + 5, o, &why)) == NULL)
+		return why;
+	why = NULL;
+	if (strlen(s) > 107)
+		why = "socket path too long (at most 107 bytes once resolved)";
+	else {
+		snprintf(buf, len, "unix:%s", s);
+		*val = buf;
+	}
+	free(s);
+	return why;
+}
+
+/* The checks of K_SERVICE, K_ACCOUNT, K_CONTAINER; NULL when val passes. */
+static const char *
+check_name(const struct key *k, const char *val, char *why, size_t whylen)
+{
+	if (*val == '\0')
+		return NULL;
+	if (k->type == K_SERVICE && !sb_valid_service(val)) {
+		snprintf(why, whylen, "not a service name (1 to %d of a-z A-Z "
+		    "0-9 . _ -)", SB_SERVICE_MAX);
+		return why;
+	}
+	if (k->type == K_ACCOUNT && !sb_is_azure_account(val))
+		return "not an Azure storage account name (3 to 24 lowercase "
+		    "letters and digits)";
+	if (k->type == K_CONTAINER && !sb_is_azure_container(val))
+		return "not an Azure container name (3 to 63 lowercase "
+		    "letters, digits and single hyphens, starting and ending "
+		    "with a letter or digit)";
+	return NULL;
+}
+
+/* K_PATH, K_SECRETFILE, K_PREFIX: stored as resolved or normalised. */
+static const char *
+set_path(const struct ctx *c, const struct key *k, char **dst,
+    const char *val, enum origin o)
+{
+	char		 norm[SB_PREFIX_MAX + 1];
+	const char	*why = NULL;
+	char		*s = NULL;
+
+	if (k->type == K_PREFIX) {
+		if (sb_prefix_normalise(val, norm, sizeof(norm), &why) !=
+		    SB_OK)
+			return why;
+		if ((s = strdup(norm)) == NULL)
+			return "out of memory";
+	} else if (*val != '\0' &&
+	    (s = resolve_path(c, val, o, &why)) == NULL)
+		return why;
+	set_str(dst, s);
+	return NULL;
+}
+
 /*
  * Parse val for the key at index i and store it in the configuration.
  * The value comes from origin o (file or environment). An empty value
- * unsets an optional string (its default applies). Returns 0, or -1 with
- * the error recorded in the context.
+ * unsets an optional string (its default applies). Returns SB_OK, or
+ * SB_ERR_CONFIG with the error recorded in the context.
  */
-static int
+static enum sb_err
 set_value(struct ctx *c, size_t i, const char *val, enum origin o)
 {
 	const struct key	*k = &keys[i];
-	struct sb_config	*cfg = c->cfg;
-	char			*s = NULL, **dst;
+	char			**dst = (char **)((char *)c->cfg + k->off);
+	char			 buf[256];
 	const char		*why = NULL;
-	char			 why_buf[256], lo[32], hi[32];
-	int64_t			 iv;
-	uint64_t		 uv;
-	int			 echo = 1;
+	char			*s = NULL;
 
 	c->origin[i] = o;
-	dst = (char **)((char *)cfg + k->off);
 	switch (k->type) {
 	case K_INFILE:
-		snprintf(why_buf, sizeof(why_buf), "the %s is never read "
-		    "from the config file itself: set %s in the environment or "
-		    "point %s_file at a file only the service user can read",
+		snprintf(buf, sizeof(buf), "the %s is never read from the "
+		    "config file itself: set %s in the environment or point "
+		    "%s_file at a file only the service user can read",
 		    secret_what[k->off], secret_env[k->off], k->name);
-		why = why_buf;
-		echo = 0;
-		break;
+		bad_value(c, i, buf, NULL);
+		return SB_ERR_CONFIG;
 	case K_UINT:
-		if (sb_parse_i64(val, k->min, k->max, &iv) == SB_OK) {
-			*(unsigned *)((char *)cfg + k->off) = (unsigned)iv;
-			return 0;
-		}
-		if (sb_parse_i64(val, INT64_MIN, INT64_MAX, &iv) == SB_OK)
-			snprintf(why_buf, sizeof(why_buf),
-			    "out of range: must be from %lld to %lld",
-			    (long long)k->min, (long long)k->max);
-		else
-			snprintf(why_buf, sizeof(why_buf),
-			    "not a whole number from %lld to %lld",
-			    (long long)k->min, (long long)k->max);
-		why = why_buf;
+		why = set_uint(c->cfg, k, val, buf, sizeof(buf));
 		break;
 	case K_SIZE:
-		fmt_size((uint64_t)k->min, lo, sizeof(lo));
-		fmt_size((uint64_t)k->max, hi, sizeof(hi));
-		if (sb_parse_size(val, UINT64_MAX, &uv) != SB_OK) {
-			snprintf(why_buf, sizeof(why_buf), "not a size (bytes, "
-			    "or a number with k, M or G) from %s to %s", lo, hi);
-			why = why_buf;
-			break;
-		}
-		if (uv < (uint64_t)k->min || uv > (uint64_t)k->max) {
-			snprintf(why_buf, sizeof(why_buf),
-			    "out of range: must be from %s to %s", lo, hi);
-			why = why_buf;
-			break;
-		}
-		*(uint64_t *)((char *)cfg + k->off) = uv;
-		return 0;
+		why = set_size(c->cfg, k, val, buf, sizeof(buf));
+		break;
 	case K_KIND:
 		if (strcmp(val, "disk") == 0)
-			cfg->store_kind = SB_STORE_DISK;
+			c->cfg->store_kind = SB_STORE_DISK;
 		else if (strcmp(val, "azure") == 0)
-			cfg->store_kind = SB_STORE_AZURE;
-		else {
+			c->cfg->store_kind = SB_STORE_AZURE;
+		else
 			why = "must be disk or azure";
-			break;
-		}
-		return 0;
-	case K_SERVICE:
-		if (*val != '\0' && !sb_valid_service(val)) {
-			snprintf(why_buf, sizeof(why_buf), "not a service name "
-			    "(1 to %d of a-z A-Z 0-9 . _ -)", SB_SERVICE_MAX);
-			why = why_buf;
-			break;
-		}
-		goto plain;
-	case K_PREFIX: {
-		char	norm[SB_PREFIX_MAX + 1];
-
-		if (sb_prefix_normalise(val, norm, sizeof(norm), &why) !=
-		    SB_OK)
-			break;
-		if ((s = strdup(norm)) == NULL) {
-			why = "out of memory";
-			break;
-		}
-		set_str(dst, s);
-		return 0;
-	}
-	case K_PATH:
+		break;
 	case K_SECRETFILE:
-		if (k->type == K_SECRETFILE)
-			dst = &c->secret_file[k->off];
-		if (*val == '\0') {
-			set_str(dst, NULL);
-			return 0;
-		}
-		if ((s = resolve_path(c, val, o, &why)) == NULL)
-			break;
-		set_str(dst, s);
-		return 0;
-	case K_ACCOUNT:
-		if (*val != '\0' && !valid_account(val)) {
-			why = "not an Azure storage account name "
-			    "(3 to 24 lowercase letters and digits)";
-			break;
-		}
-		goto plain;
-	case K_CONTAINER:
-		if (*val != '\0' && !valid_container(val)) {
-			why = "not an Azure container name (3 to 63 lowercase "
-			    "letters, digits and single hyphens, starting and "
-			    "ending with a letter or digit)";
-			break;
-		}
-		goto plain;
-	case K_URL_SECRET:
-		echo = 0;
+		dst = &c->secret_file[k->off];
 		/* FALLTHROUGH */
+	case K_PATH:
+	case K_PREFIX:
+		why = set_path(c, k, dst, val, o);
+		break;
 	case K_URL:
-		if (*val != '\0' && !is_http_url(val)) {
-			why = "must be an http:// or https:// URL";
-			break;
-		}
-		if (*val != '\0') {
-			size_t n = strlen(val);
-			/*
-			 * The store appends "/container/blob" to the endpoint:
-			 * no slash at its end. A webhook is used as given.
-			 */
-			while (k->type == K_URL && n > 0 && val[n - 1] == '/')
-				n--;
-			if ((s = strndup(val, n)) == NULL) {
-				why = "out of memory";
-				break;
-			}
-			if (!is_http_url(s)) {
-				free(s);
-				s = NULL;
-				why = "must be an http:// or https:// URL";
-				break;
-			}
-		}
-		set_str(dst, s);
-		return 0;
+	case K_URL_SECRET:
+		why = set_url(k, dst, val);
+		break;
 	case K_LISTEN:
-		if (*val == '\0')
-			goto plain;	/* unset: the default applies */
-		if (strncmp(val, "unix:", 5) == 0) {
-			if (val[5] == '\0') {
-				why = "unix: needs a socket path";
-				break;
-			}
-			if ((s = resolve_path(c, val + 5, o, &why)) == NULL)
-				break;
-			/* sockaddr_un's sun_path: 108 bytes, NUL included. */
-			if (strlen(s) > 107) {
-				free(s);
-				s = NULL;
-				why = "socket path too long (at most 107 bytes "
-				    "once resolved)";
-				break;
-			}
-			snprintf(why_buf, sizeof(why_buf), "unix:%s", s);
-			free(s);
-			s = NULL;
-			val = why_buf;	/* the resolved form, stored below */
-		} else {
-			const char *colon = strrchr(val, ':');
-			if (colon == NULL || colon == val ||
-			    sb_parse_i64(colon + 1, 1, 65535, &iv) != SB_OK) {
-				why = "must be unix:/path/to/socket or "
-				    "host:port (port 1 to 65535)";
-				break;
-			}
-		}
-		goto plain;
+	case K_SERVICE:
+	case K_ACCOUNT:
+	case K_CONTAINER:
+		why = k->type == K_LISTEN ? check_listen(c, &val, o, buf,
+		    sizeof(buf)) : check_name(k, val, buf, sizeof(buf));
+		if (why == NULL && *val != '\0' && (s = strdup(val)) == NULL)
+			why = "out of memory";
+		if (why == NULL)
+			set_str(dst, s);
+		break;
 	}
 	if (why != NULL) {
-		bad_value(c, i, why, echo ? val : NULL);
-		return -1;
+		bad_value(c, i, why, k->type == K_URL_SECRET ? NULL : val);
+		return SB_ERR_CONFIG;
 	}
-plain:
-	if (*val != '\0' && (s = strdup(val)) == NULL) {
-		bad_value(c, i, "out of memory", NULL);
-		return -1;
-	}
-	set_str(dst, s);
-	return 0;
+	return SB_OK;
 }
 
 /* Find a key in the table; -1 if there is none. */
@@ -571,7 +533,7 @@ find_key(const char *section, const char *name)
 }
 
 static int
-known_section(const char *section)
+is_known_section(const char *section)
 {
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].section, section) == 0)
@@ -581,7 +543,7 @@ known_section(const char *section)
 
 /* Whether nothing is left to read (a last line without its newline). */
 static int
-at_eof(FILE *fp)
+is_at_eof(FILE *fp)
 {
 	int	ch;
 
@@ -608,7 +570,7 @@ reader(char *buf, int size, void *stream)
 	c->curline++;
 	n = strlen(buf);
 	if (size > 1 && n == (size_t)size - 1 && buf[n - 1] != '\n' &&
-	    !at_eof(c->fp)) {
+	    !is_at_eof(c->fp)) {
 		ctx_err(c, "%s:%d: line too long (at most %d bytes)",
 		    c->file, c->curline, size - 2);
 		return NULL;
@@ -640,7 +602,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 		if (*section == '\0')
 			ctx_err(c, "%s:%d: %s: unknown key: keys must follow a "
 			    "[section] header", c->file, c->curline, name);
-		else if (!known_section(section))
+		else if (!is_known_section(section))
 			ctx_err(c, "%s:%d: [%s] %s: unknown key: there is no "
 			    "section [%s]", c->file, c->curline, section, name,
 			    section);
@@ -673,14 +635,14 @@ handler(void *user, const char *section, const char *name, const char *value)
 		snprintf(buf, sizeof(buf), "%.*s", (int)(n - 2), value + 1);
 		value = buf;
 	}
-	return set_value(c, (size_t)i, value, O_FILE) == 0;
+	return set_value(c, (size_t)i, value, O_FILE) == SB_OK;
 }
 
 /*
  * The directory of the config file, absolute (realpath(3) of its dirname),
  * against which relative paths in it are resolved.
  */
-static int
+static enum sb_err
 config_dir(struct ctx *c, const char *path)
 {
 	char	 tmp[PATH_MAX];
@@ -722,84 +684,23 @@ apply_env(struct ctx *c)
 }
 
 /*
- * Read a secret from path: a regular file that neither group nor others
- * may read or write (mode 0600 or stricter), at most SECRET_MAX bytes,
- * trailing CR/LF removed, not empty. *out is heap-allocated; the caller
- * zeroes and frees it. On error the message names the file but never its
- * content.
+ * Read the secret file of the key at index ki (sb_secret_read). *out:
+ * the caller frees it with sb_secret_free(). On error the message names
+ * the file but never its content.
  */
-static int
+static enum sb_err
 read_secret_file(struct ctx *c, size_t ki, const char *path, char **out)
 {
-	struct stat	 st;
-	char		 w[PATH_MAX + 32];
-	char		*buf = NULL;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 fd = -1, rc = SB_ERR_CONFIG;
+	char	w[PATH_MAX + 32], why[128];
+	int	rc;
 
-	*out = NULL;
-	where(c, ki, w, sizeof(w));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		ctx_err(c, "%s: [azure] %s: %s: %s", w, keys[ki].name, path,
-		    strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) == -1) {
-		ctx_err(c, "%s: [azure] %s: %s: %s", w, keys[ki].name, path,
-		    strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ctx_err(c, "%s: [azure] %s: %s: not a regular file", w,
-		    keys[ki].name, path);
-		goto out;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		ctx_err(c, "%s: [azure] %s: %s: mode %04o lets group or others "
-		    "at a secret: refused (chmod 600 it)", w, keys[ki].name,
-		    path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_size > SECRET_MAX) {
-		ctx_err(c, "%s: [azure] %s: %s: larger than %d bytes", w,
-		    keys[ki].name, path, SECRET_MAX);
-		goto out;
-	}
-	if ((buf = malloc(SECRET_MAX + 1)) == NULL) {
-		rc = SB_ERR_NOMEM;
+	if ((rc = sb_secret_read(path, out, why, sizeof(why))) == SB_ERR_NOMEM)
 		ctx_err(c, "out of memory");
-		goto out;
-	}
-	while (len < SECRET_MAX &&
-	    (n = read(fd, buf + len, SECRET_MAX - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ctx_err(c, "%s: [azure] %s: %s: %s", w, keys[ki].name,
-			    path, strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	buf[len] = '\0';
-	if (len == 0 || memchr(buf, '\0', len) != NULL) {
+	else if (rc != SB_OK) {
+		where(c, ki, w, sizeof(w));
 		ctx_err(c, "%s: [azure] %s: %s: %s", w, keys[ki].name, path,
-		    len == 0 ? "empty" : "holds a NUL byte");
-		goto out;
+		    why);
 	}
-	*out = buf;
-	buf = NULL;
-	rc = SB_OK;
-out:
-	if (buf != NULL) {
-		explicit_bzero(buf, SECRET_MAX + 1);
-		free(buf);
-	}
-	if (fd != -1)
-		close(fd);
 	return rc;
 }
 
@@ -834,7 +735,7 @@ load_secrets(struct ctx *c)
 		/* A SAS token is kept without the '?' portals show it with. */
 		if (si == S_SAS && s[0] == '?')
 			memmove(s, s + 1, strlen(s));
-		secret_free(field[si]);
+		sb_secret_free(field[si]);
 		*field[si] = s;
 	}
 }
@@ -854,151 +755,24 @@ connstr_where(const struct ctx *c, char *buf, size_t len)
 	where(c, (size_t)i, buf, len);
 }
 
-/* Copy val into *dst unless something explicit is there already. */
-static int
-fill(char **dst, const char *val, size_t len)
-{
-	if (*dst != NULL)
-		return SB_OK;
-	if ((*dst = strndup(val, len)) == NULL)
-		return SB_ERR_NOMEM;
-	return SB_OK;
-}
-
 /*
- * Parse an Azure Storage connection string ("Configure Azure Storage
- * connection strings"): Name=Value pairs separated by ';', names
- * case-sensitive, values may hold '=' (base64 keys end in it). It fills
- * account, key, SAS and endpoint where they were not set explicitly.
- * UseDevelopmentStorage=true stands for the emulator's documented account
- * (Azurite). Messages name keys, never values.
+ * A connection string is kept as it is (a secret): the store reads it
+ * (az_cred_init). It is parsed here too, by the same parser, so that a
+ * bad one fails the load with a message saying where it came from.
  */
 static void
-parse_connstr(struct ctx *c)
+check_connstr(struct ctx *c)
 {
-	/* The emulator's well-known account and key, public in Azure's docs. */
-	static const char dev_account[] = "devstoreaccount1";
-	static const char dev_key[] = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-	struct sb_config	*cfg = c->cfg;
-	const char		*p, *end, *eq;
-	const char		*proto = NULL, *account = NULL, *key = NULL,
-				*blob = NULL, *sas = NULL, *suffix = NULL;
-	size_t			 lproto = 0, laccount = 0, lkey = 0, lblob = 0,
-				 lsas = 0, lsuffix = 0, nseg = 0;
-	int			 dev = 0;
-	char			 w[PATH_MAX + 32], ep[512];
+	struct az_connstr	cs;
+	char			w[PATH_MAX + 32], msg[SB_ERRMSG_MAX];
 
-	if (cfg->az_connstr == NULL)
+	if (c->cfg->az_connstr == NULL)
 		return;
-	connstr_where(c, w, sizeof(w));
-	for (p = cfg->az_connstr; *p != '\0'; p = *end ? end + 1 : end) {
-		size_t nlen, vlen;
-		const char *v;
-
-		if ((end = strchr(p, ';')) == NULL)
-			end = p + strlen(p);
-		nseg++;
-		if (end == p)
-			continue;	/* "a=b;;c=d" or a trailing ';' */
-		if ((eq = memchr(p, '=', (size_t)(end - p))) == NULL ||
-		    eq == p) {
-			ctx_err(c, "%s: [azure] connection string: part %zu is "
-			    "not Name=Value", w, nseg);
-			return;
-		}
-		nlen = (size_t)(eq - p);
-		v = eq + 1;
-		vlen = (size_t)(end - v);
-#define IS(s)	(nlen == sizeof(s) - 1 && memcmp(p, s, nlen) == 0)
-		if (IS("DefaultEndpointsProtocol")) {
-			proto = v;
-			lproto = vlen;
-		} else if (IS("AccountName")) {
-			account = v;
-			laccount = vlen;
-		} else if (IS("AccountKey")) {
-			key = v;
-			lkey = vlen;
-		} else if (IS("BlobEndpoint")) {
-			blob = v;
-			lblob = vlen;
-		} else if (IS("SharedAccessSignature")) {
-			sas = v;
-			lsas = vlen;
-		} else if (IS("EndpointSuffix")) {
-			suffix = v;
-			lsuffix = vlen;
-		} else if (IS("UseDevelopmentStorage")) {
-			if (!(vlen == 4 && memcmp(v, "true", 4) == 0)) {
-				ctx_err(c, "%s: [azure] connection string: "
-				    "UseDevelopmentStorage must be true", w);
-				return;
-			}
-			dev = 1;
-		} else if (IS("QueueEndpoint") || IS("TableEndpoint") ||
-		    IS("FileEndpoint")) {
-			/* Other services of the account: not ours. */
-		} else {
-			ctx_err(c, "%s: [azure] connection string: unknown "
-			    "key '%.*s' (names are case-sensitive)", w,
-			    (int)(nlen > 64 ? 64 : nlen), p);
-			return;
-		}
-#undef IS
+	if (az_connstr_parse(c->cfg->az_connstr, &cs, msg) != SB_OK) {
+		connstr_where(c, w, sizeof(w));
+		ctx_err(c, "%s: [azure] %s", w, msg);
 	}
-	if (dev) {
-		account = dev_account;
-		laccount = sizeof(dev_account) - 1;
-		key = dev_key;
-		lkey = sizeof(dev_key) - 1;
-		if (blob == NULL) {
-			blob = "http://127.0.0.1:10000/devstoreaccount1";
-			lblob = strlen(blob);
-		}
-	}
-	if (proto != NULL && !(lproto == 4 && memcmp(proto, "http", 4) == 0) &&
-	    !(lproto == 5 && memcmp(proto, "https", 5) == 0)) {
-		ctx_err(c, "%s: [azure] connection string: "
-		    "DefaultEndpointsProtocol must be http or https", w);
-		return;
-	}
-	if (sas != NULL && lsas > 0 && *sas == '?') {
-		sas++;
-		lsas--;
-	}
-	if ((account != NULL && fill(&cfg->az_account, account, laccount)) ||
-	    (key != NULL && fill(&cfg->az_key, key, lkey)) ||
-	    (sas != NULL && fill(&cfg->az_sas, sas, lsas))) {
-		ctx_err(c, "out of memory");
-		return;
-	}
-	if (cfg->az_account != NULL && !valid_account(cfg->az_account)) {
-		ctx_err(c, "%s: [azure] connection string: AccountName is not "
-		    "an Azure storage account name (3 to 24 lowercase letters "
-		    "and digits)", w);
-		return;
-	}
-	if (cfg->az_endpoint != NULL)
-		return;
-	if (blob != NULL) {
-		while (lblob > 0 && blob[lblob - 1] == '/')
-			lblob--;
-		snprintf(ep, sizeof(ep), "%.*s", (int)lblob, blob);
-	} else if (account != NULL)
-		snprintf(ep, sizeof(ep), "%.*s://%.*s.blob.%.*s",
-		    proto != NULL ? (int)lproto : 5,
-		    proto != NULL ? proto : "https", (int)laccount, account,
-		    suffix != NULL ? (int)lsuffix : 16,
-		    suffix != NULL ? suffix : "core.windows.net");
-	else
-		return;
-	if (!is_http_url(ep)) {
-		ctx_err(c, "%s: [azure] connection string: BlobEndpoint must "
-		    "be an http:// or https:// URL", w);
-		return;
-	}
-	if ((cfg->az_endpoint = strdup(ep)) == NULL)
-		ctx_err(c, "out of memory");
+	az_connstr_clear(&cs);
 }
 
 /* Defaults that depend on other keys. */
@@ -1009,15 +783,6 @@ derive(struct ctx *c)
 	char			 buf[PATH_MAX];
 	int			 n;
 
-	if (cfg->az_endpoint == NULL && cfg->az_account != NULL) {
-		n = snprintf(buf, sizeof(buf),
-		    "https://%s.blob.core.windows.net", cfg->az_account);
-		if (n < 0 || (size_t)n >= sizeof(buf) ||
-		    (cfg->az_endpoint = strdup(buf)) == NULL) {
-			ctx_err(c, "out of memory");
-			return;
-		}
-	}
 	if (cfg->temp_dir == NULL && (cfg->temp_dir = strdup("/tmp")) == NULL) {
 		ctx_err(c, "out of memory");
 		return;
@@ -1058,7 +823,7 @@ derive(struct ctx *c)
  * allocated (free with sb_config_free), or SB_ERR_CONFIG / SB_ERR_NOMEM
  * with *out NULL and a message in err (SB_ERRMSG_MAX bytes).
  */
-int
+enum sb_err
 sb_config_load(const char *path, struct sb_config **out, char *err)
 {
 	struct ctx	 c;
@@ -1120,7 +885,7 @@ sb_config_load(const char *path, struct sb_config **out, char *err)
 	if (c.rc == SB_OK)
 		load_secrets(&c);
 	if (c.rc == SB_OK)
-		parse_connstr(&c);
+		check_connstr(&c);
 	if (c.rc == SB_OK)
 		derive(&c);
 	if ((rc = c.rc) != SB_OK)
@@ -1138,12 +903,27 @@ out:
 	return rc;
 }
 
+/* Whether a connection string names the account or the endpoint. */
+static int
+is_connstr_locating(const char *s)
+{
+	struct az_connstr	cs;
+	char			msg[SB_ERRMSG_MAX];
+	int			yes;
+
+	if (s == NULL || az_connstr_parse(s, &cs, msg) != SB_OK)
+		return 0;
+	yes = cs.account != NULL || cs.endpoint != NULL;
+	az_connstr_clear(&cs);
+	return yes;
+}
+
 /*
  * The rules across keys: the paths every command needs, what the chosen
  * store needs, and retention windows that make sense together. Returns
  * SB_OK or SB_ERR_CONFIG with the reason in err.
  */
-int
+enum sb_err
 sb_config_check(const struct sb_config *cfg, char *err)
 {
 	const char	*f;
@@ -1189,7 +969,8 @@ sb_config_check(const struct sb_config *cfg, char *err)
 		}
 		break;
 	case SB_STORE_AZURE:
-		if (cfg->az_account == NULL && cfg->az_endpoint == NULL) {
+		if (cfg->az_account == NULL && cfg->az_endpoint == NULL &&
+		    !is_connstr_locating(cfg->az_connstr)) {
 			sb_seterr(err, "%s: [azure] account: required when "
 			    "[store] kind = azure (or a connection string that "
 			    "names it)", f);

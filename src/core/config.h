@@ -46,9 +46,10 @@ struct sb_config {
 	char			*store_prefix;	/* "" or "seg/.../", normalised */
 	char			*disk_root;
 	/* azure */
+	/* As set; what is unset, the connection string may give (az_cred_init). */
 	char			*az_account;
 	char			*az_container;
-	char			*az_endpoint;	/* default https://<account>.blob.core.windows.net */
+	char			*az_endpoint;	/* unset: see az_endpoint() */
 	char			*az_key;	/* secret: never logged */
 	char			*az_sas;	/* secret */
 	char			*az_connstr;	/* secret */
@@ -77,13 +78,14 @@ struct sb_config {
  * On failure returns SB_ERR_CONFIG with "file:line: key: reason" in err.
  * *out is allocated; the caller frees it with sb_config_free.
  */
-int	sb_config_load(const char *path, struct sb_config **out, char *err);
+enum sb_err	sb_config_load(const char *path, struct sb_config **out,
+		    char *err);
 
 /* Defaults only, no file: for tests and tools. */
-int	sb_config_defaults(struct sb_config **out);
+enum sb_err	sb_config_defaults(struct sb_config **out);
 
 /* Check the cross-key rules (paths set, azure has a secret, ...). */
-int	sb_config_check(const struct sb_config *, char *err);
+enum sb_err	sb_config_check(const struct sb_config *, char *err);
 
 void	sb_config_free(struct sb_config **);
 

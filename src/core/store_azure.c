@@ -733,24 +733,6 @@ static const struct sb_store_ops az_ops = {
 	.put_new = az_put_new,
 };
 
-/* Container names: 3..63 of [a-z0-9-], no leading, trailing or double '-'. */
-static int
-container_ok(const char *s)
-{
-	size_t	len = s != NULL ? strlen(s) : 0, i;
-
-	if (len < 3 || len > 63 || s[0] == '-' || s[len - 1] == '-')
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-		if (s[i] == '-' && s[i + 1] == '-')
-			return 0;
-	}
-	return 1;
-}
-
 /*
  * Open the Azure store the config describes (see config.h). No request
  * is made here, and the container is never created but by init. *out
@@ -765,7 +747,7 @@ sb_store_azure_open(struct sb_store **out, const struct sb_config *cfg,
 	int		 rc;
 
 	*out = NULL;
-	if (!container_ok(cfg->az_container)) {
+	if (!sb_is_azure_container(cfg->az_container)) {
 		sb_seterr(err, "azure: container must be 3 to 63 of "
 		    "[a-z0-9-] (not starting or ending with '-')");
 		return SB_ERR_CONFIG;

@@ -25,6 +25,7 @@
 
 #include <json-c/json.h>
 
+#include "azure.h"
 #include "config.h"
 #include "store.h"
 
@@ -157,13 +158,16 @@ void
 sb_store_describe(const struct sb_config *cfg, char *buf, size_t len)
 {
 	const char	*p = cfg->store_prefix != NULL ? cfg->store_prefix : "";
+	char		 ep[512], err[SB_ERRMSG_MAX];
 
-	if (cfg->store_kind == SB_STORE_AZURE)
+	if (cfg->store_kind == SB_STORE_AZURE) {
+		/* Resolved as the store does: config keeps what was set. */
+		if (az_endpoint(cfg, ep, sizeof(ep), err) != SB_OK)
+			sb_strlcpy(ep, "?", sizeof(ep));
 		snprintf(buf, len, "azure container %s at %s%s%s%s",
-		    cfg->az_container ? cfg->az_container : "?",
-		    cfg->az_endpoint ? cfg->az_endpoint : "?",
+		    cfg->az_container ? cfg->az_container : "?", ep,
 		    p[0] ? " (prefix " : "", p, p[0] ? ")" : "");
-	else
+	} else
 		snprintf(buf, len, "disk store %s%s%s",
 		    cfg->disk_root ? cfg->disk_root : "?", p[0] ? "/" : "", p);
 }

@@ -139,6 +139,25 @@ t_sign_get(void **state)
 	az_cred_clear(&c);
 }
 
+/* Parse s, expecting failure with exactly the message want. */
+static void
+connstr_fails(const char *s, const char *want)
+{
+	struct az_connstr	cs;
+	char			err[SB_ERRMSG_MAX] = "";
+
+	assert_int_equal(az_connstr_parse(s, &cs, err), SB_ERR_CONFIG);
+	assert_string_equal(err, want);
+	assert_null(cs.account);
+	assert_null(cs.key);
+}
+
+/*
+ * The one set of rules for connection strings (az_connstr_parse, which
+ * config load and the store both use): names without regard to case,
+ * blanks around parts ignored, unknown names refused, errors that name a
+ * part or a key and never show a value.
+ */
 static void
 t_connstr(void **state)
 {
@@ -146,6 +165,7 @@ t_connstr(void **state)
 	char			err[SB_ERRMSG_MAX] = "";
 
 	(void)state;
+	/* The portal's form: the endpoint built from protocol and suffix. */
 	assert_int_equal(az_connstr_parse("DefaultEndpointsProtocol=https;"
 	    "AccountName=acct;AccountKey=a2V5==;EndpointSuffix="
 	    "core.chinacloudapi.cn", &cs, err), SB_OK);
@@ -156,16 +176,26 @@ t_connstr(void **state)
 	assert_null(cs.sas);
 	az_connstr_clear(&cs);
 
-	assert_int_equal(az_connstr_parse(" accountname=a ; BlobEndpoint="
-	    "http://127.0.0.1:1/a;SharedAccessSignature=?sv=1&sig=x%3D;",
+	/* Any case, blanks, empty parts; a SAS loses its '?'. */
+	assert_int_equal(az_connstr_parse(" accountname=acc ; BLOBENDPOINT="
+	    "http://127.0.0.1:1/acc/;;SharedAccessSignature=?sv=1&sig=x%3D;",
 	    &cs, err), SB_OK);
-	assert_string_equal(cs.account, "a");
-	assert_string_equal(cs.endpoint, "http://127.0.0.1:1/a");
+	assert_string_equal(cs.account, "acc");
+	assert_string_equal(cs.endpoint, "http://127.0.0.1:1/acc");
 	assert_string_equal(cs.sas, "sv=1&sig=x%3D");
 	assert_null(cs.key);
 	az_connstr_clear(&cs);
 
-	assert_int_equal(az_connstr_parse("UseDevelopmentStorage=true", &cs,
+	/* Another service's endpoint is allowed, and not ours. */
+	assert_int_equal(az_connstr_parse("BlobEndpoint=https://b.example/;"
+	    "QueueEndpoint=https://q.example/;SharedAccessSignature=sv=1",
+	    &cs, err), SB_OK);
+	assert_string_equal(cs.endpoint, "https://b.example");
+	assert_null(cs.account);
+	az_connstr_clear(&cs);
+
+	/* Azurite: its documented account, key and endpoint. */
+	assert_int_equal(az_connstr_parse("UseDevelopmentStorage=True", &cs,
 	    err), SB_OK);
 	assert_string_equal(cs.account, "devstoreaccount1");
 	assert_string_equal(cs.key, DEVKEY);
@@ -173,10 +203,24 @@ t_connstr(void **state)
 	    "http://127.0.0.1:10000/devstoreaccount1");
 	az_connstr_clear(&cs);
 
-	/* A malformed part: the error names no value (no secret leaks). */
-	assert_int_equal(az_connstr_parse("AccountName=a;AccountKeySECRET",
-	    &cs, err), SB_ERR_CONFIG);
-	assert_null(strstr(err, "SECRET"));
+	/* Every error names a part or a key, never a value. */
+	connstr_fails("AccountName=acct;AccountKeySECRET",
+	    "connection string: part 2 is not Name=Value");
+	connstr_fails("AccountName=acct;=SECRET",
+	    "connection string: part 2 is not Name=Value");
+	connstr_fails("AccountName=acct;AcountKey=SECRET",
+	    "connection string: unknown key 'AcountKey'");
+	connstr_fails("UseDevelopmentStorage=false",
+	    "connection string: UseDevelopmentStorage must be true");
+	connstr_fails("DefaultEndpointsProtocol=ftp;AccountName=acct;"
+	    "AccountKey=SECRET", "connection string: "
+	    "DefaultEndpointsProtocol must be http or https");
+	connstr_fails("AccountName=Bad_Acct;AccountKey=SECRET",
+	    "connection string: AccountName is not an Azure storage account "
+	    "name (3 to 24 lowercase letters and digits)");
+	connstr_fails("AccountName=acct;BlobEndpoint=ftp://SECRET",
+	    "connection string: BlobEndpoint must be an http:// or https:// "
+	    "URL");
 }
 
 static void
@@ -184,7 +228,7 @@ t_cred(void **state)
 {
 	struct sb_config	cfg;
 	struct az_cred		c;
-	char			err[SB_ERRMSG_MAX] = "";
+	char			err[SB_ERRMSG_MAX] = "", buf[256];
 
 	(void)state;
 	memset(&cfg, 0, sizeof(cfg));
@@ -208,14 +252,40 @@ t_cred(void **state)
 
 	/* The connection string fills in what is not explicit. */
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.az_connstr = "AccountName=x;AccountKey=a2V5;BlobEndpoint="
-	    "http://127.0.0.1:9/x";
-	cfg.az_endpoint = "http://10.0.0.1:7/x";
+	cfg.az_connstr = "AccountName=xyz;AccountKey=a2V5;BlobEndpoint="
+	    "http://127.0.0.1:9/xyz";
+	cfg.az_endpoint = "http://10.0.0.1:7/x/";
 	assert_int_equal(az_cred_init(&c, &cfg, err), SB_OK);
-	assert_string_equal(c.account, "x");
+	assert_string_equal(c.account, "xyz");
 	assert_string_equal(c.endpoint, "http://10.0.0.1:7/x");
 	assert_string_equal(c.path, "/x");
 	az_cred_clear(&c);
+	assert_int_equal(az_endpoint(&cfg, buf, sizeof(buf), err), SB_OK);
+	assert_string_equal(buf, "http://10.0.0.1:7/x");
+
+	/* Explicit values win, the rest comes from the string. */
+	cfg.az_endpoint = NULL;
+	cfg.az_account = "explicit1";
+	assert_int_equal(az_cred_init(&c, &cfg, err), SB_OK);
+	assert_string_equal(c.account, "explicit1");
+	assert_string_equal(c.endpoint, "http://127.0.0.1:9/xyz");
+	az_cred_clear(&c);
+
+	/* The default endpoint, from an account and nothing else. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.az_account = "envacct";
+	assert_int_equal(az_endpoint(&cfg, buf, sizeof(buf), err), SB_OK);
+	assert_string_equal(buf, "https://envacct.blob.core.windows.net");
+	cfg.az_connstr = "AccountName=envacct;EndpointSuffix=example.org";
+	assert_int_equal(az_endpoint(&cfg, buf, sizeof(buf), err), SB_OK);
+	assert_string_equal(buf, "https://envacct.blob.example.org");
+
+	/* A bad string fails the store too, with the same message. */
+	cfg.az_connstr = "AccountName=envacct;Key=SECRET";
+	cfg.az_key = "a2V5";
+	assert_int_equal(az_cred_init(&c, &cfg, err), SB_ERR_CONFIG);
+	assert_string_equal(err, "azure: connection string: unknown key "
+	    "'Key'");
 
 	/* A SAS alone, with its '?'. */
 	memset(&cfg, 0, sizeof(cfg));
@@ -250,6 +320,17 @@ t_b64(void **state)
 	assert_int_equal(len, 2);
 	assert_memory_equal(out, "ab", 2);
 	free(out);
+	/* Padding may be left out; blanks at either end may not. */
+	assert_int_equal(az_b64_decode("YWI", &out, &len), SB_OK);
+	assert_int_equal(len, 2);
+	assert_memory_equal(out, "ab", 2);
+	free(out);
+	assert_int_equal(az_b64_decode("YWJj", &out, &len), SB_OK);
+	assert_int_equal(len, 3);
+	free(out);
+	assert_int_equal(az_b64_decode(" YWI=", &out, &len), SB_ERR_INVAL);
+	assert_int_equal(az_b64_decode("YWI =", &out, &len), SB_ERR_INVAL);
+	assert_int_equal(az_b64_decode("YW*=", &out, &len), SB_ERR_INVAL);
 	assert_int_equal(az_b64_decode("Y", &out, &len), SB_ERR_INVAL);
 	assert_int_equal(az_b64_decode("YW I=", &out, &len), SB_ERR_INVAL);
 	assert_int_equal(az_b64_decode("", &out, &len), SB_ERR_INVAL);
