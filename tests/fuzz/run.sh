@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build every libFuzzer harness here (fuzz_<name>.c, seeds in corpus/<name>)
 # with clang (-fsanitize=fuzzer,address,undefined) and run each for a
-# bounded time. Each links the pure parsers: util.c, config.c (over inih), json.c
-# and backupd's http.c (fuzz_azure compiles the Azure parsers in itself).
+# bounded time. Each links the pure parsers: util.c, config.c (over inih, with
+# secret.c and the connection-string parser of azure_auth.c), json.c and
+# backupd's http.c (fuzz_azure compiles the other Azure parsers in itself).
 # Exits non-zero on any finding (the crashing input is kept and printed).
 #
 #   bash tests/fuzz/run.sh                 # 20 s per harness
@@ -22,8 +23,8 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC is missing (apt-get install cla
 
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CPPFLAGS="-I$ROOT/src/core -I$ROOT/src/daemon $(pkg-config --cflags json-c)"
-LIBS="$(pkg-config --libs json-c inih libcrypto expat)"
-SRCS="$ROOT/src/core/util.c $ROOT/src/core/config.c $ROOT/src/core/json.c $ROOT/src/daemon/http.c"
+LIBS="$(pkg-config --libs json-c inih libcrypto expat libcurl)"
+SRCS="$ROOT/src/core/util.c $ROOT/src/core/config.c $ROOT/src/core/secret.c $ROOT/src/core/azure_auth.c $ROOT/src/core/json.c $ROOT/src/daemon/http.c"
 ONLY=${FUZZ_ONLY:-}	# e.g. FUZZ_ONLY="json path"
 
 rc=0
