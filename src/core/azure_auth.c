@@ -601,7 +601,7 @@ enum pct_keep {
 };
 
 static int
-pct_keeps(unsigned char c, enum pct_keep k)
+is_kept(unsigned char c, enum pct_keep k)
 {
 	if (k == KEEP_PRINTABLE)
 		return c > 0x20 && c < 0x7f && c != '%';
@@ -624,7 +624,7 @@ pct_encode(const char *s, enum pct_keep keep, char **out)
 	if ((buf = malloc(len * 3 + 1)) == NULL)
 		return SB_ERR_NOMEM;
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (pct_keeps(*p, keep))
+		if (is_kept(*p, keep))
 			buf[o++] = (char)*p;
 		else {
 			buf[o++] = '%';

@@ -605,7 +605,7 @@ setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
 
 /* Whether a curl failure is worth another attempt. */
 static int
-curl_retryable(const struct az_resp *r)
+is_curl_retryable(const struct az_resp *r)
 {
 	if (r->sinkerr != SB_OK || r->call->body.ioerr != 0)
 		return 0;
@@ -633,7 +633,7 @@ enum az_verdict
 verdict(const struct az_resp *r)
 {
 	if (r->cc != CURLE_OK)
-		return curl_retryable(r) ? AZ_RETRY : AZ_FAIL;
+		return is_curl_retryable(r) ? AZ_RETRY : AZ_FAIL;
 	if (r->status >= 200 && r->status < 300)
 		return AZ_DONE;
 	switch (r->status) {

@@ -219,8 +219,8 @@ struct az_slot {
 };
 
 
-static int	grow_more(const struct az_grow *);
-static int	grow_fill(struct az_store *, struct az_slot *, struct az_src *,
+static int	is_grow_left(const struct az_grow *);
+static enum sb_err	grow_fill(struct az_store *, struct az_slot *, struct az_src *,
 		    const char *, size_t *);
 static void	grow_done(struct az_grow *, struct az_slot *);
 
@@ -249,17 +249,17 @@ read_full(struct az_src *s, unsigned char *buf, size_t want)
 
 /* Whether src may have another block (and the block limit allows it). */
 static int
-more(const struct az_src *src, uint32_t nblocks)
+is_src_left(const struct az_src *src, uint32_t nblocks)
 {
 	if (src->grow != NULL)
-		return grow_more(src->grow);
+		return is_grow_left(src->grow);
 	if (nblocks >= AZ_BLOCKS_MAX)
 		return 0;
 	return src->rd != NULL ? !src->eof : src->next < src->size;
 }
 
 /* Start (or restart) the Put Block of a slot on the multi handle. */
-static int
+static enum sb_err
 slot_start(struct az_store *st, struct az_slot *sl)
 {
 	int	rc;
@@ -426,7 +426,7 @@ up_feed(struct az_up *u, int *active)
 		sl = &u->slots[i];
 		if (sl->state == SLOT_FREE) {
 			if (u->src->grow == NULL && u->nblocks >= AZ_BLOCKS_MAX) {
-				if (more(u->src, 0)) {
+				if (is_src_left(u->src, 0)) {
 					sb_seterr(u->st->base.err, "azure: PUT "
 					    "block %s: more than %u blocks: "
 					    "raise block_size", u->name,
@@ -507,7 +507,7 @@ up_wait(struct az_up *u)
 	int	waiting = 0;
 
 	for (i = 0; i < u->nslots; i++) {
-		if (u->slots[i].state == SLOT_FREE && more(u->src, u->nblocks))
+		if (u->slots[i].state == SLOT_FREE && is_src_left(u->src, u->nblocks))
 			wait = u->src->grow == NULL ? 0 :
 			    wait < AZ_GROW_POLL ? wait : AZ_GROW_POLL;
 		if (u->slots[i].state != SLOT_WAITING)
@@ -557,7 +557,7 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 	for (;;) {
 		if ((rc = up_feed(&u, &active)) != SB_OK)
 			break;
-		if (active == 0 && src->grow != NULL && more(src, u.nblocks)) {
+		if (active == 0 && src->grow != NULL && is_src_left(src, u.nblocks)) {
 			sleep_ms(AZ_GROW_POLL);	/* the file has to grow */
 			continue;
 		}
@@ -642,14 +642,14 @@ grow_final_blocks(const struct az_grow *g)
 }
 
 static int
-grow_more(const struct az_grow *g)
+is_grow_left(const struct az_grow *g)
 {
 	return !(g->final && g->verified && g->nredo == 0 &&
 	    g->nblocks >= grow_final_blocks(g));
 }
 
 /* Look at the file: its size, and whether the writer is done. */
-static int
+static enum sb_err
 grow_poll(struct az_store *st, struct az_grow *g, const char *name)
 {
 	struct stat	sb;
@@ -693,7 +693,7 @@ grow_poll(struct az_store *st, struct az_grow *g, const char *name)
 	return SB_OK;
 }
 
-static int
+static enum sb_err
 grow_note(struct az_grow *g, uint32_t idx, const char *md5, uint64_t len,
     int early)
 {
@@ -738,7 +738,7 @@ grow_hash(struct az_store *st, struct az_grow *g, uint32_t k,
  * block is in flight, so a re-staged block is always the last one Azure
  * receives for its id. Sets verified when all are checked.
  */
-static int
+static enum sb_err
 grow_verify(struct az_store *st, struct az_grow *g, const char *name)
 {
 	uint64_t	bs = st->block_size, off, len;
@@ -829,7 +829,7 @@ grow_late(struct az_store *st, struct az_grow *g, struct az_slot *sl,
 }
 
 /* The next block of a growing file for a free slot (see above). */
-static int
+static enum sb_err
 grow_fill(struct az_store *st, struct az_slot *sl, struct az_src *src,
     const char *name, size_t *got)
 {

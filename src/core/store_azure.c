@@ -479,6 +479,7 @@ struct az_listsink {
 	char			*err;
 };
 
+/* The List Blobs sink: int, the type of az_call.sink (as get_sink). */
 static int
 list_sink(void *arg, const char *buf, size_t len)
 {
@@ -505,6 +506,97 @@ list_truncate(struct sb_object_list *l, size_t n)
 	}
 }
 
+/* One List Blobs page: the call, the parser, and what the page added. */
+struct az_page {
+	struct az_call		 c;
+	struct az_resp		 r;
+	struct az_listsink	 ls;
+	char			 perr[SB_ERRMSG_MAX];
+};
+
+/* Make p's call the request for the page after marker (NULL: the first). */
+static void
+list_call(struct az_page *p, const char *prefix, const char *marker)
+{
+	call_clear(&p->c);
+	call_init(&p->c, "LIST blobs", "GET", NULL);
+	call_qp(&p->c, "restype", "container");
+	call_qp(&p->c, "comp", "list");
+	call_qp(&p->c, "include", "metadata");
+	if (prefix != NULL && prefix[0] != '\0')
+		call_qp(&p->c, "prefix", prefix);
+	if (marker != NULL)
+		call_qp(&p->c, "marker", marker);
+	p->c.sink = list_sink;
+	p->c.sinkarg = &p->ls;
+}
+
+/*
+ * Why a failed page attempt is final: a missing container, the parser's
+ * error, or the verdict (message set, error returned); SB_OK to retry.
+ */
+static enum sb_err
+list_failed(struct az_store *st, struct az_page *p, enum az_verdict v,
+    unsigned attempt)
+{
+	int	rc;
+
+	if (p->r.status == 404 && strcmp(p->r.code, "ContainerNotFound") == 0) {
+		rc = fail_msg(st, &p->c, &p->r, attempt + 1);
+		return rc == SB_ERR_NOTFOUND ? SB_ERR_STORAGE : rc;
+	}
+	if (p->r.sinkerr != SB_OK || (p->r.cc == CURLE_OK &&
+	    p->perr[0] != '\0')) {
+		sb_seterr(st->base.err, "azure: LIST blobs %s: %s (request id "
+		    "%s)", st->container, p->perr, p->r.reqid[0] ? p->r.reqid :
+		    "none");
+		return p->r.sinkerr != SB_OK ? p->r.sinkerr : SB_ERR_STORAGE;
+	}
+	if (v == AZ_FAIL || attempt >= st->retries)
+		return fail_msg(st, &p->c, &p->r, attempt + 1);
+	return SB_OK;
+}
+
+/*
+ * One page after marker into l, parsed as it streams in; an attempt that
+ * fails is dropped from l and retried per the policy.
+ */
+static enum sb_err
+list_page(struct az_store *st, const char *prefix, const char *marker,
+    struct sb_object_list *l, struct az_page *p)
+{
+	struct az_wire	 w;
+	size_t		 n0;
+	unsigned	 attempt;
+	enum az_verdict	 v;
+	int		 rc;
+
+	for (attempt = 0;; attempt++) {
+		list_call(p, prefix, marker);
+		n0 = l->n;
+		az_listparse_free(&p->ls.lp);
+		p->perr[0] = '\0';
+		if ((rc = az_listparse_new(&p->ls.lp, l)) != SB_OK ||
+		    (rc = setup(st, st->easy, &p->c, &p->r, &w)) != SB_OK) {
+			sb_seterr(st->base.err, "azure: LIST blobs: %s",
+			    sb_strerror(rc));
+			return rc;
+		}
+		p->r.cc = curl_easy_perform(st->easy);
+		wire_clear(&w);
+		v = verdict(&p->r);
+		if (v == AZ_DONE && az_listparse_feed(p->ls.lp, "", 0, 1,
+		    p->perr) != SB_OK)
+			v = AZ_FAIL;
+		if (v == AZ_DONE)
+			return SB_OK;
+		list_truncate(l, n0);
+		if ((rc = list_failed(st, p, v, attempt)) != SB_OK)
+			return rc;
+		sleep_ms(backoff_ms(attempt, p->r.retry_after));
+	}
+}
+
 /*
  * list: List Blobs, page by page (up to 5,000 each) until NextMarker is
  * empty. Each page is parsed as it streams in; a page that fails is
@@ -518,77 +610,20 @@ az_list(struct sb_store *s, const char *prefix, struct sb_object_list *out)
 {
 	struct az_store		*st = (struct az_store *)s;
 	struct sb_object_list	 l = { NULL, 0 };
-	struct az_listsink	 ls;
-	struct az_call		 c;
-	struct az_resp		 r;
-	struct az_wire		 w;
-	char			*marker = NULL, perr[SB_ERRMSG_MAX];
-	size_t			 n0;
-	unsigned		 attempt;
-	enum az_verdict		 v;
+	struct az_page		 p;
+	char			*marker = NULL;
 	int			 rc = SB_OK, pages = 0;
 
 	out->v = NULL;
 	out->n = 0;
-	memset(&r, 0, sizeof(r));
-	memset(&ls, 0, sizeof(ls));
-	ls.err = perr;
-	call_init(&c, "LIST blobs", "GET", NULL);
+	memset(&p, 0, sizeof(p));
+	p.ls.err = p.perr;
+	call_init(&p.c, "LIST blobs", "GET", NULL);
 	do {
-		for (attempt = 0;; attempt++) {
-			call_clear(&c);
-			call_init(&c, "LIST blobs", "GET", NULL);
-			call_qp(&c, "restype", "container");
-			call_qp(&c, "comp", "list");
-			call_qp(&c, "include", "metadata");
-			if (prefix != NULL && prefix[0] != '\0')
-				call_qp(&c, "prefix", prefix);
-			if (marker != NULL)
-				call_qp(&c, "marker", marker);
-			c.sink = list_sink;
-			c.sinkarg = &ls;
-			n0 = l.n;
-			az_listparse_free(&ls.lp);
-			perr[0] = '\0';
-			if ((rc = az_listparse_new(&ls.lp, &l)) != SB_OK ||
-			    (rc = setup(st, st->easy, &c, &r, &w)) != SB_OK) {
-				sb_seterr(st->base.err, "azure: LIST blobs: "
-				    "%s", sb_strerror(rc));
-				goto out;
-			}
-			r.cc = curl_easy_perform(st->easy);
-			wire_clear(&w);
-			v = verdict(&r);
-			if (v == AZ_DONE && (rc = az_listparse_feed(ls.lp, "",
-			    0, 1, perr)) != SB_OK)
-				v = AZ_FAIL;
-			if (v == AZ_DONE)
-				break;
-			list_truncate(&l, n0);
-			if (r.status == 404 &&
-			    strcmp(r.code, "ContainerNotFound") == 0) {
-				rc = fail_msg(st, &c, &r, attempt + 1);
-				rc = rc == SB_ERR_NOTFOUND ? SB_ERR_STORAGE :
-				    rc;
-				goto out;
-			}
-			if (r.sinkerr != SB_OK || (r.cc == CURLE_OK &&
-			    perr[0] != '\0')) {
-				sb_seterr(st->base.err, "azure: LIST blobs "
-				    "%s: %s (request id %s)", st->container,
-				    perr, r.reqid[0] ? r.reqid : "none");
-				rc = r.sinkerr != SB_OK ? r.sinkerr :
-				    SB_ERR_STORAGE;
-				goto out;
-			}
-			if (v == AZ_FAIL || attempt >= st->retries) {
-				rc = fail_msg(st, &c, &r, attempt + 1);
-				goto out;
-			}
-			sleep_ms(backoff_ms(attempt, r.retry_after));
-		}
+		if ((rc = list_page(st, prefix, marker, &l, &p)) != SB_OK)
+			goto out;
 		free(marker);
-		marker = az_listparse_marker(ls.lp);
+		marker = az_listparse_marker(p.ls.lp);
 		pages++;
 	} while (marker != NULL && pages < 1000000);
 	if (l.n > 1)
@@ -597,11 +632,11 @@ az_list(struct sb_store *s, const char *prefix, struct sb_object_list *out)
 	l.v = NULL;
 	l.n = 0;
 out:
-	az_listparse_free(&ls.lp);
+	az_listparse_free(&p.ls.lp);
 	sb_object_list_clear(&l);
 	free(marker);
-	call_clear(&c);
-	sb_meta_clear(&r.meta);
+	call_clear(&p.c);
+	sb_meta_clear(&p.r.meta);
 	return rc;
 }
 
