@@ -23,6 +23,7 @@
 
 #include "azure.h"
 #include "config.h"
+#include "secret.h"
 
 /* The Azurite development account key: public, documented by Microsoft. */
 #define AZ_DEV_KEY "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsu" \
@@ -86,14 +87,8 @@ az_b64_decode(const char *in, unsigned char **out, size_t *outlen)
 	buf = NULL;
 	rc = SB_OK;
 out:
-	if (tmp != NULL) {
-		OPENSSL_cleanse(tmp, cap + 1);
-		free(tmp);
-	}
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, cap);
-		free(buf);
-	}
+	sb_secret_wipe(tmp, cap + 1);
+	sb_secret_wipe(buf, cap);
 	return rc;
 }
 

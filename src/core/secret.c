@@ -15,12 +15,20 @@
 #include "secret.h"
 
 void
+sb_secret_wipe(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, len);
+	free(p);
+}
+
+void
 sb_secret_free(char **p)
 {
 	if (*p == NULL)
 		return;
-	explicit_bzero(*p, strlen(*p));
-	free(*p);
+	sb_secret_wipe(*p, strlen(*p));
 	*p = NULL;
 }
 
@@ -97,10 +105,7 @@ sb_secret_read(const char *path, char **out, char *why, size_t whylen)
 	buf = NULL;
 	rc = SB_OK;
 out:
-	if (buf != NULL) {
-		explicit_bzero(buf, SB_SECRET_MAX + 1);
-		free(buf);
-	}
+	sb_secret_wipe(buf, SB_SECRET_MAX + 1);
 	if (fd != -1)
 		close(fd);
 	return rc;

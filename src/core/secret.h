@@ -25,4 +25,7 @@ enum sb_err	sb_secret_read(const char *path, char **out, char *why,
 /* Overwrite the secret at *p (explicit_bzero), free it, set *p NULL. */
 void		sb_secret_free(char **p);
 
+/* Overwrite len bytes at p, then free p (NULL: nothing to do). */
+void		sb_secret_wipe(void *p, size_t len);
+
 #endif /* SB_SECRET_H */

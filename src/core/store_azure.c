@@ -50,6 +50,31 @@
 #include "config.h"
 
 /*
+ * Run c (then clear it); a response with status ok1 or ok2 (0: none) is
+ * an answer, not a failure: SB_OK with *accepted set (may be NULL).
+ */
+static enum sb_err
+run_accept(struct az_store *st, struct az_call *c, long ok1, long ok2,
+    int *accepted)
+{
+	struct az_resp	r;
+	int		rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = run(st, c, &r);
+	if (rc != SB_OK && r.cc == CURLE_OK && r.status != 0 &&
+	    (r.status == ok1 || r.status == ok2)) {
+		st->base.err[0] = '\0';
+		rc = SB_OK;
+		if (accepted != NULL)
+			*accepted = 1;
+	}
+	call_clear(c);
+	sb_meta_clear(&r.meta);
+	return rc;
+}
+
+/*
  * create: Create Container; 201 Created and 409 ContainerAlreadyExists
  * both mean ready. Only `backup-cron init` calls it (sb_store_create): a
  * container is never created as a side effect of a backup, so one that
@@ -59,22 +84,11 @@
 static int
 az_create(struct sb_store *s)
 {
-	struct az_store	*st = (struct az_store *)s;
 	struct az_call	c;
-	struct az_resp	r;
-	int		rc;
 
 	call_init(&c, "PUT container", "PUT", NULL);
 	call_qp(&c, "restype", "container");
-	memset(&r, 0, sizeof(r));
-	rc = run(st, &c, &r);
-	if (rc != SB_OK && r.status == 409) {
-		st->base.err[0] = '\0';
-		rc = SB_OK;
-	}
-	call_clear(&c);
-	sb_meta_clear(&r.meta);
-	return rc;
+	return run_accept((struct az_store *)s, &c, 409, 0, NULL);
 }
 
 /*
@@ -646,22 +660,16 @@ az_del(struct sb_store *s, const char *name)
 {
 	struct az_store	*st = (struct az_store *)s;
 	struct az_call	 c;
-	struct az_resp	 r;
 	int		 rc;
 
 	if (!name_ok(st, name))
 		return SB_ERR_INVAL;
-	memset(&r, 0, sizeof(r));
 	call_init(&c, "DELETE blob", "DELETE", name);
-	if ((rc = call_xms(&c, "x-ms-delete-snapshots", "include")) == SB_OK)
-		rc = run(st, &c, &r);
-	if (rc == SB_ERR_NOTFOUND) {
-		st->base.err[0] = '\0';
-		rc = SB_OK;
+	if ((rc = call_xms(&c, "x-ms-delete-snapshots", "include")) != SB_OK) {
+		call_clear(&c);
+		return rc;
 	}
-	call_clear(&c);
-	sb_meta_clear(&r.meta);
-	return rc;
+	return run_accept(st, &c, 404, 0, NULL);
 }
 
 /*
@@ -676,12 +684,10 @@ az_put_new(struct sb_store *s, const char *name, const void *buf,
 {
 	struct az_store	*st = (struct az_store *)s;
 	struct az_call	 c;
-	struct az_resp	 r;
 	int		 rc;
 
 	if (!name_ok(st, name))
 		return SB_ERR_INVAL;
-	memset(&r, 0, sizeof(r));
 	call_init(&c, "PUT blob", "PUT", name);
 	c.if_none_match = 1;
 	c.body.fd = -1;
@@ -691,19 +697,10 @@ az_put_new(struct sb_store *s, const char *name, const void *buf,
 	    (rc = az_md5_buf(buf, len, c.md5)) != SB_OK) {
 		sb_seterr(st->base.err, "azure: PUT blob %s: %s", name,
 		    sb_strerror(rc));
-		goto out;
+		call_clear(&c);
+		return rc;
 	}
-	rc = run(st, &c, &r);
-	if (rc != SB_OK && (r.status == 409 || r.status == 412) &&
-	    r.cc == CURLE_OK) {
-		*existed = 1;
-		st->base.err[0] = '\0';
-		rc = SB_OK;
-	}
-out:
-	call_clear(&c);
-	sb_meta_clear(&r.meta);
-	return rc;
+	return run_accept(st, &c, 409, 412, existed);
 }
 
 static const char *
