@@ -154,7 +154,7 @@ enum sb_err	az_listparse_feed(struct az_listparse *, const char *, size_t,
 char	*az_listparse_marker(struct az_listparse *);
 void	az_listparse_free(struct az_listparse **);
 
-/* An HTTP date (Last-Modified) to ms since the epoch (curl_getdate); -1 if bad. */
+/* An HTTP date (Last-Modified) to ms since the epoch; -1 if bad. */
 int64_t	az_http_date(const char *);
 
 #endif /* SB_AZURE_H */

@@ -2,9 +2,10 @@
  * azure_upload.c - the upload pipeline of the Azure store (Azure Storage
  * REST API: "Put Blob", "Put Block", "Put Block List").
  *
- * An object smaller than a block goes up in one Put Blob. A larger one
- * goes up as Put Block requests, up to az_concurrency in parallel (libcurl
- * multi), then Put Block List commits the blob atomically: a failed
+ * An object smaller than a block goes up in one Put Blob (store_azure.c
+ * decides). A larger one goes up here, as Put Block requests, up to
+ * az_concurrency in parallel (libcurl multi), then Put Block List
+ * (store_azure.c) commits the blob atomically: a failed
  * upload leaves only uncommitted blocks, which List Blobs does not return
  * and Azure discards after a week. Every block and every Put Blob carries
  * Content-MD5, which Azure checks on arrival. Blocks come from a reader
@@ -26,8 +27,6 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
-
 #include "azure_int.h"
 
 /*
@@ -48,10 +47,10 @@ struct az_hasher {
 	uint64_t	 size;
 	uint64_t	 bsize;
 	uint32_t	 nblocks;
-	uint32_t	 first;		/* hashed first; seq position 0 */
+	uint32_t	 first;		/* hashed first: position 0 */
 	char		(*md5)[32];	/* by block index */
 	unsigned char	*ready;		/* by block index */
-	uint32_t	 limit;		/* may hash seq positions below limit */
+	uint32_t	 limit;		/* may hash positions below */
 	uint32_t	 ahead;		/* 0: no limit */
 	int		 err;		/* errno of a failed read, or -1 */
 	int		 stop;
@@ -218,11 +217,10 @@ struct az_slot {
 	int		 ebi;		/* growing file: early buffer, -1 */
 };
 
-
-static int	is_grow_left(const struct az_grow *);
-static enum sb_err	grow_fill(struct az_store *, struct az_slot *, struct az_src *,
-		    const char *, size_t *);
-static void	grow_done(struct az_grow *, struct az_slot *);
+static int		is_grow_left(const struct az_grow *);
+static enum sb_err	grow_fill(struct az_store *, struct az_slot *,
+			    struct az_src *, const char *, size_t *);
+static void		grow_done(struct az_grow *, struct az_slot *);
 
 /*
  * Fill buf with up to want bytes from the reader (it may return short
@@ -425,7 +423,8 @@ up_feed(struct az_up *u, int *active)
 	for (i = 0; i < u->nslots && rc == SB_OK; i++) {
 		sl = &u->slots[i];
 		if (sl->state == SLOT_FREE) {
-			if (u->src->grow == NULL && u->nblocks >= AZ_BLOCKS_MAX) {
+			if (u->src->grow == NULL &&
+			    u->nblocks >= AZ_BLOCKS_MAX) {
 				if (is_src_left(u->src, 0)) {
 					sb_seterr(u->st->base.err, "azure: PUT "
 					    "block %s: more than %u blocks: "
@@ -507,7 +506,8 @@ up_wait(struct az_up *u)
 	int	waiting = 0;
 
 	for (i = 0; i < u->nslots; i++) {
-		if (u->slots[i].state == SLOT_FREE && is_src_left(u->src, u->nblocks))
+		if (u->slots[i].state == SLOT_FREE &&
+		    is_src_left(u->src, u->nblocks))
 			wait = u->src->grow == NULL ? 0 :
 			    wait < AZ_GROW_POLL ? wait : AZ_GROW_POLL;
 		if (u->slots[i].state != SLOT_WAITING)
@@ -557,7 +557,8 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 	for (;;) {
 		if ((rc = up_feed(&u, &active)) != SB_OK)
 			break;
-		if (active == 0 && src->grow != NULL && is_src_left(src, u.nblocks)) {
+		if (active == 0 && src->grow != NULL &&
+		    is_src_left(src, u.nblocks)) {
 			sleep_ms(AZ_GROW_POLL);	/* the file has to grow */
 			continue;
 		}

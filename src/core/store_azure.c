@@ -21,7 +21,8 @@
  *   del		Delete Blob; 404 counts as done.
  *   create	Create Container (`backup-cron init` only); "already
  *		exists" is fine. Before its first upload a store checks
- *		the container with Get Container Properties. No other request creates the container:
+ *		the container with Get Container Properties. No
+ *		other request creates the container:
  *		a container that is gone is an error (a 404
  *		ContainerNotFound), never an empty store.
  *   put_new	Put Blob with If-None-Match: * (exclusive create: a 409
