@@ -738,6 +738,7 @@ sha_thread(void *arg)
 struct verify_job {
 	const struct sb_backup	*b;
 	const char		*path;
+	const struct sha_job	*got;	/* hashed on download, or NULL */
 	int			 what;
 	int			 rc;
 	char			 err[SB_ERRMSG_MAX];
@@ -756,7 +757,9 @@ verify_thread(void *arg)
 	memset(&j, 0, sizeof(j));
 	j.path = v->path;
 	j.size = -1;
-	if (v->what & VERIFY_SHA) {
+	if ((v->what & VERIFY_SHA) && v->got != NULL && v->got->rc == SB_OK)
+		j = *v->got;	/* hashed while it was downloaded */
+	else if (v->what & VERIFY_SHA) {
 		if (v->what & VERIFY_INTEGRITY)
 			threaded = pthread_create(&thr, NULL, sha_thread,
 			    &j) == 0;
@@ -793,17 +796,21 @@ verify_thread(void *arg)
  * is not WAL-marked (a read-only open of such a file would make -wal and
  * -shm files in the store). Otherwise it is downloaded into a new temp
  * file of temp_dir, reserved in t for operation op (a name no other run
- * shares). path (PATH_MAX) gets the file. The caller releases t (also on
- * failure).
+ * shares), hashed as it arrives: got then holds its sha256 and size
+ * (got->rc SB_OK), so the checks need not read it again; otherwise got->rc
+ * is SB_ERR_NOTFOUND. path (PATH_MAX) gets the file. The caller releases
+ * t (also on failure).
  */
 static int
 fetch_local(struct sb_engine *e, const struct sb_backup *b,
-    struct sb_temp *t, const char *op, char path[PATH_MAX])
+    struct sb_temp *t, const char *op, char path[PATH_MAX],
+    struct sha_job *got)
 {
 	char		 msg[SB_ERRMSG_MAX];
 	int		 rc, wal = 1;
 
 	path[0] = '\0';
+	got->rc = SB_ERR_NOTFOUND;
 	if (b->status != SB_STATUS_COMPLETED)
 		return fail(e, SB_ERR_INVAL, "backup %s is %s, not completed",
 		    b->id, sb_status_str(b->status));
@@ -826,13 +833,15 @@ fetch_local(struct sb_engine *e, const struct sb_backup *b,
 	    SB_OK)
 		return fail(e, rc, "download of backup %s: %s", b->id, msg);
 	sb_strlcpy(path, t->path, PATH_MAX);
-	if ((rc = sb_store_get_file(e->store, b->location, path)) != SB_OK) {
+	if ((rc = sb_store_get_file_sha(e->store, b->location, path, got->sha,
+	    &got->size)) != SB_OK) {
 		if (rc == SB_ERR_NOTFOUND)
 			return fail(e, SB_ERR_CORRUPT, "backup %s: object %s "
 			    "is missing from the store", b->id, b->location);
 		return fail(e, rc, "download of %s: %s", b->location,
 		    sb_store_errmsg(e->store));
 	}
+	got->rc = SB_OK;
 	return SB_OK;
 }
 
@@ -842,13 +851,15 @@ fetch_verified(struct sb_engine *e, const struct sb_backup *b,
     struct sb_temp *t, const char *op, char path[PATH_MAX])
 {
 	struct verify_job	v;
+	struct sha_job		got;
 	int			rc;
 
-	if ((rc = fetch_local(e, b, t, op, path)) != SB_OK)
+	if ((rc = fetch_local(e, b, t, op, path, &got)) != SB_OK)
 		return rc;
 	memset(&v, 0, sizeof(v));
 	v.b = b;
 	v.path = path;
+	v.got = &got;
 	v.what = VERIFY_SHA | VERIFY_INTEGRITY;
 	(void)verify_thread(&v);
 	if (v.rc != SB_OK)
@@ -1064,6 +1075,7 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	char			 local[PATH_MAX] = "", blocked[32] = "";
 	char			 from[PATH_MAX] = "";
 	struct verify_job	 vj;
+	struct sha_job		 got;
 	pthread_t		 vthr;
 	int			 verifying, src;
 	int64_t			 t0 = 0;
@@ -1101,9 +1113,10 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	memset(&vj, 0, sizeof(vj));
 	vj.b = &b;
 	vj.path = from;
+	vj.got = &got;
 	vj.what = VERIFY_SHA;
 	if ((rc = restore_space(e, &b)) != SB_OK ||
-	    (rc = fetch_local(e, &b, &t, "restore", from)) != SB_OK)
+	    (rc = fetch_local(e, &b, &t, "restore", from, &got)) != SB_OK)
 		goto out;
 	(void)verify_thread(&vj);
 	if ((rc = vj.rc) != SB_OK) {
