@@ -49,6 +49,16 @@ add_time(json_object *o, const char *k, int64_t ms)
 	return sb_json_add(o, k, json_object_new_string(buf));
 }
 
+/* o when every member went in, else NULL (o released). */
+static json_object *
+built(json_object *o, int failed)
+{
+	if (!failed)
+		return o;
+	json_object_put(o);
+	return NULL;
+}
+
 json_object *
 sb_backup_json(const struct sb_backup *b)
 {
@@ -94,8 +104,9 @@ sb_restore_json(const struct sb_restore *r)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if (sb_json_add(o, "id", json_object_new_string(r->id)) ||
-	    sb_json_add(o, "backup_id", json_object_new_string(r->backup_id)) ||
+	return built(o, sb_json_add(o, "id", json_object_new_string(r->id)) ||
+	    sb_json_add(o, "backup_id",
+	    json_object_new_string(r->backup_id)) ||
 	    add_opt(o, "safety_backup_id",
 	    json_object_new_string(r->safety_backup_id),
 	    r->safety_backup_id[0] == '\0') ||
@@ -103,11 +114,7 @@ sb_restore_json(const struct sb_restore *r)
 	    sb_status_str(r->status))) ||
 	    add_time(o, "started_at", r->started_at) ||
 	    add_time(o, "finished_at", r->finished_at) ||
-	    add_opt(o, "error", jstr_or_null(r->error), r->error == NULL)) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	    add_opt(o, "error", jstr_or_null(r->error), r->error == NULL));
 }
 
 /* One decision of a prune plan: {id, verdict, reason}. */
@@ -118,14 +125,11 @@ decision_json(const struct sb_decision *d)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if (sb_json_add(o, "id", json_object_new_string(d->backup->id)) ||
+	return built(o, sb_json_add(o, "id",
+	    json_object_new_string(d->backup->id)) ||
 	    sb_json_add(o, "verdict", json_object_new_string(
 	    d->verdict == SB_DELETE ? "delete" : "keep")) ||
-	    sb_json_add(o, "reason", json_object_new_string(d->reason))) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	    sb_json_add(o, "reason", json_object_new_string(d->reason)));
 }
 
 /* The decisions on automatic backups, in the plan's order. */
@@ -164,7 +168,8 @@ sb_prune_json(const struct sb_prune_result *p, int dry_run)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if (sb_json_add(o, "dry_run", json_object_new_boolean(dry_run)) ||
+	return built(o, sb_json_add(o, "dry_run",
+	    json_object_new_boolean(dry_run)) ||
 	    sb_json_add(o, "halted", json_object_new_boolean(plan->halted)) ||
 	    add_opt(o, "halt_reason", plan->halted ?
 	    json_object_new_string(plan->halt_reason) : NULL,
@@ -173,11 +178,7 @@ sb_prune_json(const struct sb_prune_result *p, int dry_run)
 	    json_object_new_boolean(plan->clock_halt)) ||
 	    add_time(o, "clock_confirmed", p->clock_confirmed) ||
 	    add_count(o, "deleted", p->deleted) ||
-	    sb_json_add(o, "decisions", decisions_json(plan))) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	    sb_json_add(o, "decisions", decisions_json(plan)));
 }
 
 json_object *
@@ -187,11 +188,7 @@ sb_verify_json(const char *id)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if (sb_json_add(o, "verified", json_object_new_string(id))) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return built(o, sb_json_add(o, "verified", json_object_new_string(id)));
 }
 
 json_object *
@@ -201,14 +198,10 @@ sb_reconcile_json(const struct sb_reconcile_result *r)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if (add_count(o, "added", r->added) ||
+	return built(o, add_count(o, "added", r->added) ||
 	    add_count(o, "updated", r->updated) ||
 	    add_count(o, "missing", r->missing) ||
-	    add_count(o, "skipped", r->skipped)) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	    add_count(o, "skipped", r->skipped));
 }
 
 char *

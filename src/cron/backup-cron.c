@@ -82,7 +82,10 @@ static const struct cmd cmds[] = {
 	{ "list", cmd_list,
 	  "[--type T] [--status S] [--from DATE] [--to DATE] [--query Q]\n"
 	  "              [--limit N] [--offset N]",
-	  "List backups, newest first." },
+	  "List backups, newest first. --from and --to are inclusive; a date\n"
+	  "              alone as --to means the end of that day. --limit 1 to\n"
+	  "              1000 (default 100), --offset 0 to 2147483647: the\n"
+	  "              limits of GET /backups." },
 	{ "show", cmd_show, "ID", "Show one backup." },
 	{ "delete", cmd_delete, "ID",
 	  "Delete a manual backup (automatic ones are left to prune)." },
