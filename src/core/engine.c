@@ -1233,12 +1233,12 @@ out:
 	return rc;
 }
 
-int
+enum sb_err
 sb_engine_download(struct sb_engine *e, const char *id,
     const struct sb_download_cb *cb)
 {
 	struct sb_backup	b;
-	int			rc;
+	enum sb_err		rc;
 
 	memset(&b, 0, sizeof(b));
 	if ((rc = sb_engine_get(e, id, &b)) != SB_OK)

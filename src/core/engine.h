@@ -87,8 +87,8 @@ struct sb_download_cb {
  * and begin is not called. A store failure may come before the first
  * write or after some.
  */
-int	sb_engine_download(struct sb_engine *, const char *id,
-	    const struct sb_download_cb *cb);
+enum sb_err	sb_engine_download(struct sb_engine *, const char *id,
+		    const struct sb_download_cb *cb);
 
 /*
  * Apply retention (see retention.h) under the lock. flags:

@@ -192,7 +192,7 @@ reply_noengine(struct req *r)
 
 /*
  * Routes without parameters still refuse any: an unknown one is a 400,
- * answered here (SB_ERR_INVAL).
+ * answered here (SB_ERR_INVAL; out of memory, 500).
  */
 static enum sb_err
 no_query(struct req *r)
@@ -203,11 +203,11 @@ no_query(struct req *r)
 
 	rc = http_query_parse(r->query, NULL, 0, NULL, &buf, err);
 	free(buf);
-	if (rc != SB_OK) {
+	if (rc == SB_ERR_NOMEM)
+		reply_error(r, 500, "INTERNAL", "out of memory");
+	else if (rc != SB_OK)
 		reply_error(r, 400, "BAD_REQUEST", err);
-		return SB_ERR_INVAL;
-	}
-	return SB_OK;
+	return rc;
 }
 
 /*
