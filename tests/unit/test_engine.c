@@ -238,7 +238,10 @@ f_free(struct sb_store *s)
 /*
  * Wrap the disk store at root. Its kind, recheck and the NULL-ness of
  * every optional operation are the disk store's, so the engine and the
- * generic layer take exactly the paths they take on the real store.
+ * generic layer take exactly the paths they take on the real store. The
+ * table starts empty: an operation added to struct sb_store_ops later is
+ * not offered (the generic fallback runs) until it is wrapped here, never
+ * handed the wrapper as if it were the disk store.
  */
 static struct fault_store *
 fault_open(const char *root)
@@ -256,7 +259,8 @@ fault_open(const char *root)
 	}
 	sb_strlcpy(f->root, root, sizeof(f->root));
 	in = f->inner->ops;
-	f->ops = *in;
+	f->ops.kind = in->kind;
+	f->ops.recheck = in->recheck;
 	f->ops.put_stream = f_put_stream;
 	f->ops.put_file = in->put_file != NULL ? f_put_file : NULL;
 	f->ops.get = f_get;
