@@ -172,6 +172,35 @@ out:
 	return rc;
 }
 
+/*
+ * sb_engine_open on a store the caller made instead of the one the config
+ * names (the unit tests: a store that injects faults through its
+ * operations table). The engine owns store from the call on, also on
+ * failure, and checks it as its own (sb_store_guard against the store id
+ * the catalog remembers); unlike sb_engine_open, a failed check (not
+ * ours, or not answering) fails here.
+ */
+enum sb_err
+sb_engine_open_store(struct sb_engine **out, const struct sb_config *cfg,
+    struct sb_store *store, char *err)
+{
+	char	known[SB_UUID_LEN + 1] = "";
+	int	rc;
+
+	if ((rc = sb_engine_open(out, cfg, err)) != SB_OK) {
+		sb_store_free(&store);
+		return rc;
+	}
+	sb_store_free(&(*out)->store);
+	(*out)->store = store;
+	if (sb_catalog_setting_get((*out)->cat, STORE_ID_KEY, known,
+	    sizeof(known)) != SB_OK)
+		known[0] = '\0';
+	if ((rc = sb_store_guard(store, cfg, known, NULL, err)) != SB_OK)
+		sb_engine_close(out);
+	return rc;
+}
+
 void
 sb_engine_close(struct sb_engine **ep)
 {

@@ -23,6 +23,14 @@ struct sb_engine;
 int		 sb_engine_open(struct sb_engine **out,
 		    const struct sb_config *, char *err);
 void		 sb_engine_close(struct sb_engine **);
+/*
+ * The same on a store the caller opened (tests: a store that injects
+ * faults), instead of the config's. The engine owns store from the call
+ * on, also on failure; it must be this service's (sb_store_guard).
+ */
+enum sb_err	 sb_engine_open_store(struct sb_engine **out,
+		    const struct sb_config *, struct sb_store *store,
+		    char *err);
 
 /*
  * Is the store open and this service's? SB_OK, or the error of opening

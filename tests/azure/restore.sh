@@ -10,23 +10,7 @@
 
 CRON=$BUILD_DIR/src/cron/backup-cron
 R=$TMP/restore
-mkdir -p "$R/tmp"
-cat >"$R/safbackup.conf" <<EOF
-[source]
-path = $R/app.db
-[catalog]
-path = $R/catalog.db
-[core]
-temp_dir = $R/tmp
-[store]
-kind = azure
-[azure]
-account = devstoreaccount1
-container = restore
-endpoint = http://127.0.0.1:$PX_PORT/devstoreaccount1
-timeout = 5
-retries = 1
-EOF
+az_config "$R" restore "$PX_PORT"
 rbc() { SAFBACKUP_AZURE_KEY=$DEVKEY "$CRON" --config "$R/safbackup.conf" "$@"; }
 rj() { node -e 'const o = JSON.parse(require("fs").readFileSync(0, "utf8")); const v = eval(process.argv[1]); console.log(typeof v === "object" ? JSON.stringify(v) : v)' "$1"; }
 rdump() { sqlite3 "$1" 'SELECT * FROM t ORDER BY x' | sha256sum | cut -d' ' -f1; }
