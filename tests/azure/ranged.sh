@@ -74,22 +74,7 @@ check "ranged: ... and leaves no file behind" test ! -e "$G/out"
 check "ranged: the proxy held back 4 ranges (got $(px_stat faults))" test "$(px_stat faults)" -eq 4
 
 # --- verify and restore: the hash made while downloading is checked --------
-cat >"$G/safbackup.conf" <<CONF
-[source]
-path = $G/app.db
-[catalog]
-path = $G/catalog.db
-[core]
-temp_dir = $G/tmp
-[store]
-kind = azure
-[azure]
-account = devstoreaccount1
-container = rangedbk
-endpoint = http://127.0.0.1:$PX_PORT/devstoreaccount1
-timeout = 5
-retries = 2
-CONF
+az_config "$G" rangedbk "$PX_PORT" retries=2
 gbc() { SAFBACKUP_AZURE_KEY=$DEVKEY "$BUILD_DIR/src/cron/backup-cron" --config "$G/safbackup.conf" "$@"; }
 px_reset
 sqlite3 "$G/app.db" "CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL

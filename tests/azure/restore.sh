@@ -93,9 +93,7 @@ check "upload fault: restoring it gives the pre-restore state" \
 
 # --- killed during the copy: the next operation uploads the safety backup ----
 K=$R/kill
-mkdir -p "$K/tmp"
-sed -e "s|$R/app.db|$K/app.db|; s|$R/catalog.db|$K/catalog.db|; s|$R/tmp|$K/tmp|; s|container = restore|container = restorekill|" \
-    "$R/safbackup.conf" >"$K/safbackup.conf"
+az_config "$K" restorekill "$PX_PORT"
 kbc() { SAFBACKUP_AZURE_KEY=$DEVKEY "$CRON" --config "$K/safbackup.conf" "$@"; }
 sqlite3 "$K/app.db" "CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL
     SELECT i + 1 FROM c WHERE i < 6000) INSERT INTO t SELECT randomblob(5000) FROM c;"
