@@ -20,6 +20,7 @@
 
 #include "catalog.h"
 #include "json.h"
+#include "sql.h"
 
 #define BUSY_TIMEOUT_MS	10000
 
@@ -241,23 +242,11 @@ fail:
 static int
 pragma_text(struct sb_catalog *c, const char *sql, char *buf, size_t len)
 {
-	sqlite3_stmt		*st = NULL;
-	const unsigned char	*s;
-	int			 rc, ret;
+	int	rc;
 
-	if ((ret = prepare(c, sql, &st)) != SB_OK)
-		return ret;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		ret = dberr(c, rc, sql);
-		goto out;
-	}
-	s = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
-	sb_strlcpy(buf, s == NULL ? "" : (const char *)s, len);
-	ret = SB_OK;
-out:
-	sqlite3_finalize(st);
-	return ret;
+	if ((rc = sb_sql_text(c->db, sql, buf, len)) != SQLITE_OK)
+		return dberr(c, rc, sql);
+	return SB_OK;
 }
 
 /*

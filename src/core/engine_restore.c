@@ -301,7 +301,7 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 			local[0] = '\0';
 			goto out;
 		}
-		if (sb_fsync_dir(tdir) == -1) {
+		if (sb_fsync_dir(tdir) != SB_OK) {
 			rc = fail(e, SB_ERR_IO, "keeping the safety snapshot: "
 			    "fsync %s: %s", tdir, strerror(errno));
 			goto out;

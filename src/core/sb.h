@@ -101,7 +101,7 @@ struct sb_backup_list {
 };
 
 void	 sb_backup_list_clear(struct sb_backup_list *);
-int	 sb_backup_list_push(struct sb_backup_list *, struct sb_backup *);
+enum sb_err sb_backup_list_push(struct sb_backup_list *, struct sb_backup *);
 
 /* One restore; error heap-owned, released by sb_restore_clear(). */
 struct sb_restore {
@@ -131,11 +131,20 @@ struct sb_filter {
 
 #define SB_LIST_DEFAULT	100
 #define SB_LIST_MAX	1000
+#define SB_LIST_ALL_MAX	1000000	/* most records or objects one whole-list
+				   read (prune, reconcile) holds */
+
+/*
+ * A growable array without a capacity field, capped at max elements (see
+ * util.c); arrp is the address of the array's pointer.
+ */
+#define SB_VEC_MIN	8
+enum sb_err sb_vec_grow(void *arrp, size_t n, size_t size, size_t max);
 
 /* util.c */
 int64_t	 sb_now_ms(void);
 int64_t	 sb_mono_ms(void);	/* ms on a clock that does not jump */
-int	 sb_fsync_dir(const char *);	/* 0, or -1 with errno */
+enum sb_err sb_fsync_dir(const char *);	/* SB_ERR_IO with errno */
 int	 sb_time_format(int64_t ms, char *buf, size_t len);	/* ISO 8601 UTC */
 int	 sb_time_parse(const char *, int64_t *ms);		/* ISO 8601 or date */
 int	 sb_uuid_new(char out[SB_UUID_LEN + 1]);
@@ -151,6 +160,7 @@ int	 sb_parse_i64(const char *, int64_t min, int64_t max, int64_t *out);
 int	 sb_parse_size(const char *, uint64_t max, uint64_t *out);  /* 8M, 64k */
 size_t	 sb_strlcpy(char *dst, const char *src, size_t len);
 int	 sb_hexval(int c);					/* -1: not hex */
+void	 sb_hex(const unsigned char *, size_t n, char *out);	/* 2n + 1 */
 char	*sb_strdup(const char *);				/* NULL-safe */
 void	 sb_seterr(char *buf, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));		/* SB_ERRMSG_MAX */

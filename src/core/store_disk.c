@@ -570,7 +570,7 @@ disk_commit(struct disk_store *d, const char *name, const char *tmp,
 		return disk_err(d, SB_ERR_STORAGE, "write %s: %s", name,
 		    strerror(*eno));
 	}
-	if (sb_fsync_dir(d->root) == -1) {
+	if (sb_fsync_dir(d->root) != SB_OK) {
 		*eno = errno;
 		return disk_err(d, SB_ERR_STORAGE, "write %s: fsync %s: %s",
 		    name, d->root, strerror(*eno));
@@ -919,7 +919,7 @@ disk_del(struct sb_store *s, const char *name)
 	if (unlink(mpath) == -1 && errno != ENOENT)
 		return disk_err(d, SB_ERR_STORAGE, "delete %s%s: %s", name,
 		    META_SUFFIX, strerror(errno));
-	if (sb_fsync_dir(d->root) == -1)
+	if (sb_fsync_dir(d->root) != SB_OK)
 		return disk_err(d, SB_ERR_STORAGE, "delete %s: fsync %s: %s",
 		    name, d->root, strerror(errno));
 	return SB_OK;
@@ -968,7 +968,7 @@ disk_put_new(struct sb_store *s, const char *name, const void *buf,
 			    strerror(errno));
 		goto out;
 	}
-	if (sb_fsync_dir(d->root) == -1) {
+	if (sb_fsync_dir(d->root) != SB_OK) {
 		disk_err(d, rc, "write %s: fsync %s: %s", name, d->root,
 		    strerror(errno));
 		goto out;

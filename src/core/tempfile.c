@@ -126,8 +126,7 @@ sb_temp_reserve(struct sb_temp *t, const char *dir, const char *op,
 			sb_seterr(err, "temp file: no random bytes");
 			return SB_ERR_IO;
 		}
-		for (size_t i = 0; i < sizeof(r); i++)
-			(void)snprintf(hex + 2 * i, 3, "%02x", r[i]);
+		sb_hex(r, sizeof(r), hex);
 		n = snprintf(t->path, sizeof(t->path), "%s/" SB_TEMP_PREFIX
 		    "%s-%s-%s", dir, op, id != NULL ? id : NO_ID, hex);
 		if (n < 0 || (size_t)n + sizeof(LOCK_SFX) + 8 >=

@@ -180,21 +180,48 @@ sb_backup_list_clear(struct sb_backup_list *l)
 	l->n = 0;
 }
 
-/* Move *b into the list (b is zeroed); grows by doubling. */
-int
+/*
+ * Room for one more element in a growable array of n elements of size
+ * bytes, *(T **)arrp, that keeps no capacity: the capacity is implied by
+ * n (SB_VEC_MIN, then doubled each time n reaches a power of two, never
+ * past max), so a { v, n } pair needs no third field. SB_ERR_INVAL when
+ * the array already holds max elements (the caller says what is too
+ * many), SB_ERR_NOMEM when memory runs out; the array is unchanged then.
+ */
+enum sb_err
+sb_vec_grow(void *arrp, size_t n, size_t size, size_t max)
+{
+	void	*arr, *nv;
+	size_t	 cap;
+
+	if (n >= max)
+		return SB_ERR_INVAL;
+	if (n != 0 && (n < SB_VEC_MIN || (n & (n - 1)) != 0))
+		return SB_OK;
+	cap = n == 0 ? SB_VEC_MIN : n * 2;
+	if (cap > max)
+		cap = max;
+	if (size == 0 || cap > SIZE_MAX / size)
+		return SB_ERR_NOMEM;
+	memcpy(&arr, arrp, sizeof(arr));
+	if ((nv = realloc(arr, cap * size)) == NULL)
+		return SB_ERR_NOMEM;
+	memcpy(arrp, &nv, sizeof(nv));
+	return SB_OK;
+}
+
+/*
+ * Move *b into the list (b is zeroed). SB_ERR_INVAL past SB_LIST_ALL_MAX
+ * records, SB_ERR_NOMEM.
+ */
+enum sb_err
 sb_backup_list_push(struct sb_backup_list *l, struct sb_backup *b)
 {
-	struct sb_backup	*nv;
+	enum sb_err	rc;
 
-	/* Capacity is implicit: 8, then doubled whenever n reaches a power of 2. */
-	if (l->n == 0 || (l->n >= 8 && (l->n & (l->n - 1)) == 0)) {
-		size_t cap = l->n == 0 ? 8 : l->n * 2;
-		if (cap > SIZE_MAX / sizeof(*nv))
-			return SB_ERR_NOMEM;
-		if ((nv = realloc(l->v, cap * sizeof(*nv))) == NULL)
-			return SB_ERR_NOMEM;
-		l->v = nv;
-	}
+	if ((rc = sb_vec_grow(&l->v, l->n, sizeof(*l->v), SB_LIST_ALL_MAX)) !=
+	    SB_OK)
+		return rc;
 	l->v[l->n++] = *b;
 	memset(b, 0, sizeof(*b));
 	b->size = -1;
@@ -234,20 +261,20 @@ sb_mono_ms(void)
 
 /*
  * fsync a directory, so the names just created, renamed or removed in it
- * are durable (Linux fsync(2)). Returns 0, or -1 with errno set.
+ * are durable (Linux fsync(2)). SB_OK, or SB_ERR_IO with errno set.
  */
-int
+enum sb_err
 sb_fsync_dir(const char *path)
 {
 	int	fd, rc, saved;
 
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
+		return SB_ERR_IO;
 	rc = fsync(fd);
 	saved = errno;
 	close(fd);
 	errno = saved;
-	return rc;
+	return rc == 0 ? SB_OK : SB_ERR_IO;
 }
 
 /* "2026-11-26T04:30:00.123Z" (24 bytes + NUL). */
@@ -667,6 +694,19 @@ sb_hexval(int c)
 	return -1;
 }
 
+/* n bytes as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void
+sb_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char	digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
 size_t
 sb_strlcpy(char *dst, const char *src, size_t len)
 {
@@ -816,8 +856,7 @@ sb_sha256_file(const char *path, char hex[SB_SHA256_HEX + 1], int64_t *size,
 		total += n;
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	sb_hex(md, 32, hex);
 	if (size != NULL)
 		*size = total;
 	rc = SB_OK;
