@@ -1,0 +1,255 @@
+/*
+ * catalog_query.c - filtered, paged lists of the catalog's backups
+ * (src/core/catalog.c). Every value reaches SQL through a bound parameter;
+ * the SQL text is made of constant fragments of this file only.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "catalog_int.h"
+
+/*
+ * Build the LIKE pattern for q: "%q%" with the LIKE metacharacters %, _
+ * and our escape character \ escaped, so q matches literally
+ * (https://sqlite.org/lang_expr.html#like). Caller frees.
+ */
+static char *
+like_pattern(const char *q)
+{
+	size_t	 len = strlen(q), i, j = 0;
+	char	*p;
+
+	if (len > (SIZE_MAX - 3) / 2)
+		return NULL;
+	if ((p = malloc(len * 2 + 3)) == NULL)
+		return NULL;
+	p[j++] = '%';
+	for (i = 0; i < len; i++) {
+		if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
+			p[j++] = '\\';
+		p[j++] = q[i];
+	}
+	p[j++] = '%';
+	p[j] = '\0';
+	return p;
+}
+
+/*
+ * A query over backups with the filter's WHERE clause. The SQL text is
+ * built from constant fragments only; values are bound by name. limit
+ * and offset are bound when paged is set. ORDER BY and paging follow
+ * sb_catalog_list; head is "SELECT ... FROM backups".
+ * Returns the prepared statement in *stmt (caller finalizes).
+ */
+static int
+filter_query(struct sb_catalog *c, const char *head,
+    const struct sb_filter *f, int paged, sqlite3_stmt **stmt)
+{
+	char		 sql[1024];
+	char		*pat = NULL;
+	const char	*join = " WHERE ";
+	size_t		 len;
+	int64_t		 limit = 0;
+	sqlite3_stmt	*st = NULL;
+	int		 ret, ok = 1;
+
+	*stmt = NULL;
+	if (f != NULL && ((f->has_type && (unsigned)f->type >= SB_TYPE__MAX) ||
+	    (f->has_status && (unsigned)f->status >= SB_STATUS__MAX) ||
+	    f->limit < 0 || f->offset < 0)) {
+		sb_seterr(c->errmsg, "bad list filter");
+		return SB_ERR_INVAL;
+	}
+
+#define APPEND(s) do {							\
+	len = strlen(sql);						\
+	if (sb_strlcpy(sql + len, (s), sizeof(sql) - len) >=		\
+	    sizeof(sql) - len)						\
+		ok = 0;							\
+} while (0)
+#define COND(s) do { APPEND(join); APPEND(s); join = " AND "; } while (0)
+
+	sql[0] = '\0';
+	APPEND(head);
+	if (f != NULL && f->has_type)
+		COND("type = :type");
+	if (f != NULL && f->has_status)
+		COND("status = :status");
+	if (f != NULL && f->from != 0)
+		COND("created_at >= :from");
+	if (f != NULL && f->to != 0)
+		COND("created_at <= :to");
+	if (f != NULL && f->q != NULL && f->q[0] != '\0') {
+		/*
+		 * A tag matches through json_each on the decoded values
+		 * (https://sqlite.org/json1.html#jeach), never on the JSON
+		 * text, so quotes and backslashes in q match literally.
+		 * LIKE folds ASCII case only.
+		 */
+		COND("(description LIKE :q ESCAPE '\\' OR EXISTS "
+		    "(SELECT 1 FROM json_each(backups.tags) AS t "
+		    "WHERE t.value LIKE :q ESCAPE '\\'))");
+	}
+	if (paged) {
+		APPEND(" ORDER BY created_at DESC, id DESC");
+		APPEND(" LIMIT :limit OFFSET :offset");
+	}
+#undef COND
+#undef APPEND
+	if (!ok) {
+		sb_seterr(c->errmsg, "list query too long");
+		return SB_ERR_INVAL;
+	}
+
+	if ((ret = sb_catalog_prepare(c, sql, &st)) != SB_OK)
+		return ret;
+	if (f != NULL && f->has_type && sb_catalog_bind_text(st, sqlite3_bind_parameter_index(
+	    st, ":type"), sb_type_str(f->type), 0) != SQLITE_OK)
+		goto bindfail;
+	if (f != NULL && f->has_status && sb_catalog_bind_text(st,
+	    sqlite3_bind_parameter_index(st, ":status"),
+	    sb_status_str(f->status), 0) != SQLITE_OK)
+		goto bindfail;
+	if (f != NULL && f->from != 0 && sqlite3_bind_int64(st,
+	    sqlite3_bind_parameter_index(st, ":from"), f->from) != SQLITE_OK)
+		goto bindfail;
+	if (f != NULL && f->to != 0 && sqlite3_bind_int64(st,
+	    sqlite3_bind_parameter_index(st, ":to"), f->to) != SQLITE_OK)
+		goto bindfail;
+	if (f != NULL && f->q != NULL && f->q[0] != '\0') {
+		if ((pat = like_pattern(f->q)) == NULL) {
+			sb_seterr(c->errmsg, "list: out of memory");
+			ret = SB_ERR_NOMEM;
+			goto out;
+		}
+		if (sb_catalog_bind_text(st, sqlite3_bind_parameter_index(st, ":q"),
+		    pat, 0) != SQLITE_OK)
+			goto bindfail;
+	}
+	if (paged) {
+		limit = f == NULL ? 0 : f->limit;
+		if (limit == 0)
+			limit = SB_LIST_DEFAULT;
+		if (limit > SB_LIST_MAX)
+			limit = SB_LIST_MAX;
+		if (sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st,
+		    ":limit"), limit) != SQLITE_OK ||
+		    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st,
+		    ":offset"), f == NULL ? 0 : f->offset) != SQLITE_OK)
+			goto bindfail;
+	}
+	*stmt = st;
+	st = NULL;
+	ret = SB_OK;
+	goto out;
+bindfail:
+	ret = sb_catalog_dberr(c, sqlite3_errcode(c->db), "binding a list filter");
+out:
+	free(pat);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Step a SELECT of BACKUP_COLS, appending every row to out. */
+static int
+collect(struct sb_catalog *c, sqlite3_stmt *st, struct sb_backup_list *out)
+{
+	struct sb_backup	b;
+	int			rc, ret;
+
+	memset(&b, 0, sizeof(b));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((ret = sb_catalog_row_to_backup(c, st, &b)) != SB_OK) {
+			sb_backup_clear(&b);
+			return ret;
+		}
+		if ((ret = sb_backup_list_push(out, &b)) != SB_OK) {
+			sb_backup_clear(&b);
+			sb_seterr(c->errmsg, "list: out of memory");
+			return ret;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		return sb_catalog_dberr(c, rc, "listing backups");
+	return SB_OK;
+}
+
+/*
+ * Filtered page of backups, newest first (created_at DESC, id DESC).
+ * f may be NULL (no filter). limit 0 means SB_LIST_DEFAULT; more than
+ * SB_LIST_MAX is clamped. out is released with sb_backup_list_clear()
+ * first (zeroed or holding a list); the caller frees it the same way,
+ * also on failure.
+ */
+int
+sb_catalog_list(struct sb_catalog *c, const struct sb_filter *f,
+    struct sb_backup_list *out)
+{
+	sqlite3_stmt	*st = NULL;
+	int		 ret;
+
+	sb_backup_list_clear(out);
+	if ((ret = filter_query(c, "SELECT " BACKUP_COLS " FROM backups", f,
+	    1, &st)) != SB_OK)
+		return ret;
+	ret = collect(c, st, out);
+	sqlite3_finalize(st);
+	if (ret != SB_OK)
+		sb_backup_list_clear(out);
+	return ret;
+}
+
+/*
+ * Every backup of one type, newest first, no paging: retention needs the
+ * whole history. out as in sb_catalog_list.
+ */
+int
+sb_catalog_list_type(struct sb_catalog *c, enum sb_type type,
+    struct sb_backup_list *out)
+{
+	sqlite3_stmt	*st = NULL;
+	int		 ret;
+
+	sb_backup_list_clear(out);
+	if ((unsigned)type >= SB_TYPE__MAX) {
+		sb_seterr(c->errmsg, "bad backup type");
+		return SB_ERR_INVAL;
+	}
+	if ((ret = sb_catalog_prepare(c, "SELECT " BACKUP_COLS " FROM backups "
+	    "WHERE type = ?1 ORDER BY created_at DESC, id DESC", &st)) != SB_OK)
+		return ret;
+	if (sb_catalog_bind_text(st, 1, sb_type_str(type), 0) != SQLITE_OK)
+		ret = sb_catalog_dberr(c, sqlite3_errcode(c->db), "binding a type");
+	else
+		ret = collect(c, st, out);
+	sqlite3_finalize(st);
+	if (ret != SB_OK)
+		sb_backup_list_clear(out);
+	return ret;
+}
+
+/* How many backups match f (limit and offset ignored); f may be NULL. */
+int
+sb_catalog_count(struct sb_catalog *c, const struct sb_filter *f,
+    int64_t *count)
+{
+	sqlite3_stmt	*st = NULL;
+	int		 rc, ret;
+
+	*count = 0;
+	if ((ret = filter_query(c, "SELECT count(*) FROM backups", f, 0,
+	    &st)) != SB_OK)
+		return ret;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		ret = SB_OK;
+	} else
+		ret = sb_catalog_dberr(c, rc, "counting backups");
+	sqlite3_finalize(st);
+	return ret;
+}
