@@ -252,10 +252,28 @@ no_controls(const char *s, size_t len)
 }
 
 /*
- * The rules every backend shares for a name (or, with empty_ok, a list
- * prefix). Sets the store's message and returns SB_ERR_INVAL on failure.
+ * The rule every backend shares for a name as it reaches the backend:
+ * 1 to max bytes of UTF-8 without control characters (C0 or DEL). The
+ * backends add their own (store_disk.c: what a file name may not be).
  */
-static int
+int
+sb_is_store_name(const char *name, size_t max)
+{
+	size_t	len;
+
+	if (name == NULL)
+		return 0;
+	len = strnlen(name, max + 1);
+	return len > 0 && len <= max && sb_valid_utf8(name, len) &&
+	    no_controls(name, len);
+}
+
+/*
+ * The rules every backend shares for a name (or, with empty_ok, a list
+ * prefix): sb_is_store_name, with a message per rule. Sets the store's
+ * message and returns SB_ERR_INVAL on failure.
+ */
+static enum sb_err
 check_name(struct sb_store *s, const char *op, const char *name, int empty_ok)
 {
 	size_t	len;
@@ -274,7 +292,7 @@ check_name(struct sb_store *s, const char *op, const char *name, int empty_ok)
 		    op, SB_NAME_MAX);
 		return SB_ERR_INVAL;
 	}
-	if (!sb_valid_utf8(name, len) || !no_controls(name, len)) {
+	if (len > 0 && !sb_is_store_name(name, SB_NAME_MAX)) {
 		sb_seterr(s->err, "store %s: object name is not printable "
 		    "UTF-8", op);
 		return SB_ERR_INVAL;

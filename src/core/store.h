@@ -286,6 +286,22 @@ int	sb_store_local_path(struct sb_store *, const char *name, char *path,
 int	sb_store_disk_open(struct sb_store **, const char *root, char *err);
 int	sb_store_azure_open(struct sb_store **, const struct sb_config *,
 	    char *err);
-int	sb_store_disk_name_ok(const char *name);
+/*
+ * Names: sb_is_store_name is the rule of every backend (1 to max bytes of
+ * UTF-8, no control characters); sb_is_disk_name adds the disk store's
+ * (no '/', '\\', leading '.', ".meta" or ".tmp" suffix).
+ */
+int	sb_is_store_name(const char *name, size_t max);
+int	sb_is_disk_name(const char *name);
+
+/*
+ * The disk store's .meta files (store_disk_meta.c), at most
+ * DISK_META_MAX bytes: m as JSON (caller frees; NULL: out of memory), and
+ * the file at path into an empty m (only SB_ERR_NOMEM fails: a missing or
+ * malformed file gives an empty map).
+ */
+#define DISK_META_MAX	(1 << 20)
+char		*sb_disk_meta_json(const struct sb_meta *m);
+enum sb_err	 sb_disk_meta_read(const char *path, struct sb_meta *m);
 
 #endif /* SB_STORE_H */

@@ -641,7 +641,7 @@ test_bad_names(void **state)
 
 		r.s = "data";
 		r.off = 0;
-		assert_false(sb_store_disk_name_ok(n));
+		assert_false(sb_is_disk_name(n));
 		if (sb_store_put_stream(f->s, n, str_read, &r, NULL) !=
 		    SB_ERR_INVAL)
 			fail_msg("put_stream accepted bad name #%zu", i);
@@ -654,14 +654,14 @@ test_bad_names(void **state)
 		if (sb_store_del(f->s, n) != SB_ERR_INVAL)
 			fail_msg("del accepted bad name #%zu", i);
 	}
-	assert_false(sb_store_disk_name_ok(NULL));
+	assert_false(sb_is_disk_name(NULL));
 	/* SB_NAME_MAX bytes is the limit, not one less; one more is refused
 	 * (the disk store adds ".meta" within the system's 255). */
 	long256[SB_NAME_MAX] = '\0';
-	assert_true(sb_store_disk_name_ok(long256));
+	assert_true(sb_is_disk_name(long256));
 	long256[SB_NAME_MAX] = 'a';
 	long256[SB_NAME_MAX + 1] = '\0';
-	assert_false(sb_store_disk_name_ok(long256));
+	assert_false(sb_is_disk_name(long256));
 	/* Nothing was created: not in root, not next to it, not in staging. */
 	assert_int_equal(count_entries(f->tmp), 2);	/* store, src */
 	assert_true(exists(path));
@@ -680,7 +680,7 @@ test_odd_names(void **state)
 	size_t			 n = sizeof(odd) / sizeof(odd[0]);
 
 	for (size_t i = 0; i < n; i++) {
-		assert_true(sb_store_disk_name_ok(odd[i]));
+		assert_true(sb_is_disk_name(odd[i]));
 		if (put_str(f->s, odd[i], odd[i], NULL) != SB_OK)
 			fail_msg("put %s: %s", odd[i], sb_store_errmsg(f->s));
 		expect_content(f->s, odd[i], odd[i]);
