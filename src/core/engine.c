@@ -411,6 +411,28 @@ sb_engine_record_failed(struct sb_engine *e, struct sb_backup *b, int rc)
 }
 
 /*
+ * Before any byte of backup id is written: the store, the room for the
+ * snapshot in the work directory, and its temp file, reserved in t.
+ */
+static enum sb_err
+backup_prepare(struct sb_engine *e, const char *id, struct sb_temp *t)
+{
+	char	msg[SB_ERRMSG_MAX];
+	int64_t	need;
+	int	rc;
+
+	if ((rc = store_ready(e)) != SB_OK ||
+	    (rc = sb_engine_source_size(e, &need)) != SB_OK)
+		return rc;
+	if ((rc = sb_temp_space(sb_engine_work_dir(e), need, msg)) != SB_OK ||
+	    (rc = sb_temp_reserve(t, sb_engine_work_dir(e), "snapshot", id,
+	    msg)) != SB_OK)
+		return fail(e, rc, "snapshot of %s: %s", e->cfg->source_path,
+		    msg);
+	return SB_OK;
+}
+
+/*
  * The body of a backup, lock held: record pending, snapshot the live DB
  * into a temp file, hash it, upload it with its metadata, record completed.
  * Any failure after the pending record turns it failed and is reported.
@@ -426,7 +448,6 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 	struct sb_temp		 t = { "", -1 };
 	char			 name[SB_NAME_MAX + 1];
 	char			 msg[SB_ERRMSG_MAX];
-	int64_t			 need;
 	int			 rc, inserted = 0, stored = 0;
 
 	memset(&b, 0, sizeof(b));
@@ -436,20 +457,8 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 		goto out;
 	inserted = 1;
 
-	/* Before any byte is written: the store, the room, the temp file. */
-	if ((rc = store_ready(e)) != SB_OK)
+	if ((rc = backup_prepare(e, b.id, &t)) != SB_OK)
 		goto out;
-	if ((rc = sb_engine_source_size(e, &need)) != SB_OK)
-		goto out;
-	if ((rc = sb_temp_space(sb_engine_work_dir(e), need, msg)) != SB_OK) {
-		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
-		goto out;
-	}
-	if ((rc = sb_temp_reserve(&t, sb_engine_work_dir(e), "snapshot", b.id, msg)) !=
-	    SB_OK) {
-		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
-		goto out;
-	}
 	/*
 	 * The upload starts while the snapshot is written: Azure stages the
 	 * blocks already there (and checks them against the final file); the

@@ -299,39 +299,28 @@ count_missing(const struct sb_backup_list recs[SB_TYPE__MAX],
 	return n;
 }
 
-enum sb_err
-sb_engine_reconcile(struct sb_engine *e, int force,
-    struct sb_reconcile_result *res)
+/*
+ * Step 0 of reconcile: a listing that has lost most of the history is
+ * more likely a wrong or half-mounted store than real losses: refuse
+ * (SB_ERR_IDENTITY) before any change, unless the admin says so
+ * (force).
+ */
+static enum sb_err
+reconcile_guard(struct sb_engine *e, const struct sb_object_list *objs,
+    int force)
 {
-	struct sb_object_list	objs;
 	struct sb_backup_list	recs[SB_TYPE__MAX];
-	struct sb_backup	b, cur;
 	size_t			nmissing, ncompleted;
-	int			rc;
+	int			rc = SB_OK;
 
-	memset(res, 0, sizeof(*res));
-	memset(&objs, 0, sizeof(objs));
 	memset(recs, 0, sizeof(recs));
-	memset(&b, 0, sizeof(b));
-	memset(&cur, 0, sizeof(cur));
-	if ((rc = store_ready(e)) != SB_OK || (rc = sb_engine_lock_take(e)) != SB_OK)
-		return rc;
-	if ((rc = sb_store_list(e->store, "backup-", &objs)) != SB_OK) {
-		fail(e, rc, "listing the store: %s", sb_store_errmsg(e->store));
-		goto out;
-	}
-	/*
-	 * 0. A listing that has lost most of the history is more likely a
-	 * wrong or half-mounted store than real losses: refuse before any
-	 * change, unless the admin says so (--force).
-	 */
 	for (int t = 0; t < SB_TYPE__MAX; t++)
 		if ((rc = sb_catalog_list_type(e->cat, (enum sb_type)t,
 		    &recs[t])) != SB_OK) {
 			fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
 			goto out;
 		}
-	nmissing = count_missing(recs, &objs, &ncompleted);
+	nmissing = count_missing(recs, objs, &ncompleted);
 	if (!force && nmissing > SB_RECONCILE_MISSING_MIN &&
 	    nmissing * 2 > ncompleted) {
 		rc = fail(e, SB_ERR_IDENTITY, "reconcile refused: %zu of the "
@@ -339,17 +328,30 @@ sb_engine_reconcile(struct sb_engine *e, int force,
 		    "objects listed); nothing was changed. Check that this "
 		    "is the right store and that it is fully mounted; if the "
 		    "backups really are gone, run `backup-cron reconcile "
-		    "--force`", nmissing, ncompleted, objs.n);
+		    "--force`", nmissing, ncompleted, objs->n);
 		sb_log(SB_LOG_ERROR, "reconcile.refused", "%s", e->err);
-		goto out;
 	}
+out:
 	for (int t = 0; t < SB_TYPE__MAX; t++)
 		sb_backup_list_clear(&recs[t]);
-	/* 1. Every stored backup has a record with the object's fields. */
-	for (size_t i = 0; i < objs.n; i++) {
+	return rc;
+}
+
+/* Step 1: every stored backup has a record with the object's fields. */
+static enum sb_err
+reconcile_objects(struct sb_engine *e, const struct sb_object_list *objs,
+    struct sb_reconcile_result *res)
+{
+	struct sb_backup	b, cur;
+	int			rc = SB_OK;
+
+	memset(&b, 0, sizeof(b));
+	memset(&cur, 0, sizeof(cur));
+	for (size_t i = 0; i < objs->n; i++) {
 		sb_backup_clear(&b);
-		if ((rc = from_object(&objs.v[i], &b)) == SB_ERR_INVAL) {
+		if ((rc = from_object(&objs->v[i], &b)) == SB_ERR_INVAL) {
 			res->skipped++;
+			rc = SB_OK;
 			continue;
 		} else if (rc != SB_OK)
 			goto out;
@@ -370,18 +372,34 @@ sb_engine_reconcile(struct sb_engine *e, int force,
 			goto out;
 		}
 	}
-	/* 2. Every completed record has its object. */
+	rc = SB_OK;
+out:
+	sb_backup_clear(&b);
+	sb_backup_clear(&cur);
+	return rc;
+}
+
+/* Step 2: every completed record has its object, or becomes failed. */
+static enum sb_err
+reconcile_missing(struct sb_engine *e, const struct sb_object_list *objs,
+    struct sb_reconcile_result *res)
+{
+	struct sb_backup_list	recs;
+	int			rc = SB_OK;
+
+	memset(&recs, 0, sizeof(recs));
 	for (int t = 0; t < SB_TYPE__MAX; t++) {
 		if ((rc = sb_catalog_list_type(e->cat, (enum sb_type)t,
-		    &recs[t])) != SB_OK) {
+		    &recs)) != SB_OK) {
 			fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
 			goto out;
 		}
-		for (size_t i = 0; i < recs[t].n; i++) {
-			struct sb_backup *r = &recs[t].v[i];
+		for (size_t i = 0; i < recs.n; i++) {
+			struct sb_backup *r = &recs.v[i];
 			if (r->status != SB_STATUS_COMPLETED ||
-			    (r->location != NULL && bsearch(r->location, objs.v,
-			    objs.n, sizeof(*objs.v), cmp_name) != NULL))
+			    (r->location != NULL && bsearch(r->location,
+			    objs->v, objs->n, sizeof(*objs->v),
+			    cmp_name) != NULL))
 				continue;
 			res->missing++;
 			if ((rc = sb_catalog_fail(e->cat, r->id, sb_now_ms(),
@@ -392,16 +410,37 @@ sb_engine_reconcile(struct sb_engine *e, int force,
 			}
 		}
 	}
+out:
+	sb_backup_list_clear(&recs);
+	return rc;
+}
+
+enum sb_err
+sb_engine_reconcile(struct sb_engine *e, int force,
+    struct sb_reconcile_result *res)
+{
+	struct sb_object_list	objs;
+	int			rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&objs, 0, sizeof(objs));
+	if ((rc = store_ready(e)) != SB_OK ||
+	    (rc = sb_engine_lock_take(e)) != SB_OK)
+		return rc;
+	if ((rc = sb_store_list(e->store, "backup-", &objs)) != SB_OK) {
+		fail(e, rc, "listing the store: %s", sb_store_errmsg(e->store));
+		goto out;
+	}
+	if ((rc = reconcile_guard(e, &objs, force)) != SB_OK ||
+	    (rc = reconcile_objects(e, &objs, res)) != SB_OK ||
+	    (rc = reconcile_missing(e, &objs, res)) != SB_OK)
+		goto out;
 	sb_log(SB_LOG_INFO, "reconcile.done", "added %zu, updated %zu, "
 	    "missing %zu, skipped %zu", res->added, res->updated,
 	    res->missing, res->skipped);
 	rc = SB_OK;
 out:
 	sb_engine_lock_drop(e);
-	sb_backup_clear(&b);
-	sb_backup_clear(&cur);
-	for (int t = 0; t < SB_TYPE__MAX; t++)
-		sb_backup_list_clear(&recs[t]);
 	sb_object_list_clear(&objs);
 	return rc;
 }

@@ -226,6 +226,36 @@ restore_space(struct sb_engine *e, const struct sb_backup *b)
 }
 
 /*
+ * A remote store's safety snapshot tmp, kept until it is uploaded as
+ * local = <temp_dir>/<name> (a name the temp sweeper never removes):
+ * renamed there, then the directory fsynced. local is "" if the rename
+ * did not happen; the caller removes a local copy that is left.
+ */
+static enum sb_err
+safety_keep_local(struct sb_engine *e, const char *tmp, const char *name,
+    char local[PATH_MAX])
+{
+	const char	*tdir = e->cfg->temp_dir;
+	int		 rc;
+
+	if (snprintf(local, PATH_MAX, "%s/%s", tdir, name) >= PATH_MAX) {
+		rc = fail(e, SB_ERR_INVAL, "%s: path too long", tdir);
+		local[0] = '\0';
+		return rc;
+	}
+	if (rename(tmp, local) == -1) {
+		rc = fail(e, SB_ERR_IO, "keeping the safety snapshot as %s: %s",
+		    local, strerror(errno));
+		local[0] = '\0';
+		return rc;
+	}
+	if (sb_fsync_dir(tdir) != SB_OK)
+		return fail(e, SB_ERR_IO, "keeping the safety snapshot: fsync "
+		    "%s: %s", tdir, strerror(errno));
+	return SB_OK;
+}
+
+/*
  * The safety backup of a restore, taken while txn holds the live
  * database's write lock (sb_snapshot_restore_begin): exactly the state
  * the restore replaces. It is durable locally and recorded completed
@@ -251,7 +281,6 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 	struct sb_backup	 b;
 	struct sb_temp		 t = { "", -1 };
 	const char		*stags[] = { "safety", "pre-restore" };
-	const char		*tdir = e->cfg->temp_dir;
 	char			 name[SB_NAME_MAX + 1], desc[128];
 	char			 msg[SB_ERRMSG_MAX];
 	int			 rc, inserted = 0, stored = 0, remote;
@@ -288,25 +317,8 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 			goto out;
 		}
 		stored = 1;
-	} else {
-		if (snprintf(local, PATH_MAX, "%s/%s", tdir, name) >=
-		    PATH_MAX) {
-			rc = fail(e, SB_ERR_INVAL, "%s: path too long", tdir);
-			local[0] = '\0';
-			goto out;
-		}
-		if (rename(t.path, local) == -1) {
-			rc = fail(e, SB_ERR_IO, "keeping the safety snapshot "
-			    "as %s: %s", local, strerror(errno));
-			local[0] = '\0';
-			goto out;
-		}
-		if (sb_fsync_dir(tdir) != SB_OK) {
-			rc = fail(e, SB_ERR_IO, "keeping the safety snapshot: "
-			    "fsync %s: %s", tdir, strerror(errno));
-			goto out;
-		}
-	}
+	} else if ((rc = safety_keep_local(e, t.path, name, local)) != SB_OK)
+		goto out;
 	if ((rc = sb_catalog_complete(e->cat, b.id, b.completed_at, b.size,
 	    b.sha256)) != SB_OK) {
 		fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
@@ -366,184 +378,222 @@ safety_upload(struct sb_engine *e, const struct sb_backup *s,
 	sb_engine_report(e, "safety.upload_failed", rc, s->id, warn);
 }
 
-enum sb_err
-sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
+/* One restore in progress: what its steps share. */
+struct restore_run {
+	struct sb_backup	 b;		/* the backup restored */
+	struct sb_backup	 safety;	/* its safety backup */
+	struct sb_meta		 smeta;		/* the safety backup's metadata */
+	struct sb_restore	 r;		/* the restore's record */
+	struct sb_restore_txn	*txn;		/* the live database's lock */
+	struct sb_temp		 t;		/* a downloaded copy */
+	struct verify_job	 vj;		/* the checks of the backup */
+	char			 from[PATH_MAX]; /* the backup as a file */
+	char			 local[PATH_MAX]; /* safety copy to upload */
+	char			 warn[SB_ERRMSG_MAX]; /* succeeded, but... */
+	char			 blocked[32];	/* writers blocked, ms */
+	int64_t			 t0;		/* when they were blocked */
+};
+
+/* Record restore r of backup id as pending (a new id) and log it. */
+static enum sb_err
+restore_record(struct sb_engine *e, const char *id, struct sb_restore *r)
 {
-	struct sb_backup	 b, safety;
-	struct sb_restore	 r;
-	struct sb_restore_txn	*txn = NULL;
-	struct sb_meta		 smeta;
-	struct sb_temp		 t = { "", -1 };
-	char			 msg[SB_ERRMSG_MAX], warn[SB_ERRMSG_MAX] = "";
-	char			 local[PATH_MAX] = "", blocked[32] = "";
-	char			 from[PATH_MAX] = "";
-	struct verify_job	 vj;
-	pthread_t		 vthr;
-	int			 verifying, src;
-	int64_t			 t0 = 0;
-	int			 rc, locked = 0, recorded = 0, replaced = 0;
+	int	rc;
 
-	memset(&b, 0, sizeof(b));
-	memset(&safety, 0, sizeof(safety));
-	memset(&smeta, 0, sizeof(smeta));
-	memset(&r, 0, sizeof(r));
-	if ((rc = sb_engine_get(e, id, &b)) != SB_OK)
-		goto out;
-	if ((rc = sb_engine_lock_take(e)) != SB_OK)
-		goto out;
-	locked = 1;
-	if ((rc = sb_uuid_new(r.id)) != SB_OK) {
-		fail(e, rc, "cannot make a restore id");
-		goto out;
-	}
-	sb_strlcpy(r.backup_id, id, sizeof(r.backup_id));
-	r.started_at = sb_now_ms();
-	r.status = SB_STATUS_PENDING;
-	if ((rc = sb_catalog_restore_insert(e->cat, &r)) != SB_OK) {
-		fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
-		goto out;
-	}
-	recorded = 1;
+	if ((rc = sb_uuid_new(r->id)) != SB_OK)
+		return fail(e, rc, "cannot make a restore id");
+	sb_strlcpy(r->backup_id, id, sizeof(r->backup_id));
+	r->started_at = sb_now_ms();
+	r->status = SB_STATUS_PENDING;
+	if ((rc = sb_catalog_restore_insert(e->cat, r)) != SB_OK)
+		return fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
 	sb_logkv(SB_LOG_INFO, "restore.started", (const char *[]){
-	    "restore_id", r.id, "backup_id", id, NULL }, "restore started");
+	    "restore_id", r->id, "backup_id", id, NULL }, "restore started");
+	return SB_OK;
+}
 
-	/*
-	 * 1. The backup as a local file, its size and sha256 checked: a
-	 * damaged or truncated object is refused before anything is locked
-	 * or written.
-	 */
-	memset(&vj, 0, sizeof(vj));
-	vj.b = &b;
-	vj.path = from;
-	vj.what = VERIFY_SHA;
-	if ((rc = restore_space(e, &b)) != SB_OK ||
-	    (rc = fetch_local(e, &b, &t, "restore", from)) != SB_OK)
-		goto out;
-	(void)verify_thread(&vj);
-	if ((rc = vj.rc) != SB_OK) {
-		fail(e, rc, "restore refused, the live database is "
-		    "untouched: %s", vj.err);
-		goto out;
-	}
+/*
+ * Steps 1 and 2. 1: the backup as a local file, its size and sha256
+ * checked: a damaged or truncated object is refused before anything is
+ * locked or written. 2: the live database's write lock, held from here to
+ * the end of the copy: nothing the service commits can fall between the
+ * safety backup and the copy. Writers wait (busy timeout) from now.
+ */
+static enum sb_err
+restore_prepare(struct sb_engine *e, struct restore_run *x)
+{
+	char	msg[SB_ERRMSG_MAX];
+	int	rc;
 
-	/*
-	 * 2. The live database's write lock, held from here to the end of
-	 * the copy: nothing the service commits can fall between the safety
-	 * backup and the copy. Writers wait (busy timeout) from now.
-	 */
-	t0 = sb_mono_ms();
-	if ((rc = sb_snapshot_restore_begin(from, e->cfg->source_path,
-	    &txn, msg)) != SB_OK) {
-		fail(e, rc, "copy into %s failed, the live database is "
+	x->vj.b = &x->b;
+	x->vj.path = x->from;
+	x->vj.what = VERIFY_SHA;
+	if ((rc = restore_space(e, &x->b)) != SB_OK ||
+	    (rc = fetch_local(e, &x->b, &x->t, "restore", x->from)) != SB_OK)
+		return rc;
+	(void)verify_thread(&x->vj);
+	if ((rc = x->vj.rc) != SB_OK)
+		return fail(e, rc, "restore refused, the live database is "
+		    "untouched: %s", x->vj.err);
+	x->t0 = sb_mono_ms();
+	if ((rc = sb_snapshot_restore_begin(x->from, e->cfg->source_path,
+	    &x->txn, msg)) != SB_OK)
+		return fail(e, rc, "copy into %s failed, the live database is "
 		    "unchanged: %s", e->cfg->source_path, msg);
-		goto out;
-	}
+	return SB_OK;
+}
 
-	/*
-	 * 3. The safety backup (no restore without a way back) and, at the
-	 * same time in a thread, the backup's integrity_check: both only
-	 * read, so every check on the backup still comes before the copy
-	 * while the two passes overlap.
-	 */
-	vj.what = VERIFY_INTEGRITY;
-	verifying = pthread_create(&vthr, NULL, verify_thread, &vj) == 0;
+/*
+ * Step 3: the safety backup (no restore without a way back) and, at the
+ * same time in a thread, the backup's integrity_check: both only read,
+ * so every check on the backup still comes before the copy while the two
+ * passes overlap. A backup that fails its check is refused (the lock is
+ * given up at once); a safety backup taken meanwhile is kept.
+ */
+static enum sb_err
+restore_safety(struct sb_engine *e, struct restore_run *x, const char *id)
+{
+	char		msg[SB_ERRMSG_MAX];
+	pthread_t	vthr;
+	int		verifying, src, rc;
+
+	x->vj.what = VERIFY_INTEGRITY;
+	verifying = pthread_create(&vthr, NULL, verify_thread, &x->vj) == 0;
 	if (!verifying)
-		(void)verify_thread(&vj);
-	src = safety_locked(e, txn, id, &safety, &smeta, local);
+		(void)verify_thread(&x->vj);
+	src = safety_locked(e, x->txn, id, &x->safety, &x->smeta, x->local);
 	if (verifying)
 		pthread_join(vthr, NULL);
-	if (vj.rc != SB_OK) {
+	if (x->vj.rc != SB_OK) {
 		/* Refused: the writers go on before anything else. */
-		sb_snapshot_restore_abort(&txn);
-		rc = vj.rc;
-		if (src != SB_OK) {
-			fail(e, rc, "restore refused, the live database is "
-			    "untouched: %s", vj.err);
-			goto out;
-		}
+		sb_snapshot_restore_abort(&x->txn);
+		rc = x->vj.rc;
+		if (src != SB_OK)
+			return fail(e, rc, "restore refused, the live database "
+			    "is untouched: %s", x->vj.err);
 		fail(e, rc, "restore refused, the live database is untouched "
 		    "(safety backup %s, taken meanwhile, is kept): %s",
-		    safety.id, vj.err);
-		sb_strlcpy(r.safety_backup_id, safety.id,
-		    sizeof(r.safety_backup_id));
+		    x->safety.id, x->vj.err);
+		sb_strlcpy(x->r.safety_backup_id, x->safety.id,
+		    sizeof(x->r.safety_backup_id));
 		/* A remote store's safety copy goes up like any backup. */
 		sb_strlcpy(msg, e->err, sizeof(msg));
-		safety_upload(e, &safety, &smeta, local, warn);
-		fail(e, rc, "%s", msg);
-		goto out;
+		safety_upload(e, &x->safety, &x->smeta, x->local, x->warn);
+		return fail(e, rc, "%s", msg);
 	}
 	if ((rc = src) != SB_OK) {
 		sb_strlcpy(msg, e->err, sizeof(msg));
-		fail(e, rc, "safety backup failed, live database untouched: %s",
-		    msg);
-		goto out;
+		return fail(e, rc, "safety backup failed, live database "
+		    "untouched: %s", msg);
 	}
-	sb_strlcpy(r.safety_backup_id, safety.id, sizeof(r.safety_backup_id));
+	sb_strlcpy(x->r.safety_backup_id, x->safety.id,
+	    sizeof(x->r.safety_backup_id));
 	/* Known now, so an interrupted restore's record names it too. */
-	if (sb_catalog_restore_finish(e->cat, r.id, 0, SB_STATUS_PENDING,
-	    safety.id, NULL) != SB_OK)
-		sb_log(SB_LOG_WARN, "catalog.error", "restore %s: %s", r.id,
-		    sb_catalog_errmsg(e->cat));
+	if (sb_catalog_restore_finish(e->cat, x->r.id, 0, SB_STATUS_PENDING,
+	    x->safety.id, NULL) != SB_OK)
+		sb_log(SB_LOG_WARN, "catalog.error", "restore %s: %s",
+		    x->r.id, sb_catalog_errmsg(e->cat));
+	return SB_OK;
+}
 
-	/* 4. Copy into the live DB in place; the lock goes with it. */
-	rc = sb_snapshot_restore_finish(&txn, &replaced, msg);
-	snprintf(blocked, sizeof(blocked), "%lld",
-	    (long long)(sb_mono_ms() - t0));
+/*
+ * Step 4: copy into the live DB in place; the lock goes with it. Step 5:
+ * a remote store's safety backup goes up now, writers running, whether
+ * the copy succeeded or not.
+ */
+static enum sb_err
+restore_copy(struct sb_engine *e, struct restore_run *x, const char *id)
+{
+	char	msg[SB_ERRMSG_MAX];
+	int	rc, replaced = 0;
+
+	rc = sb_snapshot_restore_finish(&x->txn, &replaced, msg);
+	snprintf(x->blocked, sizeof(x->blocked), "%lld",
+	    (long long)(sb_mono_ms() - x->t0));
 	if (rc != SB_OK) {
 		if (replaced)
 			fail(e, rc, "the live database %s WAS replaced by "
 			    "backup %s, but the check after the copy failed: "
 			    "%s; safety backup %s holds the previous state",
-			    e->cfg->source_path, id, msg, safety.id);
+			    e->cfg->source_path, id, msg, x->safety.id);
 		else
 			fail(e, rc, "copy into %s failed, the live database is "
 			    "unchanged (safety backup %s holds it too): %s",
-			    e->cfg->source_path, safety.id, msg);
+			    e->cfg->source_path, x->safety.id, msg);
 	}
+	safety_upload(e, &x->safety, &x->smeta, x->local, x->warn);
+	return rc;
+}
 
-	/* 5. A remote store's safety backup goes up now, writers running. */
-	safety_upload(e, &safety, &smeta, local, warn);
+/* The restore's record, finished with rc: stored, then logged or reported. */
+static void
+restore_recorded(struct sb_engine *e, struct restore_run *x, const char *id,
+    int rc)
+{
+	struct sb_restore	*r = &x->r;
+	const char		*why;
+
+	r->finished_at = sb_now_ms();
+	r->status = rc == SB_OK ? SB_STATUS_COMPLETED : SB_STATUS_FAILED;
 	if (rc != SB_OK)
+		r->error = strdup(e->err);
+	else if (x->warn[0] != '\0')
+		r->error = strdup(x->warn);
+	why = rc != SB_OK ? e->err : x->warn[0] != '\0' ? x->warn : NULL;
+	if (sb_catalog_restore_finish(e->cat, r->id, r->finished_at,
+	    r->status, r->safety_backup_id[0] ? r->safety_backup_id : NULL,
+	    why) != SB_OK)
+		sb_log(SB_LOG_ERROR, "catalog.error", "cannot record "
+		    "restore %s: %s", r->id, sb_catalog_errmsg(e->cat));
+	if (rc == SB_OK)
+		sb_logkv(SB_LOG_INFO, "restore.completed",
+		    (const char *[]){ "restore_id", r->id, "backup_id",
+		    id, "safety_backup_id", x->safety.id,
+		    "writers_blocked_ms", x->blocked, NULL },
+		    "restore completed");
+	else
+		sb_engine_report(e, "restore.failed", rc, id, e->err);
+}
+
+/* The steps are those of engine.h and docs/ARCHITECTURE.md. */
+enum sb_err
+sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
+{
+	struct restore_run	x;
+	int			rc, locked = 0, recorded = 0;
+
+	memset(&x, 0, sizeof(x));
+	x.t.fd = -1;
+	if ((rc = sb_engine_get(e, id, &x.b)) != SB_OK)
+		goto out;
+	if ((rc = sb_engine_lock_take(e)) != SB_OK)
+		goto out;
+	locked = 1;
+	if ((rc = restore_record(e, id, &x.r)) != SB_OK)
+		goto out;
+	recorded = 1;
+	if ((rc = restore_prepare(e, &x)) != SB_OK ||
+	    (rc = restore_safety(e, &x, id)) != SB_OK ||
+	    (rc = restore_copy(e, &x, id)) != SB_OK)
 		goto out;
 	rc = SB_OK;
 out:
-	sb_snapshot_restore_abort(&txn);
-	if (t0 != 0 && blocked[0] == '\0')
-		snprintf(blocked, sizeof(blocked), "%lld",
-		    (long long)(sb_mono_ms() - t0));
-	sb_temp_release(&t);
-	if (recorded) {
-		r.finished_at = sb_now_ms();
-		r.status = rc == SB_OK ? SB_STATUS_COMPLETED : SB_STATUS_FAILED;
-		if (rc != SB_OK)
-			r.error = strdup(e->err);
-		else if (warn[0] != '\0')
-			r.error = strdup(warn);
-		if (sb_catalog_restore_finish(e->cat, r.id, r.finished_at,
-		    r.status, r.safety_backup_id[0] ? r.safety_backup_id : NULL,
-		    rc != SB_OK ? e->err : warn[0] != '\0' ? warn : NULL) !=
-		    SB_OK)
-			sb_log(SB_LOG_ERROR, "catalog.error", "cannot record "
-			    "restore %s: %s", r.id, sb_catalog_errmsg(e->cat));
-		if (rc == SB_OK)
-			sb_logkv(SB_LOG_INFO, "restore.completed",
-			    (const char *[]){ "restore_id", r.id, "backup_id",
-			    id, "safety_backup_id", safety.id,
-			    "writers_blocked_ms", blocked, NULL },
-			    "restore completed");
-		else
-			sb_engine_report(e, "restore.failed", rc, id, e->err);
-	}
+	sb_snapshot_restore_abort(&x.txn);
+	if (x.t0 != 0 && x.blocked[0] == '\0')
+		snprintf(x.blocked, sizeof(x.blocked), "%lld",
+		    (long long)(sb_mono_ms() - x.t0));
+	sb_temp_release(&x.t);
+	if (recorded)
+		restore_recorded(e, &x, id, rc);
 	if (locked)
 		sb_engine_lock_drop(e);
 	if (out != NULL) {
 		sb_restore_clear(out);
-		*out = r;
+		*out = x.r;
 	} else
-		sb_restore_clear(&r);
-	sb_backup_clear(&b);
-	sb_backup_clear(&safety);
-	sb_meta_clear(&smeta);
+		sb_restore_clear(&x.r);
+	sb_backup_clear(&x.b);
+	sb_backup_clear(&x.safety);
+	sb_meta_clear(&x.smeta);
 	return rc;
 }
-
