@@ -39,36 +39,22 @@ like_pattern(const char *q)
 }
 
 /*
- * A query over backups with the filter's WHERE clause. The SQL text is
- * built from constant fragments only; values are bound by name. limit
- * and offset are bound when paged is set. ORDER BY and paging follow
- * sb_catalog_list; head is "SELECT ... FROM backups".
- * Returns the prepared statement in *stmt (caller finalizes).
+ * The SQL text of a query over backups with the filter's WHERE clause,
+ * into sql (len bytes), from constant fragments only: values are bound
+ * by name (filter_bind). ORDER BY and paging when paged is set.
+ * SB_ERR_INVAL if it does not fit.
  */
-static int
-filter_query(struct sb_catalog *c, const char *head,
-    const struct sb_filter *f, int paged, sqlite3_stmt **stmt)
+static enum sb_err
+filter_sql(struct sb_catalog *c, const char *head, const struct sb_filter *f,
+    int paged, char *sql, size_t len)
 {
-	char		 sql[1024];
-	char		*pat = NULL;
 	const char	*join = " WHERE ";
-	size_t		 len;
-	int64_t		 limit = 0;
-	sqlite3_stmt	*st = NULL;
-	int		 ret, ok = 1;
-
-	*stmt = NULL;
-	if (f != NULL && ((f->has_type && (unsigned)f->type >= SB_TYPE__MAX) ||
-	    (f->has_status && (unsigned)f->status >= SB_STATUS__MAX) ||
-	    f->limit < 0 || f->offset < 0)) {
-		sb_seterr(c->errmsg, "bad list filter");
-		return SB_ERR_INVAL;
-	}
+	size_t		 used;
+	int		 ok = 1;
 
 #define APPEND(s) do {							\
-	len = strlen(sql);						\
-	if (sb_strlcpy(sql + len, (s), sizeof(sql) - len) >=		\
-	    sizeof(sql) - len)						\
+	used = strlen(sql);						\
+	if (sb_strlcpy(sql + used, (s), len - used) >= len - used)	\
 		ok = 0;							\
 } while (0)
 #define COND(s) do { APPEND(join); APPEND(s); join = " AND "; } while (0)
@@ -104,30 +90,51 @@ filter_query(struct sb_catalog *c, const char *head,
 		sb_seterr(c->errmsg, "list query too long");
 		return SB_ERR_INVAL;
 	}
+	return SB_OK;
+}
 
-	if ((ret = sb_catalog_prepare(c, sql, &st)) != SB_OK)
-		return ret;
-	if (f != NULL && f->has_type && sb_catalog_bind_text(st, sqlite3_bind_parameter_index(
-	    st, ":type"), sb_type_str(f->type), 0) != SQLITE_OK)
+/* Bind an integer to the named parameter of st. */
+static int
+bind_named_i64(sqlite3_stmt *st, const char *name, int64_t v)
+{
+	return sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, name),
+	    v);
+}
+
+/*
+ * Bind the filter's values to the statement filter_sql made (same f and
+ * paged). The limit: 0 is SB_LIST_DEFAULT, more than SB_LIST_MAX is
+ * clamped.
+ */
+static enum sb_err
+filter_bind(struct sb_catalog *c, sqlite3_stmt *st, const struct sb_filter *f,
+    int paged)
+{
+	char	*pat = NULL;
+	int64_t	 limit;
+	int	 ret;
+
+	if (f != NULL && f->has_type && sb_catalog_bind_text(st,
+	    sqlite3_bind_parameter_index(st, ":type"), sb_type_str(f->type),
+	    0) != SQLITE_OK)
 		goto bindfail;
 	if (f != NULL && f->has_status && sb_catalog_bind_text(st,
 	    sqlite3_bind_parameter_index(st, ":status"),
 	    sb_status_str(f->status), 0) != SQLITE_OK)
 		goto bindfail;
-	if (f != NULL && f->from != 0 && sqlite3_bind_int64(st,
-	    sqlite3_bind_parameter_index(st, ":from"), f->from) != SQLITE_OK)
+	if (f != NULL && f->from != 0 &&
+	    bind_named_i64(st, ":from", f->from) != SQLITE_OK)
 		goto bindfail;
-	if (f != NULL && f->to != 0 && sqlite3_bind_int64(st,
-	    sqlite3_bind_parameter_index(st, ":to"), f->to) != SQLITE_OK)
+	if (f != NULL && f->to != 0 &&
+	    bind_named_i64(st, ":to", f->to) != SQLITE_OK)
 		goto bindfail;
 	if (f != NULL && f->q != NULL && f->q[0] != '\0') {
 		if ((pat = like_pattern(f->q)) == NULL) {
 			sb_seterr(c->errmsg, "list: out of memory");
-			ret = SB_ERR_NOMEM;
-			goto out;
+			return SB_ERR_NOMEM;
 		}
-		if (sb_catalog_bind_text(st, sqlite3_bind_parameter_index(st, ":q"),
-		    pat, 0) != SQLITE_OK)
+		if (sb_catalog_bind_text(st, sqlite3_bind_parameter_index(st,
+		    ":q"), pat, 0) != SQLITE_OK)
 			goto bindfail;
 	}
 	if (paged) {
@@ -136,22 +143,50 @@ filter_query(struct sb_catalog *c, const char *head,
 			limit = SB_LIST_DEFAULT;
 		if (limit > SB_LIST_MAX)
 			limit = SB_LIST_MAX;
-		if (sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st,
-		    ":limit"), limit) != SQLITE_OK ||
-		    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st,
-		    ":offset"), f == NULL ? 0 : f->offset) != SQLITE_OK)
+		if (bind_named_i64(st, ":limit", limit) != SQLITE_OK ||
+		    bind_named_i64(st, ":offset", f == NULL ? 0 : f->offset) !=
+		    SQLITE_OK)
 			goto bindfail;
 	}
-	*stmt = st;
-	st = NULL;
-	ret = SB_OK;
-	goto out;
-bindfail:
-	ret = sb_catalog_dberr(c, sqlite3_errcode(c->db), "binding a list filter");
-out:
 	free(pat);
-	sqlite3_finalize(st);
+	return SB_OK;
+bindfail:
+	ret = sb_catalog_dberr(c, sqlite3_errcode(c->db),
+	    "binding a list filter");
+	free(pat);
 	return ret;
+}
+
+/*
+ * A query over backups with the filter's WHERE clause (filter_sql,
+ * filter_bind); head is "SELECT ... FROM backups". ORDER BY and paging
+ * follow sb_catalog_list when paged is set. Returns the prepared
+ * statement in *stmt (caller finalizes).
+ */
+static enum sb_err
+filter_query(struct sb_catalog *c, const char *head,
+    const struct sb_filter *f, int paged, sqlite3_stmt **stmt)
+{
+	char		 sql[1024];
+	sqlite3_stmt	*st = NULL;
+	int		 ret;
+
+	*stmt = NULL;
+	if (f != NULL && ((f->has_type && (unsigned)f->type >= SB_TYPE__MAX) ||
+	    (f->has_status && (unsigned)f->status >= SB_STATUS__MAX) ||
+	    f->limit < 0 || f->offset < 0)) {
+		sb_seterr(c->errmsg, "bad list filter");
+		return SB_ERR_INVAL;
+	}
+	if ((ret = filter_sql(c, head, f, paged, sql, sizeof(sql))) != SB_OK ||
+	    (ret = sb_catalog_prepare(c, sql, &st)) != SB_OK)
+		return ret;
+	if ((ret = filter_bind(c, st, f, paged)) != SB_OK) {
+		sqlite3_finalize(st);
+		return ret;
+	}
+	*stmt = st;
+	return SB_OK;
 }
 
 /* Step a SELECT of BACKUP_COLS, appending every row to out. */

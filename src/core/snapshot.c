@@ -666,6 +666,63 @@ seal(const char *dst, struct hasher *h, char sha[SB_SHA256_HEX + 1],
 	return ret;
 }
 
+/*
+ * Before a snapshot: a source that is not there is said so clearly (a
+ * READONLY open would open a missing file lazily), and dst is created,
+ * mode 0600 (it holds the service's data), with O_EXCL: an existing file
+ * is never overwritten.
+ */
+static enum sb_err
+take_start(const char *src, const char *dst, char *err)
+{
+	struct stat	sb;
+	int		fd;
+
+	if (src == NULL || dst == NULL || src[0] == '\0' || dst[0] == '\0') {
+		sb_seterr(err, "snapshot: no source or destination");
+		return SB_ERR_INVAL;
+	}
+	if (stat(src, &sb) == -1) {
+		sb_seterr(err, "source database %s: %s", src, strerror(errno));
+		return SB_ERR_IO;
+	}
+	if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		sb_seterr(err, "snapshot %s: %s", dst, strerror(errno));
+		return SB_ERR_IO;
+	}
+	close(fd);
+	return SB_OK;
+}
+
+/*
+ * After the copy into *ddb: its header says WAL if the source was, so
+ * that is undone; the VFS's buffer is written out while its errors can
+ * be seen; the copy is closed (*ddb NULL from then on).
+ */
+static enum sb_err
+take_close(sqlite3 **ddb, const char *dst, char *err)
+{
+	char	mode[16];
+	int	rc, ret;
+
+	if ((ret = sb_snapshot_pragma(*ddb, "PRAGMA journal_mode = DELETE",
+	    mode, sizeof(mode), err, dst)) != SB_OK)
+		return ret;
+	if ((rc = sqlite3_file_control(*ddb, "main", SB_SNAPVFS_FCNTL_SEAL,
+	    NULL)) != SQLITE_OK) {
+		sb_seterr(err, "writing %s: %s", dst, sqlite3_errstr(rc));
+		return sb_snapshot_map_rc(rc);
+	}
+	rc = sqlite3_close(*ddb);
+	*ddb = NULL;
+	if (rc != SQLITE_OK) {
+		sb_seterr(err, "closing %s: %s", dst, sqlite3_errstr(rc));
+		return sb_snapshot_map_rc(rc);
+	}
+	return SB_OK;
+}
+
 int
 sb_snapshot_take(const char *src, const char *dst, char *err)
 {
@@ -691,25 +748,11 @@ sb_snapshot_take_hashed(const char *src, const char *dst,
 	sqlite3		*sdb = NULL, *ddb = NULL;
 	sqlite3_backup	*b = NULL;
 	struct hasher	*h = NULL;
-	struct stat	 sb;
 	char		 mode[16];
-	int		 fd, rc, ret = SB_ERR_DB, created = 0;
+	int		 rc, ret = SB_ERR_DB, created = 0;
 
-	if (src == NULL || dst == NULL || src[0] == '\0' || dst[0] == '\0') {
-		sb_seterr(err, "snapshot: no source or destination");
-		return SB_ERR_INVAL;
-	}
-	/* READONLY would open a missing file lazily: say so clearly. */
-	if (stat(src, &sb) == -1) {
-		sb_seterr(err, "source database %s: %s", src, strerror(errno));
-		return SB_ERR_IO;
-	}
-	if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1) {
-		sb_seterr(err, "snapshot %s: %s", dst, strerror(errno));
-		return SB_ERR_IO;
-	}
-	close(fd);
+	if ((ret = take_start(src, dst, err)) != SB_OK)
+		return ret;
 	created = 1;
 
 	if ((ret = sb_snapshot_open_db(src, SQLITE_OPEN_READONLY, NULL, &sdb, err,
@@ -754,25 +797,8 @@ sb_snapshot_take_hashed(const char *src, const char *dst,
 			    "locked for %d s", src, TAKE_DEADLINE_MS / 1000);
 		goto out;
 	}
-	/* The copy's header says WAL if the source was: undo that. */
-	if ((ret = sb_snapshot_pragma(ddb, "PRAGMA journal_mode = DELETE", mode,
-	    sizeof(mode), err, dst)) != SB_OK)
-		goto out;
-	/* Write out the VFS's buffer while its errors can be seen. */
-	if ((rc = sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_SEAL,
-	    NULL)) != SQLITE_OK) {
-		sb_seterr(err, "writing %s: %s", dst, sqlite3_errstr(rc));
-		ret = sb_snapshot_map_rc(rc);
-		goto out;
-	}
-	rc = sqlite3_close(ddb);
-	ddb = NULL;
-	if (rc != SQLITE_OK) {
-		sb_seterr(err, "closing %s: %s", dst, sqlite3_errstr(rc));
-		ret = sb_snapshot_map_rc(rc);
-		goto out;
-	}
-	if ((ret = seal(dst, h, sha, size, err)) != SB_OK)
+	if ((ret = take_close(&ddb, dst, err)) != SB_OK ||
+	    (ret = seal(dst, h, sha, size, err)) != SB_OK)
 		goto out;
 	ret = SB_OK;
 out:

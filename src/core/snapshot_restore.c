@@ -171,6 +171,50 @@ sb_snapshot_restore_is_wal(const struct sb_restore_txn *t)
 }
 
 /*
+ * The fsz bytes of the live database, read through its own file object
+ * sf, into ctx and the file descriptor fd of dst, HASH_BUFSZ at a time
+ * through buf.
+ */
+static enum sb_err
+copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
+    int fd, const char *dst, unsigned char *buf, EVP_MD_CTX *ctx, char *err)
+{
+	sqlite3_int64	off;
+	int		rc;
+
+	for (off = 0; off < fsz; ) {
+		size_t	 n = fsz - off > HASH_BUFSZ ? HASH_BUFSZ :
+		    (size_t)(fsz - off);
+		size_t	 done = 0;
+
+		if ((rc = sf->pMethods->xRead(sf, buf, (int)n, off)) !=
+		    SQLITE_OK) {
+			sb_seterr(err, "reading %s: %s", t->live,
+			    sqlite3_errstr(rc));
+			return sb_snapshot_map_rc(rc);
+		}
+		if (EVP_DigestUpdate(ctx, buf, n) != 1) {
+			sb_seterr(err, "sha256 failed");
+			return SB_ERR_NOMEM;
+		}
+		while (done < n) {
+			ssize_t w = write(fd, buf + done, n - done);
+
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				sb_seterr(err, "writing %s: %s", dst,
+				    w == 0 ? "short write" : strerror(errno));
+				return SB_ERR_IO;
+			}
+			done += (size_t)w;
+		}
+		off += (sqlite3_int64)n;
+	}
+	return SB_OK;
+}
+
+/*
  * Rollback-journal mode, EXCLUSIVE lock held by t->ldb and nothing
  * written yet: the database file is exactly the last committed state
  * (a hot journal was rolled back when the lock was first taken), so a
@@ -187,7 +231,7 @@ copy_locked_file(struct sb_restore_txn *t, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
 	sqlite3_file	*sf = NULL;
-	sqlite3_int64	 fsz = 0, off;
+	sqlite3_int64	 fsz = 0;
 	EVP_MD_CTX	*ctx = NULL;
 	unsigned char	*buf = NULL, md[EVP_MAX_MD_SIZE];
 	unsigned int	 mdlen = 0;
@@ -215,37 +259,9 @@ copy_locked_file(struct sb_restore_txn *t, const char *dst,
 		ret = SB_ERR_NOMEM;
 		goto out;
 	}
-	for (off = 0; off < fsz; ) {
-		size_t	 n = fsz - off > HASH_BUFSZ ? HASH_BUFSZ :
-		    (size_t)(fsz - off);
-		size_t	 done = 0;
-
-		if ((rc = sf->pMethods->xRead(sf, buf, (int)n, off)) !=
-		    SQLITE_OK) {
-			sb_seterr(err, "reading %s: %s", t->live,
-			    sqlite3_errstr(rc));
-			ret = sb_snapshot_map_rc(rc);
-			goto out;
-		}
-		if (EVP_DigestUpdate(ctx, buf, n) != 1) {
-			sb_seterr(err, "sha256 failed");
-			ret = SB_ERR_NOMEM;
-			goto out;
-		}
-		while (done < n) {
-			ssize_t w = write(fd, buf + done, n - done);
-
-			if (w == -1 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				sb_seterr(err, "writing %s: %s", dst,
-				    w == 0 ? "short write" : strerror(errno));
-				goto out;
-			}
-			done += (size_t)w;
-		}
-		off += (sqlite3_int64)n;
-	}
+	if ((ret = copy_hashed(t, sf, fsz, fd, dst, buf, ctx, err)) != SB_OK)
+		goto out;
+	ret = SB_ERR_IO;
 	if (close(fd) == -1) {
 		fd = -1;
 		sb_seterr(err, "writing %s: %s", dst, strerror(errno));
