@@ -90,7 +90,7 @@ sb_catalog_errmsg(const struct sb_catalog *c)
  * Parse the tags column into b. A value that is not a JSON array of at
  * most SB_TAGS_MAX strings is a damaged catalog: SB_ERR_DB.
  */
-static int
+static enum sb_err
 tags_from_json(struct sb_catalog *c, struct sb_backup *b, const char *txt,
     int len)
 {
@@ -109,7 +109,7 @@ tags_from_json(struct sb_catalog *c, struct sb_backup *b, const char *txt,
 }
 
 /* strdup of a text column, NULL if the column is NULL. */
-static int
+static enum sb_err
 col_dup(sqlite3_stmt *st, int i, char **out)
 {
 	const unsigned char	*s;
@@ -173,7 +173,7 @@ nomem:
 }
 
 /* Refuse records the schema cannot hold, before SQLite sees them. */
-static int
+static enum sb_err
 check_backup(struct sb_catalog *c, const struct sb_backup *b)
 {
 	if (b == NULL || b->id[0] == '\0') {
@@ -201,7 +201,7 @@ check_backup(struct sb_catalog *c, const struct sb_backup *b)
  * Shared body of insert and upsert: sql has ?1..?11 in BACKUP_COLS order.
  * A duplicate id on insert is SB_ERR_INVAL.
  */
-static int
+static enum sb_err
 write_backup(struct sb_catalog *c, const char *sql, const struct sb_backup *b)
 {
 	sqlite3_stmt	*st = NULL;
@@ -249,7 +249,7 @@ out:
 }
 
 /* Insert a new record; SB_ERR_INVAL if the id exists. */
-int
+enum sb_err
 sb_catalog_insert(struct sb_catalog *c, const struct sb_backup *b)
 {
 	return write_backup(c, "INSERT INTO backups (" BACKUP_COLS ") "
@@ -260,7 +260,7 @@ sb_catalog_insert(struct sb_catalog *c, const struct sb_backup *b)
  * Insert, or overwrite every field of the record with this id: used when
  * the catalog is rebuilt from the store (https://sqlite.org/lang_upsert.html).
  */
-int
+enum sb_err
 sb_catalog_upsert(struct sb_catalog *c, const struct sb_backup *b)
 {
 	return write_backup(c, "INSERT INTO backups (" BACKUP_COLS ") "
@@ -274,7 +274,7 @@ sb_catalog_upsert(struct sb_catalog *c, const struct sb_backup *b)
 }
 
 /* Whether a backup with this id exists: SB_OK, SB_ERR_NOTFOUND or error. */
-static int
+static enum sb_err
 backup_exists(struct sb_catalog *c, const char *id, char *status,
     size_t len)
 {
@@ -308,7 +308,7 @@ out:
  * Step an UPDATE/DELETE to completion; *changes gets the rows it touched
  * (https://sqlite.org/c3ref/changes.html).
  */
-static int
+static enum sb_err
 step_change(struct sb_catalog *c, sqlite3_stmt *st, const char *context,
     int *changes)
 {
@@ -326,7 +326,7 @@ step_change(struct sb_catalog *c, sqlite3_stmt *st, const char *context,
  * SB_ERR_NOTFOUND if there is no such backup; SB_ERR_INVAL if it is not
  * pending (a finished record is never rewritten behind the caller's back).
  */
-int
+enum sb_err
 sb_catalog_complete(struct sb_catalog *c, const char *id,
     int64_t completed_at, int64_t size, const char *sha256)
 {
@@ -363,7 +363,7 @@ out:
 }
 
 /* Any status -> failed, with the reason. SB_ERR_NOTFOUND if absent. */
-int
+enum sb_err
 sb_catalog_fail(struct sb_catalog *c, const char *id, int64_t completed_at,
     const char *error)
 {
@@ -399,7 +399,7 @@ out:
  * gets how many. Called with the operation lock held, when a pending row
  * can only be an interrupted operation.
  */
-int
+enum sb_err
 sb_catalog_fail_pending(struct sb_catalog *c, int64_t now, const char *error,
     int *count)
 {
@@ -432,7 +432,7 @@ out:
  * before returning, so callers may clear a record that id points into.
  * The caller finalizes *st in every case.
  */
-static int
+static enum sb_err
 find_by_id(struct sb_catalog *c, const char *sql, const char *id,
     const char *what, char idm[SB_UUID_LEN + 1], sqlite3_stmt **st)
 {
@@ -468,7 +468,7 @@ find_by_id(struct sb_catalog *c, const char *sql, const char *id,
  * (so it must be zeroed or hold a record). SB_ERR_NOTFOUND if absent.
  * The caller frees out with sb_backup_clear().
  */
-int
+enum sb_err
 sb_catalog_get(struct sb_catalog *c, const char *id, struct sb_backup *out)
 {
 	sqlite3_stmt	*st = NULL;
@@ -485,7 +485,7 @@ sb_catalog_get(struct sb_catalog *c, const char *id, struct sb_backup *out)
 }
 
 /* Remove a record; SB_ERR_NOTFOUND if absent. */
-int
+enum sb_err
 sb_catalog_delete(struct sb_catalog *c, const char *id)
 {
 	sqlite3_stmt	*st = NULL;
@@ -515,7 +515,7 @@ sb_catalog_delete(struct sb_catalog *c, const char *id)
  * Record a restore (usually pending, when it starts). safety_backup_id ""
  * and finished_at 0 are stored as NULL. SB_ERR_INVAL if the id exists.
  */
-int
+enum sb_err
 sb_catalog_restore_insert(struct sb_catalog *c, const struct sb_restore *r)
 {
 	sqlite3_stmt	*st = NULL;
@@ -558,7 +558,7 @@ out:
  * NULL or "" keeps the safety backup already recorded, if any.
  * SB_ERR_NOTFOUND if there is no such restore.
  */
-int
+enum sb_err
 sb_catalog_restore_finish(struct sb_catalog *c, const char *id,
     int64_t finished_at, enum sb_status status, const char *safety_id,
     const char *error)
@@ -598,7 +598,7 @@ out:
  * *count (may be NULL) gets how many. Like sb_catalog_fail_pending, for
  * the operation lock's holder: a pending restore then has no process.
  */
-int
+enum sb_err
 sb_catalog_restore_fail_pending(struct sb_catalog *c, int64_t now,
     const char *error, int *count)
 {
@@ -630,7 +630,7 @@ out:
  * holding a record); caller frees with sb_restore_clear().
  * SB_ERR_NOTFOUND if absent.
  */
-int
+enum sb_err
 sb_catalog_restore_get(struct sb_catalog *c, const char *id,
     struct sb_restore *out)
 {
@@ -683,7 +683,7 @@ out:
  * SB_ERR_NOTFOUND if it was never set; SB_ERR_INVAL if the value does not
  * fit in buf.
  */
-int
+enum sb_err
 sb_catalog_setting_get(struct sb_catalog *c, const char *key, char *buf,
     size_t len)
 {
@@ -718,7 +718,7 @@ out:
 }
 
 /* Set (insert or replace) setting key to value at time now (ms). */
-int
+enum sb_err
 sb_catalog_setting_set(struct sb_catalog *c, const char *key,
     const char *value, int64_t now)
 {

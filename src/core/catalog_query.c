@@ -190,7 +190,7 @@ filter_query(struct sb_catalog *c, const char *head,
 }
 
 /* Step a SELECT of BACKUP_COLS, appending every row to out. */
-static int
+static enum sb_err
 collect(struct sb_catalog *c, sqlite3_stmt *st, struct sb_backup_list *out)
 {
 	struct sb_backup	b;
@@ -220,7 +220,7 @@ collect(struct sb_catalog *c, sqlite3_stmt *st, struct sb_backup_list *out)
  * first (zeroed or holding a list); the caller frees it the same way,
  * also on failure.
  */
-int
+enum sb_err
 sb_catalog_list(struct sb_catalog *c, const struct sb_filter *f,
     struct sb_backup_list *out)
 {
@@ -242,7 +242,7 @@ sb_catalog_list(struct sb_catalog *c, const struct sb_filter *f,
  * Every backup of one type, newest first, no paging: retention needs the
  * whole history. out as in sb_catalog_list.
  */
-int
+enum sb_err
 sb_catalog_list_type(struct sb_catalog *c, enum sb_type type,
     struct sb_backup_list *out)
 {
@@ -268,7 +268,7 @@ sb_catalog_list_type(struct sb_catalog *c, enum sb_type type,
 }
 
 /* How many backups match f (limit and offset ignored); f may be NULL. */
-int
+enum sb_err
 sb_catalog_count(struct sb_catalog *c, const struct sb_filter *f,
     int64_t *count)
 {

@@ -76,7 +76,7 @@ static const char *const migrations[SB_CATALOG_VERSION] = {
  * Run a script of constant SQL (a migration) statement by statement with
  * prepare/step, so that each statement's error is reported.
  */
-static int
+static enum sb_err
 exec_script(struct sb_catalog *c, const char *sql, const char *context)
 {
 	sqlite3_stmt	*st = NULL;
@@ -103,7 +103,7 @@ exec_script(struct sb_catalog *c, const char *sql, const char *context)
 }
 
 /* Read PRAGMA user_version. */
-static int
+static enum sb_err
 read_version(struct sb_catalog *c, int *version)
 {
 	sqlite3_stmt	*st = NULL;
@@ -127,7 +127,7 @@ out:
  * version is read again under the write lock, so two processes opening a
  * new catalog at once do not both migrate.
  */
-static int
+static enum sb_err
 migrate(struct sb_catalog *c)
 {
 	char	 sql[64];
@@ -164,7 +164,7 @@ fail:
 }
 
 /* Run a PRAGMA that returns one text row (journal_mode) into buf. */
-static int
+static enum sb_err
 pragma_text(struct sb_catalog *c, const char *sql, char *buf, size_t len)
 {
 	int	rc;
@@ -185,7 +185,7 @@ pragma_text(struct sb_catalog *c, const char *sql, char *buf, size_t len)
  * On success *out is owned by the caller (sb_catalog_close). On failure
  * *out is NULL and err (SB_ERRMSG_MAX bytes, may be NULL) says why.
  */
-int
+enum sb_err
 sb_catalog_open(struct sb_catalog **out, const char *path, char *err)
 {
 	struct sb_catalog	*c = NULL;
@@ -266,7 +266,7 @@ sb_catalog_close(struct sb_catalog **c)
 }
 
 /* The schema version of the open catalog (PRAGMA user_version). */
-int
+enum sb_err
 sb_catalog_version(struct sb_catalog *c, int *version)
 {
 	return read_version(c, version);

@@ -51,7 +51,7 @@ static void	reports_flush(struct sb_engine *);
  * before the first operation that touches it, and catalog-only work goes
  * on meanwhile.
  */
-static int
+static enum sb_err
 engine_store_open(struct sb_engine *e, char *err)
 {
 	struct sb_store_marker	m;
@@ -222,7 +222,7 @@ reports_flush(struct sb_engine *e)
  * *count (may be NULL) gets the records repaired. Errors are logged and
  * returned; the caller decides whether they matter.
  */
-static int
+static enum sb_err
 repair_locked(struct sb_engine *e, int *count)
 {
 	int	rc, rc2, n = 0, m = 0;
@@ -438,7 +438,7 @@ backup_prepare(struct sb_engine *e, const char *id, struct sb_temp *t)
  * Any failure after the pending record turns it failed and is reported.
  * out (may be NULL) gets the final record.
  */
-static int
+static enum sb_err
 create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
     const char *const *tags, size_t ntags, struct sb_backup *out)
 {
@@ -516,7 +516,7 @@ out:
 	return rc;
 }
 
-static int
+static enum sb_err
 check_args(struct sb_engine *e, enum sb_type type, const char *desc,
     const char *const *tags, size_t ntags)
 {
@@ -547,7 +547,7 @@ check_args(struct sb_engine *e, enum sb_type type, const char *desc,
  * backup that passes cannot fail for its metadata after the upload has
  * begun. SB_ERR_INVAL with the store's message (sizes, limit) if not.
  */
-static int
+static enum sb_err
 check_meta_fits(struct sb_engine *e, enum sb_type type, const char *desc,
     const char *const *tags, size_t ntags)
 {

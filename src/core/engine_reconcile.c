@@ -29,7 +29,7 @@ sb_prune_result_clear(struct sb_prune_result *p)
  * A time mark kept in the catalog's settings (decimal ms) into *ms: 0 when
  * it was never set. SB_OK or the catalog's error.
  */
-static int
+static enum sb_err
 mark_get(struct sb_engine *e, const char *key, int64_t *ms)
 {
 	char	buf[32];
@@ -48,7 +48,7 @@ mark_get(struct sb_engine *e, const char *key, int64_t *ms)
 	return SB_OK;
 }
 
-static int
+static enum sb_err
 mark_set(struct sb_engine *e, const char *key, int64_t ms, int64_t now)
 {
 	char	buf[32];
@@ -65,7 +65,7 @@ mark_set(struct sb_engine *e, const char *key, int64_t ms, int64_t now)
  * Every record, automatic first, into out: retention decides on the
  * automatic ones, and looks at all of them for dates in the future.
  */
-static int
+static enum sb_err
 prune_list(struct sb_engine *e, struct sb_backup_list *out)
 {
 	struct sb_backup_list	man;
@@ -94,7 +94,7 @@ out:
  * clock went back), is accepted. *mark gets that time; stored and logged
  * unless dry_run.
  */
-static int
+static enum sb_err
 clock_confirm(struct sb_engine *e, const struct sb_backup_list *l,
     int dry_run, int64_t now, struct sb_retention_policy *pol)
 {
@@ -209,7 +209,7 @@ out:
  * Tags from the JSON array in s into b. A value that is not an array of
  * valid tags is ignored (metadata comes from outside: the store).
  */
-static int
+static enum sb_err
 tags_parse(struct sb_backup *b, const char *s)
 {
 	int	rc;
@@ -222,7 +222,7 @@ tags_parse(struct sb_backup *b, const char *s)
 
 /* Fill a record from one stored object, as far as its name and metadata
  * tell. Returns SB_ERR_INVAL for an object that is not a backup. */
-static int
+static enum sb_err
 from_object(const struct sb_object *o, struct sb_backup *b)
 {
 	const char	*v;

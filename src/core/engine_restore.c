@@ -196,7 +196,7 @@ out:
  * the safety snapshot (the source's size) in the work directory; both in
  * one sum when they share a file system.
  */
-static int
+static enum sb_err
 restore_space(struct sb_engine *e, const struct sb_backup *b)
 {
 	struct stat	a, w;
@@ -273,7 +273,7 @@ safety_keep_local(struct sb_engine *e, const char *tmp, const char *name,
  * left, and the live database is untouched (the caller aborts txn).
  * out gets the record (the caller clears it); meta its object metadata.
  */
-static int
+static enum sb_err
 safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
     const char *restored_id, struct sb_backup *out, struct sb_meta *meta,
     char local[PATH_MAX])

@@ -35,7 +35,7 @@ void	sb_logkv(enum sb_level, const char *event, const char *const *kv,
 struct sb_reporter;
 
 /* webhook may be NULL (log only). *out freed with sb_reporter_free. */
-int	sb_reporter_new(struct sb_reporter **out, const char *webhook,
+enum sb_err	sb_reporter_new(struct sb_reporter **out, const char *webhook,
 	    unsigned timeout_s);
 void	sb_reporter_free(struct sb_reporter **);
 

@@ -141,7 +141,7 @@ sb_snapshot_pragma(sqlite3 *db, const char *sql, char *buf, size_t len,
  * the header marks the file as WAL mode (bytes 18-19 == 2).
  * Returns SB_ERR_CORRUPT, SB_ERR_IO or SB_OK.
  */
-int
+enum sb_err
 sb_snapshot_header(const char *path, int *wal, char *err)
 {
 	unsigned char	 h[100];
@@ -224,7 +224,7 @@ out:
  * on an open connection: SB_OK only if it returns the single row "ok".
  * Otherwise SB_ERR_CORRUPT with its first complaint in err.
  */
-static int
+static enum sb_err
 integrity(sqlite3 *db, const char *path, char *err)
 {
 	sqlite3_stmt		*st = NULL;
@@ -635,7 +635,7 @@ fsync_thread(void *arg)
  * from the hasher h if it has one we can trust (see above), otherwise by
  * reading the file, while the flush to disk goes on.
  */
-static int
+static enum sb_err
 seal(const char *dst, struct hasher *h, char sha[SB_SHA256_HEX + 1],
     int64_t *size, char *err)
 {
@@ -723,7 +723,7 @@ take_close(sqlite3 **ddb, const char *dst, char *err)
 	return SB_OK;
 }
 
-int
+enum sb_err
 sb_snapshot_take(const char *src, const char *dst, char *err)
 {
 	return sb_snapshot_take_hashed(src, dst, NULL, NULL, err);
@@ -741,7 +741,7 @@ sb_snapshot_take(const char *src, const char *dst, char *err)
  * hasher). On failure dst is removed. err (SB_ERRMSG_MAX, may be NULL)
  * says why.
  */
-int
+enum sb_err
 sb_snapshot_take_hashed(const char *src, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
@@ -816,7 +816,7 @@ out:
  * PRAGMA integrity_check on a read-only connection, which must answer the
  * single row "ok". SB_ERR_IO if the file cannot be read at all.
  */
-int
+enum sb_err
 sb_snapshot_check(const char *path, char *err)
 {
 	sqlite3	*db = NULL;

@@ -82,7 +82,7 @@ sb_snapshot_restore_abort(struct sb_restore_txn **tp)
  * (https://sqlite.org/lockingv3.html), so readers wait too. Busy is
  * retried for about a minute (SB_ERR_BUSY after that).
  */
-int
+enum sb_err
 sb_snapshot_restore_begin(const char *from, const char *live,
     struct sb_restore_txn **out, char *err)
 {
@@ -226,7 +226,7 @@ copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
  * on it (https://sqlite.org/howtocorrupt.html, section 2.2). The copy is
  * hashed as it is written, then fsynced with its directory.
  */
-static int
+static enum sb_err
 copy_locked_file(struct sb_restore_txn *t, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
@@ -298,7 +298,7 @@ out:
  * Rollback-journal mode: the EXCLUSIVE lock keeps every other connection
  * out, so the file is copied through the lock holder (copy_locked_file).
  */
-int
+enum sb_err
 sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
@@ -321,7 +321,7 @@ sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
  * backup's schema (sqlite_schema) is in live's, which also proves live's
  * first B-tree readable. SB_ERR_CORRUPT if not.
  */
-static int
+static enum sb_err
 same_as_backup(struct sb_restore_txn *t, char *err)
 {
 	sqlite3_stmt	*a = NULL, *q = NULL;
@@ -387,7 +387,7 @@ out:
  * committed: a failure after that point is reported with live already
  * replaced. *tp is freed and NULL on return, whatever happened.
  */
-int
+enum sb_err
 sb_snapshot_restore_finish(struct sb_restore_txn **tp, int *replaced,
     char *err)
 {
@@ -443,7 +443,7 @@ out:
  * Copy the database file from INTO the live database live, in place
  * (see snapshot.h): begin, then finish, with nothing in between.
  */
-int
+enum sb_err
 sb_snapshot_restore(const char *from, const char *live, int *replaced,
     char *err)
 {

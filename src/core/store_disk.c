@@ -102,7 +102,7 @@ disk_err(struct disk_store *d, int code, const char *fmt, ...)
 }
 
 /* "<dir>/<name><suffix>" into buf; SB_ERR_INVAL if it does not fit. */
-static int
+static enum sb_err
 mkpath(char *buf, size_t len, const char *dir, const char *name,
     const char *suffix)
 {
@@ -112,8 +112,8 @@ mkpath(char *buf, size_t len, const char *dir, const char *name,
 	return (n < 0 || (size_t)n >= len) ? SB_ERR_INVAL : SB_OK;
 }
 
-/* write(2) all of buf, retrying short writes. 0 or -1 with errno. */
-static int
+/* write(2) all of buf, retrying short writes. SB_ERR_IO with errno. */
+static enum sb_err
 write_all(int fd, const void *buf, size_t len)
 {
 	const char	*p = buf;
@@ -123,34 +123,35 @@ write_all(int fd, const void *buf, size_t len)
 		if ((n = write(fd, p, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			return SB_ERR_IO;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
-	return 0;
+	return SB_OK;
 }
 
-/* 0 if path is a directory (followed if a link), else -1 with errno set. */
-static int
-is_dir(const char *path)
+/* SB_OK if path is a directory (followed if a link), else SB_ERR_IO with
+ * errno set. */
+static enum sb_err
+check_dir(const char *path)
 {
 	struct stat	st;
 
 	if (stat(path, &st) == -1)
-		return -1;
+		return SB_ERR_IO;
 	if (!S_ISDIR(st.st_mode)) {
 		errno = ENOTDIR;
-		return -1;
+		return SB_ERR_IO;
 	}
-	return 0;
+	return SB_OK;
 }
 
 /*
  * Make path a directory (mode 0700) if it is not one, creating missing
- * parents like mkdir -p. Returns 0, or -1 with errno set.
+ * parents like mkdir -p. SB_OK, or SB_ERR_IO with errno set.
  */
-static int
+static enum sb_err
 mkdir_p(const char *path)
 {
 	char	buf[PATH_MAX];
@@ -159,7 +160,7 @@ mkdir_p(const char *path)
 	len = strlen(path);
 	if (len >= sizeof(buf)) {
 		errno = ENAMETOOLONG;
-		return -1;
+		return SB_ERR_IO;
 	}
 	memcpy(buf, path, len + 1);
 	for (i = 1; i <= len; i++) {
@@ -167,10 +168,10 @@ mkdir_p(const char *path)
 			continue;
 		buf[i] = '\0';
 		if (mkdir(buf, 0700) == -1 && errno != EEXIST)
-			return -1;
+			return SB_ERR_IO;
 		buf[i] = path[i];
 	}
-	return is_dir(path);
+	return check_dir(path);
 }
 
 /*
@@ -207,15 +208,15 @@ staging_sweep(const char *staging)
 
 /*
  * Make <root>/.staging if it is missing, never root itself (mkdir(2),
- * not mkdir -p): a root that is gone stays gone. Returns 0, or -1 with
- * errno set (ENOENT when root does not exist).
+ * not mkdir -p): a root that is gone stays gone. SB_OK, or SB_ERR_IO
+ * with errno set (ENOENT when root does not exist).
  */
-static int
+static enum sb_err
 staging_ensure(struct disk_store *d)
 {
 	if (mkdir(d->staging, 0700) == -1 && errno != EEXIST)
-		return -1;
-	return is_dir(d->staging);
+		return SB_ERR_IO;
+	return check_dir(d->staging);
 }
 
 /*
@@ -231,7 +232,7 @@ staging_temp(struct disk_store *d, struct sb_temp *t, const char *op,
 	char	msg[SB_ERRMSG_MAX];
 	int	fd;
 
-	if (staging_ensure(d) == -1) {
+	if (staging_ensure(d) != SB_OK) {
 		disk_err(d, SB_ERR_STORAGE, "write %s: %s: %s", name,
 		    d->staging, strerror(errno));
 		return -1;
@@ -252,7 +253,7 @@ staging_temp(struct disk_store *d, struct sb_temp *t, const char *op,
  * required to exist yet: sb_store_identify() reads the marker next and
  * says clearly what is missing. *out is the caller's (sb_store_free).
  */
-int
+enum sb_err
 sb_store_disk_open(struct sb_store **out, const char *root, char *err)
 {
 	struct disk_store	*d = NULL;
@@ -324,17 +325,17 @@ disk_create(struct sb_store *s)
 {
 	struct disk_store	*d = (struct disk_store *)s;
 
-	if (mkdir_p(d->root) == -1)
+	if (mkdir_p(d->root) != SB_OK)
 		return disk_err(d, SB_ERR_STORAGE, "create: %s",
 		    strerror(errno));
-	if (mkdir_p(d->staging) == -1)
+	if (mkdir_p(d->staging) != SB_OK)
 		return disk_err(d, SB_ERR_STORAGE, "create %s: %s", STAGING,
 		    strerror(errno));
 	return SB_OK;
 }
 
 /* Common check: the generic layer has checked UTF-8 and length. */
-static int
+static enum sb_err
 disk_check_name(struct disk_store *d, const char *op, const char *name)
 {
 	if (sb_is_disk_name(name))
@@ -373,7 +374,7 @@ disk_meta_check(struct sb_store *s, const struct sb_meta *m)
  * rename. The directory fsync is left to the caller, which renames the
  * data next and syncs once for both.
  */
-static int
+static enum sb_err
 meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 {
 	struct sb_temp	 t = { "", -1 };
@@ -391,7 +392,7 @@ meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 	}
 	if ((fd = staging_temp(d, &t, "meta", name)) == -1)
 		goto out;
-	if (write_all(fd, txt, strlen(txt)) == -1 || fsync(fd) == -1) {
+	if (write_all(fd, txt, strlen(txt)) != SB_OK || fsync(fd) == -1) {
 		disk_err(d, rc, "write %s%s: %s", name, META_SUFFIX,
 		    strerror(errno));
 		goto out;
@@ -424,7 +425,7 @@ out:
  * older object still owns it. errno-style code in *eno for the caller
  * (EXDEV tells put_file to copy instead). tmp is not removed here.
  */
-static int
+static enum sb_err
 disk_commit(struct disk_store *d, const char *name, const char *tmp,
     const struct sb_meta *m, int *eno)
 {
@@ -488,7 +489,7 @@ disk_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
 			    name);
 			goto out;
 		}
-		if (write_all(fd, buf, (size_t)n) == -1) {
+		if (write_all(fd, buf, (size_t)n) != SB_OK) {
 			disk_err(d, rc, "write %s: %s", name, strerror(errno));
 			goto out;
 		}
@@ -638,7 +639,7 @@ out:
  * Fill o (zeroed) with name, size, mtime and metadata of the regular file
  * <root>/<name> described by st. o's strings are the caller's.
  */
-static int
+static enum sb_err
 fill_object(struct disk_store *d, const char *name, const struct stat *st,
     struct sb_object *o)
 {
@@ -819,7 +820,7 @@ disk_put_new(struct sb_store *s, const char *name, const void *buf,
 	rc = SB_ERR_STORAGE;
 	if ((fd = staging_temp(d, &t, "put", name)) == -1)
 		goto out;
-	if (write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
+	if (write_all(fd, buf, len) != SB_OK || fsync(fd) == -1) {
 		disk_err(d, rc, "write %s: %s", name, strerror(errno));
 		goto out;
 	}

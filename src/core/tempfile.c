@@ -101,7 +101,7 @@ sb_temp_parse(const char *name, size_t *baselen, char *op, char *id)
 	return 1;
 }
 
-int
+enum sb_err
 sb_temp_reserve(struct sb_temp *t, const char *dir, const char *op,
     const char *id, char *err)
 {
@@ -284,7 +284,7 @@ sb_temp_sweep(const char *dir, int *files, int64_t *bytes)
 	closedir(d);
 }
 
-int
+enum sb_err
 sb_temp_space(const char *dir, int64_t need, char *err)
 {
 	struct statvfs	vfs;

@@ -34,7 +34,7 @@ struct sb_temp {
  * file itself is not created: the caller creates it with O_EXCL. Returns
  * SB_ERR_IO (err says why) or SB_ERR_INVAL; t->fd is -1 on failure.
  */
-int	sb_temp_reserve(struct sb_temp *t, const char *dir, const char *op,
+enum sb_err	sb_temp_reserve(struct sb_temp *t, const char *dir, const char *op,
 	    const char *id, char *err);
 
 /* Remove the temp file, its side files and its companion; unlock. */
@@ -61,6 +61,6 @@ void	sb_temp_sweep(const char *dir, int *files, int64_t *bytes);
  * SB_ERR_IO with "not enough free space in <dir>: <need> bytes needed,
  * <free> free" (or why dir cannot be examined) in err.
  */
-int	sb_temp_space(const char *dir, int64_t need, char *err);
+enum sb_err	sb_temp_space(const char *dir, int64_t need, char *err);
 
 #endif /* SB_TEMPFILE_H */

@@ -76,7 +76,7 @@ sb_type_str(enum sb_type t)
 	return (unsigned)t < SB_TYPE__MAX ? typestr[t] : "unknown";
 }
 
-int
+enum sb_err
 sb_type_parse(const char *s, enum sb_type *out)
 {
 	for (int i = 0; i < SB_TYPE__MAX; i++)
@@ -93,7 +93,7 @@ sb_status_str(enum sb_status s)
 	return (unsigned)s < SB_STATUS__MAX ? statusstr[s] : "unknown";
 }
 
-int
+enum sb_err
 sb_status_parse(const char *s, enum sb_status *out)
 {
 	for (int i = 0; i < SB_STATUS__MAX; i++)
@@ -122,7 +122,7 @@ sb_backup_clear(struct sb_backup *b)
 }
 
 /* Set tags to a copy of the n strings in tags. */
-int
+enum sb_err
 sb_backup_set_tags(struct sb_backup *b, const char *const *tags, size_t n)
 {
 	char	**v = NULL;
@@ -148,7 +148,7 @@ sb_backup_set_tags(struct sb_backup *b, const char *const *tags, size_t n)
 }
 
 /* Deep copy; dst must be cleared (or zeroed) first. */
-int
+enum sb_err
 sb_backup_copy(struct sb_backup *dst, const struct sb_backup *src)
 {
 	*dst = *src;
@@ -278,7 +278,7 @@ sb_fsync_dir(const char *path)
 }
 
 /* "2026-11-26T04:30:00.123Z" (24 bytes + NUL). */
-int
+enum sb_err
 sb_time_format(int64_t ms, char *buf, size_t len)
 {
 	struct tm	tm;
@@ -298,26 +298,26 @@ sb_time_format(int64_t ms, char *buf, size_t len)
 	return (n < 0 || (size_t)n >= len) ? SB_ERR_INVAL : SB_OK;
 }
 
-static int
+static enum sb_err
 digits(const char **p, int n, int *out)
 {
 	int	v = 0;
 
 	for (int i = 0; i < n; i++) {
 		if (!isdigit((unsigned char)**p))
-			return -1;
+			return SB_ERR_INVAL;
 		v = v * 10 + (**p - '0');
 		(*p)++;
 	}
 	*out = v;
-	return 0;
+	return SB_OK;
 }
 
 /*
  * Parse "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.fff]]" with "Z" or "+HH:MM" /
  * "-HH:MM", strictly: every field range-checked, nothing trailing.
  */
-int
+enum sb_err
 sb_time_parse(const char *s, int64_t *ms)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
@@ -394,7 +394,7 @@ sb_time_parse(const char *s, int64_t *ms)
 /* --- uuid --------------------------------------------------------------- */
 
 /* RFC 4122 version 4 from OpenSSL's CSPRNG. */
-int
+enum sb_err
 sb_uuid_new(char out[SB_UUID_LEN + 1])
 {
 	unsigned char	r[16];
@@ -567,7 +567,7 @@ sb_service_default(const char *source_path)
  * sensitive, file systems may not be. Returns SB_OK, or SB_ERR_INVAL with
  * the reason in *why (a static string).
  */
-int
+enum sb_err
 sb_prefix_normalise(const char *in, char *out, size_t len, const char **why)
 {
 	size_t	i, n, seg = 0;
@@ -625,7 +625,7 @@ sb_prefix_normalise(const char *in, char *out, size_t len, const char **why)
 }
 
 /* Decimal integer in [min, max], nothing else (no sign games, no spaces). */
-int
+enum sb_err
 sb_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	char		*end;
@@ -643,7 +643,7 @@ sb_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 }
 
 /* "8388608", "64k", "8M", "1G" (binary units), at most max. */
-int
+enum sb_err
 sb_parse_size(const char *s, uint64_t max, uint64_t *out)
 {
 	char			*end;
@@ -752,7 +752,7 @@ sb_seterr(char *buf, const char *fmt, ...)
 
 /* --- names -------------------------------------------------------------- */
 
-int
+enum sb_err
 sb_name_format(enum sb_type type, int64_t created, const char *id,
     char *buf, size_t len)
 {
@@ -772,7 +772,7 @@ sb_name_format(enum sb_type type, int64_t created, const char *id,
 }
 
 /* Inverse of sb_name_format; SB_ERR_INVAL for anything else. */
-int
+enum sb_err
 sb_name_parse(const char *name, enum sb_type *type, int64_t *created,
     char id[SB_UUID_LEN + 1])
 {
@@ -819,7 +819,7 @@ sb_name_parse(const char *name, enum sb_type *type, int64_t *created,
 
 /* --- hashing ------------------------------------------------------------ */
 
-int
+enum sb_err
 sb_sha256_file(const char *path, char hex[SB_SHA256_HEX + 1], int64_t *size,
     char *err)
 {
