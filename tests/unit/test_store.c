@@ -655,6 +655,15 @@ test_bad_names(void **state)
 			fail_msg("del accepted bad name #%zu", i);
 	}
 	assert_false(sb_is_disk_name(NULL));
+	/* The rule both backends share: 1..max bytes, UTF-8, no controls. */
+	assert_false(sb_is_store_name(NULL, 10));
+	assert_false(sb_is_store_name("", 10));
+	assert_true(sb_is_store_name("0123456789", 10));
+	assert_false(sb_is_store_name("0123456789a", 10));
+	assert_false(sb_is_store_name("a\tb", 10));
+	assert_false(sb_is_store_name("a\x7f", 10));
+	assert_false(sb_is_store_name("\xff", 10));
+	assert_true(sb_is_store_name(".a/b\\c", 10));
 	/* SB_NAME_MAX bytes is the limit, not one less; one more is refused
 	 * (the disk store adds ".meta" within the system's 255). */
 	long256[SB_NAME_MAX] = '\0';
