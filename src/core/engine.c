@@ -12,6 +12,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -217,8 +218,101 @@ reports_flush(struct sb_engine *e)
 }
 
 /*
+ * Safety snapshots that a restore kept in temp_dir under their object
+ * names (a remote store's: safety_locked) and that never reached the
+ * store: the restore was killed after recording one, or its upload
+ * failed. Lock held, at every lock_take, so each is retried until it is
+ * stored.
+ * - Record completed: upload the file (then remove it); if the store
+ *   already holds the object, same size and sha256, just remove it.
+ * - Record not completed: its restore never reached the copy (the record
+ *   completes before the copy starts), so the live database still is, or
+ *   was taken again as, what the file holds: remove it.
+ * - No record, or another location: not ours; left alone.
+ */
+static void
+safety_resume_one(struct sb_engine *e, const struct sb_backup *b,
+    const char *path)
+{
+	struct sb_object	o;
+	struct sb_meta		m;
+	const char		*sha;
+	int			rc;
+
+	memset(&o, 0, sizeof(o));
+	memset(&m, 0, sizeof(m));
+	if (b->status != SB_STATUS_COMPLETED) {
+		if (unlink(path) == 0)
+			sb_logkv(SB_LOG_WARN, "temp.removed", (const char *[]){
+			    "path", path, "backup_id", b->id, NULL },
+			    "removed the snapshot of a safety backup that "
+			    "never completed");
+		return;
+	}
+	rc = sb_store_head(e->store, b->location, &o);
+	if (rc == SB_OK) {
+		sha = sb_meta_get(&o.meta, "sha256");
+		if (o.size == b->size && sha != NULL &&
+		    strcmp(sha, b->sha256) == 0 && unlink(path) == 0)
+			sb_logkv(SB_LOG_INFO, "safety.uploaded",
+			    (const char *[]){ "backup_id", b->id, NULL },
+			    "safety backup already in the store; its local "
+			    "copy removed");
+		goto out;
+	}
+	if (rc != SB_ERR_NOTFOUND ||
+	    (rc = sb_engine_meta_build(b, &m)) != SB_OK ||
+	    (rc = sb_store_put_file(e->store, b->location, path, &m)) !=
+	    SB_OK) {
+		sb_logkv(SB_LOG_ERROR, "safety.upload_failed", (const char *[]){
+		    "backup_id", b->id, "path", path, NULL }, "safety backup "
+		    "still not in the %s store (%s); kept at %s, tried again "
+		    "at the next operation", e->store->ops->kind,
+		    sb_store_errmsg(e->store), path);
+		goto out;
+	}
+	(void)unlink(path);
+	sb_logkv(SB_LOG_WARN, "safety.uploaded", (const char *[]){
+	    "backup_id", b->id, NULL }, "safety backup uploaded from its "
+	    "local copy, left by an earlier restore");
+out:
+	sb_object_clear(&o);
+	sb_meta_clear(&m);
+}
+
+static void
+safety_resume(struct sb_engine *e)
+{
+	struct sb_backup	 b;
+	struct dirent		*de;
+	struct stat		 st;
+	enum sb_type		 type;
+	int64_t			 created;
+	char			 id[SB_UUID_LEN + 1], path[PATH_MAX];
+	DIR			*d;
+
+	if (e->store == NULL || sb_store_staging_dir(e->store) != NULL ||
+	    (d = opendir(e->cfg->temp_dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (sb_name_parse(de->d_name, &type, &created, id) != SB_OK ||
+		    snprintf(path, sizeof(path), "%s/%s", e->cfg->temp_dir,
+		    de->d_name) >= (int)sizeof(path) ||
+		    lstat(path, &st) == -1 || !S_ISREG(st.st_mode))
+			continue;
+		memset(&b, 0, sizeof(b));
+		if (sb_catalog_get(e->cat, id, &b) == SB_OK &&
+		    b.location != NULL && strcmp(b.location, de->d_name) == 0)
+			safety_resume_one(e, &b, path);
+		sb_backup_clear(&b);
+	}
+	closedir(d);
+}
+
+/*
  * Crash repair, lock held: records a dead process left pending become
- * failed, and temp files whose owner is gone are removed (tempfile.h).
+ * failed, temp files whose owner is gone are removed (tempfile.h), and
+ * safety snapshots kept locally go up to the store (safety_resume).
  * *count (may be NULL) gets the records repaired. Errors are logged and
  * returned; the caller decides whether they matter.
  */
@@ -241,6 +335,7 @@ repair_locked(struct sb_engine *e, int *count)
 		sb_log(SB_LOG_WARN, "catalog.repaired",
 		    "%d interrupted restore(s) marked failed", m);
 	sb_temp_sweep(e->cfg->temp_dir, NULL, NULL);
+	safety_resume(e);
 	if (e->store != NULL && sb_store_staging_dir(e->store) != NULL)
 		sb_temp_sweep(sb_store_staging_dir(e->store), NULL, NULL);
 	if (count != NULL)

@@ -52,6 +52,7 @@ sha_thread(void *arg)
 struct verify_job {
 	const struct sb_backup	*b;
 	const char		*path;
+	const struct sha_job	*got;	/* hashed on download, or NULL */
 	int			 what;
 	int			 rc;
 	char			 err[SB_ERRMSG_MAX];
@@ -70,7 +71,9 @@ verify_thread(void *arg)
 	memset(&j, 0, sizeof(j));
 	j.path = v->path;
 	j.size = -1;
-	if (v->what & VERIFY_SHA) {
+	if ((v->what & VERIFY_SHA) && v->got != NULL && v->got->rc == SB_OK)
+		j = *v->got;	/* hashed while it was downloaded */
+	else if (v->what & VERIFY_SHA) {
 		if (v->what & VERIFY_INTEGRITY)
 			threaded = pthread_create(&thr, NULL, sha_thread,
 			    &j) == 0;
@@ -107,17 +110,21 @@ verify_thread(void *arg)
  * is not WAL-marked (a read-only open of such a file would make -wal and
  * -shm files in the store). Otherwise it is downloaded into a new temp
  * file of temp_dir, reserved in t for operation op (a name no other run
- * shares). path (PATH_MAX) gets the file. The caller releases t (also on
- * failure).
+ * shares), hashed as it arrives: got then holds its sha256 and size
+ * (got->rc SB_OK), so the checks need not read it again; otherwise got->rc
+ * is SB_ERR_NOTFOUND. path (PATH_MAX) gets the file. The caller releases
+ * t (also on failure).
  */
 static int
 fetch_local(struct sb_engine *e, const struct sb_backup *b,
-    struct sb_temp *t, const char *op, char path[PATH_MAX])
+    struct sb_temp *t, const char *op, char path[PATH_MAX],
+    struct sha_job *got)
 {
 	char		 msg[SB_ERRMSG_MAX];
 	int		 rc, wal = 1;
 
 	path[0] = '\0';
+	got->rc = SB_ERR_NOTFOUND;
 	if (b->status != SB_STATUS_COMPLETED)
 		return fail(e, SB_ERR_INVAL, "backup %s is %s, not completed",
 		    b->id, sb_status_str(b->status));
@@ -140,13 +147,15 @@ fetch_local(struct sb_engine *e, const struct sb_backup *b,
 	    SB_OK)
 		return fail(e, rc, "download of backup %s: %s", b->id, msg);
 	sb_strlcpy(path, t->path, PATH_MAX);
-	if ((rc = sb_store_get_file(e->store, b->location, path)) != SB_OK) {
+	if ((rc = sb_store_get_file_sha(e->store, b->location, path, got->sha,
+	    &got->size)) != SB_OK) {
 		if (rc == SB_ERR_NOTFOUND)
 			return fail(e, SB_ERR_CORRUPT, "backup %s: object %s "
 			    "is missing from the store", b->id, b->location);
 		return fail(e, rc, "download of %s: %s", b->location,
 		    sb_store_errmsg(e->store));
 	}
+	got->rc = SB_OK;
 	return SB_OK;
 }
 
@@ -156,13 +165,15 @@ fetch_verified(struct sb_engine *e, const struct sb_backup *b,
     struct sb_temp *t, const char *op, char path[PATH_MAX])
 {
 	struct verify_job	v;
+	struct sha_job		got;
 	int			rc;
 
-	if ((rc = fetch_local(e, b, t, op, path)) != SB_OK)
+	if ((rc = fetch_local(e, b, t, op, path, &got)) != SB_OK)
 		return rc;
 	memset(&v, 0, sizeof(v));
 	v.b = b;
 	v.path = path;
+	v.got = &got;
 	v.what = VERIFY_SHA | VERIFY_INTEGRITY;
 	(void)verify_thread(&v);
 	if (v.rc != SB_OK)
@@ -348,7 +359,8 @@ out:
  * After the copy, a remote store's safety snapshot goes up from its local
  * copy (safety_locked). Stored: the local copy is removed. Not stored:
  * the local copy stays where it is (the only copy of the pre-restore
- * state: never removed by us), the failure is logged and reported
+ * state: removed only once stored, see safety_resume), the failure is
+ * logged and reported
  * (safety.upload_failed), and the message for the restore's record is
  * left in warn. The restore itself has succeeded either way.
  */
@@ -372,8 +384,8 @@ safety_upload(struct sb_engine *e, const struct sb_backup *s,
 	sb_strlcpy(msg, sb_store_errmsg(e->store), sizeof(msg));
 	sb_seterr(warn, "the restore succeeded but its safety backup %s "
 	    "could not be uploaded to the %s store (%s); the pre-restore "
-	    "database is kept at %s: copy it somewhere safe before anything "
-	    "else", s->id, e->store->ops->kind, msg, local);
+	    "database is kept at %s, and the next backup operation uploads "
+	    "it", s->id, e->store->ops->kind, msg, local);
 	sb_log(SB_LOG_ERROR, "safety.upload_failed", "%s", warn);
 	sb_engine_report(e, "safety.upload_failed", rc, s->id, warn);
 }
@@ -387,6 +399,7 @@ struct restore_run {
 	struct sb_restore_txn	*txn;		/* the live database's lock */
 	struct sb_temp		 t;		/* a downloaded copy */
 	struct verify_job	 vj;		/* the checks of the backup */
+	struct sha_job		 got;		/* hashed on download */
 	char			 from[PATH_MAX]; /* the backup as a file */
 	char			 local[PATH_MAX]; /* safety copy to upload */
 	char			 warn[SB_ERRMSG_MAX]; /* succeeded, but... */
@@ -427,9 +440,11 @@ restore_prepare(struct sb_engine *e, struct restore_run *x)
 
 	x->vj.b = &x->b;
 	x->vj.path = x->from;
+	x->vj.got = &x->got;
 	x->vj.what = VERIFY_SHA;
 	if ((rc = restore_space(e, &x->b)) != SB_OK ||
-	    (rc = fetch_local(e, &x->b, &x->t, "restore", x->from)) != SB_OK)
+	    (rc = fetch_local(e, &x->b, &x->t, "restore", x->from,
+	    &x->got)) != SB_OK)
 		return rc;
 	(void)verify_thread(&x->vj);
 	if ((rc = x->vj.rc) != SB_OK)

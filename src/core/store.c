@@ -13,11 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "config.h"
 #include "store.h"
@@ -497,10 +500,91 @@ sb_store_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 	return s->ops->get(s, full_name(s, name, fn), wr, arg);
 }
 
-/* A writer into a file descriptor, for sb_store_get_file. */
+/*
+ * The sha256 of a file being downloaded into, computed as it grows: a
+ * thread reads back (pread, from the page cache) what the download has
+ * marked written, so the object is hashed once, while it arrives, in
+ * order even when the store writes its ranges out of order. It waits for
+ * HASH_STEP new bytes (or the end) before it reads.
+ */
+#define HASH_STEP	(1024 * 1024)
+
+struct get_hash {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 fd;
+	uint64_t	 avail;		/* [0, avail) written */
+	int		 end;		/* the download is over */
+	uint64_t	 hashed;
+	EVP_MD_CTX	*ctx;
+	unsigned char	*buf;
+	int		 eno;		/* errno of a failed pread */
+};
+
+static void
+hash_mark(void *arg, uint64_t done)
+{
+	struct get_hash	*h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	if (done > h->avail) {
+		h->avail = done;
+		if (h->avail - h->hashed >= HASH_STEP)
+			pthread_cond_signal(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void
+hash_end(struct get_hash *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->end = 1;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void *
+hash_main(void *arg)
+{
+	struct get_hash	*h = arg;
+	uint64_t	 avail;
+	size_t		 want;
+	ssize_t		 n;
+	int		 end;
+
+	for (;;) {
+		pthread_mutex_lock(&h->mu);
+		while (!h->end && h->avail - h->hashed < HASH_STEP)
+			pthread_cond_wait(&h->cv, &h->mu);
+		avail = h->avail;
+		end = h->end;
+		pthread_mutex_unlock(&h->mu);
+		while (h->hashed < avail) {
+			want = avail - h->hashed < HASH_STEP ?
+			    (size_t)(avail - h->hashed) : HASH_STEP;
+			n = pread(h->fd, h->buf, want, (off_t)h->hashed);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				h->eno = n == 0 ? EIO : errno;
+				return NULL;
+			}
+			EVP_DigestUpdate(h->ctx, h->buf, (size_t)n);
+			h->hashed += (uint64_t)n;
+		}
+		if (end)
+			return NULL;
+	}
+}
+
+/* A writer into a file descriptor, for stores without get_fd. */
 struct fd_writer {
-	int	fd;
-	int	err;	/* errno of a failed write */
+	int		 fd;
+	int		 err;	/* errno of a failed write */
+	uint64_t	 off;
+	sb_mark_fn	 mark;
+	void		*markarg;
 };
 
 static int
@@ -519,7 +603,10 @@ fd_write(void *arg, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		w->off += (uint64_t)n;
 	}
+	if (w->mark != NULL)
+		w->mark(w->markarg, w->off);
 	return 0;
 }
 
@@ -548,9 +635,48 @@ sb_store_local_path(struct sb_store *s, const char *name, char *path,
 int
 sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 {
-	struct fd_writer	w = { -1, 0 };
+	return sb_store_get_file_sha(s, name, path, NULL, NULL);
+}
+
+/* Run the download of name into fd, marking progress into h (or none). */
+static int
+get_into(struct sb_store *s, const char *name, const char *path, int fd,
+    struct get_hash *h)
+{
+	struct fd_writer	w = { fd, 0, 0, NULL, NULL };
 	char			fn[SB_FULLNAME_MAX + 1];
 	int			rc;
+
+	if (h != NULL) {
+		w.mark = hash_mark;
+		w.markarg = h;
+	}
+	if (s->ops->get_fd != NULL)
+		return s->ops->get_fd(s, full_name(s, name, fn), fd, w.mark,
+		    w.markarg);
+	rc = s->ops->get(s, full_name(s, name, fn), fd_write, &w);
+	if (rc != SB_OK && w.err != 0) {
+		sb_seterr(s->err, "store get %s: write %s: %s", name, path,
+		    strerror(w.err));
+		rc = SB_ERR_IO;
+	}
+	return rc;
+}
+
+/*
+ * sb_store_get_file, and (sha not NULL) the sha256 and size of what was
+ * downloaded, hashed while it arrived: no second pass over the file.
+ */
+int
+sb_store_get_file_sha(struct sb_store *s, const char *name, const char *path,
+    char sha[SB_SHA256_HEX + 1], int64_t *size)
+{
+	struct get_hash	 h;
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0, i;
+	char		 err[SB_ERRMSG_MAX];
+	pthread_t	 thr;
+	int		 fd, rc, hashing = 0;
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
@@ -561,31 +687,70 @@ sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 		sb_seterr(s->err, "store get %s: no file", name);
 		return SB_ERR_INVAL;
 	}
-	w.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (w.fd == -1) {
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
 		sb_seterr(s->err, "store get %s: %s: %s", name, path,
 		    strerror(errno));
 		return SB_ERR_IO;
 	}
-	rc = s->ops->get(s, full_name(s, name, fn), fd_write, &w);
-	if (rc != SB_OK && w.err != 0) {
-		sb_seterr(s->err, "store get %s: write %s: %s", name, path,
-		    strerror(w.err));
-		rc = SB_ERR_IO;
+	memset(&h, 0, sizeof(h));
+	h.fd = fd;
+	if (sha != NULL) {
+		sha[0] = '\0';
+		pthread_mutex_init(&h.mu, NULL);
+		pthread_cond_init(&h.cv, NULL);
+		if ((h.buf = malloc(HASH_STEP)) == NULL ||
+		    (h.ctx = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestInit_ex(h.ctx, EVP_sha256(), NULL) != 1) {
+			sb_seterr(s->err, "store get %s: out of memory", name);
+			rc = SB_ERR_NOMEM;
+			goto out;
+		}
+		hashing = pthread_create(&thr, NULL, hash_main, &h) == 0;
 	}
-	if (rc == SB_OK && fsync(w.fd) == -1) {
+	rc = get_into(s, name, path, fd, hashing ? &h : NULL);
+	if (rc == SB_OK && fsync(fd) == -1) {
 		sb_seterr(s->err, "store get %s: fsync %s: %s", name, path,
 		    strerror(errno));
 		rc = SB_ERR_IO;
 	}
+	if (hashing) {
+		hash_end(&h);
+		pthread_join(thr, NULL);
+	}
+	if (rc == SB_OK && sha != NULL) {
+		/* No thread: hash the file now (one more pass). */
+		if (!hashing)
+			rc = sb_sha256_file(path, sha, size, err);
+		else if (h.eno != 0) {
+			sb_seterr(err, "read %s: %s", path, strerror(h.eno));
+			rc = SB_ERR_IO;
+		} else {
+			EVP_DigestFinal_ex(h.ctx, md, &mdlen);
+			for (i = 0; i < mdlen && 2 * i < SB_SHA256_HEX; i++)
+				snprintf(sha + 2 * i, 3, "%02x", md[i]);
+			if (size != NULL)
+				*size = (int64_t)h.hashed;
+		}
+		if (rc != SB_OK)
+			sb_seterr(s->err, "store get %s: hashing: %s", name,
+			    err);
+	}
+out:
 	/* close(2) can report a deferred write error (NFS): check it. */
-	if (close(w.fd) == -1 && rc == SB_OK) {
+	if (close(fd) == -1 && rc == SB_OK) {
 		sb_seterr(s->err, "store get %s: close %s: %s", name, path,
 		    strerror(errno));
 		rc = SB_ERR_IO;
 	}
 	if (rc != SB_OK)
 		(void)unlink(path);
+	if (sha != NULL) {
+		EVP_MD_CTX_free(h.ctx);
+		free(h.buf);
+		pthread_cond_destroy(&h.cv);
+		pthread_mutex_destroy(&h.mu);
+	}
 	return rc;
 }
 

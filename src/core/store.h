@@ -63,6 +63,13 @@ void	sb_object_list_clear(struct sb_object_list *);
 typedef ssize_t	(*sb_read_fn)(void *arg, void *buf, size_t len);
 typedef int	(*sb_write_fn)(void *arg, const void *buf, size_t len);
 
+/*
+ * Progress of a download into a file: the first done bytes of the file
+ * are all written (done only grows). Called from the thread that runs
+ * the download; it must be cheap.
+ */
+typedef void	(*sb_mark_fn)(void *arg, uint64_t done);
+
 /* A reader over a file descriptor (arg: struct sb_fd_reader *). */
 struct sb_fd_reader {
 	int	fd;
@@ -84,6 +91,10 @@ struct sb_store;
  *		caller removes path afterwards if it still exists. NULL means
  *		the generic put_stream path is used.
  * get		stream the whole object into dst; SB_ERR_NOTFOUND if absent.
+ * get_fd	optional: write the whole object into fd (a new, empty,
+ *		regular file, opened read-write) with pwrite, in any order
+ *		(parallel ranges), calling mark(arg, n) whenever the first n
+ *		bytes are all written. NULL: get is used.
  * head		size and metadata of one object; SB_ERR_NOTFOUND if absent.
  * list		every object whose name starts with prefix ("" = all), in
  *		name order, with size and metadata. A store that is not
@@ -112,6 +123,8 @@ struct sb_store_ops {
 			    const char *path, const struct sb_meta *);
 	int		(*get)(struct sb_store *, const char *name,
 			    sb_write_fn, void *arg);
+	int		(*get_fd)(struct sb_store *, const char *name, int fd,
+			    sb_mark_fn mark, void *arg);
 	int		(*head)(struct sb_store *, const char *name,
 			    struct sb_object *);
 	int		(*list)(struct sb_store *, const char *prefix,
@@ -175,7 +188,10 @@ enum sb_err	sb_store_put_file(struct sb_store *, const char *name,
 enum sb_err	sb_store_get(struct sb_store *, const char *name, sb_write_fn, void *);
 int	sb_store_get_file(struct sb_store *, const char *name,
 	    const char *path);
-enum sb_err	sb_store_head(struct sb_store *, const char *name, struct sb_object *);
+int	sb_store_get_file_sha(struct sb_store *, const char *name,
+	    const char *path, char sha[SB_SHA256_HEX + 1], int64_t *size);
+enum sb_err	sb_store_head(struct sb_store *, const char *name,
+	    struct sb_object *);
 enum sb_err	sb_store_list(struct sb_store *, const char *prefix,
 	    struct sb_object_list *);
 enum sb_err	sb_store_del(struct sb_store *, const char *name);

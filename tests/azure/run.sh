@@ -244,6 +244,14 @@ else
 	echo "# skip: restore on Azurite (no backup-cron built or no proxy)"
 fi
 
+# --- a large blob in parallel ranged GETs, hashed as it arrives -------------
+if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -n "${PX_PORT:-}" ]; then
+	echo "# a large blob in parallel ranged GETs, through faults"
+	. "$HERE/ranged.sh"
+else
+	echo "# skip: ranged GETs (no backup-cron built or no proxy)"
+fi
+
 # --- a store knows it is itself: missing container, prefixes -----------------
 if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -f "$HERE/identity.sh" ]; then
 	echo "# store identity on Azurite: a missing container, two prefixes"

@@ -349,6 +349,19 @@ test_roundtrip_stream(void **state)
 	assert_string_equal(hex, hex2);
 	assert_int_equal(size, (int64_t)total);
 
+	/* get_file_sha: hashed while it is written, the same sha256. */
+	snprintf(path, sizeof(path), "%s/hashed.db", f->tmp);
+	size = 0;
+	hex2[0] = '\0';
+	assert_int_equal(sb_store_get_file_sha(f->s, "big.db", path, hex2,
+	    &size), SB_OK);
+	assert_string_equal(hex, hex2);
+	assert_int_equal(size, (int64_t)total);
+	snprintf(path, sizeof(path), "%s/none-hashed.db", f->tmp);
+	assert_int_equal(sb_store_get_file_sha(f->s, "nope.db", path, hex2,
+	    &size), SB_ERR_NOTFOUND);
+	assert_false(exists(path));
+
 	/* get_file never overwrites: O_EXCL. */
 	snprintf(path, sizeof(path), "%s/restored.db", f->tmp);
 	assert_int_equal(sb_store_get_file(f->s, "big.db", path), SB_ERR_IO);
