@@ -47,12 +47,12 @@ struct sb_engine {
  * It and store_ready keep their short names: the fetch code moved between
  * the engine's files unchanged.
  */
-static inline int
-fail(struct sb_engine *e, int rc, const char *fmt, ...)
+static inline enum sb_err
+fail(struct sb_engine *e, enum sb_err rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static inline int
-fail(struct sb_engine *e, int rc, const char *fmt, ...)
+static inline enum sb_err
+fail(struct sb_engine *e, enum sb_err rc, const char *fmt, ...)
 {
 	va_list	ap;
 
@@ -63,7 +63,7 @@ fail(struct sb_engine *e, int rc, const char *fmt, ...)
 }
 
 /* SB_OK if the store is open and ours (sb_engine_store_ready). */
-static inline int
+static inline enum sb_err
 store_ready(struct sb_engine *e)
 {
 	return sb_engine_store_ready(e);

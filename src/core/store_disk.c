@@ -84,12 +84,14 @@ sb_is_disk_name(const char *name)
 }
 
 /* Set the store's message "store <root>: <what>" and return code. */
-static int
-disk_err(struct disk_store *d, int code, const char *fmt, ...)
+static enum sb_err
+disk_err(struct disk_store *d, enum sb_err code, const char *fmt,
+    ...)
     __attribute__((format(printf, 3, 4)));
 
-static int
-disk_err(struct disk_store *d, int code, const char *fmt, ...)
+static enum sb_err
+disk_err(struct disk_store *d, enum sb_err code, const char *fmt,
+    ...)
 {
 	char	msg[SB_ERRMSG_MAX];
 	va_list	ap;
