@@ -189,28 +189,35 @@ filter_query(struct sb_catalog *c, const char *head,
 	return SB_OK;
 }
 
-/* Step a SELECT of BACKUP_COLS, appending every row to out. */
+/*
+ * Step a SELECT of BACKUP_COLS, appending every row to out, then
+ * finalize it. On failure out is emptied.
+ */
 static enum sb_err
 collect(struct sb_catalog *c, sqlite3_stmt *st, struct sb_backup_list *out)
 {
 	struct sb_backup	b;
-	int			rc, ret;
+	int			rc = SQLITE_DONE, ret = SB_OK;
 
 	memset(&b, 0, sizeof(b));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((ret = sb_catalog_row_to_backup(c, st, &b)) != SB_OK) {
+	while (ret == SB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((ret = sb_catalog_row_to_backup(c, st, &b)) != SB_OK)
 			sb_backup_clear(&b);
-			return ret;
-		}
-		if ((ret = sb_backup_list_push(out, &b)) != SB_OK) {
+		else if ((ret = sb_backup_list_push(out, &b)) != SB_OK) {
 			sb_backup_clear(&b);
-			sb_seterr(c->errmsg, "list: out of memory");
-			return ret;
+			if (ret == SB_ERR_NOMEM)
+				sb_seterr(c->errmsg, "list: out of memory");
+			else
+				sb_seterr(c->errmsg, "list: more than %d "
+				    "backups", SB_LIST_ALL_MAX);
 		}
 	}
-	if (rc != SQLITE_DONE)
-		return sb_catalog_dberr(c, rc, "listing backups");
-	return SB_OK;
+	if (ret == SB_OK && rc != SQLITE_DONE)
+		ret = sb_catalog_dberr(c, rc, "listing backups");
+	sqlite3_finalize(st);
+	if (ret != SB_OK)
+		sb_backup_list_clear(out);
+	return ret;
 }
 
 /*
@@ -231,11 +238,7 @@ sb_catalog_list(struct sb_catalog *c, const struct sb_filter *f,
 	if ((ret = filter_query(c, "SELECT " BACKUP_COLS " FROM backups", f,
 	    1, &st)) != SB_OK)
 		return ret;
-	ret = collect(c, st, out);
-	sqlite3_finalize(st);
-	if (ret != SB_OK)
-		sb_backup_list_clear(out);
-	return ret;
+	return collect(c, st, out);
 }
 
 /*
@@ -257,14 +260,13 @@ sb_catalog_list_type(struct sb_catalog *c, enum sb_type type,
 	if ((ret = sb_catalog_prepare(c, "SELECT " BACKUP_COLS " FROM backups "
 	    "WHERE type = ?1 ORDER BY created_at DESC, id DESC", &st)) != SB_OK)
 		return ret;
-	if (sb_catalog_bind_text(st, 1, sb_type_str(type), 0) != SQLITE_OK)
-		ret = sb_catalog_dberr(c, sqlite3_errcode(c->db), "binding a type");
-	else
-		ret = collect(c, st, out);
-	sqlite3_finalize(st);
-	if (ret != SB_OK)
-		sb_backup_list_clear(out);
-	return ret;
+	if (sb_catalog_bind_text(st, 1, sb_type_str(type), 0) != SQLITE_OK) {
+		ret = sb_catalog_dberr(c, sqlite3_errcode(c->db),
+		    "binding a type");
+		sqlite3_finalize(st);
+		return ret;
+	}
+	return collect(c, st, out);
 }
 
 /* How many backups match f (limit and offset ignored); f may be NULL. */

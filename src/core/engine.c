@@ -190,7 +190,7 @@ sb_engine_report(struct sb_engine *e, const char *event, enum sb_err code,
 		return;
 	}
 	sb_report_log(e->rep, event, code, backup_id, msg);
-	if (!sb_reporter_has_webhook(e->rep))
+	if (!sb_is_webhook_set(e->rep))
 		return;
 	if (e->nqueued == REPORTS_MAX) {
 		sb_log(SB_LOG_WARN, "report.dropped", "too many reports at "
@@ -489,11 +489,34 @@ sb_engine_record_pending(struct sb_engine *e, struct sb_backup *b, enum sb_type 
 }
 
 /*
+ * A recorded backup is stored: its record becomes completed (size and
+ * sha256 from b) and "<what> completed: N bytes<note><path>" is logged
+ * as backup.completed. The engine's message says why it could not.
+ */
+enum sb_err
+sb_engine_record_completed(struct sb_engine *e, struct sb_backup *b,
+    const char *what, const char *note, const char *path)
+{
+	int	rc;
+
+	if ((rc = sb_catalog_complete(e->cat, b->id, b->completed_at, b->size,
+	    b->sha256)) != SB_OK)
+		return fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+	b->status = SB_STATUS_COMPLETED;
+	sb_logkv(SB_LOG_INFO, "backup.completed",
+	    (const char *[]){ "backup_id", b->id, "sha256", b->sha256, NULL },
+	    "%s completed: %lld bytes%s%s", what, (long long)b->size, note,
+	    path);
+	return SB_OK;
+}
+
+/*
  * A recorded backup failed with rc: mark it failed with the engine's
  * message (in b and in the catalog) and report it.
  */
 void
-sb_engine_record_failed(struct sb_engine *e, struct sb_backup *b, int rc)
+sb_engine_record_failed(struct sb_engine *e, struct sb_backup *b,
+    enum sb_err rc)
 {
 	b->status = SB_STATUS_FAILED;
 	b->completed_at = sb_now_ms();
@@ -582,16 +605,9 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 		goto out;
 	}
 	stored = 1;
-	if ((rc = sb_catalog_complete(e->cat, b.id, b.completed_at, b.size,
-	    b.sha256)) != SB_OK) {
-		fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+	if ((rc = sb_engine_record_completed(e, &b, "backup", "", "")) !=
+	    SB_OK)
 		goto out;
-	}
-	b.status = SB_STATUS_COMPLETED;
-	sb_logkv(SB_LOG_INFO, "backup.completed",
-	    (const char *[]){ "backup_id", b.id, "sha256", b.sha256, NULL },
-	    "backup completed: %lld bytes", (long long)b.size);
-	rc = SB_OK;
 out:
 	sb_store_upload_abort(&up);
 	sb_temp_release(&t);

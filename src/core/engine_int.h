@@ -82,7 +82,10 @@ enum sb_err	 sb_engine_record_pending(struct sb_engine *,
 		    struct sb_backup *, enum sb_type, const char *desc,
 		    const char *const *tags, size_t ntags,
 		    char name[SB_NAME_MAX + 1], const char *msg);
+enum sb_err	 sb_engine_record_completed(struct sb_engine *,
+		    struct sb_backup *, const char *what, const char *note,
+		    const char *path);
 void		 sb_engine_record_failed(struct sb_engine *,
-		    struct sb_backup *, int rc);
+		    struct sb_backup *, enum sb_err rc);
 
 #endif /* SB_ENGINE_INT_H */

@@ -80,7 +80,11 @@ prune_list(struct sb_engine *e, struct sb_backup_list *out)
 	}
 	for (size_t i = 0; i < man.n; i++)
 		if ((rc = sb_backup_list_push(out, &man.v[i])) != SB_OK) {
-			fail(e, rc, "prune: out of memory");
+			if (rc == SB_ERR_NOMEM)
+				fail(e, rc, "prune: out of memory");
+			else
+				fail(e, rc, "prune: more than %d backups",
+				    SB_LIST_ALL_MAX);
 			goto out;
 		}
 out:
@@ -253,7 +257,7 @@ from_object(const struct sb_object *o, struct sb_backup *b)
 }
 
 static int
-same_record(const struct sb_backup *a, const struct sb_backup *b)
+is_same_record(const struct sb_backup *a, const struct sb_backup *b)
 {
 	if (a->status != b->status || a->size != b->size ||
 	    strcmp(a->sha256, b->sha256) != 0 || a->type != b->type ||
@@ -357,7 +361,7 @@ reconcile_objects(struct sb_engine *e, const struct sb_object_list *objs,
 			goto out;
 		sb_backup_clear(&cur);
 		rc = sb_catalog_get(e->cat, b.id, &cur);
-		if (rc == SB_OK && same_record(&cur, &b))
+		if (rc == SB_OK && is_same_record(&cur, &b))
 			continue;
 		if (rc != SB_OK && rc != SB_ERR_NOTFOUND) {
 			fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));

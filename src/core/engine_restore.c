@@ -330,17 +330,9 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 		stored = 1;
 	} else if ((rc = safety_keep_local(e, t.path, name, local)) != SB_OK)
 		goto out;
-	if ((rc = sb_catalog_complete(e->cat, b.id, b.completed_at, b.size,
-	    b.sha256)) != SB_OK) {
-		fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+	if ((rc = sb_engine_record_completed(e, &b, "safety backup",
+	    remote ? ", kept locally until uploaded: " : "", local)) != SB_OK)
 		goto out;
-	}
-	b.status = SB_STATUS_COMPLETED;
-	sb_logkv(SB_LOG_INFO, "backup.completed",
-	    (const char *[]){ "backup_id", b.id, "sha256", b.sha256, NULL },
-	    "safety backup completed: %lld bytes%s%s", (long long)b.size,
-	    remote ? ", kept locally until uploaded: " : "", local);
-	rc = SB_OK;
 out:
 	sb_temp_release(&t);
 	if (rc != SB_OK && inserted) {

@@ -484,7 +484,7 @@ sb_report_post(struct sb_reporter *r, const char *event, enum sb_err e,
 
 /* Whether r has a webhook to POST to. */
 int
-sb_reporter_has_webhook(const struct sb_reporter *r)
+sb_is_webhook_set(const struct sb_reporter *r)
 {
 	return r != NULL && r->webhook != NULL;
 }

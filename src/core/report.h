@@ -55,6 +55,6 @@ void	sb_report_log(struct sb_reporter *, const char *event, enum sb_err,
 	    const char *backup_id, const char *msg);
 void	sb_report_post(struct sb_reporter *, const char *event, enum sb_err,
 	    const char *backup_id, const char *msg);
-int	sb_reporter_has_webhook(const struct sb_reporter *);
+int	sb_is_webhook_set(const struct sb_reporter *);
 
 #endif /* SB_REPORT_H */

@@ -75,7 +75,7 @@ enum sb_err	sb_snapshot_restore(const char *from, const char *live, int *replace
 struct sb_restore_txn;
 enum sb_err	sb_snapshot_restore_begin(const char *from, const char *live,
 	    struct sb_restore_txn **out, char *err);
-int	sb_snapshot_restore_is_wal(const struct sb_restore_txn *);
+int	sb_is_restore_wal(const struct sb_restore_txn *);
 enum sb_err	sb_snapshot_take_locked(struct sb_restore_txn *, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
 enum sb_err	sb_snapshot_restore_finish(struct sb_restore_txn **, int *replaced,

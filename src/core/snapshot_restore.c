@@ -165,7 +165,7 @@ out:
 }
 
 int
-sb_snapshot_restore_is_wal(const struct sb_restore_txn *t)
+sb_is_restore_wal(const struct sb_restore_txn *t)
 {
 	return strcmp(t->lmode, "wal") == 0;
 }
@@ -302,7 +302,7 @@ enum sb_err
 sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
-	if (sb_snapshot_restore_is_wal(t))
+	if (sb_is_restore_wal(t))
 		return sb_snapshot_take_hashed(t->live, dst, sha, size, err);
 	return copy_locked_file(t, dst, sha, size, err);
 }

@@ -41,12 +41,13 @@ enum sb_err	sb_temp_reserve(struct sb_temp *t, const char *dir, const char *op,
 void	sb_temp_release(struct sb_temp *t);
 
 /*
- * Parse a directory entry name. Returns 1 if it is one of ours, with the
+ * Parse a directory entry name. SB_OK if it is one of ours, with the
  * length of its base (the temp file's own name, without ".lock" or a side
- * file suffix) in *baselen; 0 otherwise. op and id (may be NULL; op
- * SB_TEMP_OP_MAX + 1, id SB_UUID_LEN + 1 bytes) get the parts.
+ * file suffix) in *baselen; SB_ERR_INVAL otherwise. op and id (may be
+ * NULL; op SB_TEMP_OP_MAX + 1, id SB_UUID_LEN + 1 bytes) get the parts.
  */
-int	sb_temp_parse(const char *name, size_t *baselen, char *op, char *id);
+enum sb_err sb_temp_parse(const char *name, size_t *baselen, char *op,
+	    char *id);
 
 /*
  * Remove every temp file in dir whose owner is gone (see above) and log
