@@ -766,12 +766,12 @@ out:
 	return rc;
 }
 
-int
-sb_engine_download(struct sb_engine *e, const char *id, sb_write_fn w,
-    void *arg)
+enum sb_err
+sb_engine_download(struct sb_engine *e, const char *id,
+    const struct sb_download_cb *cb)
 {
 	struct sb_backup	b;
-	int			rc;
+	enum sb_err		rc;
 
 	memset(&b, 0, sizeof(b));
 	if ((rc = sb_engine_get(e, id, &b)) != SB_OK)
@@ -783,7 +783,10 @@ sb_engine_download(struct sb_engine *e, const char *id, sb_write_fn w,
 	}
 	if ((rc = store_ready(e)) != SB_OK)
 		goto out;
-	if ((rc = sb_store_get(e->store, b.location, w, arg)) != SB_OK)
+	if (cb->begin != NULL)
+		cb->begin(cb->arg, &b);
+	if ((rc = sb_store_get(e->store, b.location, cb->write, cb->arg)) !=
+	    SB_OK)
 		fail(e, rc, "download of %s: %s", b.location,
 		    sb_store_errmsg(e->store));
 out:

@@ -70,9 +70,26 @@ enum sb_err	sb_engine_restore(struct sb_engine *, const char *id,
 /* Download and verify a backup without touching anything. */
 enum sb_err	sb_engine_verify(struct sb_engine *, const char *id);
 
-/* Stream a completed backup's object into w. */
-int	sb_engine_download(struct sb_engine *, const char *id,
-	    sb_write_fn w, void *arg);
+/*
+ * A download's callbacks, all given arg. begin (may be NULL) is called
+ * once, when the engine has decided the backup can be downloaded and
+ * before the first byte, with its record (borrowed for the call): a front
+ * end takes the name and size for its headers there. write gets the bytes.
+ */
+struct sb_download_cb {
+	void		(*begin)(void *arg, const struct sb_backup *);
+	sb_write_fn	 write;
+	void		*arg;
+};
+
+/*
+ * Stream a backup's object through cb. Only a completed backup has one:
+ * a pending or failed one is SB_ERR_NOTFOUND (the message says which),
+ * and begin is not called. A store failure may come before the first
+ * write or after some.
+ */
+enum sb_err	sb_engine_download(struct sb_engine *, const char *id,
+		    const struct sb_download_cb *cb);
 
 /*
  * Apply retention (see retention.h) under the lock. flags:
