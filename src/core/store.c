@@ -68,7 +68,7 @@ meta_valid_val(const char *v)
  * Returns SB_ERR_INVAL for a bad key or value or when the map already
  * holds SB_META_MAX pairs, SB_ERR_NOMEM if a copy fails (m unchanged).
  */
-int
+enum sb_err
 sb_meta_set(struct sb_meta *m, const char *key, const char *val)
 {
 	char	*k = NULL, *v = NULL;
@@ -180,7 +180,7 @@ sb_object_list_clear(struct sb_object_list *l)
  * Open the store cfg names. *out is set only on success and is the
  * caller's, released with sb_store_free(). Errors go into err.
  */
-int
+enum sb_err
 sb_store_open(struct sb_store **out, const struct sb_config *cfg, char *err)
 {
 	const char	*prefix, *why = NULL;
@@ -255,10 +255,28 @@ no_controls(const char *s, size_t len)
 }
 
 /*
- * The rules every backend shares for a name (or, with empty_ok, a list
- * prefix). Sets the store's message and returns SB_ERR_INVAL on failure.
+ * The rule every backend shares for a name as it reaches the backend:
+ * 1 to max bytes of UTF-8 without control characters (C0 or DEL). The
+ * backends add their own (store_disk.c: what a file name may not be).
  */
-static int
+int
+sb_is_store_name(const char *name, size_t max)
+{
+	size_t	len;
+
+	if (name == NULL)
+		return 0;
+	len = strnlen(name, max + 1);
+	return len > 0 && len <= max && sb_valid_utf8(name, len) &&
+	    no_controls(name, len);
+}
+
+/*
+ * The rules every backend shares for a name (or, with empty_ok, a list
+ * prefix): sb_is_store_name, with a message per rule. Sets the store's
+ * message and returns SB_ERR_INVAL on failure.
+ */
+static enum sb_err
 check_name(struct sb_store *s, const char *op, const char *name, int empty_ok)
 {
 	size_t	len;
@@ -277,7 +295,7 @@ check_name(struct sb_store *s, const char *op, const char *name, int empty_ok)
 		    op, SB_NAME_MAX);
 		return SB_ERR_INVAL;
 	}
-	if (!sb_valid_utf8(name, len) || !no_controls(name, len)) {
+	if (len > 0 && !sb_is_store_name(name, SB_NAME_MAX)) {
 		sb_seterr(s->err, "store %s: object name is not printable "
 		    "UTF-8", op);
 		return SB_ERR_INVAL;
@@ -285,7 +303,7 @@ check_name(struct sb_store *s, const char *op, const char *name, int empty_ok)
 	return SB_OK;
 }
 
-static int
+static enum sb_err
 check_meta(struct sb_store *s, const char *name, const struct sb_meta *m)
 {
 	if (meta_valid(m))
@@ -315,21 +333,21 @@ full_name(const struct sb_store *s, const char *name,
 
 /*
  * Take the prefix off a name an implementation returned (in place).
- * Returns 0, or -1 if the name is not under the prefix (a backend bug:
+ * SB_OK, or SB_ERR_INVAL if the name is not under the prefix (a backend bug:
  * the caller drops it rather than show another prefix's object).
  */
-static int
+static enum sb_err
 strip_prefix(const struct sb_store *s, char *name)
 {
 	size_t	plen = strlen(s->prefix);
 
 	if (plen == 0)
-		return 0;
+		return SB_OK;
 	if (name == NULL || strncmp(name, s->prefix, plen) != 0 ||
 	    name[plen] == '\0')
-		return -1;
+		return SB_ERR_INVAL;
 	memmove(name, name + plen, strlen(name + plen) + 1);
-	return 0;
+	return SB_OK;
 }
 
 /*
@@ -338,7 +356,7 @@ strip_prefix(const struct sb_store *s, char *name)
  * through these wrappers, which checking lets through. SB_OK, or the
  * check's error in s->err.
  */
-static int
+static enum sb_err
 guard(struct sb_store *s)
 {
 	char	err[SB_ERRMSG_MAX] = "";
@@ -356,7 +374,7 @@ guard(struct sb_store *s)
 	return rc;
 }
 
-int
+enum sb_err
 sb_store_guard(struct sb_store *s, const struct sb_config *cfg,
     const char *known_id, struct sb_store_marker *out, char *err)
 {
@@ -378,7 +396,7 @@ sb_store_guard(struct sb_store *s, const struct sb_config *cfg,
 
 /* --- operations --------------------------------------------------------- */
 
-int
+enum sb_err
 sb_store_meta_check(struct sb_store *s, const struct sb_meta *m)
 {
 	if (s == NULL)
@@ -387,7 +405,7 @@ sb_store_meta_check(struct sb_store *s, const struct sb_meta *m)
 }
 
 /* Store everything rd gives under name, atomically (store.h). */
-int
+enum sb_err
 sb_store_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
     void *arg, const struct sb_meta *m)
 {
@@ -427,7 +445,7 @@ sb_fd_read(void *arg, void *buf, size_t len)
  * through put_stream. The caller removes path afterwards if it still
  * exists (a backend may have consumed it).
  */
-int
+enum sb_err
 sb_store_put_file(struct sb_store *s, const char *name, const char *path,
     const struct sb_meta *m)
 {
@@ -464,7 +482,7 @@ sb_store_put_file(struct sb_store *s, const char *name, const char *path,
 }
 
 /* Stream name into wr; SB_ERR_NOTFOUND if there is no such object. */
-int
+enum sb_err
 sb_store_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 {
 	char	fn[SB_FULLNAME_MAX + 1];
@@ -592,7 +610,7 @@ fd_write(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
-int
+enum sb_err
 sb_store_local_path(struct sb_store *s, const char *name, char *path,
     size_t len)
 {
@@ -740,7 +758,7 @@ out:
  * Size, mtime and metadata of one object into o, which is overwritten
  * (not freed) first; the caller releases it with sb_object_clear().
  */
-int
+enum sb_err
 sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
 {
 	char	fn[SB_FULLNAME_MAX + 1];
@@ -757,7 +775,7 @@ sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
 	}
 	memset(o, 0, sizeof(*o));
 	if ((rc = s->ops->head(s, full_name(s, name, fn), o)) == SB_OK &&
-	    strip_prefix(s, o->name) != 0) {
+	    strip_prefix(s, o->name) != SB_OK) {
 		sb_object_clear(o);
 		sb_seterr(s->err, "store head %s: the store answered for "
 		    "another name", name);
@@ -771,7 +789,7 @@ sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
  * order, into l, which is overwritten (not freed) first; the caller
  * releases it with sb_object_list_clear(), also after a failure.
  */
-int
+enum sb_err
 sb_store_list(struct sb_store *s, const char *prefix,
     struct sb_object_list *l)
 {
@@ -796,7 +814,7 @@ sb_store_list(struct sb_store *s, const char *prefix,
 		return rc;
 	/* Names relative to our prefix; order is kept (same prefix). */
 	for (i = j = 0; i < l->n; i++) {
-		if (strip_prefix(s, l->v[i].name) != 0) {
+		if (strip_prefix(s, l->v[i].name) != SB_OK) {
 			sb_object_clear(&l->v[i]);
 			continue;
 		}
@@ -809,7 +827,7 @@ sb_store_list(struct sb_store *s, const char *prefix,
 }
 
 /* Delete name; an object already gone is success. */
-int
+enum sb_err
 sb_store_del(struct sb_store *s, const char *name)
 {
 	char	fn[SB_FULLNAME_MAX + 1];
@@ -824,7 +842,7 @@ sb_store_del(struct sb_store *s, const char *name)
 }
 
 /* Make the store's place exist (`backup-cron init` only; store.h). */
-int
+enum sb_err
 sb_store_create(struct sb_store *s)
 {
 	if (s == NULL)
@@ -841,7 +859,7 @@ sb_store_create(struct sb_store *s)
  * Store buf under name only if there is no such object yet (store.h):
  * *existed says which happened.
  */
-int
+enum sb_err
 sb_store_put_new(struct sb_store *s, const char *name, const void *buf,
     size_t len, int *existed)
 {
@@ -887,7 +905,7 @@ struct sb_upload {
  * Start uploading path (still being written) as name; see store.h. *out
  * is the caller's until sb_store_upload_finish or _abort releases it.
  */
-int
+enum sb_err
 sb_store_upload_begin(struct sb_store *s, const char *name, const char *path,
     struct sb_upload **out)
 {
@@ -940,7 +958,7 @@ upload_free(struct sb_upload **pu)
  * Wait for the upload, commit it with m, release it. Returns SB_OK or the
  * error (message in the store).
  */
-int
+enum sb_err
 sb_store_upload_finish(struct sb_upload **pu, const struct sb_meta *m)
 {
 	struct sb_upload	*u;

@@ -1473,16 +1473,11 @@ out:
 static int
 name_ok(struct az_store *st, const char *name)
 {
-	size_t	len;
-
 	/*
 	 * Azure: 1..1024 characters; ours are at most SB_NAME_MAX bytes
 	 * after a [store] prefix of at most SB_PREFIX_MAX.
 	 */
-	len = name != NULL ? strnlen(name, SB_PREFIX_MAX + SB_NAME_MAX + 1) :
-	    0;
-	if (len == 0 || len > SB_PREFIX_MAX + SB_NAME_MAX ||
-	    !sb_valid_utf8(name, len)) {
+	if (!sb_is_store_name(name, SB_PREFIX_MAX + SB_NAME_MAX)) {
 		sb_seterr(st->base.err, "azure: bad object name");
 		return 0;
 	}
