@@ -519,6 +519,8 @@ struct get_hash {
 	EVP_MD_CTX	*ctx;
 	unsigned char	*buf;
 	int		 eno;		/* errno of a failed pread */
+	pthread_t	 thr;
+	int		 running;	/* thr was started */
 };
 
 static void
@@ -664,6 +666,62 @@ get_into(struct sb_store *s, const char *name, const char *path, int fd,
 }
 
 /*
+ * Start hashing what is written to fd: SB_OK with the thread running
+ * (h->running), or with none when it could not start (hash_finish then
+ * reads the file once more); SB_ERR_NOMEM.
+ */
+static enum sb_err
+hash_start(struct get_hash *h, int fd)
+{
+	memset(h, 0, sizeof(*h));
+	h->fd = fd;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	if ((h->buf = malloc(HASH_STEP)) == NULL ||
+	    (h->ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+		return SB_ERR_NOMEM;
+	h->running = pthread_create(&h->thr, NULL, hash_main, h) == 0;
+	return SB_OK;
+}
+
+/* Stop the thread; if ok, the sha256 and size of path into sha, size. */
+static enum sb_err
+hash_finish(struct get_hash *h, int ok, const char *path,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen = 0;
+
+	if (h->running) {
+		hash_end(h);
+		pthread_join(h->thr, NULL);
+		h->running = 0;
+	} else if (ok)
+		return sb_sha256_file(path, sha, size, err);
+	if (!ok)
+		return SB_OK;
+	if (h->eno != 0) {
+		sb_seterr(err, "read %s: %s", path, strerror(h->eno));
+		return SB_ERR_IO;
+	}
+	EVP_DigestFinal_ex(h->ctx, md, &mdlen);
+	sb_hex(md, mdlen < 32 ? mdlen : 32, sha);
+	if (size != NULL)
+		*size = (int64_t)h->hashed;
+	return SB_OK;
+}
+
+static void
+hash_free(struct get_hash *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	free(h->buf);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+}
+
+/*
  * sb_store_get_file, and (sha not NULL) the sha256 and size of what was
  * downloaded, hashed while it arrived: no second pass over the file.
  */
@@ -672,11 +730,8 @@ sb_store_get_file_sha(struct sb_store *s, const char *name, const char *path,
     char sha[SB_SHA256_HEX + 1], int64_t *size)
 {
 	struct get_hash	 h;
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0, i;
 	char		 err[SB_ERRMSG_MAX];
-	pthread_t	 thr;
-	int		 fd, rc, hashing = 0;
+	int		 fd, rc;
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
@@ -693,50 +748,21 @@ sb_store_get_file_sha(struct sb_store *s, const char *name, const char *path,
 		    strerror(errno));
 		return SB_ERR_IO;
 	}
-	memset(&h, 0, sizeof(h));
-	h.fd = fd;
-	if (sha != NULL) {
-		sha[0] = '\0';
-		pthread_mutex_init(&h.mu, NULL);
-		pthread_cond_init(&h.cv, NULL);
-		if ((h.buf = malloc(HASH_STEP)) == NULL ||
-		    (h.ctx = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestInit_ex(h.ctx, EVP_sha256(), NULL) != 1) {
-			sb_seterr(s->err, "store get %s: out of memory", name);
-			rc = SB_ERR_NOMEM;
-			goto out;
-		}
-		hashing = pthread_create(&thr, NULL, hash_main, &h) == 0;
-	}
-	rc = get_into(s, name, path, fd, hashing ? &h : NULL);
+	if (sha != NULL && (sha[0] = '\0', rc = hash_start(&h, fd)) != SB_OK)
+		sb_seterr(s->err, "store get %s: out of memory", name);
+	if (rc == SB_OK)
+		rc = get_into(s, name, path, fd, sha != NULL && h.running ?
+		    &h : NULL);
 	if (rc == SB_OK && fsync(fd) == -1) {
 		sb_seterr(s->err, "store get %s: fsync %s: %s", name, path,
 		    strerror(errno));
 		rc = SB_ERR_IO;
 	}
-	if (hashing) {
-		hash_end(&h);
-		pthread_join(thr, NULL);
+	if (sha != NULL && hash_finish(&h, rc == SB_OK, path, sha, size,
+	    err) != SB_OK && rc == SB_OK) {
+		sb_seterr(s->err, "store get %s: hashing: %s", name, err);
+		rc = SB_ERR_IO;
 	}
-	if (rc == SB_OK && sha != NULL) {
-		/* No thread: hash the file now (one more pass). */
-		if (!hashing)
-			rc = sb_sha256_file(path, sha, size, err);
-		else if (h.eno != 0) {
-			sb_seterr(err, "read %s: %s", path, strerror(h.eno));
-			rc = SB_ERR_IO;
-		} else {
-			EVP_DigestFinal_ex(h.ctx, md, &mdlen);
-			for (i = 0; i < mdlen && 2 * i < SB_SHA256_HEX; i++)
-				snprintf(sha + 2 * i, 3, "%02x", md[i]);
-			if (size != NULL)
-				*size = (int64_t)h.hashed;
-		}
-		if (rc != SB_OK)
-			sb_seterr(s->err, "store get %s: hashing: %s", name,
-			    err);
-	}
-out:
 	/* close(2) can report a deferred write error (NFS): check it. */
 	if (close(fd) == -1 && rc == SB_OK) {
 		sb_seterr(s->err, "store get %s: close %s: %s", name, path,
@@ -745,12 +771,8 @@ out:
 	}
 	if (rc != SB_OK)
 		(void)unlink(path);
-	if (sha != NULL) {
-		EVP_MD_CTX_free(h.ctx);
-		free(h.buf);
-		pthread_cond_destroy(&h.cv);
-		pthread_mutex_destroy(&h.mu);
-	}
+	if (sha != NULL)
+		hash_free(&h);
 	return rc;
 }
 
