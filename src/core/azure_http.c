@@ -747,12 +747,7 @@ run(struct az_store *st, struct az_call *c, struct az_resp *r)
 int
 name_ok(struct az_store *st, const char *name)
 {
-	size_t	len;
-
-	len = name != NULL ? strnlen(name, SB_PREFIX_MAX + SB_NAME_MAX + 1) :
-	    0;
-	if (len == 0 || len > SB_PREFIX_MAX + SB_NAME_MAX ||
-	    !sb_valid_utf8(name, len)) {
+	if (!sb_is_store_name(name, SB_PREFIX_MAX + SB_NAME_MAX)) {
 		sb_seterr(st->base.err, "azure: bad object name");
 		return 0;
 	}

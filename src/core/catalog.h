@@ -21,24 +21,24 @@ struct sb_catalog;
  * Open (creating if missing) and migrate. Refuses a catalog whose version
  * is newer than SB_CATALOG_VERSION. *out freed with sb_catalog_close.
  */
-int		 sb_catalog_open(struct sb_catalog **out, const char *path,
+enum sb_err sb_catalog_open(struct sb_catalog **out, const char *path,
 		    char *err);
 void		 sb_catalog_close(struct sb_catalog **);
 const char	*sb_catalog_errmsg(const struct sb_catalog *);
-int		 sb_catalog_version(struct sb_catalog *, int *version);
+enum sb_err sb_catalog_version(struct sb_catalog *, int *version);
 
 /* Insert a new record (any status). SB_ERR_INVAL if the id exists. */
-int	sb_catalog_insert(struct sb_catalog *, const struct sb_backup *);
+enum sb_err	sb_catalog_insert(struct sb_catalog *, const struct sb_backup *);
 
 /* Insert or replace every field (reconcile). */
-int	sb_catalog_upsert(struct sb_catalog *, const struct sb_backup *);
+enum sb_err	sb_catalog_upsert(struct sb_catalog *, const struct sb_backup *);
 
 /* pending -> completed with size and sha256. SB_ERR_NOTFOUND if no such. */
-int	sb_catalog_complete(struct sb_catalog *, const char *id,
+enum sb_err	sb_catalog_complete(struct sb_catalog *, const char *id,
 	    int64_t completed_at, int64_t size, const char *sha256);
 
 /* any -> failed with the reason. */
-int	sb_catalog_fail(struct sb_catalog *, const char *id,
+enum sb_err	sb_catalog_fail(struct sb_catalog *, const char *id,
 	    int64_t completed_at, const char *error);
 
 /*
@@ -46,38 +46,38 @@ int	sb_catalog_fail(struct sb_catalog *, const char *id,
  * taken: nothing else can be writing, so a pending row is an interrupted
  * operation). *count gets the number marked (may be NULL).
  */
-int	sb_catalog_fail_pending(struct sb_catalog *, int64_t now,
+enum sb_err	sb_catalog_fail_pending(struct sb_catalog *, int64_t now,
 	    const char *error, int *count);
 
 /* One record; SB_ERR_NOTFOUND if absent. out cleared first. */
-int	sb_catalog_get(struct sb_catalog *, const char *id,
+enum sb_err	sb_catalog_get(struct sb_catalog *, const char *id,
 	    struct sb_backup *out);
 
 /* Filtered list, newest first (created_at desc, id desc). */
-int	sb_catalog_list(struct sb_catalog *, const struct sb_filter *,
+enum sb_err	sb_catalog_list(struct sb_catalog *, const struct sb_filter *,
 	    struct sb_backup_list *out);
 
 /* Every record of one type (retention), newest first, unbounded. */
-int	sb_catalog_list_type(struct sb_catalog *, enum sb_type,
+enum sb_err	sb_catalog_list_type(struct sb_catalog *, enum sb_type,
 	    struct sb_backup_list *out);
 
 /* Count matching the filter (ignores limit/offset). */
-int	sb_catalog_count(struct sb_catalog *, const struct sb_filter *,
+enum sb_err	sb_catalog_count(struct sb_catalog *, const struct sb_filter *,
 	    int64_t *count);
 
 /* Remove a record; SB_ERR_NOTFOUND if absent. */
-int	sb_catalog_delete(struct sb_catalog *, const char *id);
+enum sb_err	sb_catalog_delete(struct sb_catalog *, const char *id);
 
 /* Restores. */
-int	sb_catalog_restore_insert(struct sb_catalog *,
+enum sb_err	sb_catalog_restore_insert(struct sb_catalog *,
 	    const struct sb_restore *);
-int	sb_catalog_restore_finish(struct sb_catalog *, const char *id,
+enum sb_err	sb_catalog_restore_finish(struct sb_catalog *, const char *id,
 	    int64_t finished_at, enum sb_status, const char *safety_id,
 	    const char *error);
 /* Every pending restore -> failed with reason (see fail_pending). */
-int	sb_catalog_restore_fail_pending(struct sb_catalog *, int64_t now,
+enum sb_err	sb_catalog_restore_fail_pending(struct sb_catalog *, int64_t now,
 	    const char *error, int *count);
-int	sb_catalog_restore_get(struct sb_catalog *, const char *id,
+enum sb_err	sb_catalog_restore_get(struct sb_catalog *, const char *id,
 	    struct sb_restore *out);
 
 /*
@@ -85,9 +85,9 @@ int	sb_catalog_restore_get(struct sb_catalog *, const char *id,
  * admin confirmations). get: SB_ERR_NOTFOUND if never set, SB_ERR_INVAL
  * if the value does not fit in len bytes with its NUL.
  */
-int	sb_catalog_setting_get(struct sb_catalog *, const char *key,
+enum sb_err	sb_catalog_setting_get(struct sb_catalog *, const char *key,
 	    char *buf, size_t len);
-int	sb_catalog_setting_set(struct sb_catalog *, const char *key,
+enum sb_err	sb_catalog_setting_set(struct sb_catalog *, const char *key,
 	    const char *value, int64_t now);
 
 #endif /* SB_CATALOG_H */

@@ -20,9 +20,17 @@ struct sb_engine;
  * be opened is remembered, every store operation then fails with its
  * error, and sb_engine_create records and reports a failed backup.
  */
-int		 sb_engine_open(struct sb_engine **out,
+enum sb_err	 sb_engine_open(struct sb_engine **out,
 		    const struct sb_config *, char *err);
 void		 sb_engine_close(struct sb_engine **);
+/*
+ * The same on a store the caller opened (tests: a store that injects
+ * faults), instead of the config's. The engine owns store from the call
+ * on, also on failure; it must be this service's (sb_store_guard).
+ */
+enum sb_err	 sb_engine_open_store(struct sb_engine **out,
+		    const struct sb_config *, struct sb_store *store,
+		    char *err);
 
 /*
  * Is the store open and this service's? SB_OK, or the error of opening
@@ -30,7 +38,7 @@ void		 sb_engine_close(struct sb_engine **);
  * message in sb_engine_errmsg(). Tries to open it again if it failed
  * before, as every store operation does.
  */
-int		 sb_engine_store_ready(struct sb_engine *);
+enum sb_err	 sb_engine_store_ready(struct sb_engine *);
 
 /* The message of the last failure. */
 const char	*sb_engine_errmsg(const struct sb_engine *);
@@ -44,16 +52,17 @@ const char	*sb_engine_errmsg(const struct sb_engine *);
  * failure is reported (the webhook after the lock is released). out (may
  * be NULL) gets the final record. tags: ntags strings, validated.
  */
-int	sb_engine_create(struct sb_engine *, enum sb_type,
+enum sb_err	sb_engine_create(struct sb_engine *, enum sb_type,
 	    const char *description, const char *const *tags, size_t ntags,
 	    struct sb_backup *out);
 
-int	sb_engine_get(struct sb_engine *, const char *id, struct sb_backup *);
-int	sb_engine_list(struct sb_engine *, const struct sb_filter *,
+enum sb_err	sb_engine_get(struct sb_engine *, const char *id,
+	    struct sb_backup *);
+enum sb_err	sb_engine_list(struct sb_engine *, const struct sb_filter *,
 	    struct sb_backup_list *);
 
 /* Delete a manual backup: SB_ERR_AUTOMATIC for an automatic one. */
-int	sb_engine_delete(struct sb_engine *, const char *id);
+enum sb_err	sb_engine_delete(struct sb_engine *, const char *id);
 
 /*
  * Restore: lock; check free space; download; verify size and sha256;
@@ -63,15 +72,32 @@ int	sb_engine_delete(struct sb_engine *, const char *id);
  * recorded saying the live DB WAS replaced. out gets the restore record
  * (with the safety backup id).
  */
-int	sb_engine_restore(struct sb_engine *, const char *id,
+enum sb_err	sb_engine_restore(struct sb_engine *, const char *id,
 	    struct sb_restore *out);
 
 /* Download and verify a backup without touching anything. */
-int	sb_engine_verify(struct sb_engine *, const char *id);
+enum sb_err	sb_engine_verify(struct sb_engine *, const char *id);
 
-/* Stream a completed backup's object into w. */
-int	sb_engine_download(struct sb_engine *, const char *id,
-	    sb_write_fn w, void *arg);
+/*
+ * A download's callbacks, all given arg. begin (may be NULL) is called
+ * once, when the engine has decided the backup can be downloaded and
+ * before the first byte, with its record (borrowed for the call): a front
+ * end takes the name and size for its headers there. write gets the bytes.
+ */
+struct sb_download_cb {
+	void		(*begin)(void *arg, const struct sb_backup *);
+	sb_write_fn	 write;
+	void		*arg;
+};
+
+/*
+ * Stream a backup's object through cb. Only a completed backup has one:
+ * a pending or failed one is SB_ERR_NOTFOUND (the message says which),
+ * and begin is not called. A store failure may come before the first
+ * write or after some.
+ */
+enum sb_err	sb_engine_download(struct sb_engine *, const char *id,
+		    const struct sb_download_cb *cb);
 
 /*
  * Apply retention (see retention.h) under the lock. flags:
@@ -82,8 +108,8 @@ int	sb_engine_download(struct sb_engine *, const char *id,
  *    (prune.clock_confirmed), unless a dry run.
  * A plan that ran (not halted, not a dry run) stores in the setting
  * "prune_gaps_checked" the newest automatic record it checked for gaps.
- * plan gets the decisions (for every record, manual ones too); its
- * backups point into list, which the caller clears after the plan.
+ * out->plan gets the decisions (for every record, manual ones too); its
+ * backups point into out->list: sb_prune_result_clear releases both.
  */
 enum {
 	SB_PRUNE_DRY_RUN = 1 << 0,
@@ -102,7 +128,7 @@ struct sb_prune_result {
 						 --confirm-clock set, or 0 */
 };
 void	sb_prune_result_clear(struct sb_prune_result *);
-int	sb_engine_prune(struct sb_engine *, unsigned flags,
+enum sb_err	sb_engine_prune(struct sb_engine *, unsigned flags,
 	    struct sb_prune_result *out);
 
 /*
@@ -121,7 +147,7 @@ struct sb_reconcile_result {
 	size_t	missing;	/* completed records without an object */
 	size_t	skipped;	/* objects that are not backups */
 };
-int	sb_engine_reconcile(struct sb_engine *, int force,
+enum sb_err	sb_engine_reconcile(struct sb_engine *, int force,
 	    struct sb_reconcile_result *);
 
 /*
@@ -132,7 +158,7 @@ int	sb_engine_reconcile(struct sb_engine *, int force,
  * id differs from the one the catalog remembers. out (may be NULL) gets
  * the marker; *created whether this call wrote it.
  */
-int	sb_engine_init(const struct sb_config *, int force,
+enum sb_err	sb_engine_init(const struct sb_config *, int force,
 	    struct sb_store_marker *out, int *created, char *err);
 
 /*
@@ -141,6 +167,6 @@ int	sb_engine_init(const struct sb_config *, int force,
  * failed, and temp files of operations no longer running are removed
  * and logged (tempfile.h). *count gets the records repaired.
  */
-int	sb_engine_repair_pending(struct sb_engine *, int *count);
+enum sb_err	sb_engine_repair_pending(struct sb_engine *, int *count);
 
 #endif /* SB_ENGINE_H */

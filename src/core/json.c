@@ -6,15 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "json.h"
 
-int
+enum sb_err
 sb_json_add(json_object *o, const char *k, json_object *v)
 {
 	/* json_object_object_add takes v even on failure in json-c >= 0.13. */
 	if (v == NULL)
-		return -1;
-	return json_object_object_add(o, k, v) == 0 ? 0 : -1;
+		return SB_ERR_NOMEM;
+	return json_object_object_add(o, k, v) == 0 ? SB_OK : SB_ERR_NOMEM;
 }
 
 static json_object *
@@ -27,17 +28,18 @@ jstr_or_null(const char *s)
  * JSON null is a NULL member in json-c. When isnull, v (possibly built
  * anyway by the caller's argument list) is released.
  */
-static int
+static enum sb_err
 add_opt(json_object *o, const char *k, json_object *v, int isnull)
 {
 	if (isnull) {
 		json_object_put(v);
-		return json_object_object_add(o, k, NULL) == 0 ? 0 : -1;
+		return json_object_object_add(o, k, NULL) == 0 ? SB_OK :
+		    SB_ERR_NOMEM;
 	}
 	return sb_json_add(o, k, v);
 }
 
-static int
+static enum sb_err
 add_time(json_object *o, const char *k, int64_t ms)
 {
 	char	buf[40];
@@ -45,6 +47,16 @@ add_time(json_object *o, const char *k, int64_t ms)
 	if (ms <= 0 || sb_time_format(ms, buf, sizeof(buf)) != SB_OK)
 		return add_opt(o, k, NULL, 1);
 	return sb_json_add(o, k, json_object_new_string(buf));
+}
+
+/* o when every member went in, else NULL (o released). */
+static json_object *
+built(json_object *o, int failed)
+{
+	if (!failed)
+		return o;
+	json_object_put(o);
+	return NULL;
 }
 
 json_object *
@@ -92,8 +104,9 @@ sb_restore_json(const struct sb_restore *r)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if (sb_json_add(o, "id", json_object_new_string(r->id)) ||
-	    sb_json_add(o, "backup_id", json_object_new_string(r->backup_id)) ||
+	return built(o, sb_json_add(o, "id", json_object_new_string(r->id)) ||
+	    sb_json_add(o, "backup_id",
+	    json_object_new_string(r->backup_id)) ||
 	    add_opt(o, "safety_backup_id",
 	    json_object_new_string(r->safety_backup_id),
 	    r->safety_backup_id[0] == '\0') ||
@@ -101,13 +114,95 @@ sb_restore_json(const struct sb_restore *r)
 	    sb_status_str(r->status))) ||
 	    add_time(o, "started_at", r->started_at) ||
 	    add_time(o, "finished_at", r->finished_at) ||
-	    add_opt(o, "error", jstr_or_null(r->error), r->error == NULL)) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	    add_opt(o, "error", jstr_or_null(r->error), r->error == NULL));
 }
 
+/* One decision of a prune plan: {id, verdict, reason}. */
+static json_object *
+decision_json(const struct sb_decision *d)
+{
+	json_object	*o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	return built(o, sb_json_add(o, "id",
+	    json_object_new_string(d->backup->id)) ||
+	    sb_json_add(o, "verdict", json_object_new_string(
+	    d->verdict == SB_DELETE ? "delete" : "keep")) ||
+	    sb_json_add(o, "reason", json_object_new_string(d->reason)));
+}
+
+/* The decisions on automatic backups, in the plan's order. */
+static json_object *
+decisions_json(const struct sb_retention_plan *plan)
+{
+	json_object	*a, *d;
+
+	if ((a = json_object_new_array()) == NULL)
+		return NULL;
+	for (size_t i = 0; i < plan->n; i++) {
+		if (plan->v[i].backup->type != SB_TYPE_AUTOMATIC)
+			continue;
+		if ((d = decision_json(&plan->v[i])) == NULL ||
+		    json_object_array_add(a, d) != 0) {
+			json_object_put(d);
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* A count as a JSON integer (counts fit: they number catalog records). */
+static enum sb_err
+add_count(json_object *o, const char *k, size_t n)
+{
+	return sb_json_add(o, k, json_object_new_int64((int64_t)n));
+}
+
+json_object *
+sb_prune_json(const struct sb_prune_result *p, int dry_run)
+{
+	const struct sb_retention_plan	*plan = &p->plan;
+	json_object			*o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	return built(o, sb_json_add(o, "dry_run",
+	    json_object_new_boolean(dry_run)) ||
+	    sb_json_add(o, "halted", json_object_new_boolean(plan->halted)) ||
+	    add_opt(o, "halt_reason", plan->halted ?
+	    json_object_new_string(plan->halt_reason) : NULL,
+	    !plan->halted) ||
+	    sb_json_add(o, "clock_halt",
+	    json_object_new_boolean(plan->clock_halt)) ||
+	    add_time(o, "clock_confirmed", p->clock_confirmed) ||
+	    add_count(o, "deleted", p->deleted) ||
+	    sb_json_add(o, "decisions", decisions_json(plan)));
+}
+
+json_object *
+sb_verify_json(const char *id)
+{
+	json_object	*o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	return built(o, sb_json_add(o, "verified", json_object_new_string(id)));
+}
+
+json_object *
+sb_reconcile_json(const struct sb_reconcile_result *r)
+{
+	json_object	*o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	return built(o, add_count(o, "added", r->added) ||
+	    add_count(o, "updated", r->updated) ||
+	    add_count(o, "missing", r->missing) ||
+	    add_count(o, "skipped", r->skipped));
+}
 
 char *
 sb_tags_to_json(const char *const *tags, size_t n)
@@ -135,7 +230,7 @@ out:
 	return ret;
 }
 
-int
+enum sb_err
 sb_tags_from_json(struct sb_backup *b, const char *txt, size_t len,
     int validate)
 {
@@ -143,7 +238,7 @@ sb_tags_from_json(struct sb_backup *b, const char *txt, size_t len,
 	struct json_object	*a = NULL, *e;
 	const char		*v[SB_TAGS_MAX];
 	size_t			 n, i;
-	int			 ret = SB_ERR_INVAL;
+	enum sb_err		 ret = SB_ERR_INVAL;
 
 	if (len > INT_MAX)
 		return SB_ERR_INVAL;

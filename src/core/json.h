@@ -1,6 +1,7 @@
 /*
  * json.h - the JSON form of backups and restores, shared by backupd's
- * responses and backup-cron's --json output so both print the same thing.
+ * responses and backup-cron's --json output so both print the same thing,
+ * and of the results only backup-cron prints (prune, verify, reconcile).
  */
 #ifndef SB_JSON_H
 #define SB_JSON_H
@@ -15,10 +16,31 @@
  * (completed_at 0, size -1, sha256 "") are null.
  */
 struct json_object	*sb_backup_json(const struct sb_backup *);
-/* Add member k = v to o; 0, or -1 (v released) on failure or v == NULL. */
-int			 sb_json_add(struct json_object *o, const char *k,
+/*
+ * Add member k = v to o: SB_OK, or SB_ERR_NOMEM (v released) on failure or
+ * v == NULL (a failed allocation of v).
+ */
+enum sb_err		 sb_json_add(struct json_object *o, const char *k,
 			    struct json_object *v);
 struct json_object	*sb_restore_json(const struct sb_restore *);
+
+/*
+ * The results of backup-cron's prune, verify and reconcile, as its --json
+ * prints them; new objects, NULL on allocation failure.
+ *
+ * prune: {dry_run, halted, halt_reason (null unless halted), clock_halt,
+ * clock_confirmed (ISO 8601 or null), deleted, decisions: [{id, verdict
+ * ("delete" or "keep"), reason}]}, the decisions of automatic backups only
+ * (the plan also holds the manual ones, checked for the clock).
+ */
+struct sb_prune_result;
+struct sb_reconcile_result;
+struct json_object	*sb_prune_json(const struct sb_prune_result *,
+			    int dry_run);
+/* verify: {verified: id}. */
+struct json_object	*sb_verify_json(const char *id);
+/* reconcile: {added, updated, missing, skipped}. */
+struct json_object	*sb_reconcile_json(const struct sb_reconcile_result *);
 
 /*
  * Tags as the text of a JSON array of strings (the catalog's column, the
@@ -32,7 +54,7 @@ char	*sb_tags_to_json(const char *const *tags, size_t n);
  * an array of at most SB_TAGS_MAX strings (with validate, each also
  * passing sb_valid_tag); b is then unchanged. SB_ERR_NOMEM.
  */
-int	 sb_tags_from_json(struct sb_backup *b, const char *txt, size_t len,
-	    int validate);
+enum sb_err	sb_tags_from_json(struct sb_backup *b, const char *txt,
+		    size_t len, int validate);
 
 #endif /* SB_JSON_H */

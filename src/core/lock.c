@@ -54,7 +54,7 @@ holder_pid(int fd, char *buf, size_t len)
  * locked; both with a message in err. l->fd is -1 on failure. Do not call
  * on a lock this struct already holds.
  */
-int
+enum sb_err
 sb_lock_acquire(struct sb_lock *l, const char *path, char *err)
 {
 	struct stat	st;

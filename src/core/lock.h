@@ -20,7 +20,7 @@ struct sb_lock {
  * another open file description in this one) holds it; SB_ERR_IO with err
  * set if the file cannot be opened.
  */
-int	sb_lock_acquire(struct sb_lock *, const char *path, char *err);
+enum sb_err	sb_lock_acquire(struct sb_lock *, const char *path, char *err);
 void	sb_lock_release(struct sb_lock *);
 
 #endif /* SB_LOCK_H */

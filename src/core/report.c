@@ -124,8 +124,8 @@ utf8_clean(char *dst, size_t len, const char *src)
 	dst[o] = '\0';
 }
 
-/* Add key: value (value cleaned; NULL gives JSON null). 0 or -1. */
-static int
+/* Add key: value (value cleaned; NULL gives JSON null). SB_ERR_NOMEM. */
+static enum sb_err
 add_str(struct json_object *o, const char *key, const char *val, size_t max)
 {
 	struct json_object	*v = NULL;
@@ -133,18 +133,18 @@ add_str(struct json_object *o, const char *key, const char *val, size_t max)
 
 	if (val != NULL) {
 		if ((buf = malloc(max)) == NULL)
-			return -1;
+			return SB_ERR_NOMEM;
 		utf8_clean(buf, max, val);
 		v = json_object_new_string(buf);
 		free(buf);
 		if (v == NULL)
-			return -1;
+			return SB_ERR_NOMEM;
 	}
 	if (json_object_object_add(o, key, v) != 0) {
 		json_object_put(v);
-		return -1;
+		return SB_ERR_NOMEM;
 	}
-	return 0;
+	return SB_OK;
 }
 
 /*
@@ -298,7 +298,7 @@ sb_logkv(enum sb_level level, const char *event, const char *const *kv,
  * SB_ERR_INVAL for a webhook that is not an http(s) URL. *out is freed
  * with sb_reporter_free().
  */
-int
+enum sb_err
 sb_reporter_new(struct sb_reporter **out, const char *webhook,
     unsigned timeout_s)
 {
@@ -484,7 +484,7 @@ sb_report_post(struct sb_reporter *r, const char *event, enum sb_err e,
 
 /* Whether r has a webhook to POST to. */
 int
-sb_reporter_has_webhook(const struct sb_reporter *r)
+sb_is_webhook_set(const struct sb_reporter *r)
 {
 	return r != NULL && r->webhook != NULL;
 }

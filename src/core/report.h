@@ -35,7 +35,7 @@ void	sb_logkv(enum sb_level, const char *event, const char *const *kv,
 struct sb_reporter;
 
 /* webhook may be NULL (log only). *out freed with sb_reporter_free. */
-int	sb_reporter_new(struct sb_reporter **out, const char *webhook,
+enum sb_err	sb_reporter_new(struct sb_reporter **out, const char *webhook,
 	    unsigned timeout_s);
 void	sb_reporter_free(struct sb_reporter **);
 
@@ -55,6 +55,6 @@ void	sb_report_log(struct sb_reporter *, const char *event, enum sb_err,
 	    const char *backup_id, const char *msg);
 void	sb_report_post(struct sb_reporter *, const char *event, enum sb_err,
 	    const char *backup_id, const char *msg);
-int	sb_reporter_has_webhook(const struct sb_reporter *);
+int	sb_is_webhook_set(const struct sb_reporter *);
 
 #endif /* SB_REPORT_H */

@@ -257,44 +257,31 @@ clock_gaps(const struct sb_retention_policy *pol, int64_t *at, size_t nat,
 	return 1;
 }
 
+/* What the first pass over the records learns, for the rules after it. */
+struct scan {
+	struct wk		*wk;	/* completed automatic, by week */
+	size_t			 nwk;
+	int64_t			*at;	/* automatic created_at, not future */
+	size_t			 nauto;
+	size_t			 ndone;	/* completed within recent_hours */
+	const struct sb_backup	*latest;	/* newest non-pending auto */
+	const struct sb_backup	*newest_done;	/* newest completed auto */
+};
+
 /*
- * Build the plan (see the rules at the top). out is filled and owned by
- * the caller (sb_retention_clear); on error it is left empty. Decisions
- * are in input order and point into list, which must outlive the plan.
- * Returns SB_OK, SB_ERR_INVAL (no policy) or SB_ERR_NOMEM.
+ * The first pass: every decision starts as "kept"; the automatic records
+ * are gathered into sc (weeks, times, the latest, the recent ones), and
+ * out->checked_through gets the newest automatic record not in the
+ * future.
  */
-int
-sb_retention_plan(const struct sb_retention_policy *pol,
+static void
+scan_records(const struct sb_retention_policy *pol,
     const struct sb_backup *list, size_t n, int64_t now,
-    struct sb_retention_plan *out)
+    struct sb_retention_plan *out, struct scan *sc)
 {
-	struct wk		*wk = NULL;
-	const struct sb_backup	*latest = NULL, *newest_done = NULL;
-	int64_t			*at = NULL;
-	int64_t			 daily, weekly, failed, recent, done;
-	size_t			 i, nwk = 0, nauto = 0, ndone = 0, ndel_done = 0;
-	size_t			 nkept = 0;
-	int			 rc = SB_ERR_NOMEM;
+	int64_t	recent = now - (int64_t)pol->recent_hours * MS_HOUR, done;
 
-	memset(out, 0, sizeof(*out));
-	if (pol == NULL || (list == NULL && n > 0))
-		return SB_ERR_INVAL;
-	if (n == 0)
-		return SB_OK;
-	if (n > SIZE_MAX / sizeof(*wk) ||
-	    (out->v = calloc(n, sizeof(*out->v))) == NULL ||
-	    (wk = calloc(n, sizeof(*wk))) == NULL ||
-	    (at = calloc(n, sizeof(*at))) == NULL)
-		goto out;
-	out->n = n;
-
-	/* Cut-offs; unsigned policy values times ms fit in int64_t. */
-	daily = now - (int64_t)pol->daily_days * MS_DAY;
-	weekly = now - (int64_t)pol->weekly_days * MS_DAY;
-	failed = now - (int64_t)pol->failed_days * MS_DAY;
-	recent = now - (int64_t)pol->recent_hours * MS_HOUR;
-
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct sb_backup *b = &list[i];
 
 		out->v[i].backup = b;
@@ -311,114 +298,127 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 		 */
 		if (b->created_at > now + SB_RETENTION_SKEW_MS) {
 			if (b->status == SB_STATUS_COMPLETED)
-				week_add(wk, &nwk, i, b);
+				week_add(sc->wk, &sc->nwk, i, b);
 			continue;
 		}
-		at[nauto] = b->created_at;
+		sc->at[sc->nauto++] = b->created_at;
 		if (b->created_at > out->checked_through)
 			out->checked_through = b->created_at;
-		nauto++;
 		/* On a tie in time, a failure wins: the safer reading. */
-		if (b->status != SB_STATUS_PENDING && (latest == NULL ||
-		    b->created_at > latest->created_at ||
-		    (b->created_at == latest->created_at &&
+		if (b->status != SB_STATUS_PENDING && (sc->latest == NULL ||
+		    b->created_at > sc->latest->created_at ||
+		    (b->created_at == sc->latest->created_at &&
 		    b->status == SB_STATUS_FAILED)))
-			latest = b;
+			sc->latest = b;
 		if (b->status != SB_STATUS_COMPLETED)
 			continue;
 		/* Completion time says whether one finished "recently". */
 		done = b->completed_at > 0 ? b->completed_at : b->created_at;
 		if (done >= recent)
-			ndone++;
-		week_add(wk, &nwk, i, b);
+			sc->ndone++;
+		week_add(sc->wk, &sc->nwk, i, b);
 	}
-	for (i = 0; i < nwk; i++) {
-		const struct sb_backup *b = &list[wk[i].idx];
+	for (size_t i = 0; i < sc->nwk; i++) {
+		const struct sb_backup *b = &list[sc->wk[i].idx];
 
-		if (newest_done == NULL ||
-		    b->created_at > newest_done->created_at ||
-		    (b->created_at == newest_done->created_at &&
-		    strcmp(b->id, newest_done->id) > 0))
-			newest_done = b;
+		if (sc->newest_done == NULL ||
+		    b->created_at > sc->newest_done->created_at ||
+		    (b->created_at == sc->newest_done->created_at &&
+		    strcmp(b->id, sc->newest_done->id) > 0))
+			sc->newest_done = b;
 	}
+}
 
-	/* Rule 2. With no automatic backup at all there is nothing to halt. */
-	if (latest != NULL && latest->status == SB_STATUS_FAILED) {
+/* Rule 2. With no automatic backup at all there is nothing to halt. */
+static void
+halt_unhealthy(const struct sb_retention_policy *pol, const struct scan *sc,
+    struct sb_retention_plan *out)
+{
+	if (sc->latest != NULL && sc->latest->status == SB_STATUS_FAILED) {
 		out->halted = 1;
 		snprintf(out->halt_reason, sizeof(out->halt_reason),
 		    "latest automatic backup %s failed: not pruning",
-		    latest->id);
-	} else if (nauto > 0 && ndone == 0) {
+		    sc->latest->id);
+	} else if (sc->nauto > 0 && sc->ndone == 0) {
 		out->halted = 1;
 		snprintf(out->halt_reason, sizeof(out->halt_reason),
 		    "no automatic backup completed in the last %u hours: "
 		    "not pruning", pol->recent_hours);
 	}
-	/*
-	 * Rule 8 after rule 2, so its reason wins: with a jumped clock the
-	 * reasons of rule 2 are about the wrong thing.
-	 */
-	if (!clock_future(pol, list, n, now, out))
-		clock_gaps(pol, at, nauto, now, out);
+}
 
-	/* Rules 1, 3, 4 and the age bands of 5. */
-	for (i = 0; i < n; i++) {
-		const struct sb_backup	*b = &list[i];
-		struct sb_decision	*dd = &out->v[i];
+/* Rules 1, 3, 4 and the age bands of 5, for one record. */
+static void
+decide_band(const struct sb_retention_policy *pol, const struct sb_backup *b,
+    int64_t now, struct sb_decision *dd)
+{
+	int64_t	daily = now - (int64_t)pol->daily_days * MS_DAY;
+	int64_t	weekly = now - (int64_t)pol->weekly_days * MS_DAY;
+	int64_t	failed = now - (int64_t)pol->failed_days * MS_DAY;
 
-		if (!is_auto(b)) {
-			decide(dd, SB_KEEP, "manual backups are never pruned");
-			continue;
-		}
-		switch (b->status) {
-		case SB_STATUS_PENDING:
-			decide(dd, SB_KEEP, "pending");
-			break;
-		case SB_STATUS_FAILED:
-			if (b->created_at < failed)
-				decide(dd, SB_DELETE, "failed, older than %u "
-				    "days", pol->failed_days);
-			else
-				decide(dd, SB_KEEP, "failed, within %u days",
-				    pol->failed_days);
-			break;
-		case SB_STATUS_COMPLETED:
-			if (b->created_at >= daily)
-				decide(dd, SB_KEEP, "within %u days",
-				    pol->daily_days);
-			else if (b->created_at >= weekly)
-				decide(dd, SB_DELETE, "older than %u days, not "
-				    "the newest of its ISO week",
-				    pol->daily_days);
-			else
-				decide(dd, SB_DELETE, "older than %u days",
-				    pol->weekly_days);
-			break;
-		default:
-			decide(dd, SB_KEEP, "unknown status: kept");
-			break;
-		}
+	if (!is_auto(b)) {
+		decide(dd, SB_KEEP, "manual backups are never pruned");
+		return;
 	}
+	switch (b->status) {
+	case SB_STATUS_PENDING:
+		decide(dd, SB_KEEP, "pending");
+		break;
+	case SB_STATUS_FAILED:
+		if (b->created_at < failed)
+			decide(dd, SB_DELETE, "failed, older than %u days",
+			    pol->failed_days);
+		else
+			decide(dd, SB_KEEP, "failed, within %u days",
+			    pol->failed_days);
+		break;
+	case SB_STATUS_COMPLETED:
+		if (b->created_at >= daily)
+			decide(dd, SB_KEEP, "within %u days", pol->daily_days);
+		else if (b->created_at >= weekly)
+			decide(dd, SB_DELETE, "older than %u days, not the "
+			    "newest of its ISO week", pol->daily_days);
+		else
+			decide(dd, SB_DELETE, "older than %u days",
+			    pol->weekly_days);
+		break;
+	default:
+		decide(dd, SB_KEEP, "unknown status: kept");
+		break;
+	}
+}
 
-	/* Rule 5, weekly band: the first of each week group is its newest. */
-	qsort(wk, nwk, sizeof(*wk), wk_cmp);
-	for (i = 0; i < nwk; i++) {
-		struct sb_decision *dd = &out->v[wk[i].idx];
+/*
+ * Rule 5, weekly band, then rule 7 (keep the newest of the would-be-
+ * deleted up to the floor), then rule 6 (never all of them). Sorts
+ * sc->wk.
+ */
+static void
+keep_completed(const struct sb_retention_policy *pol, int64_t now,
+    struct scan *sc, struct sb_retention_plan *out)
+{
+	int64_t	daily = now - (int64_t)pol->daily_days * MS_DAY;
+	int64_t	weekly = now - (int64_t)pol->weekly_days * MS_DAY;
+	size_t	i, nkept = 0, ndel = 0;
 
-		if (i > 0 && wk[i].week == wk[i - 1].week)
+	/* The first of each week group is its newest. */
+	qsort(sc->wk, sc->nwk, sizeof(*sc->wk), wk_cmp);
+	for (i = 0; i < sc->nwk; i++) {
+		struct sb_decision *dd = &out->v[sc->wk[i].idx];
+
+		if (i > 0 && sc->wk[i].week == sc->wk[i - 1].week)
 			continue;
-		if (wk[i].created < daily && wk[i].created >= weekly)
+		if (sc->wk[i].created < daily && sc->wk[i].created >= weekly)
 			decide(dd, SB_KEEP, "newest of ISO week %d-W%02d",
-			    wk[i].week / 100, wk[i].week % 100);
+			    sc->wk[i].week / 100, sc->wk[i].week % 100);
 	}
 
-	/* Rule 7: keep the newest of the would-be-deleted up to the floor. */
-	for (i = 0; i < nwk; i++)
-		if (out->v[wk[i].idx].verdict == SB_KEEP)
+	for (i = 0; i < sc->nwk; i++)
+		if (out->v[sc->wk[i].idx].verdict == SB_KEEP)
 			nkept++;
-	qsort(wk, nwk, sizeof(*wk), newest_cmp);
-	for (i = 0; i < nwk && nkept < pol->min_keep; i++) {
-		struct sb_decision *dd = &out->v[wk[i].idx];
+	qsort(sc->wk, sc->nwk, sizeof(*sc->wk), newest_cmp);
+	for (i = 0; i < sc->nwk && nkept < pol->min_keep; i++) {
+		struct sb_decision *dd = &out->v[sc->wk[i].idx];
 
 		if (dd->verdict != SB_DELETE)
 			continue;
@@ -427,19 +427,26 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 		nkept++;
 	}
 
-	/* Rule 6. */
-	for (i = 0; i < nwk; i++)
-		if (out->v[wk[i].idx].verdict == SB_DELETE)
-			ndel_done++;
-	if (nwk > 0 && ndel_done == nwk) {
-		for (i = 0; i < n; i++)
-			if (out->v[i].backup == newest_done)
+	for (i = 0; i < sc->nwk; i++)
+		if (out->v[sc->wk[i].idx].verdict == SB_DELETE)
+			ndel++;
+	if (sc->nwk > 0 && ndel == sc->nwk) {
+		for (i = 0; i < out->n; i++)
+			if (out->v[i].backup == sc->newest_done)
 				decide(&out->v[i], SB_KEEP, "newest completed "
 				    "automatic backup: never delete them all");
 	}
+}
 
-	/* Rule 2 applied: a halted plan only says what it would have done. */
-	for (i = 0; i < n; i++) {
+/*
+ * Rule 2 applied: a halted plan only says what it would have done. Then
+ * what the next prune need not check again: only once this ran.
+ */
+static void
+apply_halt(const struct sb_retention_policy *pol,
+    struct sb_retention_plan *out)
+{
+	for (size_t i = 0; i < out->n; i++) {
 		struct sb_decision *dd = &out->v[i];
 
 		if (dd->verdict != SB_DELETE)
@@ -451,15 +458,56 @@ sb_retention_plan(const struct sb_retention_policy *pol,
 		} else
 			out->ndelete++;
 	}
-	/* What the next prune need not check again: only once this ran. */
 	if (out->halted)
 		out->checked_through = 0;
 	else if (pol->gaps_checked > out->checked_through)
 		out->checked_through = pol->gaps_checked;
+}
+
+/*
+ * Build the plan (see the rules at the top). out is filled and owned by
+ * the caller (sb_retention_clear); on error it is left empty. Decisions
+ * are in input order and point into list, which must outlive the plan.
+ * Returns SB_OK, SB_ERR_INVAL (no policy) or SB_ERR_NOMEM.
+ */
+enum sb_err
+sb_retention_plan(const struct sb_retention_policy *pol,
+    const struct sb_backup *list, size_t n, int64_t now,
+    struct sb_retention_plan *out)
+{
+	struct scan	sc;
+	enum sb_err	rc = SB_ERR_NOMEM;
+
+	memset(out, 0, sizeof(*out));
+	memset(&sc, 0, sizeof(sc));
+	if (pol == NULL || (list == NULL && n > 0))
+		return SB_ERR_INVAL;
+	if (n == 0)
+		return SB_OK;
+	if (n > SIZE_MAX / sizeof(*sc.wk) ||
+	    (out->v = calloc(n, sizeof(*out->v))) == NULL ||
+	    (sc.wk = calloc(n, sizeof(*sc.wk))) == NULL ||
+	    (sc.at = calloc(n, sizeof(*sc.at))) == NULL)
+		goto out;
+	out->n = n;
+
+	/* Unsigned policy values times ms fit in int64_t. */
+	scan_records(pol, list, n, now, out, &sc);
+	halt_unhealthy(pol, &sc, out);
+	/*
+	 * Rule 8 after rule 2, so its reason wins: with a jumped clock the
+	 * reasons of rule 2 are about the wrong thing.
+	 */
+	if (!clock_future(pol, list, n, now, out))
+		clock_gaps(pol, sc.at, sc.nauto, now, out);
+	for (size_t i = 0; i < n; i++)
+		decide_band(pol, &list[i], now, &out->v[i]);
+	keep_completed(pol, now, &sc, out);
+	apply_halt(pol, out);
 	rc = SB_OK;
 out:
-	free(at);
-	free(wk);
+	free(sc.at);
+	free(sc.wk);
 	if (rc != SB_OK)
 		sb_retention_clear(out);
 	return rc;

@@ -86,7 +86,7 @@ struct sb_retention_plan {
  * Decide for every backup in list (any order, any type) at time now (ms).
  * Returns SB_OK or SB_ERR_NOMEM. When halted, every verdict is SB_KEEP.
  */
-int	sb_retention_plan(const struct sb_retention_policy *,
+enum sb_err sb_retention_plan(const struct sb_retention_policy *,
 	    const struct sb_backup *list, size_t n, int64_t now,
 	    struct sb_retention_plan *out);
 void	sb_retention_clear(struct sb_retention_plan *);

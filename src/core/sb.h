@@ -68,9 +68,9 @@ enum sb_status {
 };
 
 const char	*sb_type_str(enum sb_type);
-int		 sb_type_parse(const char *, enum sb_type *);
+enum sb_err sb_type_parse(const char *, enum sb_type *);
 const char	*sb_status_str(enum sb_status);
-int		 sb_status_parse(const char *, enum sb_status *);
+enum sb_err sb_status_parse(const char *, enum sb_status *);
 
 /*
  * One backup as the catalog knows it. Strings are heap-owned by the
@@ -92,8 +92,8 @@ struct sb_backup {
 };
 
 void	 sb_backup_clear(struct sb_backup *);
-int	 sb_backup_copy(struct sb_backup *dst, const struct sb_backup *src);
-int	 sb_backup_set_tags(struct sb_backup *, const char *const *, size_t);
+enum sb_err sb_backup_copy(struct sb_backup *dst, const struct sb_backup *src);
+enum sb_err sb_backup_set_tags(struct sb_backup *, const char *const *, size_t);
 
 struct sb_backup_list {
 	struct sb_backup	*v;
@@ -101,7 +101,7 @@ struct sb_backup_list {
 };
 
 void	 sb_backup_list_clear(struct sb_backup_list *);
-int	 sb_backup_list_push(struct sb_backup_list *, struct sb_backup *);
+enum sb_err sb_backup_list_push(struct sb_backup_list *, struct sb_backup *);
 
 /* One restore; error heap-owned, released by sb_restore_clear(). */
 struct sb_restore {
@@ -131,26 +131,36 @@ struct sb_filter {
 
 #define SB_LIST_DEFAULT	100
 #define SB_LIST_MAX	1000
+#define SB_LIST_ALL_MAX	1000000	/* most records or objects one whole-list
+				   read (prune, reconcile) holds */
+
+/*
+ * A growable array without a capacity field, capped at max elements (see
+ * util.c); arrp is the address of the array's pointer.
+ */
+#define SB_VEC_MIN	8
+enum sb_err sb_vec_grow(void *arrp, size_t n, size_t size, size_t max);
 
 /* util.c */
 int64_t	 sb_now_ms(void);
 int64_t	 sb_mono_ms(void);	/* ms on a clock that does not jump */
-int	 sb_fsync_dir(const char *);	/* 0, or -1 with errno */
-int	 sb_time_format(int64_t ms, char *buf, size_t len);	/* ISO 8601 UTC */
-int	 sb_time_parse(const char *, int64_t *ms);		/* ISO 8601 or date */
-int	 sb_uuid_new(char out[SB_UUID_LEN + 1]);
+enum sb_err sb_fsync_dir(const char *);	/* SB_ERR_IO with errno */
+enum sb_err sb_time_format(int64_t ms, char *buf, size_t len);	/* ISO 8601 UTC */
+enum sb_err sb_time_parse(const char *, int64_t *ms);		/* ISO 8601 or date */
+enum sb_err sb_uuid_new(char out[SB_UUID_LEN + 1]);
 int	 sb_valid_uuid(const char *);
 int	 sb_valid_utf8(const char *, size_t);
 int	 sb_valid_description(const char *);
 int	 sb_valid_tag(const char *);
 int	 sb_valid_service(const char *);
-int	 sb_prefix_normalise(const char *in, char *out, size_t len,
+enum sb_err sb_prefix_normalise(const char *in, char *out, size_t len,
 	    const char **why);
 char	*sb_service_default(const char *source_path);		/* caller frees */
-int	 sb_parse_i64(const char *, int64_t min, int64_t max, int64_t *out);
-int	 sb_parse_size(const char *, uint64_t max, uint64_t *out);  /* 8M, 64k */
+enum sb_err sb_parse_i64(const char *, int64_t min, int64_t max, int64_t *out);
+enum sb_err sb_parse_size(const char *, uint64_t max, uint64_t *out);  /* 8M, 64k */
 size_t	 sb_strlcpy(char *dst, const char *src, size_t len);
 int	 sb_hexval(int c);					/* -1: not hex */
+void	 sb_hex(const unsigned char *, size_t n, char *out);	/* 2n + 1 */
 char	*sb_strdup(const char *);				/* NULL-safe */
 void	 sb_seterr(char *buf, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));		/* SB_ERRMSG_MAX */
@@ -162,13 +172,13 @@ void	 sb_vseterr(char *buf, const char *fmt, va_list)
  * time and carry type, time and id, so the catalog can be rebuilt from a
  * listing alone.
  */
-int	 sb_name_format(enum sb_type, int64_t created_ms, const char *id,
+enum sb_err sb_name_format(enum sb_type, int64_t created_ms, const char *id,
 	    char *buf, size_t len);
-int	 sb_name_parse(const char *name, enum sb_type *, int64_t *created_ms,
+enum sb_err sb_name_parse(const char *name, enum sb_type *, int64_t *created_ms,
 	    char id[SB_UUID_LEN + 1]);
 
 /* sha256 of a whole file, hex; size in bytes. Streams in 1 MiB reads. */
-int	 sb_sha256_file(const char *path, char hex[SB_SHA256_HEX + 1],
+enum sb_err sb_sha256_file(const char *path, char hex[SB_SHA256_HEX + 1],
 	    int64_t *size, char *err);
 
 #endif /* SB_H */

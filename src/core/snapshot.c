@@ -26,23 +26,21 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-#include "snapshot.h"
+#include "snapshot_int.h"
 #include "snapvfs.h"
+#include "sql.h"
 
 #define BUSY_TIMEOUT_MS		10000	/* per lock attempt, both ends */
 #define TAKE_DEADLINE_MS	30000	/* retrying a busy source */
-#define RESTORE_DEADLINE_MS	60000	/* retrying a busy live database */
 #define RETRY_SLEEP_MS		100
-#define HASH_BUFSZ		(1024 * 1024)	/* read by the hasher at once;
-						 * >= the largest page */
 
 /*
  * Our code for an SQLite result code. A file SQLite cannot read as a
  * database is SB_ERR_CORRUPT; a lock still held after the busy timeout is
  * SB_ERR_BUSY; the file system failing is SB_ERR_IO.
  */
-static int
-map_rc(int rc)
+enum sb_err
+sb_snapshot_map_rc(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_NOMEM:
@@ -63,20 +61,21 @@ map_rc(int rc)
 }
 
 /* Report "what path: sqlite message" and return the mapped code. */
-static int
-dberr(char *err, sqlite3 *db, int rc, const char *what, const char *path)
+enum sb_err
+sb_snapshot_dberr(char *err, sqlite3 *db, int rc, const char *what,
+    const char *path)
 {
 	sb_seterr(err, "%s %s: %s", what, path,
 	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-	return map_rc(rc);
+	return sb_snapshot_map_rc(rc);
 }
 
 /*
  * Open a database with our settings, through the VFS named vfs (NULL: the
  * default one); *db is NULL on failure.
  */
-static int
-open_db(const char *path, int flags, const char *vfs, sqlite3 **db,
+enum sb_err
+sb_snapshot_open_db(const char *path, int flags, const char *vfs, sqlite3 **db,
     char *err, const char *what)
 {
 	int	rc, ret;
@@ -88,7 +87,7 @@ open_db(const char *path, int flags, const char *vfs, sqlite3 **db,
 		rc = sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
 	}
 	if (rc != SQLITE_OK) {
-		ret = dberr(err, *db, rc, what, path);
+		ret = sb_snapshot_dberr(err, *db, rc, what, path);
 		sqlite3_close(*db);
 		*db = NULL;
 		return ret;
@@ -97,8 +96,8 @@ open_db(const char *path, int flags, const char *vfs, sqlite3 **db,
 }
 
 /* Run one statement of constant SQL, ignoring rows (PRAGMAs). */
-static int
-exec1(sqlite3 *db, const char *sql, char *err, const char *path)
+enum sb_err
+sb_snapshot_exec1(sqlite3 *db, const char *sql, char *err, const char *path)
 {
 	sqlite3_stmt	*st = NULL;
 	int		 rc;
@@ -112,34 +111,23 @@ exec1(sqlite3 *db, const char *sql, char *err, const char *path)
 	}
 	if (rc != SQLITE_OK) {
 		sb_seterr(err, "%s on %s: %s", sql, path, sqlite3_errmsg(db));
-		rc = map_rc(rc);
+		rc = sb_snapshot_map_rc(rc);
 	}
 	sqlite3_finalize(st);
 	return rc;
 }
 
-/* A PRAGMA returning one value, as text into buf. */
-static int
-pragma_text(sqlite3 *db, const char *sql, char *buf, size_t len, char *err,
-    const char *path)
+/* A PRAGMA returning one value, as text into buf (sb_sql_text). */
+enum sb_err
+sb_snapshot_pragma(sqlite3 *db, const char *sql, char *buf, size_t len,
+    char *err, const char *path)
 {
-	sqlite3_stmt		*st = NULL;
-	const unsigned char	*s;
-	int			 rc, ret = SB_OK;
+	int	rc;
 
-	buf[0] = '\0';
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		s = sqlite3_column_text(st, 0);
-		sb_strlcpy(buf, s == NULL ? "" : (const char *)s, len);
-	} else if (rc != SQLITE_DONE && rc != SQLITE_OK) {
-		sb_seterr(err, "%s on %s: %s", sql, path, sqlite3_errmsg(db));
-		ret = map_rc(rc);
-	}
-	sqlite3_finalize(st);
-	return ret;
+	if ((rc = sb_sql_text(db, sql, buf, len)) == SQLITE_OK)
+		return SB_OK;
+	sb_seterr(err, "%s on %s: %s", sql, path, sqlite3_errmsg(db));
+	return sb_snapshot_map_rc(rc);
 }
 
 /*
@@ -153,8 +141,8 @@ pragma_text(sqlite3 *db, const char *sql, char *buf, size_t len, char *err,
  * the header marks the file as WAL mode (bytes 18-19 == 2).
  * Returns SB_ERR_CORRUPT, SB_ERR_IO or SB_OK.
  */
-static int
-check_header(const char *path, int *wal, char *err)
+enum sb_err
+sb_snapshot_header(const char *path, int *wal, char *err)
 {
 	unsigned char	 h[100];
 	struct stat	 sb;
@@ -236,7 +224,7 @@ out:
  * on an open connection: SB_OK only if it returns the single row "ok".
  * Otherwise SB_ERR_CORRUPT with its first complaint in err.
  */
-static int
+static enum sb_err
 integrity(sqlite3 *db, const char *path, char *err)
 {
 	sqlite3_stmt		*st = NULL;
@@ -248,7 +236,7 @@ integrity(sqlite3 *db, const char *path, char *err)
 	first[0] = '\0';
 	rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
-		ret = dberr(err, db, rc, "integrity_check on", path);
+		ret = sb_snapshot_dberr(err, db, rc, "integrity_check on", path);
 		goto out;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -260,7 +248,7 @@ integrity(sqlite3 *db, const char *path, char *err)
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		ret = dberr(err, db, rc, "integrity_check on", path);
+		ret = sb_snapshot_dberr(err, db, rc, "integrity_check on", path);
 		goto out;
 	}
 	if (rows != 1 || !ok) {
@@ -277,30 +265,41 @@ out:
 }
 
 /*
- * Run an initialised backup to the end with sqlite3_backup_step(b, -1),
- * retrying SQLITE_BUSY and SQLITE_LOCKED (each after the busy handler
- * gave up) until deadline_ms has passed; then sqlite3_backup_finish(),
+ * sqlite3_backup_step(b, npages), retrying SQLITE_BUSY and SQLITE_LOCKED
+ * (each after the busy handler gave up) until the monotonic clock passes
+ * end_ms. Returns the last step's SQLite result code.
+ */
+int
+sb_snapshot_step(sqlite3_backup *b, int npages, int64_t end_ms)
+{
+	int	rc;
+
+	for (;;) {
+		rc = sqlite3_backup_step(b, npages);
+		if (((rc & 0xff) == SQLITE_BUSY ||
+		    (rc & 0xff) == SQLITE_LOCKED) && sb_mono_ms() < end_ms) {
+			sqlite3_sleep(RETRY_SLEEP_MS);
+			continue;
+		}
+		return rc;
+	}
+}
+
+/*
+ * Run an initialised backup to the end with sqlite3_backup_step(b, -1)
+ * (sb_snapshot_step) for up to deadline_ms; then sqlite3_backup_finish(),
  * which releases the locks and returns the backup's error if any
  * (https://sqlite.org/c3ref/backup_finish.html). Returns the SQLite
  * result code, SQLITE_OK when the whole database was copied.
  */
-static int
-run_backup(sqlite3_backup *b, int64_t deadline_ms)
+int
+sb_snapshot_run_backup(sqlite3_backup *b, int64_t deadline_ms)
 {
 	int64_t	end = sb_mono_ms() + deadline_ms;
 	int	rc, frc;
 
-	for (;;) {
-		rc = sqlite3_backup_step(b, -1);
-		if (rc == SQLITE_DONE)
-			break;
-		if (((rc & 0xff) == SQLITE_BUSY ||
-		    (rc & 0xff) == SQLITE_LOCKED) && sb_mono_ms() < end) {
-			sqlite3_sleep(RETRY_SLEEP_MS);
-			continue;
-		}
-		break;
-	}
+	while ((rc = sb_snapshot_step(b, -1, end)) == SQLITE_OK)
+		;
 	frc = sqlite3_backup_finish(b);
 	if (rc == SQLITE_DONE)
 		return frc;
@@ -310,45 +309,41 @@ run_backup(sqlite3_backup *b, int64_t deadline_ms)
 
 /* fsync a file, then the directory holding it, so a rename-free create
  * is durable: the data and the directory entry. */
-static int
-fsync_path(const char *path, char *err)
+enum sb_err
+sb_snapshot_fsync_file(const char *path, char *err)
 {
 	char		 dir[PATH_MAX];
 	const char	*slash;
-	int		 fd, ret = SB_ERR_IO;
+	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fsync(fd) == -1) {
 		sb_seterr(err, "fsync %s: %s", path, strerror(errno));
-		goto out;
+		if (fd != -1)
+			close(fd);
+		return SB_ERR_IO;
 	}
 	close(fd);
-	fd = -1;
 	if ((slash = strrchr(path, '/')) == NULL)
 		sb_strlcpy(dir, ".", sizeof(dir));
 	else if (slash == path)
 		sb_strlcpy(dir, "/", sizeof(dir));
 	else if ((size_t)(slash - path) >= sizeof(dir)) {
 		sb_seterr(err, "%s: path too long", path);
-		goto out;
+		return SB_ERR_IO;
 	} else {
 		memcpy(dir, path, (size_t)(slash - path));
 		dir[slash - path] = '\0';
 	}
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(fd) == -1) {
+	if (sb_fsync_dir(dir) != SB_OK) {
 		sb_seterr(err, "fsync %s: %s", dir, strerror(errno));
-		goto out;
+		return SB_ERR_IO;
 	}
-	ret = SB_OK;
-out:
-	if (fd != -1)
-		close(fd);
-	return ret;
+	return SB_OK;
 }
 
 /* Remove a half-made copy and any side file SQLite may have made. */
-static void
-remove_copy(const char *path)
+void
+sb_snapshot_remove_copy(const char *path)
 {
 	static const char *const sfx[] = { "-journal", "-wal", "-shm" };
 	char	buf[PATH_MAX];
@@ -613,8 +608,7 @@ hasher_finish(struct hasher *h, char sha[SB_SHA256_HEX + 1], int64_t *size)
 	}
 	if (!ok || EVP_DigestFinal_ex(h->ctx, md, &mdlen) != 1 || mdlen != 32)
 		return 0;
-	for (unsigned int i = 0; i < 32; i++)
-		(void)snprintf(sha + 2 * i, 3, "%02x", md[i]);
+	sb_hex(md, 32, sha);
 	if (size != NULL)
 		*size = (int64_t)st.st_size;
 	return 1;
@@ -632,7 +626,7 @@ fsync_thread(void *arg)
 {
 	struct fsync_job	*j = arg;
 
-	j->ret = fsync_path(j->path, j->err);
+	j->ret = sb_snapshot_fsync_file(j->path, j->err);
 	return NULL;
 }
 
@@ -641,7 +635,7 @@ fsync_thread(void *arg)
  * from the hasher h if it has one we can trust (see above), otherwise by
  * reading the file, while the flush to disk goes on.
  */
-static int
+static enum sb_err
 seal(const char *dst, struct hasher *h, char sha[SB_SHA256_HEX + 1],
     int64_t *size, char *err)
 {
@@ -650,11 +644,11 @@ seal(const char *dst, struct hasher *h, char sha[SB_SHA256_HEX + 1],
 	int			ret;
 
 	if (sha == NULL)
-		return fsync_path(dst, err);
+		return sb_snapshot_fsync_file(dst, err);
 	memset(&j, 0, sizeof(j));
 	j.path = dst;
 	if (pthread_create(&t, NULL, fsync_thread, &j) != 0) {
-		if ((ret = fsync_path(dst, err)) != SB_OK)
+		if ((ret = sb_snapshot_fsync_file(dst, err)) != SB_OK)
 			return ret;
 		if (h != NULL && hasher_finish(h, sha, size))
 			return SB_OK;
@@ -672,7 +666,64 @@ seal(const char *dst, struct hasher *h, char sha[SB_SHA256_HEX + 1],
 	return ret;
 }
 
-int
+/*
+ * Before a snapshot: a source that is not there is said so clearly (a
+ * READONLY open would open a missing file lazily), and dst is created,
+ * mode 0600 (it holds the service's data), with O_EXCL: an existing file
+ * is never overwritten.
+ */
+static enum sb_err
+take_start(const char *src, const char *dst, char *err)
+{
+	struct stat	sb;
+	int		fd;
+
+	if (src == NULL || dst == NULL || src[0] == '\0' || dst[0] == '\0') {
+		sb_seterr(err, "snapshot: no source or destination");
+		return SB_ERR_INVAL;
+	}
+	if (stat(src, &sb) == -1) {
+		sb_seterr(err, "source database %s: %s", src, strerror(errno));
+		return SB_ERR_IO;
+	}
+	if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		sb_seterr(err, "snapshot %s: %s", dst, strerror(errno));
+		return SB_ERR_IO;
+	}
+	close(fd);
+	return SB_OK;
+}
+
+/*
+ * After the copy into *ddb: its header says WAL if the source was, so
+ * that is undone; the VFS's buffer is written out while its errors can
+ * be seen; the copy is closed (*ddb NULL from then on).
+ */
+static enum sb_err
+take_close(sqlite3 **ddb, const char *dst, char *err)
+{
+	char	mode[16];
+	int	rc, ret;
+
+	if ((ret = sb_snapshot_pragma(*ddb, "PRAGMA journal_mode = DELETE",
+	    mode, sizeof(mode), err, dst)) != SB_OK)
+		return ret;
+	if ((rc = sqlite3_file_control(*ddb, "main", SB_SNAPVFS_FCNTL_SEAL,
+	    NULL)) != SQLITE_OK) {
+		sb_seterr(err, "writing %s: %s", dst, sqlite3_errstr(rc));
+		return sb_snapshot_map_rc(rc);
+	}
+	rc = sqlite3_close(*ddb);
+	*ddb = NULL;
+	if (rc != SQLITE_OK) {
+		sb_seterr(err, "closing %s: %s", dst, sqlite3_errstr(rc));
+		return sb_snapshot_map_rc(rc);
+	}
+	return SB_OK;
+}
+
+enum sb_err
 sb_snapshot_take(const char *src, const char *dst, char *err)
 {
 	return sb_snapshot_take_hashed(src, dst, NULL, NULL, err);
@@ -690,45 +741,31 @@ sb_snapshot_take(const char *src, const char *dst, char *err)
  * hasher). On failure dst is removed. err (SB_ERRMSG_MAX, may be NULL)
  * says why.
  */
-int
+enum sb_err
 sb_snapshot_take_hashed(const char *src, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
 	sqlite3		*sdb = NULL, *ddb = NULL;
 	sqlite3_backup	*b = NULL;
 	struct hasher	*h = NULL;
-	struct stat	 sb;
 	char		 mode[16];
-	int		 fd, rc, ret = SB_ERR_DB, created = 0;
+	int		 rc, ret = SB_ERR_DB, created = 0;
 
-	if (src == NULL || dst == NULL || src[0] == '\0' || dst[0] == '\0') {
-		sb_seterr(err, "snapshot: no source or destination");
-		return SB_ERR_INVAL;
-	}
-	/* READONLY would open a missing file lazily: say so clearly. */
-	if (stat(src, &sb) == -1) {
-		sb_seterr(err, "source database %s: %s", src, strerror(errno));
-		return SB_ERR_IO;
-	}
-	if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1) {
-		sb_seterr(err, "snapshot %s: %s", dst, strerror(errno));
-		return SB_ERR_IO;
-	}
-	close(fd);
+	if ((ret = take_start(src, dst, err)) != SB_OK)
+		return ret;
 	created = 1;
 
-	if ((ret = open_db(src, SQLITE_OPEN_READONLY, NULL, &sdb, err,
+	if ((ret = sb_snapshot_open_db(src, SQLITE_OPEN_READONLY, NULL, &sdb, err,
 	    "opening source database")) != SB_OK)
 		goto out;
 	/* The copy is written through our VFS, in large writes (snapvfs.c). */
 	if ((rc = sb_snapvfs_register()) != SQLITE_OK) {
 		sb_seterr(err, "snapshot %s: cannot register the SQLite VFS: "
 		    "%s", dst, sqlite3_errstr(rc));
-		ret = map_rc(rc);
+		ret = sb_snapshot_map_rc(rc);
 		goto out;
 	}
-	if ((ret = open_db(dst, SQLITE_OPEN_READWRITE, SB_SNAPVFS_NAME, &ddb,
+	if ((ret = sb_snapshot_open_db(dst, SQLITE_OPEN_READWRITE, SB_SNAPVFS_NAME, &ddb,
 	    err, "opening snapshot")) != SB_OK)
 		goto out;
 	/* Best effort: without it the copy is hashed afterwards. */
@@ -736,49 +773,32 @@ sb_snapshot_take_hashed(const char *src, const char *dst,
 	    sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_TRACK,
 	    &h->track) != SQLITE_OK)
 		hasher_free(&h);
-	if ((ret = pragma_text(ddb, "PRAGMA journal_mode = OFF", mode,
+	if ((ret = sb_snapshot_pragma(ddb, "PRAGMA journal_mode = OFF", mode,
 	    sizeof(mode), err, dst)) != SB_OK ||
-	    (ret = exec1(ddb, "PRAGMA synchronous = OFF", err, dst)) != SB_OK)
+	    (ret = sb_snapshot_exec1(ddb, "PRAGMA synchronous = OFF", err, dst)) != SB_OK)
 		goto out;
 
 	if ((b = sqlite3_backup_init(ddb, "main", sdb, "main")) == NULL) {
-		ret = dberr(err, ddb, sqlite3_errcode(ddb),
+		ret = sb_snapshot_dberr(err, ddb, sqlite3_errcode(ddb),
 		    "starting the copy into", dst);
 		goto out;
 	}
-	rc = run_backup(b, TAKE_DEADLINE_MS);
+	rc = sb_snapshot_run_backup(b, TAKE_DEADLINE_MS);
 	b = NULL;
 	if (rc != SQLITE_OK) {
 		sb_seterr(err, "copying %s into %s: %s", src, dst,
 		    sqlite3_errmsg(ddb));
 		/* A damaged live database is a database error, not a
 		 * corrupt backup. */
-		if ((ret = map_rc(rc)) == SB_ERR_CORRUPT)
+		if ((ret = sb_snapshot_map_rc(rc)) == SB_ERR_CORRUPT)
 			ret = SB_ERR_DB;
 		if (ret == SB_ERR_BUSY)
 			sb_seterr(err, "copying %s: the database stayed "
 			    "locked for %d s", src, TAKE_DEADLINE_MS / 1000);
 		goto out;
 	}
-	/* The copy's header says WAL if the source was: undo that. */
-	if ((ret = pragma_text(ddb, "PRAGMA journal_mode = DELETE", mode,
-	    sizeof(mode), err, dst)) != SB_OK)
-		goto out;
-	/* Write out the VFS's buffer while its errors can be seen. */
-	if ((rc = sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_SEAL,
-	    NULL)) != SQLITE_OK) {
-		sb_seterr(err, "writing %s: %s", dst, sqlite3_errstr(rc));
-		ret = map_rc(rc);
-		goto out;
-	}
-	rc = sqlite3_close(ddb);
-	ddb = NULL;
-	if (rc != SQLITE_OK) {
-		sb_seterr(err, "closing %s: %s", dst, sqlite3_errstr(rc));
-		ret = map_rc(rc);
-		goto out;
-	}
-	if ((ret = seal(dst, h, sha, size, err)) != SB_OK)
+	if ((ret = take_close(&ddb, dst, err)) != SB_OK ||
+	    (ret = seal(dst, h, sha, size, err)) != SB_OK)
 		goto out;
 	ret = SB_OK;
 out:
@@ -786,14 +806,8 @@ out:
 	sqlite3_close(sdb);
 	hasher_free(&h);
 	if (ret != SB_OK && created)
-		remove_copy(dst);
+		sb_snapshot_remove_copy(dst);
 	return ret;
-}
-
-int
-sb_snapshot_header(const char *path, int *wal, char *err)
-{
-	return check_header(path, wal, err);
 }
 
 /*
@@ -802,7 +816,7 @@ sb_snapshot_header(const char *path, int *wal, char *err)
  * PRAGMA integrity_check on a read-only connection, which must answer the
  * single row "ok". SB_ERR_IO if the file cannot be read at all.
  */
-int
+enum sb_err
 sb_snapshot_check(const char *path, char *err)
 {
 	sqlite3	*db = NULL;
@@ -812,9 +826,9 @@ sb_snapshot_check(const char *path, char *err)
 		sb_seterr(err, "check: no path");
 		return SB_ERR_INVAL;
 	}
-	if ((ret = check_header(path, NULL, err)) != SB_OK)
+	if ((ret = sb_snapshot_header(path, NULL, err)) != SB_OK)
 		return ret;
-	if ((ret = open_db(path, SQLITE_OPEN_READONLY, NULL, &db, err,
+	if ((ret = sb_snapshot_open_db(path, SQLITE_OPEN_READONLY, NULL, &db, err,
 	    "opening")) != SB_OK)
 		goto out;
 	ret = integrity(db, path, err);
@@ -823,434 +837,3 @@ out:
 	return ret;
 }
 
-/*
- * A restore in two halves (see snapshot.h): the live database's write
- * lock is taken first (begin), the caller makes its safety snapshot while
- * it is held (sb_snapshot_take_locked), then the copy commits (finish) or
- * is given up (abort).
- */
-struct sb_restore_txn {
-	sqlite3		*ldb;		/* live, read-write: the destination */
-	sqlite3		*fdb;		/* the backup, read-only: the source */
-	sqlite3_backup	*b;
-	char		 lmode[16];	/* live's journal mode */
-	int		 fwal;		/* the backup's header says WAL */
-	int		 committed;	/* the copy committed */
-	char		 from[PATH_MAX];
-	char		 live[PATH_MAX];
-};
-
-void
-sb_snapshot_restore_abort(struct sb_restore_txn **tp)
-{
-	struct sb_restore_txn	*t;
-
-	if (tp == NULL || (t = *tp) == NULL)
-		return;
-	/* Finishing an unfinished backup rolls back its write transaction
-	 * on live and releases the lock: live is as it was. */
-	if (t->b != NULL)
-		(void)sqlite3_backup_finish(t->b);
-	/*
-	 * Given up: leave live's file byte for byte as it was. Closing the
-	 * last connection of a WAL database checkpoints it into the file
-	 * (https://sqlite.org/wal.html#automatic_checkpoint); not this one.
-	 */
-	if (!t->committed && t->ldb != NULL)
-		(void)sqlite3_db_config(t->ldb,
-		    SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	sqlite3_close(t->fdb);
-	sqlite3_close(t->ldb);
-	free(t);
-	*tp = NULL;
-}
-
-/*
- * Check, open and lock (see snapshot.h). Before live is touched: from's
- * header must be sound (SB_ERR_CORRUPT), live must open read-write, and if
- * live is in WAL mode the page sizes must match (SQLite cannot change the
- * page size of a WAL database: the backup would fail with SQLITE_READONLY).
- *
- * The lock: sqlite3_backup_step() opens the destination's write
- * transaction on its first call, before copying any page
- * (sqlite3BtreeBeginTrans(pDest, 2) in SQLite's backup.c), and keeps it
- * until sqlite3_backup_finish() (https://sqlite.org/c3ref/backup_finish.html:
- * "the destination ... locked ... for the duration of the backup"). A step
- * of zero pages therefore takes the lock and copies nothing. Its level
- * (sqlite3PagerBegin with exFlag set): in WAL mode the WAL write lock,
- * readers go on (https://sqlite.org/wal.html#concurrency); in
- * rollback-journal mode an EXCLUSIVE lock at once
- * (https://sqlite.org/lockingv3.html), so readers wait too. Busy is
- * retried for about a minute (SB_ERR_BUSY after that).
- */
-int
-sb_snapshot_restore_begin(const char *from, const char *live,
-    struct sb_restore_txn **out, char *err)
-{
-	struct sb_restore_txn	*t = NULL;
-	char			 lps[16], fps[16];
-	int64_t			 end;
-	int			 rc, ret;
-
-	*out = NULL;
-	if (from == NULL || live == NULL || from[0] == '\0' ||
-	    live[0] == '\0') {
-		sb_seterr(err, "restore: no source or live database");
-		return SB_ERR_INVAL;
-	}
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
-		sb_seterr(err, "out of memory");
-		return SB_ERR_NOMEM;
-	}
-	if (sb_strlcpy(t->from, from, sizeof(t->from)) >= sizeof(t->from) ||
-	    sb_strlcpy(t->live, live, sizeof(t->live)) >= sizeof(t->live)) {
-		sb_seterr(err, "restore: path too long");
-		ret = SB_ERR_INVAL;
-		goto out;
-	}
-	if ((ret = check_header(from, &t->fwal, err)) != SB_OK)
-		goto out;
-	if ((ret = open_db(live, SQLITE_OPEN_READWRITE, NULL, &t->ldb, err,
-	    "opening live database")) != SB_OK)
-		goto out;
-	if ((ret = open_db(from, SQLITE_OPEN_READONLY, NULL, &t->fdb, err,
-	    "opening backup")) != SB_OK)
-		goto out;
-	/* Reading journal_mode reads live's header: a non-database fails. */
-	if ((ret = pragma_text(t->ldb, "PRAGMA journal_mode", t->lmode,
-	    sizeof(t->lmode), err, live)) != SB_OK ||
-	    (ret = pragma_text(t->ldb, "PRAGMA page_size", lps, sizeof(lps),
-	    err, live)) != SB_OK)
-		goto out;
-	if ((ret = pragma_text(t->fdb, "PRAGMA page_size", fps, sizeof(fps),
-	    err, from)) != SB_OK) {
-		if (ret == SB_ERR_DB)
-			ret = SB_ERR_CORRUPT;
-		goto out;
-	}
-	if (strcmp(t->lmode, "wal") == 0 && strcmp(lps, fps) != 0) {
-		sb_seterr(err, "cannot restore %s into %s: the backup's page "
-		    "size is %s bytes, the live database's %s, and a WAL-mode "
-		    "database cannot change its page size", from, live, fps,
-		    lps);
-		ret = SB_ERR_DB;
-		goto out;
-	}
-	if ((t->b = sqlite3_backup_init(t->ldb, "main", t->fdb, "main")) ==
-	    NULL) {
-		ret = dberr(err, t->ldb, sqlite3_errcode(t->ldb),
-		    "starting the restore into", live);
-		goto out;
-	}
-	end = sb_mono_ms() + RESTORE_DEADLINE_MS;
-	for (;;) {
-		rc = sqlite3_backup_step(t->b, 0);
-		if (rc == SQLITE_OK || rc == SQLITE_DONE)
-			break;
-		if (((rc & 0xff) == SQLITE_BUSY ||
-		    (rc & 0xff) == SQLITE_LOCKED) && sb_mono_ms() < end) {
-			sqlite3_sleep(RETRY_SLEEP_MS);
-			continue;
-		}
-		break;
-	}
-	if (rc != SQLITE_OK && rc != SQLITE_DONE) {
-		ret = map_rc(rc);
-		if (ret == SB_ERR_BUSY)
-			sb_seterr(err, "restoring into %s: could not get the "
-			    "write lock within %d s", live,
-			    RESTORE_DEADLINE_MS / 1000);
-		else if ((rc & 0xff) == SQLITE_READONLY)
-			sb_seterr(err, "restoring into %s: %s (page size "
-			    "of a WAL database cannot change)", live,
-			    sqlite3_errmsg(t->ldb));
-		else
-			sb_seterr(err, "restoring %s into %s: %s", from, live,
-			    sqlite3_errmsg(t->ldb));
-		goto out;
-	}
-	*out = t;
-	t = NULL;
-	ret = SB_OK;
-out:
-	sb_snapshot_restore_abort(&t);
-	return ret;
-}
-
-int
-sb_snapshot_restore_is_wal(const struct sb_restore_txn *t)
-{
-	return strcmp(t->lmode, "wal") == 0;
-}
-
-/*
- * Rollback-journal mode, EXCLUSIVE lock held by t->ldb and nothing
- * written yet: the database file is exactly the last committed state
- * (a hot journal was rolled back when the lock was first taken), so a
- * byte copy of it is a consistent snapshot (https://sqlite.org/backup.html,
- * "copying the file while holding a lock"). It is read through the
- * connection's own file object (SQLITE_FCNTL_FILE_POINTER): another
- * connection would wait for the lock we hold, and closing a descriptor of
- * our own on the live file would drop the POSIX locks this process holds
- * on it (https://sqlite.org/howtocorrupt.html, section 2.2). The copy is
- * hashed as it is written, then fsynced with its directory.
- */
-static int
-copy_locked_file(struct sb_restore_txn *t, const char *dst,
-    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
-{
-	sqlite3_file	*sf = NULL;
-	sqlite3_int64	 fsz = 0, off;
-	EVP_MD_CTX	*ctx = NULL;
-	unsigned char	*buf = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
-	int		 fd = -1, rc, ret = SB_ERR_IO;
-
-	if (sqlite3_file_control(t->ldb, "main", SQLITE_FCNTL_FILE_POINTER,
-	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL) {
-		sb_seterr(err, "snapshot of %s: no file handle", t->live);
-		return SB_ERR_DB;
-	}
-	if ((rc = sf->pMethods->xFileSize(sf, &fsz)) != SQLITE_OK) {
-		sb_seterr(err, "snapshot of %s: %s", t->live,
-		    sqlite3_errstr(rc));
-		return map_rc(rc);
-	}
-	if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1) {
-		sb_seterr(err, "snapshot %s: %s", dst, strerror(errno));
-		return SB_ERR_IO;
-	}
-	if ((buf = malloc(HASH_BUFSZ)) == NULL ||
-	    (ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		sb_seterr(err, "out of memory");
-		ret = SB_ERR_NOMEM;
-		goto out;
-	}
-	for (off = 0; off < fsz; ) {
-		size_t	 n = fsz - off > HASH_BUFSZ ? HASH_BUFSZ :
-		    (size_t)(fsz - off);
-		size_t	 done = 0;
-
-		if ((rc = sf->pMethods->xRead(sf, buf, (int)n, off)) !=
-		    SQLITE_OK) {
-			sb_seterr(err, "reading %s: %s", t->live,
-			    sqlite3_errstr(rc));
-			ret = map_rc(rc);
-			goto out;
-		}
-		if (EVP_DigestUpdate(ctx, buf, n) != 1) {
-			sb_seterr(err, "sha256 failed");
-			ret = SB_ERR_NOMEM;
-			goto out;
-		}
-		while (done < n) {
-			ssize_t w = write(fd, buf + done, n - done);
-
-			if (w == -1 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				sb_seterr(err, "writing %s: %s", dst,
-				    w == 0 ? "short write" : strerror(errno));
-				goto out;
-			}
-			done += (size_t)w;
-		}
-		off += (sqlite3_int64)n;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		sb_seterr(err, "writing %s: %s", dst, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if ((ret = fsync_path(dst, err)) != SB_OK)
-		goto out;
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
-		sb_seterr(err, "sha256 failed");
-		ret = SB_ERR_NOMEM;
-		goto out;
-	}
-	if (sha != NULL)
-		for (unsigned int i = 0; i < 32; i++)
-			(void)snprintf(sha + 2 * i, 3, "%02x", md[i]);
-	if (size != NULL)
-		*size = (int64_t)fsz;
-	ret = SB_OK;
-out:
-	if (fd != -1)
-		close(fd);
-	free(buf);
-	EVP_MD_CTX_free(ctx);
-	if (ret != SB_OK)
-		remove_copy(dst);
-	return ret;
-}
-
-/*
- * The safety snapshot of live while begin's lock is held (see
- * snapshot.h). WAL mode: readers are not blocked by the WAL write lock,
- * so the ordinary snapshot reads live through a connection of its own
- * and sees the last committed state, which no writer can change now.
- * Rollback-journal mode: the EXCLUSIVE lock keeps every other connection
- * out, so the file is copied through the lock holder (copy_locked_file).
- */
-int
-sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
-    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
-{
-	if (sb_snapshot_restore_is_wal(t))
-		return sb_snapshot_take_hashed(t->live, dst, sha, size, err);
-	return copy_locked_file(t, dst, sha, size, err);
-}
-
-/*
- * After the copy has committed: is live now the backup? The pages were
- * proved by the backup's own integrity_check before the copy, and the
- * copy is one SQLite transaction (all of it or none), so a second full
- * integrity_check of live would prove nothing new; in rollback-journal
- * mode it would also hold up the writers for a whole pass. The copy
- * releases the write lock as it commits (sqlite3_backup_step() commits
- * and ends the destination's transaction in the same call), so a writer
- * may already have committed after it: only what a writer does not
- * change is compared. Through a new read transaction on live, reading a
- * handful of pages: the page size is the backup's, and every row of the
- * backup's schema (sqlite_schema) is in live's, which also proves live's
- * first B-tree readable. SB_ERR_CORRUPT if not.
- */
-static int
-same_as_backup(struct sb_restore_txn *t, char *err)
-{
-	sqlite3_stmt	*a = NULL, *q = NULL;
-	char		 lps[16], fps[16];
-	int		 ra, rq, ret;
-
-	if ((ret = pragma_text(t->ldb, "PRAGMA page_size", lps, sizeof(lps),
-	    err, t->live)) != SB_OK ||
-	    (ret = pragma_text(t->fdb, "PRAGMA page_size", fps, sizeof(fps),
-	    err, t->from)) != SB_OK)
-		return ret;
-	if (strcmp(lps, fps) != 0) {
-		sb_seterr(err, "%s after the copy: page size %s, the backup's "
-		    "%s", t->live, lps, fps);
-		return SB_ERR_CORRUPT;
-	}
-	if ((ra = sqlite3_prepare_v2(t->fdb, "SELECT type, name, tbl_name, "
-	    "coalesce(sql, '') FROM sqlite_schema", -1, &a, NULL)) !=
-	    SQLITE_OK) {
-		ret = dberr(err, t->fdb, ra, "checking", t->from);
-		goto out;
-	}
-	if ((rq = sqlite3_prepare_v2(t->ldb, "SELECT 1 FROM sqlite_schema "
-	    "WHERE type = ?1 AND name = ?2 AND tbl_name = ?3 AND "
-	    "coalesce(sql, '') = ?4", -1, &q, NULL)) != SQLITE_OK) {
-		ret = dberr(err, t->ldb, rq, "checking", t->live);
-		goto out;
-	}
-	while ((ra = sqlite3_step(a)) == SQLITE_ROW) {
-		for (int c = 0; c < 4; c++)
-			(void)sqlite3_bind_value(q, c + 1,
-			    sqlite3_column_value(a, c));
-		rq = sqlite3_step(q);
-		sqlite3_reset(q);
-		sqlite3_clear_bindings(q);
-		if (rq == SQLITE_ROW)
-			continue;
-		if (rq == SQLITE_DONE) {
-			sb_seterr(err, "%s after the copy: the backup's %s %s "
-			    "is not in it", t->live,
-			    (const char *)sqlite3_column_text(a, 0),
-			    (const char *)sqlite3_column_text(a, 1));
-			ret = SB_ERR_CORRUPT;
-		} else
-			ret = dberr(err, t->ldb, rq, "checking", t->live);
-		goto out;
-	}
-	if (ra != SQLITE_DONE) {
-		ret = dberr(err, t->fdb, ra, "checking", t->from);
-		goto out;
-	}
-	ret = SB_OK;
-out:
-	sqlite3_finalize(a);
-	sqlite3_finalize(q);
-	return ret;
-}
-
-/*
- * Copy every page and commit (see snapshot.h), then put live's journal
- * mode back if the backup's header changed it, then check that live is the
- * backup (same_as_backup). *replaced is set to 1 once the copy has
- * committed: a failure after that point is reported with live already
- * replaced. *tp is freed and NULL on return, whatever happened.
- */
-int
-sb_snapshot_restore_finish(struct sb_restore_txn **tp, int *replaced,
-    char *err)
-{
-	struct sb_restore_txn	*t = *tp;
-	int			 rc, ret;
-
-	if (replaced != NULL)
-		*replaced = 0;
-	rc = run_backup(t->b, RESTORE_DEADLINE_MS);
-	t->b = NULL;
-	if (rc != SQLITE_OK) {
-		ret = map_rc(rc);
-		if (ret == SB_ERR_BUSY)
-			sb_seterr(err, "restoring into %s: could not get the "
-			    "write lock within %d s", t->live,
-			    RESTORE_DEADLINE_MS / 1000);
-		else if ((rc & 0xff) == SQLITE_READONLY)
-			sb_seterr(err, "restoring into %s: %s (page size "
-			    "of a WAL database cannot change)", t->live,
-			    sqlite3_errmsg(t->ldb));
-		else
-			sb_seterr(err, "restoring %s into %s: %s", t->from,
-			    t->live, sqlite3_errmsg(t->ldb));
-		goto out;
-	}
-	/* Committed: whatever fails from here, live holds from's pages. */
-	t->committed = 1;
-	if (replaced != NULL)
-		*replaced = 1;
-	/*
-	 * A WAL-marked backup copied into a rollback-journal database leaves
-	 * live's header saying WAL; put live's own mode back.
-	 */
-	if (t->fwal && strcmp(t->lmode, "wal") != 0) {
-		char sql[64];
-
-		/* lmode is SQLite's own answer; still, letters only. */
-		if (t->lmode[0] == '\0' || strspn(t->lmode,
-		    "abcdefghijklmnopqrstuvwxyz") != strlen(t->lmode))
-			sb_strlcpy(t->lmode, "delete", sizeof(t->lmode));
-		(void)snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s",
-		    t->lmode);
-		if ((ret = exec1(t->ldb, sql, err, t->live)) != SB_OK)
-			goto out;
-	}
-	ret = same_as_backup(t, err);
-out:
-	sb_snapshot_restore_abort(tp);
-	return ret;
-}
-
-/*
- * Copy the database file from INTO the live database live, in place
- * (see snapshot.h): begin, then finish, with nothing in between.
- */
-int
-sb_snapshot_restore(const char *from, const char *live, int *replaced,
-    char *err)
-{
-	struct sb_restore_txn	*t = NULL;
-	int			 ret;
-
-	if (replaced != NULL)
-		*replaced = 0;
-	if ((ret = sb_snapshot_restore_begin(from, live, &t, err)) != SB_OK)
-		return ret;
-	return sb_snapshot_restore_finish(&t, replaced, err);
-}

@@ -16,13 +16,13 @@
  * (busy timeout) until it ends. The copy is fsynced. Memory is bounded by
  * SQLite's page cache, whatever the size of the database.
  */
-int	sb_snapshot_take(const char *src, const char *dst, char *err);
+enum sb_err	sb_snapshot_take(const char *src, const char *dst, char *err);
 
 /*
  * The same, and the sha256 (lowercase hex) and size of the copy, hashed
  * while the copy is flushed to disk.
  */
-int	sb_snapshot_take_hashed(const char *src, const char *dst,
+enum sb_err	sb_snapshot_take_hashed(const char *src, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
 
 /*
@@ -32,10 +32,10 @@ int	sb_snapshot_take_hashed(const char *src, const char *dst,
  * header marks the file as WAL mode, so even a read-only open makes -wal
  * and -shm files beside it.
  */
-int	sb_snapshot_header(const char *path, int *wal, char *err);
+enum sb_err	sb_snapshot_header(const char *path, int *wal, char *err);
 
 /* PRAGMA integrity_check on the file at path, opened read-only. */
-int	sb_snapshot_check(const char *path, char *err);
+enum sb_err	sb_snapshot_check(const char *path, char *err);
 
 /*
  * Copy the database file from INTO the live database at live, in place,
@@ -47,7 +47,7 @@ int	sb_snapshot_check(const char *path, char *err);
  * has committed, even if a later step (that check) fails; 0 if live is
  * untouched.
  */
-int	sb_snapshot_restore(const char *from, const char *live, int *replaced,
+enum sb_err	sb_snapshot_restore(const char *from, const char *live, int *replaced,
 	    char *err);
 
 /*
@@ -73,12 +73,12 @@ int	sb_snapshot_restore(const char *from, const char *live, int *replaced,
  *		NULL or *tp NULL is a no-op.
  */
 struct sb_restore_txn;
-int	sb_snapshot_restore_begin(const char *from, const char *live,
+enum sb_err	sb_snapshot_restore_begin(const char *from, const char *live,
 	    struct sb_restore_txn **out, char *err);
-int	sb_snapshot_restore_is_wal(const struct sb_restore_txn *);
-int	sb_snapshot_take_locked(struct sb_restore_txn *, const char *dst,
+int	sb_is_restore_wal(const struct sb_restore_txn *);
+enum sb_err	sb_snapshot_take_locked(struct sb_restore_txn *, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
-int	sb_snapshot_restore_finish(struct sb_restore_txn **, int *replaced,
+enum sb_err	sb_snapshot_restore_finish(struct sb_restore_txn **, int *replaced,
 	    char *err);
 void	sb_snapshot_restore_abort(struct sb_restore_txn **);
 

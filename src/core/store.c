@@ -13,11 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "config.h"
 #include "store.h"
@@ -65,7 +68,7 @@ meta_valid_val(const char *v)
  * Returns SB_ERR_INVAL for a bad key or value or when the map already
  * holds SB_META_MAX pairs, SB_ERR_NOMEM if a copy fails (m unchanged).
  */
-int
+enum sb_err
 sb_meta_set(struct sb_meta *m, const char *key, const char *val)
 {
 	char	*k = NULL, *v = NULL;
@@ -177,7 +180,7 @@ sb_object_list_clear(struct sb_object_list *l)
  * Open the store cfg names. *out is set only on success and is the
  * caller's, released with sb_store_free(). Errors go into err.
  */
-int
+enum sb_err
 sb_store_open(struct sb_store **out, const struct sb_config *cfg, char *err)
 {
 	const char	*prefix, *why = NULL;
@@ -252,10 +255,28 @@ no_controls(const char *s, size_t len)
 }
 
 /*
- * The rules every backend shares for a name (or, with empty_ok, a list
- * prefix). Sets the store's message and returns SB_ERR_INVAL on failure.
+ * The rule every backend shares for a name as it reaches the backend:
+ * 1 to max bytes of UTF-8 without control characters (C0 or DEL). The
+ * backends add their own (store_disk.c: what a file name may not be).
  */
-static int
+int
+sb_is_store_name(const char *name, size_t max)
+{
+	size_t	len;
+
+	if (name == NULL)
+		return 0;
+	len = strnlen(name, max + 1);
+	return len > 0 && len <= max && sb_valid_utf8(name, len) &&
+	    no_controls(name, len);
+}
+
+/*
+ * The rules every backend shares for a name (or, with empty_ok, a list
+ * prefix): sb_is_store_name, with a message per rule. Sets the store's
+ * message and returns SB_ERR_INVAL on failure.
+ */
+static enum sb_err
 check_name(struct sb_store *s, const char *op, const char *name, int empty_ok)
 {
 	size_t	len;
@@ -274,7 +295,7 @@ check_name(struct sb_store *s, const char *op, const char *name, int empty_ok)
 		    op, SB_NAME_MAX);
 		return SB_ERR_INVAL;
 	}
-	if (!sb_valid_utf8(name, len) || !no_controls(name, len)) {
+	if (len > 0 && !sb_is_store_name(name, SB_NAME_MAX)) {
 		sb_seterr(s->err, "store %s: object name is not printable "
 		    "UTF-8", op);
 		return SB_ERR_INVAL;
@@ -282,7 +303,7 @@ check_name(struct sb_store *s, const char *op, const char *name, int empty_ok)
 	return SB_OK;
 }
 
-static int
+static enum sb_err
 check_meta(struct sb_store *s, const char *name, const struct sb_meta *m)
 {
 	if (meta_valid(m))
@@ -312,21 +333,21 @@ full_name(const struct sb_store *s, const char *name,
 
 /*
  * Take the prefix off a name an implementation returned (in place).
- * Returns 0, or -1 if the name is not under the prefix (a backend bug:
+ * SB_OK, or SB_ERR_INVAL if the name is not under the prefix (a backend bug:
  * the caller drops it rather than show another prefix's object).
  */
-static int
+static enum sb_err
 strip_prefix(const struct sb_store *s, char *name)
 {
 	size_t	plen = strlen(s->prefix);
 
 	if (plen == 0)
-		return 0;
+		return SB_OK;
 	if (name == NULL || strncmp(name, s->prefix, plen) != 0 ||
 	    name[plen] == '\0')
-		return -1;
+		return SB_ERR_INVAL;
 	memmove(name, name + plen, strlen(name + plen) + 1);
-	return 0;
+	return SB_OK;
 }
 
 /*
@@ -335,7 +356,7 @@ strip_prefix(const struct sb_store *s, char *name)
  * through these wrappers, which checking lets through. SB_OK, or the
  * check's error in s->err.
  */
-static int
+static enum sb_err
 guard(struct sb_store *s)
 {
 	char	err[SB_ERRMSG_MAX] = "";
@@ -353,7 +374,7 @@ guard(struct sb_store *s)
 	return rc;
 }
 
-int
+enum sb_err
 sb_store_guard(struct sb_store *s, const struct sb_config *cfg,
     const char *known_id, struct sb_store_marker *out, char *err)
 {
@@ -375,7 +396,7 @@ sb_store_guard(struct sb_store *s, const struct sb_config *cfg,
 
 /* --- operations --------------------------------------------------------- */
 
-int
+enum sb_err
 sb_store_meta_check(struct sb_store *s, const struct sb_meta *m)
 {
 	if (s == NULL)
@@ -384,7 +405,7 @@ sb_store_meta_check(struct sb_store *s, const struct sb_meta *m)
 }
 
 /* Store everything rd gives under name, atomically (store.h). */
-int
+enum sb_err
 sb_store_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
     void *arg, const struct sb_meta *m)
 {
@@ -424,7 +445,7 @@ sb_fd_read(void *arg, void *buf, size_t len)
  * through put_stream. The caller removes path afterwards if it still
  * exists (a backend may have consumed it).
  */
-int
+enum sb_err
 sb_store_put_file(struct sb_store *s, const char *name, const char *path,
     const struct sb_meta *m)
 {
@@ -461,7 +482,7 @@ sb_store_put_file(struct sb_store *s, const char *name, const char *path,
 }
 
 /* Stream name into wr; SB_ERR_NOTFOUND if there is no such object. */
-int
+enum sb_err
 sb_store_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 {
 	char	fn[SB_FULLNAME_MAX + 1];
@@ -479,10 +500,93 @@ sb_store_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 	return s->ops->get(s, full_name(s, name, fn), wr, arg);
 }
 
-/* A writer into a file descriptor, for sb_store_get_file. */
+/*
+ * The sha256 of a file being downloaded into, computed as it grows: a
+ * thread reads back (pread, from the page cache) what the download has
+ * marked written, so the object is hashed once, while it arrives, in
+ * order even when the store writes its ranges out of order. It waits for
+ * HASH_STEP new bytes (or the end) before it reads.
+ */
+#define HASH_STEP	(1024 * 1024)
+
+struct get_hash {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 fd;
+	uint64_t	 avail;		/* [0, avail) written */
+	int		 end;		/* the download is over */
+	uint64_t	 hashed;
+	EVP_MD_CTX	*ctx;
+	unsigned char	*buf;
+	int		 eno;		/* errno of a failed pread */
+	pthread_t	 thr;
+	int		 running;	/* thr was started */
+};
+
+static void
+hash_mark(void *arg, uint64_t done)
+{
+	struct get_hash	*h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	if (done > h->avail) {
+		h->avail = done;
+		if (h->avail - h->hashed >= HASH_STEP)
+			pthread_cond_signal(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void
+hash_end(struct get_hash *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->end = 1;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void *
+hash_main(void *arg)
+{
+	struct get_hash	*h = arg;
+	uint64_t	 avail;
+	size_t		 want;
+	ssize_t		 n;
+	int		 end;
+
+	for (;;) {
+		pthread_mutex_lock(&h->mu);
+		while (!h->end && h->avail - h->hashed < HASH_STEP)
+			pthread_cond_wait(&h->cv, &h->mu);
+		avail = h->avail;
+		end = h->end;
+		pthread_mutex_unlock(&h->mu);
+		while (h->hashed < avail) {
+			want = avail - h->hashed < HASH_STEP ?
+			    (size_t)(avail - h->hashed) : HASH_STEP;
+			n = pread(h->fd, h->buf, want, (off_t)h->hashed);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				h->eno = n == 0 ? EIO : errno;
+				return NULL;
+			}
+			EVP_DigestUpdate(h->ctx, h->buf, (size_t)n);
+			h->hashed += (uint64_t)n;
+		}
+		if (end)
+			return NULL;
+	}
+}
+
+/* A writer into a file descriptor, for stores without get_fd. */
 struct fd_writer {
-	int	fd;
-	int	err;	/* errno of a failed write */
+	int		 fd;
+	int		 err;	/* errno of a failed write */
+	uint64_t	 off;
+	sb_mark_fn	 mark;
+	void		*markarg;
 };
 
 static int
@@ -501,11 +605,14 @@ fd_write(void *arg, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		w->off += (uint64_t)n;
 	}
+	if (w->mark != NULL)
+		w->mark(w->markarg, w->off);
 	return 0;
 }
 
-int
+enum sb_err
 sb_store_local_path(struct sb_store *s, const char *name, char *path,
     size_t len)
 {
@@ -530,9 +637,101 @@ sb_store_local_path(struct sb_store *s, const char *name, char *path,
 int
 sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 {
-	struct fd_writer	w = { -1, 0 };
+	return sb_store_get_file_sha(s, name, path, NULL, NULL);
+}
+
+/* Run the download of name into fd, marking progress into h (or none). */
+static int
+get_into(struct sb_store *s, const char *name, const char *path, int fd,
+    struct get_hash *h)
+{
+	struct fd_writer	w = { fd, 0, 0, NULL, NULL };
 	char			fn[SB_FULLNAME_MAX + 1];
 	int			rc;
+
+	if (h != NULL) {
+		w.mark = hash_mark;
+		w.markarg = h;
+	}
+	if (s->ops->get_fd != NULL)
+		return s->ops->get_fd(s, full_name(s, name, fn), fd, w.mark,
+		    w.markarg);
+	rc = s->ops->get(s, full_name(s, name, fn), fd_write, &w);
+	if (rc != SB_OK && w.err != 0) {
+		sb_seterr(s->err, "store get %s: write %s: %s", name, path,
+		    strerror(w.err));
+		rc = SB_ERR_IO;
+	}
+	return rc;
+}
+
+/*
+ * Start hashing what is written to fd: SB_OK with the thread running
+ * (h->running), or with none when it could not start (hash_finish then
+ * reads the file once more); SB_ERR_NOMEM.
+ */
+static enum sb_err
+hash_start(struct get_hash *h, int fd)
+{
+	memset(h, 0, sizeof(*h));
+	h->fd = fd;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	if ((h->buf = malloc(HASH_STEP)) == NULL ||
+	    (h->ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+		return SB_ERR_NOMEM;
+	h->running = pthread_create(&h->thr, NULL, hash_main, h) == 0;
+	return SB_OK;
+}
+
+/* Stop the thread; if ok, the sha256 and size of path into sha, size. */
+static enum sb_err
+hash_finish(struct get_hash *h, int ok, const char *path,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen = 0;
+
+	if (h->running) {
+		hash_end(h);
+		pthread_join(h->thr, NULL);
+		h->running = 0;
+	} else if (ok)
+		return sb_sha256_file(path, sha, size, err);
+	if (!ok)
+		return SB_OK;
+	if (h->eno != 0) {
+		sb_seterr(err, "read %s: %s", path, strerror(h->eno));
+		return SB_ERR_IO;
+	}
+	EVP_DigestFinal_ex(h->ctx, md, &mdlen);
+	sb_hex(md, mdlen < 32 ? mdlen : 32, sha);
+	if (size != NULL)
+		*size = (int64_t)h->hashed;
+	return SB_OK;
+}
+
+static void
+hash_free(struct get_hash *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	free(h->buf);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+}
+
+/*
+ * sb_store_get_file, and (sha not NULL) the sha256 and size of what was
+ * downloaded, hashed while it arrived: no second pass over the file.
+ */
+int
+sb_store_get_file_sha(struct sb_store *s, const char *name, const char *path,
+    char sha[SB_SHA256_HEX + 1], int64_t *size)
+{
+	struct get_hash	 h;
+	char		 err[SB_ERRMSG_MAX];
+	int		 fd, rc;
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
@@ -543,31 +742,37 @@ sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 		sb_seterr(s->err, "store get %s: no file", name);
 		return SB_ERR_INVAL;
 	}
-	w.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (w.fd == -1) {
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
 		sb_seterr(s->err, "store get %s: %s: %s", name, path,
 		    strerror(errno));
 		return SB_ERR_IO;
 	}
-	rc = s->ops->get(s, full_name(s, name, fn), fd_write, &w);
-	if (rc != SB_OK && w.err != 0) {
-		sb_seterr(s->err, "store get %s: write %s: %s", name, path,
-		    strerror(w.err));
-		rc = SB_ERR_IO;
-	}
-	if (rc == SB_OK && fsync(w.fd) == -1) {
+	if (sha != NULL && (sha[0] = '\0', rc = hash_start(&h, fd)) != SB_OK)
+		sb_seterr(s->err, "store get %s: out of memory", name);
+	if (rc == SB_OK)
+		rc = get_into(s, name, path, fd, sha != NULL && h.running ?
+		    &h : NULL);
+	if (rc == SB_OK && fsync(fd) == -1) {
 		sb_seterr(s->err, "store get %s: fsync %s: %s", name, path,
 		    strerror(errno));
 		rc = SB_ERR_IO;
 	}
+	if (sha != NULL && hash_finish(&h, rc == SB_OK, path, sha, size,
+	    err) != SB_OK && rc == SB_OK) {
+		sb_seterr(s->err, "store get %s: hashing: %s", name, err);
+		rc = SB_ERR_IO;
+	}
 	/* close(2) can report a deferred write error (NFS): check it. */
-	if (close(w.fd) == -1 && rc == SB_OK) {
+	if (close(fd) == -1 && rc == SB_OK) {
 		sb_seterr(s->err, "store get %s: close %s: %s", name, path,
 		    strerror(errno));
 		rc = SB_ERR_IO;
 	}
 	if (rc != SB_OK)
 		(void)unlink(path);
+	if (sha != NULL)
+		hash_free(&h);
 	return rc;
 }
 
@@ -575,7 +780,7 @@ sb_store_get_file(struct sb_store *s, const char *name, const char *path)
  * Size, mtime and metadata of one object into o, which is overwritten
  * (not freed) first; the caller releases it with sb_object_clear().
  */
-int
+enum sb_err
 sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
 {
 	char	fn[SB_FULLNAME_MAX + 1];
@@ -592,7 +797,7 @@ sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
 	}
 	memset(o, 0, sizeof(*o));
 	if ((rc = s->ops->head(s, full_name(s, name, fn), o)) == SB_OK &&
-	    strip_prefix(s, o->name) != 0) {
+	    strip_prefix(s, o->name) != SB_OK) {
 		sb_object_clear(o);
 		sb_seterr(s->err, "store head %s: the store answered for "
 		    "another name", name);
@@ -606,7 +811,7 @@ sb_store_head(struct sb_store *s, const char *name, struct sb_object *o)
  * order, into l, which is overwritten (not freed) first; the caller
  * releases it with sb_object_list_clear(), also after a failure.
  */
-int
+enum sb_err
 sb_store_list(struct sb_store *s, const char *prefix,
     struct sb_object_list *l)
 {
@@ -631,7 +836,7 @@ sb_store_list(struct sb_store *s, const char *prefix,
 		return rc;
 	/* Names relative to our prefix; order is kept (same prefix). */
 	for (i = j = 0; i < l->n; i++) {
-		if (strip_prefix(s, l->v[i].name) != 0) {
+		if (strip_prefix(s, l->v[i].name) != SB_OK) {
 			sb_object_clear(&l->v[i]);
 			continue;
 		}
@@ -644,7 +849,7 @@ sb_store_list(struct sb_store *s, const char *prefix,
 }
 
 /* Delete name; an object already gone is success. */
-int
+enum sb_err
 sb_store_del(struct sb_store *s, const char *name)
 {
 	char	fn[SB_FULLNAME_MAX + 1];
@@ -659,7 +864,7 @@ sb_store_del(struct sb_store *s, const char *name)
 }
 
 /* Make the store's place exist (`backup-cron init` only; store.h). */
-int
+enum sb_err
 sb_store_create(struct sb_store *s)
 {
 	if (s == NULL)
@@ -676,7 +881,7 @@ sb_store_create(struct sb_store *s)
  * Store buf under name only if there is no such object yet (store.h):
  * *existed says which happened.
  */
-int
+enum sb_err
 sb_store_put_new(struct sb_store *s, const char *name, const void *buf,
     size_t len, int *existed)
 {
@@ -722,7 +927,7 @@ struct sb_upload {
  * Start uploading path (still being written) as name; see store.h. *out
  * is the caller's until sb_store_upload_finish or _abort releases it.
  */
-int
+enum sb_err
 sb_store_upload_begin(struct sb_store *s, const char *name, const char *path,
     struct sb_upload **out)
 {
@@ -775,7 +980,7 @@ upload_free(struct sb_upload **pu)
  * Wait for the upload, commit it with m, release it. Returns SB_OK or the
  * error (message in the store).
  */
-int
+enum sb_err
 sb_store_upload_finish(struct sb_upload **pu, const struct sb_meta *m)
 {
 	struct sb_upload	*u;

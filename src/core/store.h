@@ -34,7 +34,7 @@ struct sb_meta {
 	size_t			n;
 };
 
-int		 sb_meta_set(struct sb_meta *, const char *key, const char *val);
+enum sb_err sb_meta_set(struct sb_meta *, const char *key, const char *val);
 const char	*sb_meta_get(const struct sb_meta *, const char *key);
 void		 sb_meta_clear(struct sb_meta *);
 int		 sb_meta_valid_key(const char *);
@@ -63,6 +63,13 @@ void	sb_object_list_clear(struct sb_object_list *);
 typedef ssize_t	(*sb_read_fn)(void *arg, void *buf, size_t len);
 typedef int	(*sb_write_fn)(void *arg, const void *buf, size_t len);
 
+/*
+ * Progress of a download into a file: the first done bytes of the file
+ * are all written (done only grows). Called from the thread that runs
+ * the download; it must be cheap.
+ */
+typedef void	(*sb_mark_fn)(void *arg, uint64_t done);
+
 /* A reader over a file descriptor (arg: struct sb_fd_reader *). */
 struct sb_fd_reader {
 	int	fd;
@@ -84,6 +91,10 @@ struct sb_store;
  *		caller removes path afterwards if it still exists. NULL means
  *		the generic put_stream path is used.
  * get		stream the whole object into dst; SB_ERR_NOTFOUND if absent.
+ * get_fd	optional: write the whole object into fd (a new, empty,
+ *		regular file, opened read-write) with pwrite, in any order
+ *		(parallel ranges), calling mark(arg, n) whenever the first n
+ *		bytes are all written. NULL: get is used.
  * head		size and metadata of one object; SB_ERR_NOTFOUND if absent.
  * list		every object whose name starts with prefix ("" = all), in
  *		name order, with size and metadata. A store that is not
@@ -112,6 +123,8 @@ struct sb_store_ops {
 			    const char *path, const struct sb_meta *);
 	int		(*get)(struct sb_store *, const char *name,
 			    sb_write_fn, void *arg);
+	int		(*get_fd)(struct sb_store *, const char *name, int fd,
+			    sb_mark_fn mark, void *arg);
 	int		(*head)(struct sb_store *, const char *name,
 			    struct sb_object *);
 	int		(*list)(struct sb_store *, const char *prefix,
@@ -163,25 +176,28 @@ struct sb_store {
  * created and nothing is checked against the marker here: the engine
  * calls sb_store_identify() next. *out owned by the caller: sb_store_free.
  */
-int		 sb_store_open(struct sb_store **out, const struct sb_config *,
+enum sb_err sb_store_open(struct sb_store **out, const struct sb_config *,
 		    char *err);
 void		 sb_store_free(struct sb_store **);
 const char	*sb_store_errmsg(const struct sb_store *);
 
-int	sb_store_put_stream(struct sb_store *, const char *name, sb_read_fn,
+enum sb_err	sb_store_put_stream(struct sb_store *, const char *name, sb_read_fn,
 	    void *, const struct sb_meta *);
-int	sb_store_put_file(struct sb_store *, const char *name,
+enum sb_err	sb_store_put_file(struct sb_store *, const char *name,
 	    const char *path, const struct sb_meta *);
-int	sb_store_get(struct sb_store *, const char *name, sb_write_fn, void *);
+enum sb_err	sb_store_get(struct sb_store *, const char *name, sb_write_fn, void *);
 int	sb_store_get_file(struct sb_store *, const char *name,
 	    const char *path);
-int	sb_store_head(struct sb_store *, const char *name, struct sb_object *);
-int	sb_store_list(struct sb_store *, const char *prefix,
+int	sb_store_get_file_sha(struct sb_store *, const char *name,
+	    const char *path, char sha[SB_SHA256_HEX + 1], int64_t *size);
+enum sb_err	sb_store_head(struct sb_store *, const char *name,
+	    struct sb_object *);
+enum sb_err	sb_store_list(struct sb_store *, const char *prefix,
 	    struct sb_object_list *);
-int	sb_store_del(struct sb_store *, const char *name);
+enum sb_err	sb_store_del(struct sb_store *, const char *name);
 const char *sb_store_staging_dir(struct sb_store *);
-int	sb_store_create(struct sb_store *);
-int	sb_store_put_new(struct sb_store *, const char *name, const void *buf,
+enum sb_err	sb_store_create(struct sb_store *);
+enum sb_err	sb_store_put_new(struct sb_store *, const char *name, const void *buf,
 	    size_t len, int *existed);
 
 /*
@@ -202,9 +218,9 @@ struct sb_store_marker {
 	int64_t	 created_at;	/* ms */
 };
 
-int	sb_marker_parse(const char *buf, size_t len, struct sb_store_marker *,
+enum sb_err	sb_marker_parse(const char *buf, size_t len, struct sb_store_marker *,
 	    char *err);
-int	sb_marker_format(const struct sb_store_marker *, char **out);
+enum sb_err	sb_marker_format(const struct sb_store_marker *, char **out);
 
 /* "disk store /srv/backups/app" or "azure container c at URL, prefix p/". */
 void	sb_store_describe(const struct sb_config *, char *buf, size_t len);
@@ -216,7 +232,7 @@ void	sb_store_describe(const struct sb_config *, char *buf, size_t len);
  * (known_id not NULL nor "") another store_id. out (may be NULL) gets the
  * marker on success. Other errors (network, credentials) pass through.
  */
-int	sb_store_identify(struct sb_store *, const struct sb_config *,
+enum sb_err	sb_store_identify(struct sb_store *, const struct sb_config *,
 	    const char *known_id, struct sb_store_marker *out, char *err);
 
 /*
@@ -231,7 +247,7 @@ int	sb_store_identify(struct sb_store *, const struct sb_config *,
  * it writes into the empty mountpoint. cfg must outlive s. Returns what
  * the check gave; out gets the marker on SB_OK.
  */
-int	sb_store_guard(struct sb_store *, const struct sb_config *,
+enum sb_err	sb_store_guard(struct sb_store *, const struct sb_config *,
 	    const char *known_id, struct sb_store_marker *out, char *err);
 
 /*
@@ -241,7 +257,7 @@ int	sb_store_guard(struct sb_store *, const struct sb_config *,
  * names another service or prefix. out gets the marker; *created says
  * whether this call wrote it.
  */
-int	sb_store_init(struct sb_store *, const struct sb_config *,
+enum sb_err	sb_store_init(struct sb_store *, const struct sb_config *,
 	    struct sb_store_marker *out, int *created, char *err);
 
 /*
@@ -249,7 +265,7 @@ int	sb_store_init(struct sb_store *, const struct sb_config *,
  * encoded values)? SB_OK or SB_ERR_INVAL with the sizes in the message.
  * Lets a caller refuse before any byte is uploaded.
  */
-int	sb_store_meta_check(struct sb_store *, const struct sb_meta *);
+enum sb_err	sb_store_meta_check(struct sb_store *, const struct sb_meta *);
 
 /*
  * Upload a local file while another thread of the caller is still writing
@@ -265,10 +281,10 @@ int	sb_store_meta_check(struct sb_store *, const struct sb_meta *);
  */
 struct sb_upload;
 
-int	sb_store_upload_begin(struct sb_store *, const char *name,
+enum sb_err	sb_store_upload_begin(struct sb_store *, const char *name,
 	    const char *path, struct sb_upload **);
 void	sb_store_upload_eof(struct sb_upload *);
-int	sb_store_upload_finish(struct sb_upload **, const struct sb_meta *);
+enum sb_err	sb_store_upload_finish(struct sb_upload **, const struct sb_meta *);
 void	sb_store_upload_abort(struct sb_upload **);
 
 /*
@@ -279,13 +295,29 @@ void	sb_store_upload_abort(struct sb_upload **);
  * SB_ERR_INVAL (no message needed) when objects of this store are not
  * local files: the caller downloads instead.
  */
-int	sb_store_local_path(struct sb_store *, const char *name, char *path,
+enum sb_err	sb_store_local_path(struct sb_store *, const char *name, char *path,
 	    size_t len);
 
 /* Implementations. */
-int	sb_store_disk_open(struct sb_store **, const char *root, char *err);
+enum sb_err	sb_store_disk_open(struct sb_store **, const char *root, char *err);
 int	sb_store_azure_open(struct sb_store **, const struct sb_config *,
 	    char *err);
-int	sb_store_disk_name_ok(const char *name);
+/*
+ * Names: sb_is_store_name is the rule of every backend (1 to max bytes of
+ * UTF-8, no control characters); sb_is_disk_name adds the disk store's
+ * (no '/', '\\', leading '.', ".meta" or ".tmp" suffix).
+ */
+int	sb_is_store_name(const char *name, size_t max);
+int	sb_is_disk_name(const char *name);
+
+/*
+ * The disk store's .meta files (store_disk_meta.c), at most
+ * DISK_META_MAX bytes: m as JSON (caller frees; NULL: out of memory), and
+ * the file at path into an empty m (only SB_ERR_NOMEM fails: a missing or
+ * malformed file gives an empty map).
+ */
+#define DISK_META_MAX	(1 << 20)
+char		*sb_disk_meta_json(const struct sb_meta *m);
+enum sb_err	 sb_disk_meta_read(const char *path, struct sb_meta *m);
 
 #endif /* SB_STORE_H */

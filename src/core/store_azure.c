@@ -15,6 +15,11 @@
  *			connection resumes with x-ms-range from the bytes
  *			already delivered, pinned to the first ETag with
  *			If-Match so a blob that changed is never spliced.
+ *   get_fd	into a file: a HEAD for the size and ETag, then, for a
+ *			blob over 16 MiB, ranges of 8 MiB, az_concurrency
+ *			at a time (libcurl multi), each pinned with If-Match
+ *			and written with pwrite where it belongs; a smaller
+ *			blob with get.
  *   head		Get Blob Properties.
  *   list		List Blobs with prefix and include=metadata, page
  *			after page (NextMarker), parsed by azure_xml.c.
@@ -458,6 +463,303 @@ out:
 	return rc;
 }
 
+/*
+ * get_fd: Get Blob into a file. A blob of more than AZ_PART_MIN bytes
+ * comes as ranges of AZ_PART bytes, concurrency of them at a time on the
+ * multi handle, each written with pwrite where it belongs; a smaller one
+ * comes in one az_get. A HEAD first gives the size and the ETag every
+ * range is pinned to with If-Match (a 412 means the blob changed under
+ * us: fail, never splice). A range whose transfer drops resumes from its
+ * last byte and uses up a retry only if that attempt brought nothing.
+ * mark() learns how far the file is written without a hole: every range
+ * below the lowest one still in flight is complete.
+ */
+#define AZ_PART		(8 * 1024 * 1024)
+#define AZ_PART_MIN	(2 * AZ_PART)
+
+struct az_part {
+	CURL		*easy;
+	struct az_call	 call;
+	struct az_resp	 resp;
+	struct az_wire	 wire;
+	int		 fd;
+	uint64_t	 end;		/* the range is [start, end) */
+	uint64_t	 pos;		/* its next byte */
+	uint64_t	 before;	/* pos when this attempt started */
+	int		 eno;		/* errno of a failed pwrite */
+	int		 norange;	/* a 2xx that was not 206 */
+	unsigned	 fails;		/* attempts that brought nothing */
+	unsigned	 tries;		/* all attempts (AZ_GET_MAX) */
+	int64_t		 not_before;	/* mono ms, when waiting */
+	enum { PART_FREE, PART_RUNNING, PART_WAITING } state;
+};
+
+/* Write buf at offset off of fd, all of it; 0 or an errno. */
+static int
+pwrite_all(int fd, const char *buf, size_t len, uint64_t off)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = pwrite(fd, buf, len, (off_t)off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int
+part_sink(void *arg, const char *buf, size_t len)
+{
+	struct az_part	*p = arg;
+
+	if (p->resp.status != 206) {
+		p->norange = 1;
+		return SB_ERR_STORAGE;
+	}
+	if (len > p->end - p->pos)
+		len = (size_t)(p->end - p->pos);	/* never past the range */
+	if ((p->eno = pwrite_all(p->fd, buf, len, p->pos)) != 0)
+		return SB_ERR_IO;
+	p->pos += len;
+	return SB_OK;
+}
+
+/* Start (or resume) the GET of a part's range on the multi handle. */
+static int
+part_start(struct az_store *st, struct az_part *p, const char *name,
+    const char *etag)
+{
+	char	range[64];
+	int	rc;
+
+	call_clear(&p->call);
+	call_init(&p->call, "GET blob", "GET", name);
+	p->call.sink = part_sink;
+	p->call.sinkarg = p;
+	snprintf(range, sizeof(range), "bytes=%llu-%llu",
+	    (unsigned long long)p->pos, (unsigned long long)(p->end - 1));
+	if ((rc = call_xms(&p->call, "x-ms-range", range)) != SB_OK)
+		return rc;
+	sb_strlcpy(p->call.if_match, etag, sizeof(p->call.if_match));
+	p->before = p->pos;
+	if ((rc = setup(st, p->easy, &p->call, &p->resp, &p->wire)) != SB_OK)
+		return rc;
+	if (curl_multi_add_handle(st->multi, p->easy) != CURLM_OK) {
+		wire_clear(&p->wire);
+		return SB_ERR_STORAGE;
+	}
+	p->state = PART_RUNNING;
+	return SB_OK;
+}
+
+/*
+ * Judge a part's finished attempt: done (PART_FREE), waiting to resume,
+ * or the error of the whole download (message set).
+ */
+static int
+part_done(struct az_store *st, struct az_part *p, const char *name)
+{
+	enum az_verdict	v = verdict(&p->resp);
+
+	wire_clear(&p->wire);
+	if (p->pos == p->end && p->resp.sinkerr == SB_OK &&
+	    p->resp.status == 206) {
+		p->state = PART_FREE;	/* complete, even if the end dropped */
+		return SB_OK;
+	}
+	if (p->norange) {
+		sb_seterr(st->base.err, "azure: GET blob %s: the server "
+		    "answered a ranged request with %ld, not 206", name,
+		    p->resp.status);
+		return SB_ERR_STORAGE;
+	}
+	if (p->eno != 0) {
+		sb_seterr(st->base.err, "azure: GET blob %s: writing the "
+		    "file: %s", name, strerror(p->eno));
+		return SB_ERR_IO;
+	}
+	if (p->resp.status == 412) {
+		sb_seterr(st->base.err, "azure: GET blob %s: the blob changed "
+		    "during the download (412, request id %s)", name,
+		    p->resp.reqid[0] ? p->resp.reqid : "none");
+		return SB_ERR_STORAGE;
+	}
+	if (v == AZ_DONE)		/* a short 206 without a curl error */
+		v = AZ_RETRY;
+	if (p->pos == p->before)
+		p->fails++;
+	if (v == AZ_FAIL || p->fails > st->retries ||
+	    ++p->tries >= AZ_GET_MAX)
+		return fail_msg(st, &p->call, &p->resp, p->tries);
+	p->not_before = sb_mono_ms() + (p->pos > p->before ? 0 :
+	    backoff_ms(p->fails - 1, p->resp.retry_after));
+	p->state = PART_WAITING;
+	return SB_OK;
+}
+
+/* The ranges of a blob of size bytes, in parallel (see get_fd above). */
+static int
+get_parts(struct az_store *st, const char *name, int fd, uint64_t size,
+    const char *etag, sb_mark_fn mark, void *markarg)
+{
+	struct az_part	*parts, *p;
+	CURLMsg		*msg;
+	size_t		 n = st->concurrency, i;
+	uint64_t	 next = 0, low;
+	int64_t		 now, wait;
+	int		 rc = SB_OK, running = 0, left, active;
+
+	if ((st->multi == NULL && (st->multi = curl_multi_init()) == NULL) ||
+	    (parts = calloc(n, sizeof(*parts))) == NULL) {
+		sb_seterr(st->base.err, "azure: GET blob %s: out of memory",
+		    name);
+		return SB_ERR_NOMEM;
+	}
+	curl_multi_setopt(st->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)n);
+	for (i = 0; i < n && rc == SB_OK; i++) {
+		parts[i].fd = fd;
+		if ((parts[i].easy = curl_easy_init()) == NULL) {
+			sb_seterr(st->base.err, "azure: GET blob %s: out of "
+			    "memory", name);
+			rc = SB_ERR_NOMEM;
+		}
+	}
+	while (rc == SB_OK) {
+		now = sb_mono_ms();
+		active = 0;
+		low = next;
+		for (i = 0; i < n && rc == SB_OK; i++) {
+			p = &parts[i];
+			if (p->state == PART_FREE && next < size) {
+				p->pos = next;
+				p->end = size - next < AZ_PART ? size :
+				    next + AZ_PART;
+				next = p->end;
+				p->fails = p->tries = 0;
+				rc = part_start(st, p, name, etag);
+			} else if (p->state == PART_WAITING &&
+			    p->not_before <= now)
+				rc = part_start(st, p, name, etag);
+			if (p->state != PART_FREE) {
+				active++;
+				if (p->pos < low)
+					low = p->pos;
+			}
+		}
+		if (mark != NULL)
+			mark(markarg, low);
+		if (rc != SB_OK || active == 0)
+			break;
+		if (curl_multi_perform(st->multi, &running) != CURLM_OK) {
+			sb_seterr(st->base.err, "azure: GET blob %s: curl "
+			    "multi failed", name);
+			rc = SB_ERR_STORAGE;
+			break;
+		}
+		while (rc == SB_OK &&
+		    (msg = curl_multi_info_read(st->multi, &left)) != NULL) {
+			struct az_resp	*r = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&r);
+			r->cc = msg->data.result;
+			curl_multi_remove_handle(st->multi, msg->easy_handle);
+			p = (struct az_part *)((char *)r -
+			    offsetof(struct az_part, resp));
+			p->state = PART_FREE;
+			rc = part_done(st, p, name);
+		}
+		/* Sleep until traffic, or until a waiting part is due. */
+		wait = 1000;
+		now = sb_mono_ms();
+		for (i = 0; i < n; i++) {
+			if (parts[i].state == PART_FREE && next < size)
+				wait = 0;
+			else if (parts[i].state == PART_WAITING &&
+			    parts[i].not_before - now < wait)
+				wait = parts[i].not_before - now;
+		}
+		if (rc == SB_OK && wait > 0 && running > 0)
+			curl_multi_poll(st->multi, NULL, 0, (int)wait, NULL);
+		else if (rc == SB_OK && wait > 0)
+			sleep_ms(wait);
+	}
+	for (i = 0; i < n; i++) {
+		p = &parts[i];
+		if (p->easy != NULL) {
+			if (p->state == PART_RUNNING)
+				curl_multi_remove_handle(st->multi, p->easy);
+			curl_easy_cleanup(p->easy);
+		}
+		wire_clear(&p->wire);
+		call_clear(&p->call);
+		sb_meta_clear(&p->resp.meta);
+	}
+	free(parts);
+	return rc;
+}
+
+/* A writer at the end of what get_fd has written so far, for az_get. */
+struct az_fdw {
+	int		 fd;
+	uint64_t	 off;
+	int		 eno;
+	sb_mark_fn	 mark;
+	void		*markarg;
+};
+
+static int
+fdw_write(void *arg, const void *buf, size_t len)
+{
+	struct az_fdw	*w = arg;
+
+	if ((w->eno = pwrite_all(w->fd, buf, len, w->off)) != 0)
+		return -1;
+	w->off += len;
+	if (w->mark != NULL)
+		w->mark(w->markarg, w->off);
+	return 0;
+}
+
+static int
+az_get_fd(struct sb_store *s, const char *name, int fd, sb_mark_fn mark,
+    void *markarg)
+{
+	struct az_store	*st = (struct az_store *)s;
+	struct az_fdw	 w = { fd, 0, 0, mark, markarg };
+	struct az_call	 c;
+	struct az_resp	 r;
+	int		 rc;
+
+	if (!name_ok(st, name))
+		return SB_ERR_INVAL;
+	memset(&r, 0, sizeof(r));
+	call_init(&c, "HEAD blob", "HEAD", name);
+	rc = run(st, &c, &r);
+	call_clear(&c);
+	sb_meta_clear(&r.meta);
+	if (rc != SB_OK)
+		return rc;
+	if (r.clen > AZ_PART_MIN && st->concurrency > 1 && r.etag[0] != '\0')
+		return get_parts(st, name, fd, (uint64_t)r.clen, r.etag, mark,
+		    markarg);
+	rc = az_get(s, name, fdw_write, &w);
+	if (rc != SB_OK && w.eno != 0) {
+		sb_seterr(st->base.err, "azure: GET blob %s: writing the "
+		    "file: %s", name, strerror(w.eno));
+		rc = SB_ERR_IO;
+	}
+	return rc;
+}
+
 /* head: Get Blob Properties (HEAD): size, Last-Modified, x-ms-meta-*. */
 static int
 az_head(struct sb_store *s, const char *name, struct sb_object *o)
@@ -752,6 +1054,7 @@ static const struct sb_store_ops az_ops = {
 	.put_stream = az_put_stream,
 	.put_file = az_put_file,
 	.get = az_get,
+	.get_fd = az_get_fd,
 	.head = az_head,
 	.list = az_list,
 	.del = az_del,

@@ -29,6 +29,7 @@
  * Metadata is renamed into place before the data, so an object never
  * appears without its metadata; a crash in between leaves an orphan .meta
  * that list() skips. Memory is bounded: data moves in 1 MiB blocks.
+ * The .meta files' JSON is read and written in store_disk_meta.c.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -44,13 +45,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "store.h"
 #include "tempfile.h"
 
 #define DISK_BUFSZ	(1 << 20)	/* bytes per read and write */
-#define DISK_META_MAX	(1 << 20)	/* largest .meta file we read */
 #define STAGING		".staging"
 #define META_SUFFIX	".meta"
 #define STAGING_STALE	(24 * 3600)	/* seconds before a temp is litter */
@@ -72,36 +70,28 @@ static const struct sb_store_ops disk_ops;
  * Returns 1 if acceptable.
  */
 int
-sb_store_disk_name_ok(const char *name)
+sb_is_disk_name(const char *name)
 {
-	size_t	len, i;
+	size_t	len;
 
-	if (name == NULL)
+	if (!sb_is_store_name(name, SB_NAME_MAX) || name[0] == '.' ||
+	    strpbrk(name, "/\\") != NULL)
 		return 0;
-	len = strnlen(name, SB_NAME_MAX + 1);
-	if (len == 0 || len > SB_NAME_MAX || name[0] == '.')
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
-			return 0;
-	}
-	if (!sb_valid_utf8(name, len))
-		return 0;
+	len = strlen(name);
 	/* Case-blind: on a case-insensitive file system "x.META" is "x.meta". */
-	if ((len >= 5 && strcasecmp(name + len - 5, META_SUFFIX) == 0) ||
-	    (len >= 4 && strcasecmp(name + len - 4, ".tmp") == 0))
-		return 0;
-	return 1;
+	return !((len >= 5 && strcasecmp(name + len - 5, META_SUFFIX) == 0) ||
+	    (len >= 4 && strcasecmp(name + len - 4, ".tmp") == 0));
 }
 
 /* Set the store's message "store <root>: <what>" and return code. */
-static int
-disk_err(struct disk_store *d, int code, const char *fmt, ...)
+static enum sb_err
+disk_err(struct disk_store *d, enum sb_err code, const char *fmt,
+    ...)
     __attribute__((format(printf, 3, 4)));
 
-static int
-disk_err(struct disk_store *d, int code, const char *fmt, ...)
+static enum sb_err
+disk_err(struct disk_store *d, enum sb_err code, const char *fmt,
+    ...)
 {
 	char	msg[SB_ERRMSG_MAX];
 	va_list	ap;
@@ -114,7 +104,7 @@ disk_err(struct disk_store *d, int code, const char *fmt, ...)
 }
 
 /* "<dir>/<name><suffix>" into buf; SB_ERR_INVAL if it does not fit. */
-static int
+static enum sb_err
 mkpath(char *buf, size_t len, const char *dir, const char *name,
     const char *suffix)
 {
@@ -124,8 +114,8 @@ mkpath(char *buf, size_t len, const char *dir, const char *name,
 	return (n < 0 || (size_t)n >= len) ? SB_ERR_INVAL : SB_OK;
 }
 
-/* write(2) all of buf, retrying short writes. 0 or -1 with errno. */
-static int
+/* write(2) all of buf, retrying short writes. SB_ERR_IO with errno. */
+static enum sb_err
 write_all(int fd, const void *buf, size_t len)
 {
 	const char	*p = buf;
@@ -135,34 +125,35 @@ write_all(int fd, const void *buf, size_t len)
 		if ((n = write(fd, p, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			return SB_ERR_IO;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
-	return 0;
+	return SB_OK;
 }
 
-/* 0 if path is a directory (followed if a link), else -1 with errno set. */
-static int
-is_dir(const char *path)
+/* SB_OK if path is a directory (followed if a link), else SB_ERR_IO with
+ * errno set. */
+static enum sb_err
+check_dir(const char *path)
 {
 	struct stat	st;
 
 	if (stat(path, &st) == -1)
-		return -1;
+		return SB_ERR_IO;
 	if (!S_ISDIR(st.st_mode)) {
 		errno = ENOTDIR;
-		return -1;
+		return SB_ERR_IO;
 	}
-	return 0;
+	return SB_OK;
 }
 
 /*
  * Make path a directory (mode 0700) if it is not one, creating missing
- * parents like mkdir -p. Returns 0, or -1 with errno set.
+ * parents like mkdir -p. SB_OK, or SB_ERR_IO with errno set.
  */
-static int
+static enum sb_err
 mkdir_p(const char *path)
 {
 	char	buf[PATH_MAX];
@@ -171,7 +162,7 @@ mkdir_p(const char *path)
 	len = strlen(path);
 	if (len >= sizeof(buf)) {
 		errno = ENAMETOOLONG;
-		return -1;
+		return SB_ERR_IO;
 	}
 	memcpy(buf, path, len + 1);
 	for (i = 1; i <= len; i++) {
@@ -179,10 +170,10 @@ mkdir_p(const char *path)
 			continue;
 		buf[i] = '\0';
 		if (mkdir(buf, 0700) == -1 && errno != EEXIST)
-			return -1;
+			return SB_ERR_IO;
 		buf[i] = path[i];
 	}
-	return is_dir(path);
+	return check_dir(path);
 }
 
 /*
@@ -219,15 +210,15 @@ staging_sweep(const char *staging)
 
 /*
  * Make <root>/.staging if it is missing, never root itself (mkdir(2),
- * not mkdir -p): a root that is gone stays gone. Returns 0, or -1 with
- * errno set (ENOENT when root does not exist).
+ * not mkdir -p): a root that is gone stays gone. SB_OK, or SB_ERR_IO
+ * with errno set (ENOENT when root does not exist).
  */
-static int
+static enum sb_err
 staging_ensure(struct disk_store *d)
 {
 	if (mkdir(d->staging, 0700) == -1 && errno != EEXIST)
-		return -1;
-	return is_dir(d->staging);
+		return SB_ERR_IO;
+	return check_dir(d->staging);
 }
 
 /*
@@ -243,7 +234,7 @@ staging_temp(struct disk_store *d, struct sb_temp *t, const char *op,
 	char	msg[SB_ERRMSG_MAX];
 	int	fd;
 
-	if (staging_ensure(d) == -1) {
+	if (staging_ensure(d) != SB_OK) {
 		disk_err(d, SB_ERR_STORAGE, "write %s: %s: %s", name,
 		    d->staging, strerror(errno));
 		return -1;
@@ -264,7 +255,7 @@ staging_temp(struct disk_store *d, struct sb_temp *t, const char *op,
  * required to exist yet: sb_store_identify() reads the marker next and
  * says clearly what is missing. *out is the caller's (sb_store_free).
  */
-int
+enum sb_err
 sb_store_disk_open(struct sb_store **out, const char *root, char *err)
 {
 	struct disk_store	*d = NULL;
@@ -336,20 +327,20 @@ disk_create(struct sb_store *s)
 {
 	struct disk_store	*d = (struct disk_store *)s;
 
-	if (mkdir_p(d->root) == -1)
+	if (mkdir_p(d->root) != SB_OK)
 		return disk_err(d, SB_ERR_STORAGE, "create: %s",
 		    strerror(errno));
-	if (mkdir_p(d->staging) == -1)
+	if (mkdir_p(d->staging) != SB_OK)
 		return disk_err(d, SB_ERR_STORAGE, "create %s: %s", STAGING,
 		    strerror(errno));
 	return SB_OK;
 }
 
 /* Common check: the generic layer has checked UTF-8 and length. */
-static int
+static enum sb_err
 disk_check_name(struct disk_store *d, const char *op, const char *name)
 {
-	if (sb_store_disk_name_ok(name))
+	if (sb_is_disk_name(name))
 		return SB_OK;
 	return disk_err(d, SB_ERR_INVAL, "%s: object name \"%s\" is not "
 	    "allowed (no '/', '\\', leading '.', \".meta\" or \".tmp\" "
@@ -358,44 +349,6 @@ disk_check_name(struct disk_store *d, const char *op, const char *name)
 
 /* --- metadata files ----------------------------------------------------- */
 
-/*
- * Serialise m as {"meta":{...}} into a new string the caller frees.
- * Values are passed with their length, so json-c keeps them byte for
- * byte; it writes UTF-8 as is and escapes only what JSON requires.
- */
-static char *
-meta_to_json(const struct sb_meta *m)
-{
-	json_object	*root = NULL, *obj = NULL, *v;
-	const char	*txt;
-	char		*ret = NULL;
-	size_t		 i;
-
-	if ((root = json_object_new_object()) == NULL ||
-	    (obj = json_object_new_object()) == NULL)
-		goto out;
-	for (i = 0; m != NULL && i < m->n; i++) {
-		v = json_object_new_string_len(m->kv[i].val,
-		    (int)strlen(m->kv[i].val));
-		if (v == NULL || json_object_object_add(obj, m->kv[i].key,
-		    v) != 0) {
-			json_object_put(v);
-			goto out;
-		}
-	}
-	if (json_object_object_add(root, "meta", obj) != 0)
-		goto out;
-	obj = NULL;
-	txt = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (txt != NULL)
-		ret = strdup(txt);
-out:
-	json_object_put(obj);
-	json_object_put(root);
-	return ret;
-}
-
 /* The .meta sidecar must stay readable: at most DISK_META_MAX bytes. */
 static int
 disk_meta_check(struct sb_store *s, const struct sb_meta *m)
@@ -403,7 +356,7 @@ disk_meta_check(struct sb_store *s, const struct sb_meta *m)
 	char	*txt;
 	size_t	 n;
 
-	if ((txt = meta_to_json(m)) == NULL) {
+	if ((txt = sb_disk_meta_json(m)) == NULL) {
 		sb_seterr(s->err, "out of memory");
 		return SB_ERR_NOMEM;
 	}
@@ -419,86 +372,11 @@ disk_meta_check(struct sb_store *s, const struct sb_meta *m)
 }
 
 /*
- * Read the metadata file at path into m (which must be empty). A missing,
- * unreadable or malformed file gives an empty map: metadata is advisory
- * and an object without it is still a good object. Entries that are not
- * valid keys or string values are skipped. Only SB_ERR_NOMEM is an error.
- */
-static int
-meta_read(const char *path, struct sb_meta *m)
-{
-	json_tokener	*tok = NULL;
-	json_object	*root = NULL, *obj;
-	struct stat	 st;
-	char		*buf = NULL;
-	size_t		 len = 0, want;
-	ssize_t		 n;
-	int		 fd = -1, rc = SB_OK;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		goto out;
-	/* Sized to the file (list() reads one per object), within a cap. */
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    st.st_size > DISK_META_MAX)
-		goto out;
-	want = (size_t)st.st_size;
-	if ((buf = malloc(want)) == NULL) {
-		rc = SB_ERR_NOMEM;
-		goto out;
-	}
-	while (len < want) {
-		n = read(fd, buf + len, want - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto out;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len == 0)
-		goto out;
-	if ((tok = json_tokener_new()) == NULL) {
-		rc = SB_ERR_NOMEM;
-		goto out;
-	}
-	root = json_tokener_parse_ex(tok, buf, (int)len);
-	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success)
-		goto out;
-	if (!json_object_object_get_ex(root, "meta", &obj) ||
-	    !json_object_is_type(obj, json_type_object))
-		goto out;
-	json_object_object_foreach(obj, key, val) {
-		const char *s;
-		if (!json_object_is_type(val, json_type_string))
-			continue;
-		s = json_object_get_string(val);
-		/* An embedded NUL (\u0000) cannot be given back intact. */
-		if (strlen(s) != (size_t)json_object_get_string_len(val))
-			continue;
-		if (sb_meta_set(m, key, s) == SB_ERR_NOMEM) {
-			rc = SB_ERR_NOMEM;
-			goto out;
-		}
-	}
-out:
-	if (rc != SB_OK)
-		sb_meta_clear(m);
-	json_object_put(root);
-	if (tok != NULL)
-		json_tokener_free(tok);
-	free(buf);
-	if (fd != -1)
-		close(fd);
-	return rc;
-}
-
-/*
  * Write m atomically as <root>/<name>.meta: temp in .staging, fsync,
  * rename. The directory fsync is left to the caller, which renames the
  * data next and syncs once for both.
  */
-static int
+static enum sb_err
 meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 {
 	struct sb_temp	 t = { "", -1 };
@@ -510,13 +388,13 @@ meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 		rc = disk_err(d, SB_ERR_INVAL, "put %s: path too long", name);
 		goto out;
 	}
-	if ((txt = meta_to_json(m)) == NULL) {
+	if ((txt = sb_disk_meta_json(m)) == NULL) {
 		rc = disk_err(d, SB_ERR_NOMEM, "put %s: out of memory", name);
 		goto out;
 	}
 	if ((fd = staging_temp(d, &t, "meta", name)) == -1)
 		goto out;
-	if (write_all(fd, txt, strlen(txt)) == -1 || fsync(fd) == -1) {
+	if (write_all(fd, txt, strlen(txt)) != SB_OK || fsync(fd) == -1) {
 		disk_err(d, rc, "write %s%s: %s", name, META_SUFFIX,
 		    strerror(errno));
 		goto out;
@@ -549,7 +427,7 @@ out:
  * older object still owns it. errno-style code in *eno for the caller
  * (EXDEV tells put_file to copy instead). tmp is not removed here.
  */
-static int
+static enum sb_err
 disk_commit(struct disk_store *d, const char *name, const char *tmp,
     const struct sb_meta *m, int *eno)
 {
@@ -570,7 +448,7 @@ disk_commit(struct disk_store *d, const char *name, const char *tmp,
 		return disk_err(d, SB_ERR_STORAGE, "write %s: %s", name,
 		    strerror(*eno));
 	}
-	if (sb_fsync_dir(d->root) == -1) {
+	if (sb_fsync_dir(d->root) != SB_OK) {
 		*eno = errno;
 		return disk_err(d, SB_ERR_STORAGE, "write %s: fsync %s: %s",
 		    name, d->root, strerror(*eno));
@@ -613,7 +491,7 @@ disk_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
 			    name);
 			goto out;
 		}
-		if (write_all(fd, buf, (size_t)n) == -1) {
+		if (write_all(fd, buf, (size_t)n) != SB_OK) {
 			disk_err(d, rc, "write %s: %s", name, strerror(errno));
 			goto out;
 		}
@@ -763,7 +641,7 @@ out:
  * Fill o (zeroed) with name, size, mtime and metadata of the regular file
  * <root>/<name> described by st. o's strings are the caller's.
  */
-static int
+static enum sb_err
 fill_object(struct disk_store *d, const char *name, const struct stat *st,
     struct sb_object *o)
 {
@@ -778,7 +656,7 @@ fill_object(struct disk_store *d, const char *name, const struct stat *st,
 	o->size = (int64_t)st->st_size;
 	o->mtime = (int64_t)st->st_mtim.tv_sec * 1000 +
 	    st->st_mtim.tv_nsec / 1000000;
-	if ((rc = meta_read(mpath, &o->meta)) != SB_OK) {
+	if ((rc = sb_disk_meta_read(mpath, &o->meta)) != SB_OK) {
 		free(o->name);
 		o->name = NULL;
 	}
@@ -830,11 +708,10 @@ static int
 disk_list(struct sb_store *s, const char *prefix, struct sb_object_list *l)
 {
 	struct disk_store	*d = (struct disk_store *)s;
-	struct sb_object	*nv;
 	struct dirent		*de;
 	struct stat		 st;
 	DIR			*dir = NULL;
-	size_t			 cap = 0, plen = strlen(prefix);
+	size_t			 plen = strlen(prefix);
 	int			 rc = SB_ERR_STORAGE;
 
 	if ((dir = opendir(d->root)) == NULL) {
@@ -850,7 +727,7 @@ disk_list(struct sb_store *s, const char *prefix, struct sb_object_list *l)
 			}
 			break;
 		}
-		if (!sb_store_disk_name_ok(de->d_name) ||
+		if (!sb_is_disk_name(de->d_name) ||
 		    strncmp(de->d_name, prefix, plen) != 0)
 			continue;
 		if (fstatat(dirfd(dir), de->d_name, &st,
@@ -863,16 +740,12 @@ disk_list(struct sb_store *s, const char *prefix, struct sb_object_list *l)
 		}
 		if (!S_ISREG(st.st_mode))
 			continue;
-		if (l->n == cap) {
-			size_t ncap = cap == 0 ? 64 : cap * 2;
-			if (ncap > SIZE_MAX / sizeof(*nv) ||
-			    (nv = realloc(l->v, ncap * sizeof(*nv))) == NULL) {
-				rc = disk_err(d, SB_ERR_NOMEM, "list: out of "
-				    "memory");
-				goto out;
-			}
-			l->v = nv;
-			cap = ncap;
+		if ((rc = sb_vec_grow(&l->v, l->n, sizeof(*l->v),
+		    SB_LIST_ALL_MAX)) != SB_OK) {
+			rc = rc == SB_ERR_NOMEM ? disk_err(d, rc, "list: out "
+			    "of memory") : disk_err(d, SB_ERR_STORAGE, "list: "
+			    "more than %d objects", SB_LIST_ALL_MAX);
+			goto out;
 		}
 		memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
 		if ((rc = fill_object(d, de->d_name, &st, &l->v[l->n])) !=
@@ -919,7 +792,7 @@ disk_del(struct sb_store *s, const char *name)
 	if (unlink(mpath) == -1 && errno != ENOENT)
 		return disk_err(d, SB_ERR_STORAGE, "delete %s%s: %s", name,
 		    META_SUFFIX, strerror(errno));
-	if (sb_fsync_dir(d->root) == -1)
+	if (sb_fsync_dir(d->root) != SB_OK)
 		return disk_err(d, SB_ERR_STORAGE, "delete %s: fsync %s: %s",
 		    name, d->root, strerror(errno));
 	return SB_OK;
@@ -949,7 +822,7 @@ disk_put_new(struct sb_store *s, const char *name, const void *buf,
 	rc = SB_ERR_STORAGE;
 	if ((fd = staging_temp(d, &t, "put", name)) == -1)
 		goto out;
-	if (write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
+	if (write_all(fd, buf, len) != SB_OK || fsync(fd) == -1) {
 		disk_err(d, rc, "write %s: %s", name, strerror(errno));
 		goto out;
 	}
@@ -968,7 +841,7 @@ disk_put_new(struct sb_store *s, const char *name, const void *buf,
 			    strerror(errno));
 		goto out;
 	}
-	if (sb_fsync_dir(d->root) == -1) {
+	if (sb_fsync_dir(d->root) != SB_OK) {
 		disk_err(d, rc, "write %s: fsync %s: %s", name, d->root,
 		    strerror(errno));
 		goto out;

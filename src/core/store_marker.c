@@ -33,8 +33,8 @@
 		"volume is not mounted (or its container was deleted), " \
 		"mount (restore) it first"
 
-/* Copy the string member key of o into buf (len bytes); 0 or -1. */
-static int
+/* Copy the string member key of o into buf (len bytes); SB_ERR_INVAL. */
+static enum sb_err
 get_str(json_object *o, const char *key, char *buf, size_t len)
 {
 	json_object	*v;
@@ -42,13 +42,13 @@ get_str(json_object *o, const char *key, char *buf, size_t len)
 
 	if (!json_object_object_get_ex(o, key, &v) ||
 	    !json_object_is_type(v, json_type_string))
-		return -1;
+		return SB_ERR_INVAL;
 	s = json_object_get_string(v);
 	if ((size_t)json_object_get_string_len(v) >= len ||
 	    strlen(s) != (size_t)json_object_get_string_len(v))
-		return -1;
+		return SB_ERR_INVAL;
 	memcpy(buf, s, strlen(s) + 1);
-	return 0;
+	return SB_OK;
 }
 
 /*
@@ -56,7 +56,7 @@ get_str(json_object *o, const char *key, char *buf, size_t len)
  * checked: format 1, a valid service name, a normalised prefix, a uuid
  * store_id, a created_at >= 0. SB_ERR_INVAL with the reason in err.
  */
-int
+enum sb_err
 sb_marker_parse(const char *buf, size_t len, struct sb_store_marker *m,
     char *err)
 {
@@ -90,19 +90,19 @@ sb_marker_parse(const char *buf, size_t len, struct sb_store_marker *m,
 		goto out;
 	}
 	m->format = SB_MARKER_FORMAT;
-	if (get_str(root, "service", m->service, sizeof(m->service)) != 0 ||
-	    !sb_valid_service(m->service)) {
+	if (get_str(root, "service", m->service, sizeof(m->service)) !=
+	    SB_OK || !sb_valid_service(m->service)) {
 		sb_seterr(err, "service: missing or not a service name");
 		goto out;
 	}
-	if (get_str(root, "prefix", m->prefix, sizeof(m->prefix)) != 0 ||
+	if (get_str(root, "prefix", m->prefix, sizeof(m->prefix)) != SB_OK ||
 	    sb_prefix_normalise(m->prefix, norm, sizeof(norm), &why) !=
 	    SB_OK || strcmp(norm, m->prefix) != 0) {
 		sb_seterr(err, "prefix: missing or not a normalised prefix");
 		goto out;
 	}
-	if (get_str(root, "store_id", m->store_id, sizeof(m->store_id)) != 0 ||
-	    !sb_valid_uuid(m->store_id)) {
+	if (get_str(root, "store_id", m->store_id, sizeof(m->store_id)) !=
+	    SB_OK || !sb_valid_uuid(m->store_id)) {
 		sb_seterr(err, "store_id: missing or not a uuid");
 		goto out;
 	}
@@ -123,7 +123,7 @@ out:
 }
 
 /* The marker as JSON text into *out (the caller frees). */
-int
+enum sb_err
 sb_marker_format(const struct sb_store_marker *m, char **out)
 {
 	json_object	*o;
@@ -195,7 +195,7 @@ mem_write(void *arg, const void *p, size_t n)
  * why the store looks empty), SB_ERR_IDENTITY if it is unreadable, the
  * store's error otherwise.
  */
-static int
+static enum sb_err
 marker_read(struct sb_store *s, const struct sb_config *cfg,
     struct sb_store_marker *m, char *err)
 {
@@ -245,7 +245,7 @@ out:
  * Does marker m belong to this config? SB_OK, or SB_ERR_IDENTITY with
  * what differs in err.
  */
-static int
+static enum sb_err
 marker_match(const struct sb_store_marker *m, const struct sb_config *cfg,
     const char *where, char *err)
 {
@@ -267,7 +267,7 @@ marker_match(const struct sb_store_marker *m, const struct sb_config *cfg,
 	return SB_OK;
 }
 
-int
+enum sb_err
 sb_store_identify(struct sb_store *s, const struct sb_config *cfg,
     const char *known_id, struct sb_store_marker *out, char *err)
 {
@@ -305,7 +305,7 @@ sb_store_identify(struct sb_store *s, const struct sb_config *cfg,
 	return SB_OK;
 }
 
-int
+enum sb_err
 sb_store_init(struct sb_store *s, const struct sb_config *cfg,
     struct sb_store_marker *out, int *created, char *err)
 {

@@ -46,7 +46,7 @@ is_hex(const char *s, size_t n)
  * sb-tmp-<op>-<id>-<rand>[suffix]: op [a-z]{1,16}; id a lowercase uuid or
  * "none"; rand 8 hex digits; suffix "", ".lock" or a side file's.
  */
-int
+enum sb_err
 sb_temp_parse(const char *name, size_t *baselen, char *op, char *id)
 {
 	const char	*p, *q;
@@ -55,13 +55,13 @@ sb_temp_parse(const char *name, size_t *baselen, char *op, char *id)
 
 	if (name == NULL || strncmp(name, SB_TEMP_PREFIX,
 	    sizeof(SB_TEMP_PREFIX) - 1) != 0)
-		return 0;
+		return SB_ERR_INVAL;
 	p = name + sizeof(SB_TEMP_PREFIX) - 1;
 	for (q = p; *q >= 'a' && *q <= 'z'; q++)
 		;
 	oplen = (size_t)(q - p);
 	if (oplen == 0 || oplen > SB_TEMP_OP_MAX || *q != '-')
-		return 0;
+		return SB_ERR_INVAL;
 	if (op != NULL) {
 		memcpy(op, p, oplen);
 		op[oplen] = '\0';
@@ -72,11 +72,11 @@ sb_temp_parse(const char *name, size_t *baselen, char *op, char *id)
 	else {
 		if (strnlen(p, SB_UUID_LEN + 1) < SB_UUID_LEN + 1 ||
 		    p[SB_UUID_LEN] != '-')
-			return 0;
+			return SB_ERR_INVAL;
 		memcpy(uuid, p, SB_UUID_LEN);
 		uuid[SB_UUID_LEN] = '\0';
 		if (!sb_valid_uuid(uuid))
-			return 0;
+			return SB_ERR_INVAL;
 		idlen = SB_UUID_LEN;
 	}
 	if (id != NULL) {
@@ -85,7 +85,7 @@ sb_temp_parse(const char *name, size_t *baselen, char *op, char *id)
 	}
 	p += idlen + 1;
 	if (strnlen(p, RAND_LEN) < RAND_LEN || !is_hex(p, RAND_LEN))
-		return 0;
+		return SB_ERR_INVAL;
 	p += RAND_LEN;
 	base = (size_t)(p - name);
 	if (*p != '\0' && strcmp(p, LOCK_SFX) != 0) {
@@ -94,14 +94,14 @@ sb_temp_parse(const char *name, size_t *baselen, char *op, char *id)
 			if (strcmp(p, side_sfx[i]) == 0)
 				break;
 		if (i == NSIDE)
-			return 0;
+			return SB_ERR_INVAL;
 	}
 	if (baselen != NULL)
 		*baselen = base;
-	return 1;
+	return SB_OK;
 }
 
-int
+enum sb_err
 sb_temp_reserve(struct sb_temp *t, const char *dir, const char *op,
     const char *id, char *err)
 {
@@ -126,8 +126,7 @@ sb_temp_reserve(struct sb_temp *t, const char *dir, const char *op,
 			sb_seterr(err, "temp file: no random bytes");
 			return SB_ERR_IO;
 		}
-		for (size_t i = 0; i < sizeof(r); i++)
-			(void)snprintf(hex + 2 * i, 3, "%02x", r[i]);
+		sb_hex(r, sizeof(r), hex);
 		n = snprintf(t->path, sizeof(t->path), "%s/" SB_TEMP_PREFIX
 		    "%s-%s-%s", dir, op, id != NULL ? id : NO_ID, hex);
 		if (n < 0 || (size_t)n + sizeof(LOCK_SFX) + 8 >=
@@ -280,12 +279,12 @@ sb_temp_sweep(const char *dir, int *files, int64_t *bytes)
 	if (dir == NULL || (d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL)
-		if (sb_temp_parse(de->d_name, &baselen, NULL, NULL))
+		if (sb_temp_parse(de->d_name, &baselen, NULL, NULL) == SB_OK)
 			sweep_one(dir, de->d_name, baselen, files, bytes);
 	closedir(d);
 }
 
-int
+enum sb_err
 sb_temp_space(const char *dir, int64_t need, char *err)
 {
 	struct statvfs	vfs;

@@ -34,19 +34,20 @@ struct sb_temp {
  * file itself is not created: the caller creates it with O_EXCL. Returns
  * SB_ERR_IO (err says why) or SB_ERR_INVAL; t->fd is -1 on failure.
  */
-int	sb_temp_reserve(struct sb_temp *t, const char *dir, const char *op,
+enum sb_err	sb_temp_reserve(struct sb_temp *t, const char *dir, const char *op,
 	    const char *id, char *err);
 
 /* Remove the temp file, its side files and its companion; unlock. */
 void	sb_temp_release(struct sb_temp *t);
 
 /*
- * Parse a directory entry name. Returns 1 if it is one of ours, with the
+ * Parse a directory entry name. SB_OK if it is one of ours, with the
  * length of its base (the temp file's own name, without ".lock" or a side
- * file suffix) in *baselen; 0 otherwise. op and id (may be NULL; op
- * SB_TEMP_OP_MAX + 1, id SB_UUID_LEN + 1 bytes) get the parts.
+ * file suffix) in *baselen; SB_ERR_INVAL otherwise. op and id (may be
+ * NULL; op SB_TEMP_OP_MAX + 1, id SB_UUID_LEN + 1 bytes) get the parts.
  */
-int	sb_temp_parse(const char *name, size_t *baselen, char *op, char *id);
+enum sb_err sb_temp_parse(const char *name, size_t *baselen, char *op,
+	    char *id);
 
 /*
  * Remove every temp file in dir whose owner is gone (see above) and log
@@ -61,6 +62,6 @@ void	sb_temp_sweep(const char *dir, int *files, int64_t *bytes);
  * SB_ERR_IO with "not enough free space in <dir>: <need> bytes needed,
  * <free> free" (or why dir cannot be examined) in err.
  */
-int	sb_temp_space(const char *dir, int64_t need, char *err);
+enum sb_err	sb_temp_space(const char *dir, int64_t need, char *err);
 
 #endif /* SB_TEMPFILE_H */

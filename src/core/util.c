@@ -76,7 +76,7 @@ sb_type_str(enum sb_type t)
 	return (unsigned)t < SB_TYPE__MAX ? typestr[t] : "unknown";
 }
 
-int
+enum sb_err
 sb_type_parse(const char *s, enum sb_type *out)
 {
 	for (int i = 0; i < SB_TYPE__MAX; i++)
@@ -93,7 +93,7 @@ sb_status_str(enum sb_status s)
 	return (unsigned)s < SB_STATUS__MAX ? statusstr[s] : "unknown";
 }
 
-int
+enum sb_err
 sb_status_parse(const char *s, enum sb_status *out)
 {
 	for (int i = 0; i < SB_STATUS__MAX; i++)
@@ -122,7 +122,7 @@ sb_backup_clear(struct sb_backup *b)
 }
 
 /* Set tags to a copy of the n strings in tags. */
-int
+enum sb_err
 sb_backup_set_tags(struct sb_backup *b, const char *const *tags, size_t n)
 {
 	char	**v = NULL;
@@ -148,7 +148,7 @@ sb_backup_set_tags(struct sb_backup *b, const char *const *tags, size_t n)
 }
 
 /* Deep copy; dst must be cleared (or zeroed) first. */
-int
+enum sb_err
 sb_backup_copy(struct sb_backup *dst, const struct sb_backup *src)
 {
 	*dst = *src;
@@ -180,21 +180,48 @@ sb_backup_list_clear(struct sb_backup_list *l)
 	l->n = 0;
 }
 
-/* Move *b into the list (b is zeroed); grows by doubling. */
-int
+/*
+ * Room for one more element in a growable array of n elements of size
+ * bytes, *(T **)arrp, that keeps no capacity: the capacity is implied by
+ * n (SB_VEC_MIN, then doubled each time n reaches a power of two, never
+ * past max), so a { v, n } pair needs no third field. SB_ERR_INVAL when
+ * the array already holds max elements (the caller says what is too
+ * many), SB_ERR_NOMEM when memory runs out; the array is unchanged then.
+ */
+enum sb_err
+sb_vec_grow(void *arrp, size_t n, size_t size, size_t max)
+{
+	void	*arr, *nv;
+	size_t	 cap;
+
+	if (n >= max)
+		return SB_ERR_INVAL;
+	if (n != 0 && (n < SB_VEC_MIN || (n & (n - 1)) != 0))
+		return SB_OK;
+	cap = n == 0 ? SB_VEC_MIN : n * 2;
+	if (cap > max)
+		cap = max;
+	if (size == 0 || cap > SIZE_MAX / size)
+		return SB_ERR_NOMEM;
+	memcpy(&arr, arrp, sizeof(arr));
+	if ((nv = realloc(arr, cap * size)) == NULL)
+		return SB_ERR_NOMEM;
+	memcpy(arrp, &nv, sizeof(nv));
+	return SB_OK;
+}
+
+/*
+ * Move *b into the list (b is zeroed). SB_ERR_INVAL past SB_LIST_ALL_MAX
+ * records, SB_ERR_NOMEM.
+ */
+enum sb_err
 sb_backup_list_push(struct sb_backup_list *l, struct sb_backup *b)
 {
-	struct sb_backup	*nv;
+	enum sb_err	rc;
 
-	/* Capacity is implicit: 8, then doubled whenever n reaches a power of 2. */
-	if (l->n == 0 || (l->n >= 8 && (l->n & (l->n - 1)) == 0)) {
-		size_t cap = l->n == 0 ? 8 : l->n * 2;
-		if (cap > SIZE_MAX / sizeof(*nv))
-			return SB_ERR_NOMEM;
-		if ((nv = realloc(l->v, cap * sizeof(*nv))) == NULL)
-			return SB_ERR_NOMEM;
-		l->v = nv;
-	}
+	if ((rc = sb_vec_grow(&l->v, l->n, sizeof(*l->v), SB_LIST_ALL_MAX)) !=
+	    SB_OK)
+		return rc;
 	l->v[l->n++] = *b;
 	memset(b, 0, sizeof(*b));
 	b->size = -1;
@@ -234,24 +261,24 @@ sb_mono_ms(void)
 
 /*
  * fsync a directory, so the names just created, renamed or removed in it
- * are durable (Linux fsync(2)). Returns 0, or -1 with errno set.
+ * are durable (Linux fsync(2)). SB_OK, or SB_ERR_IO with errno set.
  */
-int
+enum sb_err
 sb_fsync_dir(const char *path)
 {
 	int	fd, rc, saved;
 
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
+		return SB_ERR_IO;
 	rc = fsync(fd);
 	saved = errno;
 	close(fd);
 	errno = saved;
-	return rc;
+	return rc == 0 ? SB_OK : SB_ERR_IO;
 }
 
 /* "2026-11-26T04:30:00.123Z" (24 bytes + NUL). */
-int
+enum sb_err
 sb_time_format(int64_t ms, char *buf, size_t len)
 {
 	struct tm	tm;
@@ -271,26 +298,26 @@ sb_time_format(int64_t ms, char *buf, size_t len)
 	return (n < 0 || (size_t)n >= len) ? SB_ERR_INVAL : SB_OK;
 }
 
-static int
+static enum sb_err
 digits(const char **p, int n, int *out)
 {
 	int	v = 0;
 
 	for (int i = 0; i < n; i++) {
 		if (!isdigit((unsigned char)**p))
-			return -1;
+			return SB_ERR_INVAL;
 		v = v * 10 + (**p - '0');
 		(*p)++;
 	}
 	*out = v;
-	return 0;
+	return SB_OK;
 }
 
 /*
  * Parse "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.fff]]" with "Z" or "+HH:MM" /
  * "-HH:MM", strictly: every field range-checked, nothing trailing.
  */
-int
+enum sb_err
 sb_time_parse(const char *s, int64_t *ms)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
@@ -367,7 +394,7 @@ sb_time_parse(const char *s, int64_t *ms)
 /* --- uuid --------------------------------------------------------------- */
 
 /* RFC 4122 version 4 from OpenSSL's CSPRNG. */
-int
+enum sb_err
 sb_uuid_new(char out[SB_UUID_LEN + 1])
 {
 	unsigned char	r[16];
@@ -540,7 +567,7 @@ sb_service_default(const char *source_path)
  * sensitive, file systems may not be. Returns SB_OK, or SB_ERR_INVAL with
  * the reason in *why (a static string).
  */
-int
+enum sb_err
 sb_prefix_normalise(const char *in, char *out, size_t len, const char **why)
 {
 	size_t	i, n, seg = 0;
@@ -598,7 +625,7 @@ sb_prefix_normalise(const char *in, char *out, size_t len, const char **why)
 }
 
 /* Decimal integer in [min, max], nothing else (no sign games, no spaces). */
-int
+enum sb_err
 sb_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	char		*end;
@@ -616,7 +643,7 @@ sb_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 }
 
 /* "8388608", "64k", "8M", "1G" (binary units), at most max. */
-int
+enum sb_err
 sb_parse_size(const char *s, uint64_t max, uint64_t *out)
 {
 	char			*end;
@@ -667,6 +694,19 @@ sb_hexval(int c)
 	return -1;
 }
 
+/* n bytes as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void
+sb_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char	digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
 size_t
 sb_strlcpy(char *dst, const char *src, size_t len)
 {
@@ -712,7 +752,7 @@ sb_seterr(char *buf, const char *fmt, ...)
 
 /* --- names -------------------------------------------------------------- */
 
-int
+enum sb_err
 sb_name_format(enum sb_type type, int64_t created, const char *id,
     char *buf, size_t len)
 {
@@ -732,7 +772,7 @@ sb_name_format(enum sb_type type, int64_t created, const char *id,
 }
 
 /* Inverse of sb_name_format; SB_ERR_INVAL for anything else. */
-int
+enum sb_err
 sb_name_parse(const char *name, enum sb_type *type, int64_t *created,
     char id[SB_UUID_LEN + 1])
 {
@@ -779,7 +819,7 @@ sb_name_parse(const char *name, enum sb_type *type, int64_t *created,
 
 /* --- hashing ------------------------------------------------------------ */
 
-int
+enum sb_err
 sb_sha256_file(const char *path, char hex[SB_SHA256_HEX + 1], int64_t *size,
     char *err)
 {
@@ -816,8 +856,7 @@ sb_sha256_file(const char *path, char hex[SB_SHA256_HEX + 1], int64_t *size,
 		total += n;
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	sb_hex(md, 32, hex);
 	if (size != NULL)
 		*size = total;
 	rc = SB_OK;

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "filter.h"
 #include "json.h"
 #include "report.h"
 
@@ -81,7 +82,10 @@ static const struct cmd cmds[] = {
 	{ "list", cmd_list,
 	  "[--type T] [--status S] [--from DATE] [--to DATE] [--query Q]\n"
 	  "              [--limit N] [--offset N]",
-	  "List backups, newest first." },
+	  "List backups, newest first. --from and --to are inclusive; a date\n"
+	  "              alone as --to means the end of that day. --limit 1 to\n"
+	  "              1000 (default 100), --offset 0 to 2147483647: the\n"
+	  "              limits of GET /backups." },
 	{ "show", cmd_show, "ID", "Show one backup." },
 	{ "delete", cmd_delete, "ID",
 	  "Delete a manual backup (automatic ones are left to prune)." },
@@ -269,8 +273,8 @@ print_backup(struct ctx *x, const struct sb_backup *b)
  */
 static int
 parse_opts(const struct cmd *c, int argc, char **argv, const char *shortopts,
-    const struct option *longopts, int (*each)(void *, int, const char *),
-    void *arg)
+    const struct option *longopts,
+    enum sb_err (*each)(void *, int, const char *), void *arg)
 {
 	int	ch;
 
@@ -293,7 +297,7 @@ parse_opts(const struct cmd *c, int argc, char **argv, const char *shortopts,
 			cmd_usage(stderr, c);
 			return -2;
 		}
-		if (each == NULL || each(arg, ch, optarg) != 0) {
+		if (each == NULL || each(arg, ch, optarg) != SB_OK) {
 			cmd_usage(stderr, c);
 			return -2;
 		}
@@ -334,7 +338,7 @@ struct backup_args {
 	size_t		 ntags;
 };
 
-static int
+static enum sb_err
 backup_opt(void *arg, int ch, const char *val)
 {
 	struct backup_args	*a = arg;
@@ -344,22 +348,22 @@ backup_opt(void *arg, int ch, const char *val)
 		if (sb_type_parse(val, &a->type) != SB_OK) {
 			fprintf(stderr, "backup-cron backup: --type: expected "
 			    "automatic or manual, got '%s'\n", val);
-			return -1;
+			return SB_ERR_INVAL;
 		}
-		return 0;
+		return SB_OK;
 	case 'd':
 		a->desc = val;
-		return 0;
+		return SB_OK;
 	case 'g':
 		if (a->ntags == SB_TAGS_MAX) {
 			fprintf(stderr, "backup-cron backup: at most %d tags\n",
 			    SB_TAGS_MAX);
-			return -1;
+			return SB_ERR_INVAL;
 		}
 		a->tags[a->ntags++] = val;
-		return 0;
+		return SB_OK;
 	}
-	return -1;
+	return SB_ERR_INVAL;
 }
 
 static int
@@ -410,55 +414,40 @@ struct list_args {
 	struct sb_filter	f;
 };
 
-static int
+/*
+ * A list filter option, parsed by the core (filter.h) as GET /backups's
+ * parameters are: the same limits and the same reasons.
+ */
+static enum sb_err
 list_opt(void *arg, int ch, const char *val)
 {
+	static const struct {
+		int			 ch;
+		const char		*opt;
+		enum sb_filter_key	 key;
+	} keys[] = {
+		{ 't', "--type", SB_FILTER_TYPE },
+		{ 's', "--status", SB_FILTER_STATUS },
+		{ 'f', "--from", SB_FILTER_FROM },
+		{ 'u', "--to", SB_FILTER_TO },
+		{ 'q', "--query", SB_FILTER_Q },
+		{ 'l', "--limit", SB_FILTER_LIMIT },
+		{ 'o', "--offset", SB_FILTER_OFFSET },
+	};
 	struct sb_filter	*f = &((struct list_args *)arg)->f;
-	const char		*what = NULL;
+	char			 err[SB_ERRMSG_MAX];
 
-	switch (ch) {
-	case 't':
-		f->has_type = 1;
-		if (sb_type_parse(val, &f->type) != SB_OK)
-			what = "--type: expected automatic or manual";
-		break;
-	case 's':
-		f->has_status = 1;
-		if (sb_status_parse(val, &f->status) != SB_OK)
-			what = "--status: expected pending, completed or failed";
-		break;
-	case 'f':
-		if (sb_time_parse(val, &f->from) != SB_OK)
-			what = "--from: expected a date (2026-11-26) or an "
-			    "ISO 8601 time (2026-11-26T04:30:00Z)";
-		break;
-	case 'u':
-		if (sb_time_parse(val, &f->to) != SB_OK)
-			what = "--to: expected a date (2026-11-26) or an "
-			    "ISO 8601 time (2026-11-26T04:30:00Z)";
-		/* A bare date means through the end of that day. */
-		else if (strlen(val) == 10)
-			f->to += 86400000 - 1;
-		break;
-	case 'q':
-		f->q = val;
-		break;
-	case 'l':
-		if (sb_parse_i64(val, 1, SB_LIST_MAX, &f->limit) != SB_OK)
-			what = "--limit: expected 1 to 1000";
-		break;
-	case 'o':
-		if (sb_parse_i64(val, 0, INT64_MAX, &f->offset) != SB_OK)
-			what = "--offset: expected a number >= 0";
-		break;
-	default:
-		return -1;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].ch != ch)
+			continue;
+		if (sb_filter_set(f, keys[i].key, val, err) != SB_OK) {
+			fprintf(stderr, "backup-cron list: %s: %s, got '%s'\n",
+			    keys[i].opt, err, val);
+			return SB_ERR_INVAL;
+		}
+		return SB_OK;
 	}
-	if (what != NULL) {
-		fprintf(stderr, "backup-cron list: %s, got '%s'\n", what, val);
-		return -1;
-	}
-	return 0;
+	return SB_ERR_INVAL;
 }
 
 static int
@@ -477,6 +466,7 @@ cmd_list(struct ctx *x, int argc, char **argv)
 		{ NULL, 0, NULL, 0 } };
 	struct list_args	a;
 	struct sb_backup_list	l;
+	char			err[SB_ERRMSG_MAX];
 	int			i, rc;
 
 	memset(&a, 0, sizeof(a));
@@ -497,6 +487,10 @@ cmd_list(struct ctx *x, int argc, char **argv)
 	if (i != argc) {
 		fprintf(stderr, "backup-cron list: unexpected argument '%s'\n",
 		    argv[i]);
+		return EX_USAGE;
+	}
+	if (sb_filter_check(&a.f, err) != SB_OK) {
+		fprintf(stderr, "backup-cron list: %s\n", err);
 		return EX_USAGE;
 	}
 	if ((rc = sb_engine_list(x->eng, &a.f, &l)) != SB_OK)
@@ -588,12 +582,15 @@ cmd_verify(struct ctx *x, int argc, char **argv)
 		return rc;
 	if ((rc = sb_engine_verify(x->eng, id)) != SB_OK)
 		return failed(x, rc, "verify failed");
-	printf(x->json ? "{\"verified\": \"%s\"}\n" : "backup %s verified: "
-	    "size, sha256 and integrity check are good\n", id);
+	if (x->json)
+		print_json(sb_verify_json(id));
+	else
+		printf("backup %s verified: size, sha256 and integrity check "
+		    "are good\n", id);
 	return EX_OKAY;
 }
 
-static int
+static enum sb_err
 prune_opt(void *arg, int ch, const char *val)
 {
 	(void)val;
@@ -602,8 +599,42 @@ prune_opt(void *arg, int ch, const char *val)
 	else if (ch == 'C')
 		*(unsigned *)arg |= SB_PRUNE_CONFIRM_CLOCK;
 	else
-		return -1;
-	return 0;
+		return SB_ERR_INVAL;
+	return SB_OK;
+}
+
+/*
+ * prune's text: the clock mark it set, then a line per automatic backup
+ * and the count, or why it halted. The plan also holds the manual records
+ * (checked for the clock), which are not listed.
+ */
+static void
+print_prune(const struct sb_prune_result *p, int dry)
+{
+	const struct sb_retention_plan	*plan = &p->plan;
+	char				 confirmed[40];
+	size_t				 nauto = 0;
+
+	if (p->clock_confirmed > 0 && sb_time_format(p->clock_confirmed,
+	    confirmed, sizeof(confirmed)) == SB_OK)
+		printf("%sclock confirmed: backups and gaps up to %s are "
+		    "accepted\n", dry ? "dry run: " : "", confirmed);
+	if (plan->halted) {
+		printf("prune halted, nothing deleted: %s\n",
+		    plan->halt_reason);
+		return;
+	}
+	for (size_t k = 0; k < plan->n; k++) {
+		if (plan->v[k].backup->type != SB_TYPE_AUTOMATIC)
+			continue;
+		nauto++;
+		printf("%s  %s  %s\n", plan->v[k].backup->id,
+		    plan->v[k].verdict == SB_DELETE ? (dry ? "would delete" :
+		    "deleted") : "keep", plan->v[k].reason);
+	}
+	printf("%s%zu of %zu automatic backups\n", dry ?
+	    "dry run: would delete " : "deleted ", dry ? plan->ndelete :
+	    p->deleted, nauto);
 }
 
 static int
@@ -616,8 +647,6 @@ cmd_prune(struct ctx *x, int argc, char **argv)
 		{ NULL, 0, NULL, 0 } };
 	struct sb_prune_result	 p;
 	unsigned		 flags = 0;
-	size_t			 nauto = 0;
-	char			 confirmed[40] = "";
 	int			 dry, i, rc;
 
 	if ((i = parse_opts(cmd_find("prune"), argc, argv, ":nh", lo,
@@ -634,59 +663,10 @@ cmd_prune(struct ctx *x, int argc, char **argv)
 		sb_prune_result_clear(&p);
 		return failed(x, rc, "prune failed");
 	}
-	if (p.clock_confirmed > 0 && sb_time_format(p.clock_confirmed,
-	    confirmed, sizeof(confirmed)) == SB_OK && !x->json)
-		printf("%sclock confirmed: backups and gaps up to %s are "
-		    "accepted\n", dry ? "dry run: " : "", confirmed);
-	/* The plan also holds the manual records (checked for the clock). */
-	for (size_t k = 0; k < p.plan.n; k++)
-		nauto += p.plan.v[k].backup->type == SB_TYPE_AUTOMATIC;
-	if (x->json) {
-		struct json_object *o = json_object_new_object(), *a;
-		json_object_object_add(o, "dry_run", json_object_new_boolean(dry));
-		json_object_object_add(o, "halted",
-		    json_object_new_boolean(p.plan.halted));
-		json_object_object_add(o, "halt_reason", p.plan.halted ?
-		    json_object_new_string(p.plan.halt_reason) : NULL);
-		json_object_object_add(o, "clock_halt",
-		    json_object_new_boolean(p.plan.clock_halt));
-		json_object_object_add(o, "clock_confirmed", confirmed[0] ?
-		    json_object_new_string(confirmed) : NULL);
-		json_object_object_add(o, "deleted",
-		    json_object_new_int64((int64_t)p.deleted));
-		a = json_object_new_array();
-		for (size_t k = 0; k < p.plan.n; k++) {
-			struct json_object *d;
-			if (p.plan.v[k].backup->type != SB_TYPE_AUTOMATIC)
-				continue;
-			d = json_object_new_object();
-			json_object_object_add(d, "id",
-			    json_object_new_string(p.plan.v[k].backup->id));
-			json_object_object_add(d, "verdict",
-			    json_object_new_string(p.plan.v[k].verdict ==
-			    SB_DELETE ? "delete" : "keep"));
-			json_object_object_add(d, "reason",
-			    json_object_new_string(p.plan.v[k].reason));
-			json_object_array_add(a, d);
-		}
-		json_object_object_add(o, "decisions", a);
-		print_json(o);
-	} else if (p.plan.halted)
-		printf("prune halted, nothing deleted: %s\n",
-		    p.plan.halt_reason);
-	else {
-		for (size_t k = 0; k < p.plan.n; k++) {
-			if (p.plan.v[k].backup->type != SB_TYPE_AUTOMATIC)
-				continue;
-			printf("%s  %s  %s\n", p.plan.v[k].backup->id,
-			    p.plan.v[k].verdict == SB_DELETE ? (dry ?
-			    "would delete" : "deleted") : "keep",
-			    p.plan.v[k].reason);
-		}
-		printf("%s%zu of %zu automatic backups\n", dry ?
-		    "dry run: would delete " : "deleted ", dry ?
-		    p.plan.ndelete : p.deleted, nauto);
-	}
+	if (x->json)
+		print_json(sb_prune_json(&p, dry));
+	else
+		print_prune(&p, dry);
 	rc = p.plan.halted ? EX_HALTED : EX_OKAY;
 	if (p.plan.halted)
 		fprintf(stderr, "backup-cron prune: halted: %s\n",
@@ -696,14 +676,14 @@ cmd_prune(struct ctx *x, int argc, char **argv)
 }
 
 /* --force, for init and reconcile. */
-static int
+static enum sb_err
 force_opt(void *arg, int ch, const char *val)
 {
 	(void)val;
 	if (ch != 'f')
-		return -1;
+		return SB_ERR_INVAL;
 	*(int *)arg = 1;
-	return 0;
+	return SB_OK;
 }
 
 /*
@@ -773,15 +753,21 @@ cmd_reconcile(struct ctx *x, int argc, char **argv)
 	}
 	if ((rc = sb_engine_reconcile(x->eng, force, &r)) != SB_OK)
 		return failed(x, rc, "reconcile failed");
-	printf(x->json ? "{\"added\": %zu, \"updated\": %zu, \"missing\": %zu, "
-	    "\"skipped\": %zu}\n" : "reconciled: %zu added, %zu updated, %zu "
-	    "missing from the store, %zu objects skipped\n", r.added,
-	    r.updated, r.missing, r.skipped);
+	if (x->json)
+		print_json(sb_reconcile_json(&r));
+	else
+		printf("reconciled: %zu added, %zu updated, %zu missing from "
+		    "the store, %zu objects skipped\n", r.added, r.updated,
+		    r.missing, r.skipped);
 	return EX_OKAY;
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * The options before the command (getopt stops at the first operand).
+ * -1 to go on, optind past them; otherwise the exit status.
+ */
+static int
+global_opts(struct ctx *x, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -789,21 +775,16 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 } };
-	struct ctx		 x;
-	const struct cmd	*c;
-	char			 err[SB_ERRMSG_MAX];
-	int			 ch, rc;
+	int	ch;
 
-	memset(&x, 0, sizeof(x));
-	sb_log_init("backup-cron", SB_LOG_INFO);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:c:jhV", lo, NULL)) != -1)
 		switch (ch) {
 		case 'c':
-			x.config_path = optarg;
+			x->config_path = optarg;
 			break;
 		case 'j':
-			x.json = 1;
+			x->json = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -817,54 +798,93 @@ main(int argc, char *argv[])
 			    argv[optind - 1]);
 			return EX_USAGE;
 		}
-	argc -= optind;
-	argv += optind;
+	return -1;
+}
+
+/*
+ * The command argv[0] names into *c, answering `help` and --help itself
+ * (help must work without a config file). -1 to run *c; otherwise the
+ * exit status.
+ */
+static int
+find_command(int argc, char **argv, const struct cmd **c)
+{
 	if (argc < 1) {
 		fprintf(stderr, "backup-cron: no command given (see "
 		    "backup-cron --help)\n");
 		return EX_USAGE;
 	}
 	if (strcmp(argv[0], "help") == 0) {
-		if (argc > 1 && (c = cmd_find(argv[1])) != NULL)
-			cmd_usage(stdout, c);
+		if (argc > 1 && (*c = cmd_find(argv[1])) != NULL)
+			cmd_usage(stdout, *c);
 		else
 			usage(stdout);
 		return EX_OKAY;
 	}
-	if ((c = cmd_find(argv[0])) == NULL) {
+	if ((*c = cmd_find(argv[0])) == NULL) {
 		fprintf(stderr, "backup-cron: unknown command '%s' (see "
 		    "backup-cron --help)\n", argv[0]);
 		return EX_USAGE;
 	}
-	/* Help must work without a config file. */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			cmd_usage(stdout, c);
+			cmd_usage(stdout, *c);
 			return EX_OKAY;
 		}
-	if (x.config_path == NULL && (x.config_path =
+	return -1;
+}
+
+/*
+ * Load the configuration, open the engine (init runs without one) and
+ * run c; everything is released before returning its exit status.
+ */
+static int
+run_command(struct ctx *x, const struct cmd *c, int argc, char **argv)
+{
+	char	err[SB_ERRMSG_MAX];
+	int	rc;
+
+	if (x->config_path == NULL && (x->config_path =
 	    getenv("SAFBACKUP_CONFIG")) == NULL)
-		x.config_path = DEFAULT_CONFIG;
-	if (sb_config_load(x.config_path, &x.cfg, err) != SB_OK ||
-	    sb_config_check(x.cfg, err) != SB_OK) {
+		x->config_path = DEFAULT_CONFIG;
+	if (sb_config_load(x->config_path, &x->cfg, err) != SB_OK ||
+	    sb_config_check(x->cfg, err) != SB_OK) {
 		fprintf(stderr, "backup-cron: %s\n", err);
-		sb_config_free(&x.cfg);
+		sb_config_free(&x->cfg);
 		return EX_USAGE;
 	}
 	if (c->fn == cmd_init) {
-		rc = cmd_init(&x, argc, argv);
-		sb_config_free(&x.cfg);
+		rc = cmd_init(x, argc, argv);
+		sb_config_free(&x->cfg);
 		return rc;
 	}
-	if ((rc = sb_engine_open(&x.eng, x.cfg, err)) != SB_OK) {
+	if ((rc = sb_engine_open(&x->eng, x->cfg, err)) != SB_OK) {
 		fprintf(stderr, "backup-cron: %s\n", err);
-		report_unopened(x.cfg, c, rc, err);
-		sb_config_free(&x.cfg);
+		report_unopened(x->cfg, c, rc, err);
+		sb_config_free(&x->cfg);
 		return rc == SB_ERR_CONFIG ? EX_USAGE :
 		    rc == SB_ERR_IDENTITY ? EX_STORE : EX_FAIL;
 	}
-	rc = c->fn(&x, argc, argv);
-	sb_engine_close(&x.eng);
-	sb_config_free(&x.cfg);
+	rc = c->fn(x, argc, argv);
+	sb_engine_close(&x->eng);
+	sb_config_free(&x->cfg);
 	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct ctx		 x;
+	const struct cmd	*c = NULL;
+	int			 rc;
+
+	memset(&x, 0, sizeof(x));
+	sb_log_init("backup-cron", SB_LOG_INFO);
+	if ((rc = global_opts(&x, argc, argv)) >= 0)
+		return rc;
+	argc -= optind;
+	argv += optind;
+	if ((rc = find_command(argc, argv, &c)) >= 0)
+		return rc;
+	return run_command(&x, c, argc, argv);
 }

@@ -71,24 +71,16 @@ usage(FILE *f)
 	    "in-flight requests and exits 0.\n", DEFAULT_CONFIG);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- the listening socket --------------------------------------------------- */
 
 /*
  * unix:/path. A stale socket file left by a crash is removed first (only
  * if it is a socket). The socket is created under umask 0117, so it is
- * 0660 from birth: nginx's group can connect, nobody else.
+ * 0660 from birth: nginx's group can connect, nobody else. *fdp gets
+ * the bound socket; SB_ERR_IO with err otherwise.
  */
-static int
-listen_unix(const char *path, char *err)
+static enum sb_err
+listen_unix(const char *path, int *fdp, char *err)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
@@ -99,34 +91,38 @@ listen_unix(const char *path, char *err)
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		sb_seterr(err, "%s: socket path too long", path);
-		return -1;
+		return SB_ERR_IO;
 	}
 	sb_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			sb_seterr(err, "%s: exists and is not a socket", path);
-			return -1;
+			return SB_ERR_IO;
 		}
 		unlink(path);
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		sb_seterr(err, "socket: %s", strerror(errno));
-		return -1;
+		return SB_ERR_IO;
 	}
 	old = umask(0117);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		umask(old);
 		sb_seterr(err, "bind %s: %s", path, strerror(errno));
 		close(fd);
-		return -1;
+		return SB_ERR_IO;
 	}
 	umask(old);
-	return fd;
+	*fdp = fd;
+	return SB_OK;
 }
 
-/* host:port (a bare :port means loopback, never every interface). */
-static int
-listen_tcp(const char *spec, char *err)
+/*
+ * host:port (a bare :port means loopback, never every interface). *fdp
+ * gets the bound socket; SB_ERR_IO with err otherwise.
+ */
+static enum sb_err
+listen_tcp(const char *spec, int *fdp, char *err)
 {
 	struct addrinfo	 hints, *res = NULL, *ai;
 	char		 host[256];
@@ -135,11 +131,11 @@ listen_tcp(const char *spec, char *err)
 
 	if ((colon = strrchr(spec, ':')) == NULL || colon[1] == '\0') {
 		sb_seterr(err, "listen: expected unix:/path or host:port");
-		return -1;
+		return SB_ERR_IO;
 	}
 	if ((size_t)(colon - spec) >= sizeof(host)) {
 		sb_seterr(err, "listen: host too long");
-		return -1;
+		return SB_ERR_IO;
 	}
 	memcpy(host, spec, (size_t)(colon - spec));
 	host[colon - spec] = '\0';
@@ -148,7 +144,7 @@ listen_tcp(const char *spec, char *err)
 		size_t hl = strlen(host);
 		if (hl < 2 || host[hl - 1] != ']') {
 			sb_seterr(err, "listen: bad host");
-			return -1;
+			return SB_ERR_IO;
 		}
 		memmove(host, host + 1, hl - 2);
 		host[hl - 2] = '\0';
@@ -160,7 +156,7 @@ listen_tcp(const char *spec, char *err)
 	if ((rc = getaddrinfo(host[0] ? host : "127.0.0.1", port, &hints,
 	    &res)) != 0) {
 		sb_seterr(err, "listen %s: %s", spec, gai_strerror(rc));
-		return -1;
+		return SB_ERR_IO;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
@@ -175,24 +171,32 @@ listen_tcp(const char *spec, char *err)
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	return fd;
+	if (fd < 0)
+		return SB_ERR_IO;
+	*fdp = fd;
+	return SB_OK;
 }
 
-static int
-open_listener(const char *spec, char *err)
+/*
+ * The listening socket spec names (unix:/path or host:port), listening
+ * and non-blocking, into *fdp. SB_ERR_IO with err otherwise.
+ */
+static enum sb_err
+open_listener(const char *spec, int *fdp, char *err)
 {
-	int	fd, fl;
+	enum sb_err	rc;
+	int		fd = -1, fl;
 
 	if (strncmp(spec, "unix:", 5) == 0)
-		fd = listen_unix(spec + 5, err);
+		rc = listen_unix(spec + 5, &fd, err);
 	else
-		fd = listen_tcp(spec, err);
-	if (fd < 0)
-		return -1;
+		rc = listen_tcp(spec, &fd, err);
+	if (rc != SB_OK)
+		return rc;
 	if (listen(fd, 128) < 0) {
 		sb_seterr(err, "listen: %s", strerror(errno));
 		close(fd);
-		return -1;
+		return SB_ERR_IO;
 	}
 	/* Non-blocking: see the comment at the top. Accepted sockets
 	 * do not inherit it on Linux, so requests still block normally. */
@@ -200,9 +204,10 @@ open_listener(const char *spec, char *err)
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		sb_seterr(err, "fcntl: %s", strerror(errno));
 		close(fd);
-		return -1;
+		return SB_ERR_IO;
 	}
-	return fd;
+	*fdp = fd;
+	return SB_OK;
 }
 
 /* --- a worker ---------------------------------------------------------------- */
@@ -229,7 +234,7 @@ static void
 serve(FCGX_Request *q, const struct sb_config *cfg, struct sb_engine **eng)
 {
 	struct req	 r;
-	int64_t		 t0 = mono_ms();
+	int64_t		 t0 = sb_mono_ms();
 	char		 status[8], ms[24], bytes[24];
 	const char	*kv[24];
 	size_t		 k = 0;
@@ -253,7 +258,7 @@ serve(FCGX_Request *q, const struct sb_config *cfg, struct sb_engine **eng)
 	FCGX_FFlush(q->out);
 
 	snprintf(status, sizeof(status), "%d", r.status);
-	snprintf(ms, sizeof(ms), "%lld", (long long)(mono_ms() - t0));
+	snprintf(ms, sizeof(ms), "%lld", (long long)(sb_mono_ms() - t0));
 	snprintf(bytes, sizeof(bytes), "%lld", (long long)r.bytes);
 	kv[k++] = "method";
 	kv[k++] = r.method_str ? r.method_str : "";
@@ -366,7 +371,8 @@ struct pool {
 	unsigned	alive;
 };
 
-static pid_t
+/* Fork the worker of a slot: SB_OK, or SB_ERR_IO (logged) if fork failed. */
+static enum sb_err
 spawn(struct pool *p, unsigned slot, int lfd, const struct sb_config *cfg,
     const sigset_t *waitmask)
 {
@@ -375,32 +381,34 @@ spawn(struct pool *p, unsigned slot, int lfd, const struct sb_config *cfg,
 	if ((pid = fork()) < 0) {
 		sb_log(SB_LOG_ERROR, "worker.fork", "%s", strerror(errno));
 		p->pid[slot] = 0;
-		return -1;
+		return SB_ERR_IO;
 	}
 	if (pid == 0)
 		worker(lfd, cfg, waitmask, parent);
 	p->pid[slot] = pid;
-	p->born[slot] = mono_ms();
+	p->born[slot] = sb_mono_ms();
 	p->alive++;
-	return pid;
+	return SB_OK;
 }
 
 /*
  * Repair after a crash: a worker killed mid-backup left a pending record
  * and (the kernel having dropped its flock) no lock. The engine marks
  * pending records failed only if it can take the lock; if a writer holds
- * it, we try again later. Returns 0 when done, -1 to retry.
+ * it, we try again later. SB_OK when done, else the error (logged):
+ * retry later.
  */
-static int
+static enum sb_err
 repair(const struct sb_config *cfg)
 {
 	struct sb_engine	*eng = NULL;
 	char			 err[SB_ERRMSG_MAX] = "";
-	int			 rc, count = 0;
+	enum sb_err		 rc;
+	int			 count = 0;
 
-	if (sb_engine_open(&eng, cfg, err) != SB_OK) {
+	if ((rc = sb_engine_open(&eng, cfg, err)) != SB_OK) {
 		sb_log(SB_LOG_ERROR, "repair.open", "%s", err);
-		return -1;
+		return rc;
 	}
 	rc = sb_engine_repair_pending(eng, &count);
 	if (rc == SB_ERR_BUSY)
@@ -414,7 +422,7 @@ repair(const struct sb_config *cfg)
 		    "%d interrupted backup(s) or restore(s) marked failed",
 		    count);
 	sb_engine_close(&eng);
-	return rc == SB_OK ? 0 : -1;
+	return rc;
 }
 
 /* Reap dead workers; *abnormal set if one died by a signal or status. */
@@ -459,17 +467,105 @@ reap(struct pool *p, int *abnormal)
 	}
 }
 
+/*
+ * The parent takes its signals synchronously (sigtimedwait), so they stay
+ * blocked (block gets them); workers inherit the mask and unblock SIGTERM
+ * and SIGINT only inside ppoll (waitmask).
+ */
+static void
+block_signals(sigset_t *block, sigset_t *waitmask)
+{
+	sigemptyset(block);
+	sigaddset(block, SIGTERM);
+	sigaddset(block, SIGINT);
+	sigaddset(block, SIGCHLD);
+	sigaddset(block, SIGHUP);
+	sigprocmask(SIG_BLOCK, block, waitmask);
+	sigdelset(waitmask, SIGTERM);
+	sigdelset(waitmask, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* A stop signal: drain the workers the first time, kill them the next. */
+static void
+stop_workers(struct pool *p, int *stopping)
+{
+	if (!*stopping) {
+		sb_log(SB_LOG_INFO, "backupd.stop", "draining %u workers",
+		    p->alive);
+		for (unsigned i = 0; i < p->n; i++)
+			if (p->pid[i] > 0)
+				kill(p->pid[i], SIGTERM);
+		*stopping = 1;
+		return;
+	}
+	sb_log(SB_LOG_WARN, "backupd.kill", "second signal: killing workers");
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->pid[i] > 0)
+			kill(p->pid[i], SIGKILL);
+}
+
+/*
+ * Fork a worker for every empty slot. A worker that dies at once (bad
+ * config, broken catalog) is not respawned in a tight loop: one second
+ * between births of a slot.
+ */
+static void
+respawn(struct pool *p, int lfd, const struct sb_config *cfg,
+    const sigset_t *waitmask)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		if (p->pid[i] != 0 || sb_mono_ms() - p->born[i] < 1000)
+			continue;
+		(void)spawn(p, i, lfd, cfg, waitmask);
+	}
+}
+
+/*
+ * Supervise the pool until stopped: repair when needed (at start, after
+ * an abnormal death; retried every 2 s while a writer holds the lock),
+ * reap and respawn workers, drain on a stop signal.
+ */
+static void
+supervise(struct pool *pool, int lfd, const struct sb_config *cfg,
+    sigset_t *block, const sigset_t *waitmask)
+{
+	struct timespec	 tick = { 1, 0 };
+	siginfo_t	 si;
+	int		 stopping = 0, need_repair = 1, sig, abnormal;
+	int64_t		 next_repair = 0;
+
+	for (;;) {
+		if (need_repair && !stopping && sb_mono_ms() >= next_repair) {
+			if (repair(cfg) == SB_OK)
+				need_repair = 0;
+			else
+				next_repair = sb_mono_ms() + 2000;
+		}
+		sig = sigtimedwait(block, &si, &tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			stop_workers(pool, &stopping);
+		abnormal = 0;
+		reap(pool, &abnormal);
+		if (abnormal) {
+			need_repair = 1;
+			next_repair = 0;
+		}
+		if (stopping && pool->alive == 0)
+			return;
+		if (!stopping)
+			respawn(pool, lfd, cfg, waitmask);
+	}
+}
+
 static int
 run(const struct sb_config *cfg)
 {
 	struct pool	 pool;
 	sigset_t	 block, waitmask;
-	siginfo_t	 si;
-	struct timespec	 tick = { 1, 0 };
 	char		 err[SB_ERRMSG_MAX] = "";
 	const char	*listen_spec;
-	int		 lfd, stopping = 0, need_repair = 1, sig;
-	int64_t		 next_repair = 0;
+	int		 lfd = -1;
 
 	listen_spec = cfg->listen != NULL && cfg->listen[0] != '\0' ?
 	    cfg->listen : DEFAULT_LISTEN;
@@ -477,23 +573,8 @@ run(const struct sb_config *cfg)
 	pool.n = cfg->workers == 0 ? 4 : cfg->workers;
 	if (pool.n > WORKERS_MAX)
 		pool.n = WORKERS_MAX;
-
-	/*
-	 * The parent takes its signals synchronously (sigtimedwait), so
-	 * they stay blocked; workers inherit the mask and unblock SIGTERM
-	 * and SIGINT only inside ppoll (waitmask).
-	 */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGCHLD);
-	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	sigdelset(&waitmask, SIGTERM);
-	sigdelset(&waitmask, SIGINT);
-	signal(SIGPIPE, SIG_IGN);
-
-	if ((lfd = open_listener(listen_spec, err)) < 0) {
+	block_signals(&block, &waitmask);
+	if (open_listener(listen_spec, &lfd, err) != SB_OK) {
 		sb_log(SB_LOG_ERROR, "listen.failed", "%s", err);
 		return 1;
 	}
@@ -504,57 +585,8 @@ run(const struct sb_config *cfg)
 		    pool.n);
 	}
 	for (unsigned i = 0; i < pool.n; i++)
-		spawn(&pool, i, lfd, cfg, &waitmask);
-
-	for (;;) {
-		int abnormal = 0;
-
-		if (need_repair && !stopping && mono_ms() >= next_repair) {
-			if (repair(cfg) == 0)
-				need_repair = 0;
-			else
-				next_repair = mono_ms() + 2000;
-		}
-		sig = sigtimedwait(&block, &si, &tick);
-		if (sig == SIGTERM || sig == SIGINT) {
-			if (!stopping) {
-				sb_log(SB_LOG_INFO, "backupd.stop",
-				    "draining %u workers", pool.alive);
-				for (unsigned i = 0; i < pool.n; i++)
-					if (pool.pid[i] > 0)
-						kill(pool.pid[i], SIGTERM);
-				stopping = 1;
-			} else {
-				sb_log(SB_LOG_WARN, "backupd.kill",
-				    "second signal: killing workers");
-				for (unsigned i = 0; i < pool.n; i++)
-					if (pool.pid[i] > 0)
-						kill(pool.pid[i], SIGKILL);
-			}
-		}
-		reap(&pool, &abnormal);
-		if (abnormal) {
-			need_repair = 1;
-			next_repair = 0;
-		}
-		if (stopping) {
-			if (pool.alive == 0)
-				break;
-			continue;
-		}
-		for (unsigned i = 0; i < pool.n; i++) {
-			if (pool.pid[i] != 0)
-				continue;
-			/*
-			 * A worker that dies at once (bad config, broken
-			 * catalog) is not respawned in a tight loop: one
-			 * second between births of a slot.
-			 */
-			if (mono_ms() - pool.born[i] < 1000)
-				continue;
-			spawn(&pool, i, lfd, cfg, &waitmask);
-		}
-	}
+		(void)spawn(&pool, i, lfd, cfg, &waitmask);
+	supervise(&pool, lfd, cfg, &block, &waitmask);
 	close(lfd);
 	if (strncmp(listen_spec, "unix:", 5) == 0)
 		unlink(listen_spec + 5);

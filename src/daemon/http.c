@@ -16,6 +16,7 @@
 #include "sb.h"
 #include "http.h"
 #include "json.h"
+#include "filter.h"
 
 static const char *const methods[HTTP__MAX] = {
 	"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "OTHER"
@@ -38,27 +39,11 @@ http_method_str(enum http_method m)
 	return (unsigned)m < HTTP__MAX ? methods[m] : "OTHER";
 }
 
-static void
-seterr(char *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-seterr(char *err, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, HTTP_ERR_MAX, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * RFC 3986 s2.1: '%' HEXDIG HEXDIG. A '%' not followed by two hex digits
  * is an error (not passed through, as some servers do: strict input).
  */
-int
+enum sb_err
 http_pct_decode(const char *src, size_t len, int plus, char *dst,
     size_t *outlen)
 {
@@ -87,7 +72,7 @@ http_pct_decode(const char *src, size_t len, int plus, char *dst,
 
 /* No ASCII control byte (C0 or DEL) in s. */
 static int
-no_controls(const char *s, size_t len)
+is_control_free(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -111,20 +96,20 @@ http_path_clear(struct http_path *p)
  * one buffer; segments are decoded in place (decoding only shrinks) and
  * NUL-terminated where their '/' was.
  */
-int
+enum sb_err
 http_path_parse(const char *uri, struct http_path *p, char *err)
 {
-	size_t	 len, start, i;
-	int	 rc = SB_ERR_INVAL;
+	size_t		 len, start, i;
+	enum sb_err	 rc = SB_ERR_INVAL;
 
 	memset(p, 0, sizeof(*p));
 	if (uri == NULL || uri[0] != '/') {
-		seterr(err, "path must start with /");
+		sb_seterr(err, "path must start with /");
 		goto out;
 	}
 	len = strcspn(uri, "?#");
 	if (len > HTTP_PATH_MAX) {
-		seterr(err, "path longer than %d bytes", HTTP_PATH_MAX);
+		sb_seterr(err, "path longer than %d bytes", HTTP_PATH_MAX);
 		goto out;
 	}
 	if ((p->buf = malloc(len + 1)) == NULL) {
@@ -149,24 +134,24 @@ http_path_parse(const char *uri, struct http_path *p, char *err)
 		seg = p->buf + start;
 		slen = i - start;
 		if (slen == 0) {
-			seterr(err, "empty path segment");
+			sb_seterr(err, "empty path segment");
 			goto out;
 		}
 		if (p->nseg == HTTP_SEGS_MAX) {
-			seterr(err, "too many path segments");
+			sb_seterr(err, "too many path segments");
 			goto out;
 		}
 		if (http_pct_decode(seg, slen, 0, seg, &dlen) != SB_OK) {
-			seterr(err, "bad percent escape in path");
+			sb_seterr(err, "bad percent escape in path");
 			goto out;
 		}
-		if (memchr(seg, '/', dlen) != NULL || !no_controls(seg, dlen) ||
+		if (memchr(seg, '/', dlen) != NULL || !is_control_free(seg, dlen) ||
 		    !sb_valid_utf8(seg, dlen)) {
-			seterr(err, "bad character in path segment");
+			sb_seterr(err, "bad character in path segment");
 			goto out;
 		}
 		if (strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {
-			seterr(err, "dot segment in path");
+			sb_seterr(err, "dot segment in path");
 			goto out;
 		}
 		p->seg[p->nseg++] = seg;
@@ -180,18 +165,77 @@ out:
 }
 
 /*
+ * One name=value pair of a query string, NUL-terminated in place: decode
+ * it, find its name in the table (seen marks the names already given) and
+ * run its validator, whose reason goes after the name in err.
+ */
+static enum sb_err
+query_pair(char *p, const struct http_kvalid *v, size_t nv,
+    unsigned char *seen, void *out, char *err)
+{
+	char	*eq, *val, why[SB_ERRMSG_MAX];
+	size_t	 nlen, vlen, k;
+
+	if (*p == '\0') {
+		sb_seterr(err, "empty query parameter");
+		return SB_ERR_INVAL;
+	}
+	if ((eq = strchr(p, '=')) == NULL) {
+		sb_seterr(err, "query parameter without '='");
+		return SB_ERR_INVAL;
+	}
+	*eq = '\0';
+	val = eq + 1;
+	if (http_pct_decode(p, strlen(p), 1, p, &nlen) != SB_OK ||
+	    http_pct_decode(val, strlen(val), 1, val, &vlen) != SB_OK) {
+		sb_seterr(err, "bad percent escape in query string");
+		return SB_ERR_INVAL;
+	}
+	if (!is_control_free(p, nlen) || !sb_valid_utf8(p, nlen)) {
+		sb_seterr(err, "bad query parameter name");
+		return SB_ERR_INVAL;
+	}
+	for (k = 0; k < nv; k++)
+		if (strcmp(v[k].name, p) == 0)
+			break;
+	if (k == nv) {
+		/* Names are printable by now; cap what we echo. */
+		sb_seterr(err, "unknown query parameter '%.32s'", p);
+		return SB_ERR_INVAL;
+	}
+	if (seen[k]) {
+		sb_seterr(err, "query parameter '%s' given twice", v[k].name);
+		return SB_ERR_INVAL;
+	}
+	seen[k] = 1;
+	if (!is_control_free(val, vlen) || !sb_valid_utf8(val, vlen)) {
+		sb_seterr(err, "bad characters in query parameter '%s'",
+		    v[k].name);
+		return SB_ERR_INVAL;
+	}
+	why[0] = '\0';
+	if (v[k].valid(val, v[k].arg, out, why) != SB_OK) {
+		sb_seterr(err, "%s: %s", v[k].name, why[0] != '\0' ? why :
+		    "bad value");
+		return SB_ERR_INVAL;
+	}
+	return SB_OK;
+}
+
+/*
  * Query strings. The raw string is copied once into *bufp and decoded in
  * place pair by pair, so validators can keep pointers to values without
  * another allocation. A name may not repeat: "limit=1&limit=2" is
  * ambiguous, and ambiguity is refused.
  */
-int
+enum sb_err
 http_query_parse(const char *qs, const struct http_kvalid *v, size_t nv,
     void *out, char **bufp, char *err)
 {
 	unsigned char	 seen[64];
 	char		*buf, *p, *end;
 	size_t		 len;
+	enum sb_err	 rc;
 
 	*bufp = NULL;
 	if (qs == NULL || *qs == '\0')
@@ -201,7 +245,7 @@ http_query_parse(const char *qs, const struct http_kvalid *v, size_t nv,
 	memset(seen, 0, sizeof(seen));
 	len = strlen(qs);
 	if (len > HTTP_QUERY_MAX) {
-		seterr(err, "query string longer than %d bytes",
+		sb_seterr(err, "query string longer than %d bytes",
 		    HTTP_QUERY_MAX);
 		return SB_ERR_INVAL;
 	}
@@ -209,203 +253,56 @@ http_query_parse(const char *qs, const struct http_kvalid *v, size_t nv,
 		return SB_ERR_NOMEM;
 	memcpy(buf, qs, len + 1);
 	*bufp = buf;
-
 	for (p = buf; p != NULL && p < buf + len; p = end) {
-		char	*eq, *name, *val;
-		size_t	 plen, nlen, vlen, k;
-
 		if ((end = strchr(p, '&')) != NULL)
 			*end++ = '\0';
-		plen = strlen(p);
-		if (plen == 0) {
-			seterr(err, "empty query parameter");
-			return SB_ERR_INVAL;
-		}
-		if ((eq = strchr(p, '=')) == NULL) {
-			seterr(err, "query parameter without '='");
-			return SB_ERR_INVAL;
-		}
-		*eq = '\0';
-		name = p;
-		val = eq + 1;
-		if (http_pct_decode(name, strlen(name), 1, name, &nlen) !=
-		    SB_OK || http_pct_decode(val, strlen(val), 1, val,
-		    &vlen) != SB_OK) {
-			seterr(err, "bad percent escape in query string");
-			return SB_ERR_INVAL;
-		}
-		if (!no_controls(name, nlen) || !sb_valid_utf8(name, nlen)) {
-			seterr(err, "bad query parameter name");
-			return SB_ERR_INVAL;
-		}
-		for (k = 0; k < nv; k++)
-			if (strcmp(v[k].name, name) == 0)
-				break;
-		if (k == nv) {
-			/* Names are printable by now; cap what we echo. */
-			seterr(err, "unknown query parameter '%.32s'", name);
-			return SB_ERR_INVAL;
-		}
-		if (seen[k]) {
-			seterr(err, "query parameter '%s' given twice",
-			    v[k].name);
-			return SB_ERR_INVAL;
-		}
-		seen[k] = 1;
-		if (!no_controls(val, vlen) || !sb_valid_utf8(val, vlen)) {
-			seterr(err, "bad characters in query parameter '%s'",
-			    v[k].name);
-			return SB_ERR_INVAL;
-		}
-		if (err != NULL)
-			err[0] = '\0';
-		if (v[k].valid(val, out, err) != 0) {
-			if (err != NULL && err[0] == '\0')
-				seterr(err, "bad value for query parameter "
-				    "'%s'", v[k].name);
-			return SB_ERR_INVAL;
-		}
+		if ((rc = query_pair(p, v, nv, seen, out, err)) != SB_OK)
+			return rc;
 	}
 	return SB_OK;
 }
 
 /* --- GET /backups filters ------------------------------------------------ */
 
-static int
-v_type(const char *val, void *out, char *err)
-{
-	struct sb_filter *f = out;
-
-	if (sb_type_parse(val, &f->type) != SB_OK) {
-		seterr(err, "type must be manual or automatic");
-		return -1;
-	}
-	f->has_type = 1;
-	return 0;
-}
-
-static int
-v_status(const char *val, void *out, char *err)
-{
-	struct sb_filter *f = out;
-
-	if (sb_status_parse(val, &f->status) != SB_OK) {
-		seterr(err, "status must be pending, completed or failed");
-		return -1;
-	}
-	f->has_status = 1;
-	return 0;
-}
-
-static int
-v_time(const char *name, const char *val, int64_t *ms, char *err)
-{
-	/* 0 means "open" in sb_filter: the epoch itself is not a bound. */
-	if (sb_time_parse(val, ms) != SB_OK || *ms == 0) {
-		seterr(err, "%s must be an ISO 8601 date or time", name);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-v_from(const char *val, void *out, char *err)
-{
-	return v_time("from", val, &((struct sb_filter *)out)->from, err);
-}
-
 /*
- * to is inclusive; a date alone ("2026-01-31") means the whole day, so it
- * stands for that day's last millisecond, not its first.
+ * Every filter is parsed by the core (filter.h), as `backup-cron list`
+ * does: arg is the field's enum sb_filter_key.
  */
-static int
-v_to(const char *val, void *out, char *err)
+static enum sb_err
+v_filter(const char *val, int arg, void *out, char *err)
 {
-	int64_t	*to = &((struct sb_filter *)out)->to;
-
-	if (v_time("to", val, to, err) != 0)
-		return -1;
-	if (strlen(val) == 10)
-		*to += 86400000 - 1;
-	return 0;
-}
-
-static int
-v_q(const char *val, void *out, char *err)
-{
-	size_t	len = strlen(val);
-
-	if (len == 0 || len > SB_DESC_MAX) {
-		seterr(err, "q must be 1 to %d bytes", SB_DESC_MAX);
-		return -1;
-	}
-	((struct sb_filter *)out)->q = val;
-	return 0;
-}
-
-static int
-v_limit(const char *val, void *out, char *err)
-{
-	if (sb_parse_i64(val, 1, SB_LIST_MAX,
-	    &((struct sb_filter *)out)->limit) != SB_OK) {
-		seterr(err, "limit must be an integer from 1 to %d",
-		    SB_LIST_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-v_offset(const char *val, void *out, char *err)
-{
-	if (sb_parse_i64(val, 0, INT32_MAX,
-	    &((struct sb_filter *)out)->offset) != SB_OK) {
-		seterr(err, "offset must be an integer from 0 to %d",
-		    INT32_MAX);
-		return -1;
-	}
-	return 0;
+	return sb_filter_set(out, (enum sb_filter_key)arg, val, err);
 }
 
 const struct http_kvalid http_list_params[] = {
-	{ "type", v_type },
-	{ "status", v_status },
-	{ "from", v_from },
-	{ "to", v_to },
-	{ "q", v_q },
-	{ "limit", v_limit },
-	{ "offset", v_offset },
+	{ "type", v_filter, SB_FILTER_TYPE },
+	{ "status", v_filter, SB_FILTER_STATUS },
+	{ "from", v_filter, SB_FILTER_FROM },
+	{ "to", v_filter, SB_FILTER_TO },
+	{ "q", v_filter, SB_FILTER_Q },
+	{ "limit", v_filter, SB_FILTER_LIMIT },
+	{ "offset", v_filter, SB_FILTER_OFFSET },
 };
 const size_t http_list_nparams =
     sizeof(http_list_params) / sizeof(http_list_params[0]);
 
-int
-http_list_check(const struct sb_filter *f, char *err)
-{
-	if (f->from != 0 && f->to != 0 && f->from > f->to) {
-		seterr(err, "from is after to");
-		return SB_ERR_INVAL;
-	}
-	return SB_OK;
-}
-
 /* --- JSON bodies ----------------------------------------------------------- */
 
-static int
+static enum sb_err
 hex4(const char *p, const char *end, unsigned *cp)
 {
 	unsigned	v = 0;
 
 	if (end - p < 4)
-		return -1;
+		return SB_ERR_INVAL;
 	for (int i = 0; i < 4; i++) {
 		int h = sb_hexval((unsigned char)p[i]);
 		if (h < 0)
-			return -1;
+			return SB_ERR_INVAL;
 		v = v * 16 + (unsigned)h;
 	}
 	*cp = v;
-	return 0;
+	return SB_OK;
 }
 
 /*
@@ -415,7 +312,7 @@ hex4(const char *p, const char *end, unsigned *cp)
  * tracking strings and escapes; the tokener judges everything else.
  */
 static int
-surrogates_ok(const char *buf, size_t len)
+is_surrogate_free(const char *buf, size_t len)
 {
 	const char	*p = buf, *end = buf + len;
 	int		 instr = 0;
@@ -442,14 +339,14 @@ surrogates_ok(const char *buf, size_t len)
 			p += 2;
 			continue;
 		}
-		if (hex4(p + 2, end, &cp) != 0)
+		if (hex4(p + 2, end, &cp) != SB_OK)
 			return 1;
 		p += 6;
 		if (cp >= 0xdc00 && cp <= 0xdfff)
 			return 0;		/* low without high */
 		if (cp >= 0xd800 && cp <= 0xdbff) {
 			if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-			    hex4(p + 2, end, &lo) != 0 || lo < 0xdc00 ||
+			    hex4(p + 2, end, &lo) != SB_OK || lo < 0xdc00 ||
 			    lo > 0xdfff)
 				return 0;	/* high without low */
 			p += 6;
@@ -465,7 +362,7 @@ surrogates_ok(const char *buf, size_t len)
  * consumed; a NUL byte inside is refused before json-c sees it (it would
  * end the parse early).
  */
-int
+enum sb_err
 http_json_parse(const char *buf, size_t len, int depth, json_object **out,
     char *err)
 {
@@ -473,7 +370,7 @@ http_json_parse(const char *buf, size_t len, int depth, json_object **out,
 	json_object		*obj = NULL;
 	enum json_tokener_error	 jerr;
 	size_t			 end;
-	int			 rc = SB_ERR_INVAL;
+	enum sb_err		 rc = SB_ERR_INVAL;
 
 	*out = NULL;
 	if (len == 0) {
@@ -482,15 +379,15 @@ http_json_parse(const char *buf, size_t len, int depth, json_object **out,
 		return SB_OK;
 	}
 	if (len > INT32_MAX) {
-		seterr(err, "body too large");
+		sb_seterr(err, "body too large");
 		return SB_ERR_INVAL;
 	}
 	if (memchr(buf, '\0', len) != NULL) {
-		seterr(err, "NUL byte in body");
+		sb_seterr(err, "NUL byte in body");
 		return SB_ERR_INVAL;
 	}
-	if (!surrogates_ok(buf, len)) {
-		seterr(err, "lone UTF-16 surrogate in a JSON string");
+	if (!is_surrogate_free(buf, len)) {
+		sb_seterr(err, "lone UTF-16 surrogate in a JSON string");
 		return SB_ERR_INVAL;
 	}
 	if ((tok = json_tokener_new_ex(depth)) == NULL)
@@ -500,22 +397,22 @@ http_json_parse(const char *buf, size_t len, int depth, json_object **out,
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_continue) {
-		seterr(err, "body is not complete JSON");
+		sb_seterr(err, "body is not complete JSON");
 		goto out;
 	}
 	if (jerr != json_tokener_success || obj == NULL) {
-		seterr(err, "body is not valid JSON: %s",
+		sb_seterr(err, "body is not valid JSON: %s",
 		    json_tokener_error_desc(jerr));
 		goto out;
 	}
 	end = json_tokener_get_parse_end(tok);
 	for (; end < len; end++)
 		if (!strchr(" \t\r\n", buf[end])) {
-			seterr(err, "trailing data after the JSON body");
+			sb_seterr(err, "trailing data after the JSON body");
 			goto out;
 		}
 	if (!json_object_is_type(obj, json_type_object)) {
-		seterr(err, "body must be a JSON object");
+		sb_seterr(err, "body must be a JSON object");
 		goto out;
 	}
 	*out = obj;
@@ -527,14 +424,14 @@ out:
 	return rc;
 }
 
-int
+enum sb_err
 http_json_fields(json_object *obj, const struct http_jvalid *v, size_t nv,
     void *out, char *err)
 {
 	struct json_object_iterator	it, end;
 
 	if (!json_object_is_type(obj, json_type_object)) {
-		seterr(err, "body must be a JSON object");
+		sb_seterr(err, "body must be a JSON object");
 		return SB_ERR_INVAL;
 	}
 	it = json_object_iter_begin(obj);
@@ -549,18 +446,18 @@ http_json_fields(json_object *obj, const struct http_jvalid *v, size_t nv,
 				break;
 		if (k == nv) {
 			size_t nl = strlen(name);
-			if (nl <= 32 && no_controls(name, nl))
-				seterr(err, "unknown field '%s'", name);
+			if (nl <= 32 && is_control_free(name, nl))
+				sb_seterr(err, "unknown field '%s'", name);
 			else
-				seterr(err, "unknown field");
+				sb_seterr(err, "unknown field");
 			return SB_ERR_INVAL;
 		}
 		if (err != NULL)
 			err[0] = '\0';
 		if (v[k].valid(json_object_iter_peek_value(&it), out,
-		    err) != 0) {
+		    err) != SB_OK) {
 			if (err != NULL && err[0] == '\0')
-				seterr(err, "bad value for field '%s'",
+				sb_seterr(err, "bad value for field '%s'",
 				    v[k].name);
 			return SB_ERR_INVAL;
 		}
@@ -593,39 +490,39 @@ jstring(json_object *j)
 	return s;
 }
 
-static int
+static enum sb_err
 j_description(json_object *j, void *out, char *err)
 {
 	struct http_create_body	*b = out;
 	const char		*s;
 
 	if ((s = jstring(j)) == NULL || !sb_valid_description(s)) {
-		seterr(err, "description must be a string of at most %d "
+		sb_seterr(err, "description must be a string of at most %d "
 		    "bytes without control characters", SB_DESC_MAX);
-		return -1;
+		return SB_ERR_INVAL;
 	}
 	free(b->description);
 	if ((b->description = strdup(s)) == NULL) {
-		seterr(err, "out of memory");
-		return -1;
+		sb_seterr(err, "out of memory");
+		return SB_ERR_NOMEM;
 	}
-	return 0;
+	return SB_OK;
 }
 
-static int
+static enum sb_err
 j_tags(json_object *j, void *out, char *err)
 {
 	struct http_create_body	*b = out;
 	size_t			 n, i, k;
 
 	if (!json_object_is_type(j, json_type_array)) {
-		seterr(err, "tags must be an array of strings");
-		return -1;
+		sb_seterr(err, "tags must be an array of strings");
+		return SB_ERR_INVAL;
 	}
 	n = json_object_array_length(j);
 	if (n > SB_TAGS_MAX) {
-		seterr(err, "at most %d tags", SB_TAGS_MAX);
-		return -1;
+		sb_seterr(err, "at most %d tags", SB_TAGS_MAX);
+		return SB_ERR_INVAL;
 	}
 	for (i = 0; i < b->ntags; i++)
 		free(b->tags[i]);
@@ -633,23 +530,23 @@ j_tags(json_object *j, void *out, char *err)
 	for (i = 0; i < n; i++) {
 		const char *s = jstring(json_object_array_get_idx(j, i));
 		if (s == NULL || !sb_valid_tag(s)) {
-			seterr(err, "a tag must be a string of 1 to %d bytes "
+			sb_seterr(err, "a tag must be a string of 1 to %d bytes "
 			    "without commas or control characters",
 			    SB_TAG_MAX);
-			return -1;
+			return SB_ERR_INVAL;
 		}
 		for (k = 0; k < b->ntags; k++)
 			if (strcmp(b->tags[k], s) == 0) {
-				seterr(err, "duplicate tag");
-				return -1;
+				sb_seterr(err, "duplicate tag");
+				return SB_ERR_INVAL;
 			}
 		if ((b->tags[b->ntags] = strdup(s)) == NULL) {
-			seterr(err, "out of memory");
-			return -1;
+			sb_seterr(err, "out of memory");
+			return SB_ERR_NOMEM;
 		}
 		b->ntags++;
 	}
-	return 0;
+	return SB_OK;
 }
 
 const struct http_jvalid http_create_fields[] = {
@@ -659,16 +556,16 @@ const struct http_jvalid http_create_fields[] = {
 const size_t http_create_nfields =
     sizeof(http_create_fields) / sizeof(http_create_fields[0]);
 
-static int
+static enum sb_err
 j_confirm(json_object *j, void *out, char *err)
 {
 	if (!json_object_is_type(j, json_type_boolean) ||
 	    !json_object_get_boolean(j)) {
-		seterr(err, "confirm must be true");
-		return -1;
+		sb_seterr(err, "confirm must be true");
+		return SB_ERR_INVAL;
 	}
 	((struct http_restore_body *)out)->confirm = 1;
-	return 0;
+	return SB_OK;
 }
 
 const struct http_jvalid http_restore_fields[] = {
@@ -677,12 +574,12 @@ const struct http_jvalid http_restore_fields[] = {
 const size_t http_restore_nfields =
     sizeof(http_restore_fields) / sizeof(http_restore_fields[0]);
 
-int
+enum sb_err
 http_body_parse(const char *buf, size_t len, const struct http_jvalid *v,
     size_t nv, void *out, char *err)
 {
 	json_object	*obj = NULL;
-	int		 rc;
+	enum sb_err	 rc;
 
 	if ((rc = http_json_parse(buf, len, HTTP_JSON_DEPTH, &obj, err)) !=
 	    SB_OK)
@@ -695,7 +592,7 @@ http_body_parse(const char *buf, size_t len, const struct http_jvalid *v,
 /* --- headers and identity -------------------------------------------------- */
 
 int
-http_content_type_json(const char *ct)
+http_is_json(const char *ct)
 {
 	static const char	 mt[] = "application/json";
 	const char		*p;
@@ -746,7 +643,7 @@ http_content_type_json(const char *ct)
 }
 
 int
-http_scopes_admin(const char *scopes)
+http_is_admin(const char *scopes)
 {
 	const char	*p = scopes;
 
@@ -767,7 +664,7 @@ http_scopes_admin(const char *scopes)
 
 /* Does the pattern ("/a/:id/b") fit the segments? *id gets the capture. */
 static int
-pattern_fits(const char *pat, const struct http_path *p, const char **id)
+is_pattern_fit(const char *pat, const struct http_path *p, const char **id)
 {
 	size_t		 i = 0;
 	const char	*s = pat;
@@ -804,7 +701,7 @@ http_route_match(const struct http_route *t, size_t n, enum http_method m,
 	if (allow != NULL && allowlen > 0)
 		allow[0] = '\0';
 	for (i = 0; i < n; i++) {
-		if (!pattern_fits(t[i].pattern, p, &cap))
+		if (!is_pattern_fit(t[i].pattern, p, &cap))
 			continue;
 		if (t[i].method == m) {
 			*route = &t[i];

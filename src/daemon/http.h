@@ -19,7 +19,8 @@
 
 #include "sb.h"
 
-#define HTTP_ERR_MAX		256	/* bytes of a parse error message */
+#define HTTP_ERR_MAX		SB_ERRMSG_MAX /* bytes of a parse error message:
+					   sb_seterr's size, the one size */
 #define HTTP_PATH_MAX		1024	/* longest raw path accepted */
 #define HTTP_QUERY_MAX		4096	/* longest raw query string accepted */
 #define HTTP_SEGS_MAX		8	/* most path segments */
@@ -59,7 +60,8 @@ struct http_path {
  * something with '/', NUL, a control byte or invalid UTF-8, and the dot
  * segments "." and "..". SB_ERR_NOMEM on allocation failure.
  */
-int	http_path_parse(const char *uri, struct http_path *, char *err);
+enum sb_err	http_path_parse(const char *uri, struct http_path *,
+		    char *err);
 void	http_path_clear(struct http_path *);
 
 /*
@@ -68,18 +70,24 @@ void	http_path_clear(struct http_path *);
  * gets the decoded length; dst is NUL-terminated. Returns SB_ERR_INVAL on
  * a malformed escape or a decoded NUL.
  */
-int	http_pct_decode(const char *src, size_t len, int plus, char *dst,
-	    size_t *outlen);
+enum sb_err	http_pct_decode(const char *src, size_t len, int plus,
+		    char *dst, size_t *outlen);
 
 /*
- * One query parameter a route accepts: its name and the validator that
- * parses the decoded value into the route's own output structure. A
- * validator returns 0 when the value is good, otherwise -1 and may write a
- * reason into err (HTTP_ERR_MAX bytes).
+ * A validator of a query parameter: parses the decoded value into the
+ * route's own output structure; arg is the table entry's (one validator
+ * can serve several parameters). SB_OK when the value is good, otherwise
+ * SB_ERR_INVAL, with a reason in err (HTTP_ERR_MAX bytes) that the parser
+ * puts after the parameter's name.
  */
+typedef enum sb_err	(*http_kvalid_fn)(const char *val, int arg,
+			    void *out, char *err);
+
+/* One query parameter a route accepts: its name and its validator. */
 struct http_kvalid {
 	const char	*name;
-	int		(*valid)(const char *val, void *out, char *err);
+	http_kvalid_fn	 valid;
+	int		 arg;
 };
 
 /*
@@ -91,18 +99,16 @@ struct http_kvalid {
  * the caller frees (also on failure). An empty or NULL query is no
  * parameter at all. Returns SB_OK, SB_ERR_INVAL with err, SB_ERR_NOMEM.
  */
-int	http_query_parse(const char *qs, const struct http_kvalid *v,
-	    size_t nv, void *out, char **bufp, char *err);
-
-/* The validators of GET /backups, writing into a struct sb_filter. */
-extern const struct http_kvalid	 http_list_params[];
-extern const size_t		 http_list_nparams;
+enum sb_err	http_query_parse(const char *qs, const struct http_kvalid *v,
+		    size_t nv, void *out, char **bufp, char *err);
 
 /*
- * Check the cross-field rules of a parsed filter (from <= to).
- * SB_ERR_INVAL with err when broken.
+ * The validators of GET /backups, writing into a struct sb_filter through
+ * the core's filter parser (filter.h), which also checks the rules between
+ * fields (sb_filter_check) once all are parsed.
  */
-int	http_list_check(const struct sb_filter *, char *err);
+extern const struct http_kvalid	 http_list_params[];
+extern const size_t		 http_list_nparams;
 
 /*
  * Parse a JSON body of len bytes (not NUL-terminated) that must be one
@@ -110,25 +116,27 @@ int	http_list_check(const struct sb_filter *, char *err);
  * and valid UTF-8, and nothing but whitespace after it. An empty body is
  * an empty object. *out gets the object (caller: json_object_put).
  */
-int	http_json_parse(const char *buf, size_t len, int depth,
-	    json_object **out, char *err);
+enum sb_err	http_json_parse(const char *buf, size_t len, int depth,
+		    json_object **out, char *err);
 
 /*
  * A JSON body field a route accepts: name and validator writing into the
- * route's output. Validators must copy what they keep: the json object is
- * released by the caller.
+ * route's output (SB_OK, or an error with a reason in err). Validators
+ * must copy what they keep: the json object is released by the caller.
  */
+typedef enum sb_err	(*http_jvalid_fn)(json_object *val, void *out,
+			    char *err);
 struct http_jvalid {
 	const char	*name;
-	int		(*valid)(json_object *val, void *out, char *err);
+	http_jvalid_fn	 valid;
 };
 
 /*
  * Check every member of obj against the table: unknown names are an error,
  * each known one must pass its validator. SB_ERR_INVAL with err.
  */
-int	http_json_fields(json_object *obj, const struct http_jvalid *v,
-	    size_t nv, void *out, char *err);
+enum sb_err	http_json_fields(json_object *obj, const struct http_jvalid *v,
+		    size_t nv, void *out, char *err);
 
 /* The body of POST /backups: {description?, tags?[]}. */
 struct http_create_body {
@@ -151,29 +159,34 @@ extern const size_t		 http_restore_nfields;
  * Parse and validate a whole body for a table: http_json_parse then
  * http_json_fields. Convenience for handlers and the fuzz harness.
  */
-int	http_body_parse(const char *buf, size_t len,
-	    const struct http_jvalid *v, size_t nv, void *out, char *err);
+enum sb_err	http_body_parse(const char *buf, size_t len,
+		    const struct http_jvalid *v, size_t nv, void *out,
+		    char *err);
 
 /*
  * Is ct (a Content-Type value) application/json? Media type compared
  * case-insensitively (RFC 9110 s8.3.1); parameters allowed, but a charset
  * other than utf-8 is refused. NULL or empty: no.
  */
-int	http_content_type_json(const char *ct);
+int	http_is_json(const char *ct);
 
 /*
  * Do the scopes (separated by spaces or commas) contain exactly "*"?
  */
-int	http_scopes_admin(const char *scopes);
+int	http_is_admin(const char *scopes);
 
 /*
  * A route: a method and a pattern of segments where ":id" captures one
- * segment. The handler pointer is opaque here: routes.c owns the table.
+ * segment, and its handler. struct req is backupd's (backupd.h): this
+ * file only matches routes and never calls a handler.
  */
+struct req;
+typedef void	(*http_handler_fn)(struct req *);
+
 struct http_route {
 	enum http_method	 method;
 	const char		*pattern;	/* "/backups/:id/restore" */
-	void			*handler;
+	http_handler_fn		 handler;
 	int			 auth;		/* needs SAF_USER_* with "*" */
 	const char		*codes;		/* statuses it can answer */
 };
@@ -194,11 +207,6 @@ enum http_match	http_route_match(const struct http_route *t, size_t n,
 		    enum http_method, const struct http_path *,
 		    const struct http_route **route, const char **id,
 		    char *allow, size_t allowlen);
-
-/*
- * JSON of one backup, as the API gives it: times ISO 8601 or null, size
- * null when unknown, sha256 null when unknown. NULL on allocation failure.
- */
 
 /* {"error":{"code":code,"message":msg}}; NULL on allocation failure. */
 json_object	*http_error_json(const char *code, const char *msg);

@@ -22,9 +22,8 @@
 #include "report.h"
 #include "http.h"
 #include "json.h"
+#include "filter.h"
 #include "backupd.h"
-
-typedef void	(*handler_fn)(struct req *);
 
 /* What a client is told when the store is not this service's. */
 #define STORE_IDENTITY_MSG "the backup store is not this service's store " \
@@ -47,15 +46,15 @@ static void	h_download(struct req *);
  * test checks docs/openapi.json documents each of them.
  */
 static const struct http_route	routes[] = {
-	{ HTTP_GET, "/backups/health", (void *)h_health, 0, "200 503" },
-	{ HTTP_GET, "/backups", (void *)h_list, 1, "200 400 503" },
-	{ HTTP_POST, "/backups", (void *)h_create, 1, "201 400 409 502 503" },
-	{ HTTP_GET, "/backups/:id", (void *)h_get, 1, "200 400 404 503" },
-	{ HTTP_DELETE, "/backups/:id", (void *)h_delete, 1,
+	{ HTTP_GET, "/backups/health", h_health, 0, "200 503" },
+	{ HTTP_GET, "/backups", h_list, 1, "200 400 503" },
+	{ HTTP_POST, "/backups", h_create, 1, "201 400 409 502 503" },
+	{ HTTP_GET, "/backups/:id", h_get, 1, "200 400 404 503" },
+	{ HTTP_DELETE, "/backups/:id", h_delete, 1,
 	    "200 400 404 409 502 503" },
-	{ HTTP_POST, "/backups/:id/restore", (void *)h_restore, 1,
+	{ HTTP_POST, "/backups/:id/restore", h_restore, 1,
 	    "200 400 404 409 422 502 503" },
-	{ HTTP_GET, "/backups/:id/download", (void *)h_download, 1,
+	{ HTTP_GET, "/backups/:id/download", h_download, 1,
 	    "200 400 404 502 503" },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
@@ -138,7 +137,7 @@ reply_error(struct req *r, int status, const char *code, const char *msg)
  * engine's message going only to the log (it may name paths or hosts).
  */
 static void
-reply_engine(struct req *r, int rc)
+reply_engine(struct req *r, enum sb_err rc)
 {
 	const char	*msg = "";
 	int		 status = http_status_of(rc);
@@ -191,31 +190,34 @@ reply_noengine(struct req *r)
 
 /* --- request input ---------------------------------------------------------- */
 
-/* Routes without parameters still refuse any: an unknown one is a 400. */
-static int
+/*
+ * Routes without parameters still refuse any: an unknown one is a 400,
+ * answered here (SB_ERR_INVAL; out of memory, 500).
+ */
+static enum sb_err
 no_query(struct req *r)
 {
-	char	*buf = NULL;
-	char	 err[HTTP_ERR_MAX];
-	int	 rc;
+	char		*buf = NULL;
+	char		 err[HTTP_ERR_MAX];
+	enum sb_err	 rc;
 
 	rc = http_query_parse(r->query, NULL, 0, NULL, &buf, err);
 	free(buf);
-	if (rc != SB_OK) {
+	if (rc == SB_ERR_NOMEM)
+		reply_error(r, 500, "INTERNAL", "out of memory");
+	else if (rc != SB_OK)
 		reply_error(r, 400, "BAD_REQUEST", err);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 /*
  * Read the whole request body (FastCGI stdin) into *out, at most max_body
  * bytes: CONTENT_LENGTH is checked first so an announced big body is
  * refused unread, and the read itself is capped in case it lies. Answers
- * the client itself (413, 500) and returns -1 on failure; *out is
- * NUL-terminated and the caller frees it.
+ * the client itself (400, 413, 500) and returns the error on failure;
+ * *out is NUL-terminated and the caller frees it.
  */
-static int
+static enum sb_err
 read_body(struct req *r, char **out, size_t *outlen)
 {
 	uint64_t	 max = r->cfg->max_body;
@@ -229,16 +231,16 @@ read_body(struct req *r, char **out, size_t *outlen)
 	if (r->clen != NULL && *r->clen != '\0' &&
 	    sb_parse_i64(r->clen, 0, INT64_MAX, &clen) != SB_OK) {
 		reply_error(r, 400, "BAD_REQUEST", "bad Content-Length");
-		return -1;
+		return SB_ERR_INVAL;
 	}
 	if ((uint64_t)clen > max) {
 		reply_error(r, 413, "BAD_REQUEST", "request body too large");
-		return -1;
+		return SB_ERR_INVAL;
 	}
 	cap = (size_t)max + 1;
 	if ((buf = malloc(cap + 1)) == NULL) {
 		reply_error(r, 500, "INTERNAL", "out of memory");
-		return -1;
+		return SB_ERR_NOMEM;
 	}
 	while (len < cap) {
 		size_t want = cap - len;
@@ -251,48 +253,48 @@ read_body(struct req *r, char **out, size_t *outlen)
 	if (len > max) {
 		free(buf);
 		reply_error(r, 413, "BAD_REQUEST", "request body too large");
-		return -1;
+		return SB_ERR_INVAL;
 	}
 	buf[len] = '\0';
 	*out = buf;
 	*outlen = len;
-	return 0;
+	return SB_OK;
 }
 
 /* Parse the body for a table of fields; answers 400 itself on failure. */
-static int
+static enum sb_err
 json_body(struct req *r, const struct http_jvalid *v, size_t nv, void *out)
 {
-	char	*buf = NULL;
-	size_t	 len;
-	char	 err[HTTP_ERR_MAX];
-	int	 rc;
+	char		*buf = NULL;
+	size_t		 len;
+	char		 err[HTTP_ERR_MAX];
+	enum sb_err	 rc;
 
-	if (read_body(r, &buf, &len) != 0)
-		return -1;
+	if ((rc = read_body(r, &buf, &len)) != SB_OK)
+		return rc;
 	rc = http_body_parse(buf, len, v, nv, out, err);
 	free(buf);
 	if (rc == SB_ERR_NOMEM) {
 		reply_error(r, 500, "INTERNAL", "out of memory");
-		return -1;
+		return rc;
 	}
 	if (rc != SB_OK) {
 		reply_error(r, 400, "BAD_REQUEST", err);
-		return -1;
+		return rc;
 	}
-	return 0;
+	return SB_OK;
 }
 
-/* Ids are checked before anything touches storage. */
-static int
+/* Ids are checked before anything touches storage: 400 if malformed. */
+static enum sb_err
 valid_id(struct req *r)
 {
 	if (!sb_valid_uuid(r->id)) {
 		reply_error(r, 400, "BAD_REQUEST",
 		    "malformed backup id (expected a lowercase uuid)");
-		return -1;
+		return SB_ERR_INVAL;
 	}
-	return 0;
+	return SB_OK;
 }
 
 /* --- handlers ------------------------------------------------------------------ */
@@ -308,9 +310,9 @@ h_health(struct req *r)
 	struct sb_backup_list	 l;
 	struct sb_engine	*e;
 	json_object		*o;
-	int			 rc;
+	enum sb_err		 rc;
 
-	if (no_query(r) != 0)
+	if (no_query(r) != SB_OK)
 		return;
 	if ((e = engine(r)) == NULL) {
 		if (r->open_rc == SB_ERR_IDENTITY)
@@ -351,22 +353,20 @@ h_list(struct req *r)
 	json_object		*arr;
 	char			*qbuf = NULL;
 	char			 err[HTTP_ERR_MAX];
-	int			 rc;
+	enum sb_err		 rc;
 
 	memset(&f, 0, sizeof(f));
 	memset(&l, 0, sizeof(l));
 	rc = http_query_parse(r->query, http_list_params, http_list_nparams,
 	    &f, &qbuf, err);
 	if (rc == SB_OK)
-		rc = http_list_check(&f, err);
+		rc = sb_filter_check(&f, err);
 	if (rc != SB_OK) {
 		reply_error(r, rc == SB_ERR_NOMEM ? 500 : 400,
 		    rc == SB_ERR_NOMEM ? "INTERNAL" : "BAD_REQUEST",
 		    rc == SB_ERR_NOMEM ? "out of memory" : err);
 		goto out;
 	}
-	if (f.limit == 0)
-		f.limit = SB_LIST_DEFAULT;
 	if ((e = engine(r)) == NULL) {
 		reply_noengine(r);
 		goto out;
@@ -402,12 +402,12 @@ h_create(struct req *r)
 	struct sb_backup	 b;
 	struct sb_engine	*e;
 	char			 loc[128];
-	int			 rc;
+	enum sb_err		 rc;
 
 	memset(&body, 0, sizeof(body));
 	memset(&b, 0, sizeof(b));
-	if (no_query(r) != 0 || json_body(r, http_create_fields,
-	    http_create_nfields, &body) != 0)
+	if (no_query(r) != SB_OK || json_body(r, http_create_fields,
+	    http_create_nfields, &body) != SB_OK)
 		goto out;
 	if ((e = engine(r)) == NULL) {
 		reply_noengine(r);
@@ -432,10 +432,10 @@ h_get(struct req *r)
 {
 	struct sb_backup	 b;
 	struct sb_engine	*e;
-	int			 rc;
+	enum sb_err		 rc;
 
 	memset(&b, 0, sizeof(b));
-	if (no_query(r) != 0 || valid_id(r) != 0)
+	if (no_query(r) != SB_OK || valid_id(r) != SB_OK)
 		return;
 	if ((e = engine(r)) == NULL) {
 		reply_noengine(r);
@@ -452,20 +452,21 @@ h_get(struct req *r)
  * Is the body empty? DELETE takes none: anything else is refused rather
  * than silently ignored.
  */
-static int
+static enum sb_err
 empty_body(struct req *r)
 {
-	char	*buf = NULL;
-	size_t	 len;
+	char		*buf = NULL;
+	size_t		 len;
+	enum sb_err	 rc;
 
-	if (read_body(r, &buf, &len) != 0)
-		return -1;
+	if ((rc = read_body(r, &buf, &len)) != SB_OK)
+		return rc;
 	free(buf);
 	if (len > 0) {
 		reply_error(r, 400, "BAD_REQUEST", "DELETE takes no body");
-		return -1;
+		return SB_ERR_INVAL;
 	}
-	return 0;
+	return SB_OK;
 }
 
 /* DELETE /backups/:id: manual backups only. */
@@ -474,9 +475,9 @@ h_delete(struct req *r)
 {
 	struct sb_engine	*e;
 	json_object		*o;
-	int			 rc;
+	enum sb_err		 rc;
 
-	if (no_query(r) != 0 || valid_id(r) != 0 || empty_body(r) != 0)
+	if (no_query(r) != SB_OK || valid_id(r) != SB_OK || empty_body(r) != SB_OK)
 		return;
 	if ((e = engine(r)) == NULL) {
 		reply_noengine(r);
@@ -502,13 +503,13 @@ h_restore(struct req *r)
 	struct http_restore_body	 body;
 	struct sb_restore		 res;
 	struct sb_engine		*e;
-	int				 rc;
+	enum sb_err			 rc;
 
 	memset(&body, 0, sizeof(body));
 	memset(&res, 0, sizeof(res));
-	if (no_query(r) != 0 || valid_id(r) != 0 ||
+	if (no_query(r) != SB_OK || valid_id(r) != SB_OK ||
 	    json_body(r, http_restore_fields, http_restore_nfields,
-	    &body) != 0)
+	    &body) != SB_OK)
 		return;
 	if (!body.confirm) {
 		reply_error(r, 400, "BAD_REQUEST",
@@ -527,12 +528,17 @@ h_restore(struct req *r)
 	sb_restore_clear(&res);
 }
 
-/* Streaming state of a download: headers go out with the first bytes. */
+/*
+ * Streaming state of a download: the engine hands over the backup's name
+ * and size (dl_begin) once it has decided there is something to send;
+ * headers go out with the first bytes.
+ */
 struct dl {
 	struct req	*r;
-	const char	*name;
+	char		 name[SB_NAME_MAX + 1];
 	int64_t		 size;
-	int		 started;
+	int		 begun;		/* dl_begin was called */
+	int		 started;	/* headers sent */
 	int		 failed;	/* the client went away */
 };
 
@@ -545,6 +551,30 @@ dl_start(struct dl *d)
 	    "Content-Disposition: attachment; filename=\"%s\"\r\n", d->name);
 	send_head(d->r, 200, "application/octet-stream", d->size, extra);
 	d->started = 1;
+}
+
+/* An object name safe inside a quoted header value: [A-Za-z0-9._-]. */
+static int
+is_safe_name(const char *s)
+{
+	if (s == NULL || *s == '\0' || strlen(s) > SB_NAME_MAX)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == strlen(s);
+}
+
+/* The download's name and size, from the record the engine found. */
+static void
+dl_begin(void *arg, const struct sb_backup *b)
+{
+	struct dl	*d = arg;
+
+	if (is_safe_name(b->location))
+		sb_strlcpy(d->name, b->location, sizeof(d->name));
+	else
+		snprintf(d->name, sizeof(d->name), "backup-%s.db", b->id);
+	d->size = b->size;
+	d->begun = 1;
 }
 
 static int
@@ -567,68 +597,46 @@ dl_write(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
-/* An object name safe inside a quoted header value: [A-Za-z0-9._-]. */
-static int
-safe_name(const char *s)
-{
-	if (s == NULL || *s == '\0' || strlen(s) > SB_NAME_MAX)
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._-") == strlen(s);
-}
-
 /*
  * GET /backups/:id/download: the stored file, streamed with its size as
- * Content-Length. Headers wait for the first byte, so a failure before
- * it is still a JSON error; a failure after it can only cut the stream
- * short, which the client sees as a body shorter than Content-Length.
+ * Content-Length. The engine decides what can be downloaded (completed
+ * backups only; 404 otherwise). Headers wait for the first byte, so a
+ * failure before it is still a JSON error; a failure after it can only
+ * cut the stream short, which the client sees as a body shorter than
+ * Content-Length.
  */
 static void
 h_download(struct req *r)
 {
-	struct sb_backup	 b;
+	struct sb_download_cb	 cb;
 	struct sb_engine	*e;
 	struct dl		 d;
-	char			 fallback[SB_UUID_LEN + 16];
-	int			 rc;
+	enum sb_err		 rc;
 
-	memset(&b, 0, sizeof(b));
-	if (no_query(r) != 0 || valid_id(r) != 0)
+	if (no_query(r) != SB_OK || valid_id(r) != SB_OK)
 		return;
 	if ((e = engine(r)) == NULL) {
 		reply_noengine(r);
 		return;
 	}
-	if ((rc = sb_engine_get(e, r->id, &b)) != SB_OK) {
-		reply_engine(r, rc);
-		goto out;
-	}
-	if (b.status != SB_STATUS_COMPLETED) {
-		reply_error(r, 404, "NOT_FOUND", b.status ==
-		    SB_STATUS_PENDING ? "backup is still pending" :
-		    "backup failed: there is no file to download");
-		goto out;
-	}
-	snprintf(fallback, sizeof(fallback), "backup-%s.db", b.id);
 	memset(&d, 0, sizeof(d));
 	d.r = r;
-	d.name = safe_name(b.location) ? b.location : fallback;
-	d.size = b.size;
-	rc = sb_engine_download(e, r->id, dl_write, &d);
+	cb.begin = dl_begin;
+	cb.write = dl_write;
+	cb.arg = &d;
+	rc = sb_engine_download(e, r->id, &cb);
 	if (rc != SB_OK && !d.started) {
 		reply_engine(r, rc);
-		goto out;
+		return;
 	}
 	if (rc != SB_OK) {
 		/* Too late for a status: log it; the short body tells. */
 		snprintf(r->detail, sizeof(r->detail), "download cut: %s",
 		    d.failed ? "client went away" : sb_engine_errmsg(e));
-		goto out;
+		return;
 	}
-	if (!d.started)		/* an empty object */
+	if (!d.started && d.begun)	/* an empty object */
 		dl_start(&d);
-out:
-	sb_backup_clear(&b);
 }
 
 /* --- dispatch ------------------------------------------------------------------ */
@@ -646,7 +654,6 @@ routes_dispatch(struct req *r)
 	const struct http_route	*rt;
 	char			 err[HTTP_ERR_MAX];
 	char			 allow[64], hdr[96];
-	handler_fn		 fn;
 
 	if (http_path_parse(r->uri, &r->path, err) != SB_OK) {
 		reply_error(r, 400, "BAD_REQUEST", err);
@@ -675,18 +682,17 @@ routes_dispatch(struct req *r)
 			    "authentication required");
 			return;
 		}
-		if (!http_scopes_admin(r->scopes)) {
+		if (!http_is_admin(r->scopes)) {
 			reply_error(r, 403, "FORBIDDEN",
 			    "backups need the \"*\" scope");
 			return;
 		}
 	}
 	if ((r->method == HTTP_POST || r->method == HTTP_DELETE) &&
-	    !http_content_type_json(r->ctype)) {
+	    !http_is_json(r->ctype)) {
 		reply_error(r, 415, "BAD_REQUEST",
 		    "Content-Type must be application/json");
 		return;
 	}
-	fn = (handler_fn)rt->handler;
-	fn(r);
+	rt->handler(r);
 }

@@ -89,8 +89,15 @@ write_status(const char *path, long long rows, long long maxid)
 	return rename(tmp, path);
 }
 
-int
-main(int argc, char *argv[])
+/* What the command line asks for. */
+struct opts {
+	const char	*journal, *status, *logpath, *db;
+	long		 interval, max, payload, busy;
+};
+
+/* The options into o; 0 to go on, else the exit status (--help: 0). */
+static int
+parse_opts(int argc, char *argv[], struct opts *o, int *done)
 {
 	static const struct option lo[] = {
 		{ "journal", required_argument, NULL, 'j' },
@@ -102,42 +109,36 @@ main(int argc, char *argv[])
 		{ "busy-ms", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
-	const char	*journal = "wal", *status = NULL, *logpath = NULL;
-	long		 interval = 20, max = 0, payload = 100, busy = 60000;
-	FILE		*logf = NULL;
-	sqlite3		*db = NULL;
-	sqlite3_stmt	*ins = NULL, *cnt = NULL;
-	long long	 n = 0;
-	char		 pragma[64];
-	int		 ch, rc = 1;
+	int	ch;
 
+	*done = 1;
 	while ((ch = getopt_long(argc, argv, "j:i:s:m:p:l:b:h", lo, NULL)) != -1)
 		switch (ch) {
 		case 'j':
-			journal = optarg;
-			if (strcmp(journal, "wal") && strcmp(journal, "delete")) {
+			o->journal = optarg;
+			if (strcmp(optarg, "wal") && strcmp(optarg, "delete")) {
 				fprintf(stderr, "sb-writer: --journal: wal or "
 				    "delete\n");
 				return 2;
 			}
 			break;
 		case 'i':
-			interval = num("--interval-ms", optarg, 0, 60000);
+			o->interval = num("--interval-ms", optarg, 0, 60000);
 			break;
 		case 's':
-			status = optarg;
+			o->status = optarg;
 			break;
 		case 'm':
-			max = num("--max", optarg, 0, 1000000000);
+			o->max = num("--max", optarg, 0, 1000000000);
 			break;
 		case 'p':
-			payload = num("--payload", optarg, 0, 1 << 20);
+			o->payload = num("--payload", optarg, 0, 1 << 20);
 			break;
 		case 'l':
-			logpath = optarg;
+			o->logpath = optarg;
 			break;
 		case 'b':
-			busy = num("--busy-ms", optarg, 0, 3600000);
+			o->busy = num("--busy-ms", optarg, 0, 3600000);
 			break;
 		case 'h':
 			usage(stdout);
@@ -150,65 +151,109 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
+	o->db = argv[optind];
+	*done = 0;
+	return 0;
+}
+
+/* Open the database, its table and the two statements; 0 or -1. */
+static int
+setup(const struct opts *o, sqlite3 **db, sqlite3_stmt **ins,
+    sqlite3_stmt **cnt)
+{
+	char	pragma[64];
+
+	if (sqlite3_open(o->db, db) != SQLITE_OK) {
+		fprintf(stderr, "sb-writer: %s: %s\n", o->db,
+		    sqlite3_errmsg(*db));
+		return -1;
+	}
+	sqlite3_busy_timeout(*db, (int)o->busy);
+	snprintf(pragma, sizeof(pragma), "PRAGMA journal_mode=%s", o->journal);
+	if (exec(*db, pragma) || exec(*db, "CREATE TABLE IF NOT EXISTS events("
+	    "id INTEGER PRIMARY KEY, at INTEGER NOT NULL, pid INTEGER NOT NULL, "
+	    "payload BLOB)"))
+		return -1;
+	if (sqlite3_prepare_v2(*db, "INSERT INTO events(at, pid, payload) "
+	    "VALUES (strftime('%s','now'), ?1, randomblob(?2))", -1, ins,
+	    NULL) != SQLITE_OK || sqlite3_prepare_v2(*db, "SELECT count(*), "
+	    "coalesce(max(id), 0) FROM events", -1, cnt, NULL) != SQLITE_OK) {
+		fprintf(stderr, "sb-writer: prepare: %s\n",
+		    sqlite3_errmsg(*db));
+		return -1;
+	}
+	sqlite3_bind_int(*ins, 1, (int)getpid());
+	sqlite3_bind_int(*ins, 2, (int)o->payload);
+	return 0;
+}
+
+/*
+ * One transaction: insert, count; after COMMIT returns, the row's id to
+ * the log and the count to the status file. 0 or -1.
+ */
+static int
+one_row(const struct opts *o, sqlite3 *db, sqlite3_stmt *ins,
+    sqlite3_stmt *cnt, FILE *logf)
+{
+	long long	rows, maxid, rowid;
+
+	if (exec(db, "BEGIN IMMEDIATE"))
+		return -1;
+	if (sqlite3_step(ins) != SQLITE_DONE ||
+	    sqlite3_step(cnt) != SQLITE_ROW) {
+		fprintf(stderr, "sb-writer: %s\n", sqlite3_errmsg(db));
+		return -1;
+	}
+	rowid = sqlite3_last_insert_rowid(db);
+	rows = sqlite3_column_int64(cnt, 0);
+	maxid = sqlite3_column_int64(cnt, 1);
+	sqlite3_reset(ins);
+	sqlite3_reset(cnt);
+	if (exec(db, "COMMIT"))
+		return -1;
+	if (logf != NULL && (fprintf(logf, "%lld\n", rowid) < 0 ||
+	    fflush(logf) != 0)) {
+		fprintf(stderr, "sb-writer: %s: %s\n", o->logpath,
+		    strerror(errno));
+		return -1;
+	}
+	if (o->status != NULL && write_status(o->status, rows, maxid) != 0) {
+		fprintf(stderr, "sb-writer: %s: %s\n", o->status,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts	 o = { "wal", NULL, NULL, NULL, 20, 0, 100, 60000 };
+	FILE		*logf = NULL;
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*ins = NULL, *cnt = NULL;
+	long long	 n = 0;
+	int		 rc, done;
+
+	if ((rc = parse_opts(argc, argv, &o, &done)) != 0 || done)
+		return rc;
+	rc = 1;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	if (sqlite3_open(argv[optind], &db) != SQLITE_OK) {
-		fprintf(stderr, "sb-writer: %s: %s\n", argv[optind],
-		    sqlite3_errmsg(db));
-		goto out;
-	}
-	sqlite3_busy_timeout(db, (int)busy);
-	if (logpath != NULL && (logf = fopen(logpath, "a")) == NULL) {
-		fprintf(stderr, "sb-writer: %s: %s\n", logpath,
+	if (o.logpath != NULL && (logf = fopen(o.logpath, "a")) == NULL) {
+		fprintf(stderr, "sb-writer: %s: %s\n", o.logpath,
 		    strerror(errno));
 		goto out;
 	}
-	snprintf(pragma, sizeof(pragma), "PRAGMA journal_mode=%s", journal);
-	if (exec(db, pragma) || exec(db, "CREATE TABLE IF NOT EXISTS events("
-	    "id INTEGER PRIMARY KEY, at INTEGER NOT NULL, pid INTEGER NOT NULL, "
-	    "payload BLOB)"))
+	if (setup(&o, &db, &ins, &cnt) != 0)
 		goto out;
-	if (sqlite3_prepare_v2(db, "INSERT INTO events(at, pid, payload) "
-	    "VALUES (strftime('%s','now'), ?1, randomblob(?2))", -1, &ins,
-	    NULL) != SQLITE_OK || sqlite3_prepare_v2(db, "SELECT count(*), "
-	    "coalesce(max(id), 0) FROM events", -1, &cnt, NULL) != SQLITE_OK) {
-		fprintf(stderr, "sb-writer: prepare: %s\n", sqlite3_errmsg(db));
-		goto out;
-	}
-	sqlite3_bind_int(ins, 1, (int)getpid());
-	sqlite3_bind_int(ins, 2, (int)payload);
-	while (!stop && (max == 0 || n < max)) {
-		long long rows, maxid, rowid;
-
-		if (exec(db, "BEGIN IMMEDIATE"))
-			goto out;
-		if (sqlite3_step(ins) != SQLITE_DONE ||
-		    sqlite3_step(cnt) != SQLITE_ROW) {
-			fprintf(stderr, "sb-writer: %s\n", sqlite3_errmsg(db));
-			goto out;
-		}
-		rowid = sqlite3_last_insert_rowid(db);
-		rows = sqlite3_column_int64(cnt, 0);
-		maxid = sqlite3_column_int64(cnt, 1);
-		sqlite3_reset(ins);
-		sqlite3_reset(cnt);
-		if (exec(db, "COMMIT"))
+	while (!stop && (o.max == 0 || n < o.max)) {
+		if (one_row(&o, db, ins, cnt, logf) != 0)
 			goto out;
 		n++;
-		if (logf != NULL && (fprintf(logf, "%lld\n", rowid) < 0 ||
-		    fflush(logf) != 0)) {
-			fprintf(stderr, "sb-writer: %s: %s\n", logpath,
-			    strerror(errno));
-			goto out;
-		}
-		if (status != NULL && write_status(status, rows, maxid) != 0) {
-			fprintf(stderr, "sb-writer: %s: %s\n", status,
-			    strerror(errno));
-			goto out;
-		}
-		if (interval > 0) {
-			struct timespec ts = { interval / 1000,
-			    (interval % 1000) * 1000000L };
+		if (o.interval > 0) {
+			struct timespec ts = { o.interval / 1000,
+			    (o.interval % 1000) * 1000000L };
 			nanosleep(&ts, NULL);
 		}
 	}

@@ -16,7 +16,11 @@
 //             slow    hold the response for MS before sending it
 //       count how many matching requests to hit (-1: all of them)
 //       method/match  only requests with that method / URL substring
-//   GET /__proxy/stats  {"requests", "faults", "ranged", "byMethod"}
+//   GET /__proxy/stats  {"fault", "requests", "faults", "ranged",
+//                        "byMethod", "byStatus"}: faults counts the
+//                        requests that took the fault (what a test reads
+//                        to prove its fault happened); byStatus the
+//                        statuses answered, Azurite's and injected ones
 //   GET /__proxy/reset  no faults, counters to zero
 'use strict';
 
@@ -33,7 +37,10 @@ const targetPort = Number(arg('target', '10000'));
 const portFile = arg('portfile', null);
 
 let fault = { mode: 'none', count: 0 };
-let stats = { requests: 0, faults: 0, ranged: 0, byMethod: {} };
+function zero() {
+	return { requests: 0, faults: 0, ranged: 0, byMethod: {}, byStatus: {} };
+}
+let stats = zero();
 let seq = 0;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -53,7 +60,7 @@ function control(req, res) {
 		};
 	} else if (u.pathname === '/__proxy/reset') {
 		fault = { mode: 'none', count: 0 };
-		stats = { requests: 0, faults: 0, ranged: 0, byMethod: {} };
+		stats = zero();
 	} else if (u.pathname !== '/__proxy/stats') {
 		res.writeHead(404);
 		res.end();
@@ -78,7 +85,12 @@ function hit(req) {
 	return true;
 }
 
+function countStatus(status) {
+	stats.byStatus[status] = (stats.byStatus[status] || 0) + 1;
+}
+
 function answer(req, res, status, code, extra) {
+	countStatus(status);
 	req.resume();
 	req.on('end', () => {
 		const h = Object.assign({
@@ -97,6 +109,7 @@ function forward(req, res, f) {
 		path: req.url, headers: req.headers, agent,
 	}, (ur) => {
 		const send = () => {
+			countStatus(ur.statusCode);
 			res.writeHead(ur.statusCode, ur.headers);
 			if (f && f.mode === 'reset' && req.method !== 'PUT') {
 				let n = 0;

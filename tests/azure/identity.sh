@@ -19,26 +19,8 @@ ij() { node -e 'const o = JSON.parse(require("fs").readFileSync(0, "utf8")); con
 # live database and an Azure config (no init: the cases decide).
 iconf() {
 	local d=$I/$1
-	mkdir -p "$d/tmp"
+	az_config "$d" "$2" "$AZ_PORT" "service=$3" "prefix=$4" timeout=10
 	[ -f "$d/app.db" ] || sqlite3 "$d/app.db" "CREATE TABLE t(x); INSERT INTO t VALUES ('$1');"
-	cat >"$d/safbackup.conf" <<-EOF
-	[source]
-	path = $d/app.db
-	[catalog]
-	path = $d/catalog.db
-	[core]
-	temp_dir = $d/tmp
-	[store]
-	kind = azure
-	service = $3
-	prefix = $4
-	[azure]
-	account = devstoreaccount1
-	container = $2
-	endpoint = $EP
-	timeout = 10
-	retries = 1
-	EOF
 }
 ibc() { local n=$1; shift; SAFBACKUP_AZURE_KEY=$DEVKEY "$CRON" --config "$I/$n/safbackup.conf" "$@"; }
 # Every record as "id status location", straight from the catalog file.

@@ -21,24 +21,7 @@ INSERT INTO t(b) SELECT randomblob(4000) FROM n;
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
 
-cat >"$K/safbackup.conf" <<EOF
-[source]
-path = $K/app.db
-[catalog]
-path = $K/catalog.db
-[core]
-temp_dir = $K/tmp
-[store]
-kind = azure
-[azure]
-account = devstoreaccount1
-container = killed
-endpoint = http://127.0.0.1:$PX_PORT/devstoreaccount1
-block_size = 4M
-concurrency = 4
-timeout = 5
-retries = 2
-EOF
+az_config "$K" killed "$PX_PORT" block_size=4M concurrency=4 retries=2
 export SAFBACKUP_AZURE_KEY=$DEVKEY
 bc() { "$CRON" --config "$K/safbackup.conf" "$@"; }
 # The container and its marker, as an admin sets up a store.

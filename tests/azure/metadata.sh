@@ -6,24 +6,8 @@
 
 CRON=$BUILD_DIR/src/cron/backup-cron
 M=$TMP/metadata
-mkdir -p "$M/tmp"
+az_config "$M" metadata "$PX_PORT"
 sqlite3 "$M/app.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1);"
-cat >"$M/safbackup.conf" <<EOF
-[source]
-path = $M/app.db
-[catalog]
-path = $M/catalog.db
-[core]
-temp_dir = $M/tmp
-[store]
-kind = azure
-[azure]
-account = devstoreaccount1
-container = metadata
-endpoint = http://127.0.0.1:$PX_PORT/devstoreaccount1
-timeout = 5
-retries = 1
-EOF
 export SAFBACKUP_AZURE_KEY=$DEVKEY
 mbc() { "$CRON" --config "$M/safbackup.conf" "$@"; }
 mbc init >/dev/null 2>&1

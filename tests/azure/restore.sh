@@ -5,27 +5,12 @@
 # succeeds, the local copy (the only one of the pre-restore state) is
 # kept in temp_dir under its object name, and the failure is said: a
 # warning on stderr, in the restore's record, a safety.upload_failed log
-# line. The fault is proven by the proxy's counter.
+# line. Every later operation tries the upload again until it is stored.
+# The fault is proven by the proxy's counter.
 
 CRON=$BUILD_DIR/src/cron/backup-cron
 R=$TMP/restore
-mkdir -p "$R/tmp"
-cat >"$R/safbackup.conf" <<EOF
-[source]
-path = $R/app.db
-[catalog]
-path = $R/catalog.db
-[core]
-temp_dir = $R/tmp
-[store]
-kind = azure
-[azure]
-account = devstoreaccount1
-container = restore
-endpoint = http://127.0.0.1:$PX_PORT/devstoreaccount1
-timeout = 5
-retries = 1
-EOF
+az_config "$R" restore "$PX_PORT"
 rbc() { SAFBACKUP_AZURE_KEY=$DEVKEY "$CRON" --config "$R/safbackup.conf" "$@"; }
 rj() { node -e 'const o = JSON.parse(require("fs").readFileSync(0, "utf8")); const v = eval(process.argv[1]); console.log(typeof v === "object" ? JSON.stringify(v) : v)' "$1"; }
 rdump() { sqlite3 "$1" 'SELECT * FROM t ORDER BY x' | sha256sum | cut -d' ' -f1; }
@@ -86,6 +71,62 @@ check "upload fault: the local copy is the pre-restore state" \
 check "upload fault: its sha256 is the catalog's" \
     test -n "$local_copy" -a "$(sha256sum "$local_copy" | cut -d' ' -f1)" = \
     "$(rbc --json show "$sid" | rj 'o.sha256')"
-rbc backup --type manual >/dev/null 2>&1
-check "upload fault: a later operation (temp sweep) keeps the local copy" \
-    test -n "$local_copy" -a -f "$local_copy"
+# The next operations try the upload again: kept while the store still
+# fails, uploaded (and only then removed) once it works.
+px_set "mode=status&status=500&method=PUT&count=-1"
+rbc backup --type manual >/dev/null 2>"$R/later.err"
+faults=$(px_stat faults)
+px_reset
+check "upload fault: a later operation while PUTs still fail ($faults) keeps the local copy" \
+    test "${faults:-0}" -gt 0 -a -n "$local_copy" -a -f "$local_copy"
+check "upload fault: ... and says so (safety.upload_failed)" \
+    grep -q '"event":"safety.upload_failed"' "$R/later.err"
+rbc backup --type manual >/dev/null 2>"$R/later.err"
+check "upload fault: the next operation uploads it (safety.uploaded)" \
+    grep -q '"event":"safety.uploaded"' "$R/later.err"
+check "upload fault: ... then removes the local copy" test ! -e "$local_copy"
+rbc verify "$sid" >/dev/null 2>&1
+check "upload fault: the safety backup now verifies from the store" test $? -eq 0
+rbc restore "$sid" >/dev/null 2>&1
+check "upload fault: restoring it gives the pre-restore state" \
+    test "$(rdump "$R/app.db")" = "$pre"
+
+# --- killed during the copy: the next operation uploads the safety backup ----
+K=$R/kill
+az_config "$K" restorekill "$PX_PORT"
+kbc() { SAFBACKUP_AZURE_KEY=$DEVKEY "$CRON" --config "$K/safbackup.conf" "$@"; }
+sqlite3 "$K/app.db" "CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL
+    SELECT i + 1 FROM c WHERE i < 6000) INSERT INTO t SELECT randomblob(5000) FROM c;"
+kbc init >/dev/null 2>&1
+kid=$(kbc --json backup --type manual 2>/dev/null | rj 'o.id')
+check "kill: the backup to restore completes" test -n "$kid"
+hit=0
+for _ in 1 2 3 4 5; do
+	sqlite3 "$K/app.db" "UPDATE t SET x = randomblob(5000) WHERE rowid % 7 = 0"
+	kpre=$(sqlite3 "$K/app.db" 'SELECT hex(x) FROM t ORDER BY rowid' | sha256sum | cut -d' ' -f1)
+	SAFBACKUP_AZURE_KEY=$DEVKEY "$CRON" --config "$K/safbackup.conf" restore "$kid" \
+	    >/dev/null 2>"$K/restore.err" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ -s "$K/app.db-journal" ]; then
+			kill -9 "$pid"
+			hit=1
+			break
+		fi
+	done
+	wait "$pid" 2>/dev/null
+	[ "$hit" = 1 ] && break
+done
+check "kill: the restore was killed during its copy into the live database" test "$hit" = 1
+ksid=$(grep '"event":"backup.completed"' "$K/restore.err" | grep -o '"backup_id":"[^"]*"' | cut -d'"' -f4 | tail -1)
+klocal=$(find "$K/tmp" -name "backup-*-manual-$ksid.db")
+check "kill: its safety backup had completed, kept in temp_dir" test -n "$ksid" -a -n "$klocal"
+kbc backup --type manual >/dev/null 2>"$K/after.err"
+check "kill: the next backup exits 0" test $? -eq 0
+check "kill: ... and uploads the safety backup (safety.uploaded)" \
+    grep -q "\"event\":\"safety.uploaded\".*$ksid" "$K/after.err"
+check "kill: ... then removes its local copy" test -n "$klocal" -a ! -e "$klocal"
+kbc restore "$ksid" >/dev/null 2>&1
+check "kill: restoring the safety backup from the store exits 0" test $? -eq 0
+check "kill: ... and gives the state from before the killed restore" \
+    test "$(sqlite3 "$K/app.db" 'SELECT hex(x) FROM t ORDER BY rowid' | sha256sum | cut -d' ' -f1)" = "$kpre"

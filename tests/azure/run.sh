@@ -122,6 +122,45 @@ az_env() {
 	unset SB_TEST_AZ_SAS SB_TEST_AZ_CONNSTR
 }
 
+# az_config DIR CONTAINER PORT [KEY=VALUE...]: DIR/safbackup.conf, the
+# backup-cron config the sourced cases share: live database DIR/app.db,
+# catalog DIR/catalog.db, temp_dir DIR/tmp (made), the development
+# account's container CONTAINER at 127.0.0.1:PORT (Azurite, or the proxy
+# in front of it), timeout 5, retries 1. Each KEY=VALUE is one more line
+# of [azure] (timeout and retries replace those), or of [store] for
+# service and prefix. The key comes from SAFBACKUP_AZURE_KEY. No init:
+# each case decides.
+az_config() {
+	local d=$1 container=$2 port=$3 kv timeout=5 retries=1 store= azure=
+	shift 3
+	for kv in "$@"; do
+		case ${kv%%=*} in
+		timeout) timeout=${kv#*=} ;;
+		retries) retries=${kv#*=} ;;
+		service|prefix) store+="${kv%%=*} = ${kv#*=}"$'\n' ;;
+		*) azure+="${kv%%=*} = ${kv#*=}"$'\n' ;;
+		esac
+	done
+	mkdir -p "$d/tmp"
+	cat >"$d/safbackup.conf" <<-EOF
+	[source]
+	path = $d/app.db
+	[catalog]
+	path = $d/catalog.db
+	[core]
+	temp_dir = $d/tmp
+	[store]
+	kind = azure
+	$store[azure]
+	account = devstoreaccount1
+	container = $container
+	endpoint = http://127.0.0.1:$port/devstoreaccount1
+	timeout = $timeout
+	retries = $retries
+	$azure
+	EOF
+}
+
 echo "# npm ci in tests/azure"
 if ! (cd "$HERE" && npm ci --silent --no-audit --no-fund >"$TMP/npm.log" 2>&1); then
 	cat "$TMP/npm.log" >&2
@@ -242,6 +281,14 @@ if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -n "${PX_PORT:-}" ]; then
 	. "$HERE/restore.sh"
 else
 	echo "# skip: restore on Azurite (no backup-cron built or no proxy)"
+fi
+
+# --- a large blob in parallel ranged GETs, hashed as it arrives -------------
+if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -n "${PX_PORT:-}" ]; then
+	echo "# a large blob in parallel ranged GETs, through faults"
+	. "$HERE/ranged.sh"
+else
+	echo "# skip: ranged GETs (no backup-cron built or no proxy)"
 fi
 
 # --- a store knows it is itself: missing container, prefixes -----------------

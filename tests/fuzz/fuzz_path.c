@@ -12,16 +12,17 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static int	h;
+/* A handler of the right type; route matching never calls it. */
+static void	h(struct req *r) { (void)r; }
 
 static const struct http_route	routes[] = {
-	{ HTTP_GET, "/backups/health", &h, 0, "200" },
-	{ HTTP_GET, "/backups", &h, 1, "200" },
-	{ HTTP_POST, "/backups", &h, 1, "201" },
-	{ HTTP_GET, "/backups/:id", &h, 1, "200" },
-	{ HTTP_DELETE, "/backups/:id", &h, 1, "200" },
-	{ HTTP_POST, "/backups/:id/restore", &h, 1, "200" },
-	{ HTTP_GET, "/backups/:id/download", &h, 1, "200" },
+	{ HTTP_GET, "/backups/health", h, 0, "200" },
+	{ HTTP_GET, "/backups", h, 1, "200" },
+	{ HTTP_POST, "/backups", h, 1, "201" },
+	{ HTTP_GET, "/backups/:id", h, 1, "200" },
+	{ HTTP_DELETE, "/backups/:id", h, 1, "200" },
+	{ HTTP_POST, "/backups/:id/restore", h, 1, "200" },
+	{ HTTP_GET, "/backups/:id/download", h, 1, "200" },
 };
 
 int
@@ -59,8 +60,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		free(dec);
 	}
-	(void)http_content_type_json(s);
-	(void)http_scopes_admin(s);
+	(void)http_is_json(s);
+	(void)http_is_admin(s);
 	free(s);
 	return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * fuzz_query.c - libFuzzer harness for the query-string parser and the
- * GET /backups validators (http_query_parse + http_list_check).
+ * GET /backups validators (http_query_parse + sb_filter_check).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +9,7 @@
 
 #include "sb.h"
 #include "http.h"
+#include "filter.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -26,7 +27,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&f, 0, sizeof(f));
 	if (http_query_parse(qs, http_list_params, http_list_nparams, &f,
 	    &buf, err) == SB_OK) {
-		(void)http_list_check(&f, err);
+		(void)sb_filter_check(&f, err);
 		/* What was accepted must be in range. */
 		if (f.limit < 0 || f.limit > SB_LIST_MAX || f.offset < 0 ||
 		    (f.q != NULL && (strlen(f.q) == 0 ||

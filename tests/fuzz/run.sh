@@ -24,7 +24,7 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC is missing (apt-get install cla
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CPPFLAGS="-I$ROOT/src/core -I$ROOT/src/daemon $(pkg-config --cflags json-c)"
 LIBS="$(pkg-config --libs json-c inih libcrypto expat)"
-SRCS="$ROOT/src/core/util.c $ROOT/src/core/config.c $ROOT/src/core/json.c $ROOT/src/daemon/http.c"
+SRCS="$ROOT/src/core/util.c $ROOT/src/core/config.c $ROOT/src/core/json.c $ROOT/src/core/filter.c $ROOT/src/daemon/http.c"
 ONLY=${FUZZ_ONLY:-}	# e.g. FUZZ_ONLY="json path"
 # config.c checks connection strings with azure_auth.c (over libcurl) and
 # reads secret files with secret.c.

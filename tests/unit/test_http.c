@@ -1,6 +1,8 @@
 /*
  * test_http.c - backupd's request parsing: paths, query strings, JSON
- * bodies, content types, scopes, route matching, answer shapes.
+ * bodies, content types, scopes, route matching, error answers. (The
+ * JSON of backups is json.c's: test_json.c; the filter rules are
+ * filter.c's: test_filter.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +17,7 @@
 
 #include "sb.h"
 #include "http.h"
-#include "json.h"
+#include "filter.h"
 
 static void
 test_method(void **state)
@@ -137,7 +139,7 @@ test_query_list(void **state)
 	assert_string_equal(f.q, "nightly run");
 	assert_int_equal(f.limit, 50);
 	assert_int_equal(f.offset, 10);
-	assert_int_equal(http_list_check(&f, err), SB_OK);
+	assert_int_equal(sb_filter_check(&f, err), SB_OK);
 	free(buf);
 
 	memset(&f, 0, sizeof(f));
@@ -156,13 +158,13 @@ test_query_list(void **state)
 	assert_true(f.to == ms);
 	assert_int_equal(sb_time_parse("2026-02-01", &ms), SB_OK);
 	assert_true(f.from == ms);
-	assert_int_equal(http_list_check(&f, err), SB_OK);
+	assert_int_equal(sb_filter_check(&f, err), SB_OK);
 	free(buf);
 
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(http_query_parse("from=2026-03-01&to=2026-02-01",
 	    http_list_params, http_list_nparams, &f, &buf, err), SB_OK);
-	assert_int_equal(http_list_check(&f, err), SB_ERR_INVAL);
+	assert_int_equal(sb_filter_check(&f, err), SB_ERR_INVAL);
 	assert_string_equal(err, "from is after to");
 	free(buf);
 }
@@ -197,6 +199,49 @@ test_query_bad(void **state)
 	assert_int_equal(http_query_parse("sort=asc", http_list_params,
 	    http_list_nparams, &f, &buf, err), SB_ERR_INVAL);
 	assert_string_equal(err, "unknown query parameter 'sort'");
+	free(buf);
+}
+
+/*
+ * The reasons come from the core's filter parser, after the parameter's
+ * name: the CLI prints the same reasons after its option's name.
+ */
+static void
+test_query_reasons(void **state)
+{
+	static const struct {
+		const char	*qs;
+		const char	*err;
+	} t[] = {
+		{ "offset=2147483648",
+		  "offset: expected an integer from 0 to 2147483647" },
+		{ "limit=0", "limit: expected an integer from 1 to 1000" },
+		{ "type=Manual", "type: expected automatic or manual" },
+		{ "status=done",
+		  "status: expected pending, completed or failed" },
+		{ "from=yesterday", "from: expected a date (2026-11-26) or an "
+		  "ISO 8601 time (2026-11-26T04:30:00Z) after 1970-01-01" },
+		{ "q=", "q: expected 1 to 1024 bytes of UTF-8 text without "
+		  "control characters (but tab and newline)" },
+	};
+	struct sb_filter	 f;
+	char			*buf = NULL;
+	char			 err[HTTP_ERR_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&f, 0, sizeof(f));
+		assert_int_equal(http_query_parse(t[i].qs, http_list_params,
+		    http_list_nparams, &f, &buf, err), SB_ERR_INVAL);
+		assert_string_equal(err, t[i].err);
+		free(buf);
+		buf = NULL;
+	}
+	/* The largest offset is accepted. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(http_query_parse("offset=2147483647",
+	    http_list_params, http_list_nparams, &f, &buf, err), SB_OK);
+	assert_true(f.offset == SB_OFFSET_MAX);
 	free(buf);
 }
 
@@ -331,43 +376,46 @@ static void
 test_content_type(void **state)
 {
 	(void)state;
-	assert_true(http_content_type_json("application/json"));
-	assert_true(http_content_type_json("Application/JSON"));
-	assert_true(http_content_type_json("application/json; charset=utf-8"));
-	assert_true(http_content_type_json("application/json;charset=\"UTF-8\""));
-	assert_false(http_content_type_json("application/json; charset=latin1"));
-	assert_false(http_content_type_json("application/jsonp"));
-	assert_false(http_content_type_json("application/json-patch+json"));
-	assert_false(http_content_type_json("text/plain"));
-	assert_false(http_content_type_json("application/x-www-form-urlencoded"));
-	assert_false(http_content_type_json("multipart/form-data; boundary=x"));
-	assert_false(http_content_type_json(""));
-	assert_false(http_content_type_json(NULL));
-	assert_false(http_content_type_json("application/json; charset"));
+	assert_true(http_is_json("application/json"));
+	assert_true(http_is_json("Application/JSON"));
+	assert_true(http_is_json("application/json; charset=utf-8"));
+	assert_true(http_is_json("application/json;charset=\"UTF-8\""));
+	assert_false(http_is_json("application/json; charset=latin1"));
+	assert_false(http_is_json("application/jsonp"));
+	assert_false(http_is_json("application/json-patch+json"));
+	assert_false(http_is_json("text/plain"));
+	assert_false(http_is_json("application/x-www-form-urlencoded"));
+	assert_false(http_is_json("multipart/form-data; boundary=x"));
+	assert_false(http_is_json(""));
+	assert_false(http_is_json(NULL));
+	assert_false(http_is_json("application/json; charset"));
 }
 
 static void
 test_scopes(void **state)
 {
 	(void)state;
-	assert_true(http_scopes_admin("*"));
-	assert_true(http_scopes_admin("backups:read *"));
-	assert_true(http_scopes_admin("a,*,b"));
-	assert_false(http_scopes_admin("backups:read"));
-	assert_false(http_scopes_admin("**"));
-	assert_false(http_scopes_admin("*a"));
-	assert_false(http_scopes_admin(""));
-	assert_false(http_scopes_admin(NULL));
+	assert_true(http_is_admin("*"));
+	assert_true(http_is_admin("backups:read *"));
+	assert_true(http_is_admin("a,*,b"));
+	assert_false(http_is_admin("backups:read"));
+	assert_false(http_is_admin("**"));
+	assert_false(http_is_admin("*a"));
+	assert_false(http_is_admin(""));
+	assert_false(http_is_admin(NULL));
 }
 
-static int	h1, h2, h3;
+/* Handlers of the right type; route matching never calls them. */
+static void	h1(struct req *r) { (void)r; }
+static void	h2(struct req *r) { (void)r; }
+static void	h3(struct req *r) { (void)r; }
 
 static const struct http_route	routes[] = {
-	{ HTTP_GET, "/backups/health", &h1, 0, "200" },
-	{ HTTP_GET, "/backups", &h1, 1, "200" },
-	{ HTTP_POST, "/backups", &h2, 1, "201" },
-	{ HTTP_DELETE, "/backups/:id", &h3, 1, "200" },
-	{ HTTP_POST, "/backups/:id/restore", &h3, 1, "200" },
+	{ HTTP_GET, "/backups/health", h1, 0, "200" },
+	{ HTTP_GET, "/backups", h1, 1, "200" },
+	{ HTTP_POST, "/backups", h2, 1, "201" },
+	{ HTTP_DELETE, "/backups/:id", h3, 1, "200" },
+	{ HTTP_POST, "/backups/:id/restore", h3, 1, "200" },
 };
 
 static void
@@ -429,56 +477,6 @@ test_route_capture(void **state)
 }
 
 static void
-test_backup_json(void **state)
-{
-	struct sb_backup	 b;
-	json_object		*o, *v;
-	const char		*tags[] = { "x", "y" };
-
-	(void)state;
-	memset(&b, 0, sizeof(b));
-	sb_strlcpy(b.id, "0b0e6c9e-1b7a-4c53-9d7e-0d5c9f2f1a11",
-	    sizeof(b.id));
-	b.type = SB_TYPE_AUTOMATIC;
-	b.status = SB_STATUS_PENDING;
-	b.created_at = 1764131400123LL;
-	b.completed_at = 0;
-	b.size = -1;
-	o = sb_backup_json(&b);
-	assert_non_null(o);
-	assert_string_equal(json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN),
-	    "{\"id\":\"0b0e6c9e-1b7a-4c53-9d7e-0d5c9f2f1a11\","
-	    "\"type\":\"automatic\",\"status\":\"pending\","
-	    "\"created_at\":\"2025-11-26T04:30:00.123Z\","
-	    "\"completed_at\":null,\"size\":null,\"sha256\":null,"
-	    "\"location\":null,\"description\":null,\"error\":null,"
-	    "\"tags\":[]}");
-	json_object_put(o);
-
-	b.status = SB_STATUS_COMPLETED;
-	b.completed_at = b.created_at + 1000;
-	b.size = 4096;
-	memset(b.sha256, 'a', SB_SHA256_HEX);
-	b.location = strdup("backup-x.db");
-	b.description = strdup("d\"q");
-	assert_int_equal(sb_backup_set_tags(&b, tags, 2), SB_OK);
-	o = sb_backup_json(&b);
-	assert_non_null(o);
-	assert_true(json_object_object_get_ex(o, "size", &v));
-	assert_int_equal(json_object_get_int64(v), 4096);
-	assert_true(json_object_object_get_ex(o, "description", &v));
-	assert_string_equal(json_object_get_string(v), "d\"q");
-	assert_true(json_object_object_get_ex(o, "tags", &v));
-	assert_int_equal(json_object_array_length(v), 2);
-	assert_true(json_object_object_get_ex(o, "completed_at", &v));
-	assert_string_equal(json_object_get_string(v),
-	    "2025-11-26T04:30:01.123Z");
-	json_object_put(o);
-	sb_backup_clear(&b);
-}
-
-static void
 test_errors(void **state)
 {
 	json_object	*o;
@@ -513,6 +511,7 @@ main(void)
 		cmocka_unit_test(test_path_bad),
 		cmocka_unit_test(test_query_list),
 		cmocka_unit_test(test_query_bad),
+		cmocka_unit_test(test_query_reasons),
 		cmocka_unit_test(test_body_create),
 		cmocka_unit_test(test_body_bad),
 		cmocka_unit_test(test_body_depth),
@@ -521,7 +520,6 @@ main(void)
 		cmocka_unit_test(test_scopes),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_route_capture),
-		cmocka_unit_test(test_backup_json),
 		cmocka_unit_test(test_errors),
 	};
 

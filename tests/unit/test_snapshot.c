@@ -873,7 +873,7 @@ restore_locked(struct fix *f, int wal)
 
 	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
 		fail_msg("begin: %s", err);
-	assert_int_equal(sb_snapshot_restore_is_wal(t), wal);
+	assert_int_equal(sb_is_restore_wal(t), wal);
 	assert_int_not_equal(sqlite3_exec(other, "INSERT INTO t (v) "
 	    "VALUES ('lost?')", NULL, NULL, NULL) & 0xff, SQLITE_OK);
 	if (wal)

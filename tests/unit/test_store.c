@@ -349,6 +349,19 @@ test_roundtrip_stream(void **state)
 	assert_string_equal(hex, hex2);
 	assert_int_equal(size, (int64_t)total);
 
+	/* get_file_sha: hashed while it is written, the same sha256. */
+	snprintf(path, sizeof(path), "%s/hashed.db", f->tmp);
+	size = 0;
+	hex2[0] = '\0';
+	assert_int_equal(sb_store_get_file_sha(f->s, "big.db", path, hex2,
+	    &size), SB_OK);
+	assert_string_equal(hex, hex2);
+	assert_int_equal(size, (int64_t)total);
+	snprintf(path, sizeof(path), "%s/none-hashed.db", f->tmp);
+	assert_int_equal(sb_store_get_file_sha(f->s, "nope.db", path, hex2,
+	    &size), SB_ERR_NOTFOUND);
+	assert_false(exists(path));
+
 	/* get_file never overwrites: O_EXCL. */
 	snprintf(path, sizeof(path), "%s/restored.db", f->tmp);
 	assert_int_equal(sb_store_get_file(f->s, "big.db", path), SB_ERR_IO);
@@ -641,7 +654,7 @@ test_bad_names(void **state)
 
 		r.s = "data";
 		r.off = 0;
-		assert_false(sb_store_disk_name_ok(n));
+		assert_false(sb_is_disk_name(n));
 		if (sb_store_put_stream(f->s, n, str_read, &r, NULL) !=
 		    SB_ERR_INVAL)
 			fail_msg("put_stream accepted bad name #%zu", i);
@@ -654,14 +667,23 @@ test_bad_names(void **state)
 		if (sb_store_del(f->s, n) != SB_ERR_INVAL)
 			fail_msg("del accepted bad name #%zu", i);
 	}
-	assert_false(sb_store_disk_name_ok(NULL));
+	assert_false(sb_is_disk_name(NULL));
+	/* The rule both backends share: 1..max bytes, UTF-8, no controls. */
+	assert_false(sb_is_store_name(NULL, 10));
+	assert_false(sb_is_store_name("", 10));
+	assert_true(sb_is_store_name("0123456789", 10));
+	assert_false(sb_is_store_name("0123456789a", 10));
+	assert_false(sb_is_store_name("a\tb", 10));
+	assert_false(sb_is_store_name("a\x7f", 10));
+	assert_false(sb_is_store_name("\xff", 10));
+	assert_true(sb_is_store_name(".a/b\\c", 10));
 	/* SB_NAME_MAX bytes is the limit, not one less; one more is refused
 	 * (the disk store adds ".meta" within the system's 255). */
 	long256[SB_NAME_MAX] = '\0';
-	assert_true(sb_store_disk_name_ok(long256));
+	assert_true(sb_is_disk_name(long256));
 	long256[SB_NAME_MAX] = 'a';
 	long256[SB_NAME_MAX + 1] = '\0';
-	assert_false(sb_store_disk_name_ok(long256));
+	assert_false(sb_is_disk_name(long256));
 	/* Nothing was created: not in root, not next to it, not in staging. */
 	assert_int_equal(count_entries(f->tmp), 2);	/* store, src */
 	assert_true(exists(path));
@@ -680,7 +702,7 @@ test_odd_names(void **state)
 	size_t			 n = sizeof(odd) / sizeof(odd[0]);
 
 	for (size_t i = 0; i < n; i++) {
-		assert_true(sb_store_disk_name_ok(odd[i]));
+		assert_true(sb_is_disk_name(odd[i]));
 		if (put_str(f->s, odd[i], odd[i], NULL) != SB_OK)
 			fail_msg("put %s: %s", odd[i], sb_store_errmsg(f->s));
 		expect_content(f->s, odd[i], odd[i]);

@@ -51,16 +51,17 @@ t_parse(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		assert_int_equal(sb_temp_parse(good[i], &base, op, id), 1);
+		assert_int_equal(sb_temp_parse(good[i], &base, op, id), SB_OK);
 		assert_true(base <= strlen(good[i]));
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(sb_temp_parse(bad[i], &base, NULL, NULL), 0);
-	assert_int_equal(sb_temp_parse(good[1], &base, op, id), 1);
+		assert_int_equal(sb_temp_parse(bad[i], &base, NULL, NULL),
+		    SB_ERR_INVAL);
+	assert_int_equal(sb_temp_parse(good[1], &base, op, id), SB_OK);
 	assert_string_equal(op, "restore");
 	assert_string_equal(id, UUID);
 	assert_int_equal(base, strlen(good[1]) - strlen(".lock"));
-	assert_int_equal(sb_temp_parse(good[3], &base, op, id), 1);
+	assert_int_equal(sb_temp_parse(good[3], &base, op, id), SB_OK);
 	assert_string_equal(op, "put");
 	assert_string_equal(id, "none");
 	assert_int_equal(base, strlen(good[3]));
@@ -122,7 +123,7 @@ t_unique(void **state)
 	assert_int_equal(sb_temp_reserve(&b, dir, "verify", UUID, err), SB_OK);
 	assert_string_not_equal(a.path, b.path);
 	assert_int_equal(sb_temp_parse(strrchr(a.path, '/') + 1, NULL, NULL,
-	    NULL), 1);
+	    NULL), SB_OK);
 	sb_temp_release(&a);
 	sb_temp_release(&b);
 	assert_int_equal(a.fd, -1);

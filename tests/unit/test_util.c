@@ -493,6 +493,54 @@ test_backup_list(void **state)
 	sb_backup_list_clear(&l);
 }
 
+/*
+ * sb_vec_grow: the capacity it implies holds every element up to the
+ * cap, and past the cap it refuses (SB_ERR_INVAL) and leaves the array
+ * as it was.
+ */
+static void
+test_vec_grow(void **state)
+{
+	int	*v = NULL, *before;
+	size_t	 n = 0;
+
+	(void)state;
+	for (n = 0; n < 100; n++) {
+		assert_int_equal(sb_vec_grow(&v, n, sizeof(*v), 100), SB_OK);
+		v[n] = (int)n;
+	}
+	before = v;
+	assert_int_equal(sb_vec_grow(&v, n, sizeof(*v), 100), SB_ERR_INVAL);
+	assert_ptr_equal(v, before);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(v[i], (int)i);
+	free(v);
+
+	/* A cap below the first allocation, and an overflowing size. */
+	v = NULL;
+	assert_int_equal(sb_vec_grow(&v, 0, sizeof(*v), 3), SB_OK);
+	v[0] = v[1] = v[2] = 7;
+	assert_int_equal(sb_vec_grow(&v, 3, sizeof(*v), 3), SB_ERR_INVAL);
+	free(v);
+	v = NULL;
+	assert_int_equal(sb_vec_grow(&v, 0, SIZE_MAX / 2, 100), SB_ERR_NOMEM);
+	assert_null(v);
+}
+
+static void
+test_hex(void **state)
+{
+	const unsigned char	in[] = { 0x00, 0x0f, 0xa5, 0xff, 0x10 };
+	char			out[2 * sizeof(in) + 1];
+
+	(void)state;
+	memset(out, 'x', sizeof(out));
+	sb_hex(in, sizeof(in), out);
+	assert_string_equal(out, "000fa5ff10");
+	sb_hex(in, 0, out);
+	assert_string_equal(out, "");
+}
+
 static void
 test_strings(void **state)
 {
@@ -554,6 +602,8 @@ main(void)
 		cmocka_unit_test(test_parse_i64),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_backup_list),
+		cmocka_unit_test(test_vec_grow),
+		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_sha256_file),
 	};

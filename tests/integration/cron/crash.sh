@@ -185,13 +185,26 @@ after_kill() {
 	done
 }
 
-# (a) while the backup is verified.
-if kill_restore cond_verify; then
+# (a) while the backup is verified. On a loaded machine the kill can land
+# just after the verification (the safety backup then has started): that
+# is another case, (b)'s; repair and try again.
+safety_since() {
+	cat_q "SELECT count(*) FROM backups WHERE description LIKE 'safety backup before restoring%' AND created_at >= (SELECT max(started_at) FROM restores)"
+}
+a_hit=1
+for _ in 1 2 3; do
+	kill_restore cond_verify || { a_hit=1; break; }
+	a_hit=0
+	[ "$(safety_since)" = 0 ] && break
+	echo "# (a) the kill landed after the verification; again"
+	bc backup --type manual >/dev/null 2>&1
+	a_hit=1
+done
+if [ "$a_hit" = 0 ]; then
 	LEFT=$(ours "$D/tmp")
 	expect_eq "(a) killed while verifying the backup in place: no download" \
 		"$(nours "$D/tmp")" 0
-	expect_eq "(a) no safety backup had started" \
-		"$(cat_q "SELECT count(*) FROM backups WHERE description LIKE 'safety backup before restoring%' AND created_at >= (SELECT max(started_at) FROM restores)")" 0
+	expect_eq "(a) no safety backup had started" "$(safety_since)" 0
 	after_kill "(a) verify"
 else
 	t_fail "(a) the restore was never seen verifying the backup"

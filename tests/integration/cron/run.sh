@@ -33,6 +33,18 @@ expect_eq "bad --limit exits 2" "$rc" 2
 out=$(bc list --from yesterday 2>&1); rc=$?
 expect_eq "bad --from exits 2" "$rc" 2
 expect_match "bad --from is explained" "$out" "expected a date"
+# The filter rules are the core's: the limits and reasons GET /backups has.
+out=$(bc list --from 2026-03-01 --to 2026-02-01 2>&1); rc=$?
+expect_eq "--from after --to exits 2" "$rc" 2
+expect_match "--from after --to is explained" "$out" "^backup-cron list: from is after to$"
+out=$(bc list --offset 2147483648 2>&1); rc=$?
+expect_eq "--offset past 2147483647 exits 2" "$rc" 2
+expect_match "--offset gives HTTP's limit" "$out" "--offset: expected an integer from 0 to 2147483647, got '2147483648'"
+expect_exit "--offset 2147483647 is accepted" 0 bc list --offset 2147483647
+out=$(bc list --query '' 2>&1); rc=$?
+expect_eq "an empty --query exits 2, as q= is 400" "$rc" 2
+out=$(bc --json list --from 2026-02-01 --to 2026-02-01); rc=$?
+expect_eq "one day (a bare --to is its end) is a valid range" "$rc" 0
 expect_exit "backup --type bogus exits 2" 2 bc backup --type bogus
 expect_exit "show of a missing id exits 4" 4 bc show 00000000-0000-4000-8000-000000000000
 

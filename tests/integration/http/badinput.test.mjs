@@ -119,6 +119,26 @@ describe('bad input', () => {
 		});
 	}
 
+	// The filters are parsed by the core, as `backup-cron list` does: the
+	// same limits and reasons (tests/integration/cron/run.sh checks the CLI).
+	const reasons = [
+		['/backups?offset=2147483648', 'offset: expected an integer from 0 to 2147483647'],
+		['/backups?from=2026-03-01&to=2026-02-01', 'from is after to'],
+		['/backups?from=yesterday', 'from: expected a date (2026-11-26) or an ISO 8601 time (2026-11-26T04:30:00Z) after 1970-01-01'],
+	];
+	for (const [path, message] of reasons) {
+		test(`${path}: 400 "${message}"`, async () => {
+			const res = await request('GET', path);
+			assertError(res, 400, 'BAD_REQUEST');
+			assert.equal(res.json.error.message, message);
+		});
+	}
+	test('offset 2147483647 is accepted (an empty page)', async () => {
+		const res = await request('GET', '/backups?offset=2147483647');
+		assert.equal(res.status, 200, res.text);
+		assert.deepEqual(res.json, []);
+	});
+
 	// Requests Node's client will not send: raw bytes over TLS.
 	const raw = [
 		['raw space in the path', 'GET /backups/a b HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic YWRtaW46YWRtaW4=\r\nConnection: close\r\n\r\n', 400],

@@ -1,0 +1,32 @@
+/*
+ * catalog_int.h - what catalog.c, catalog_schema.c and catalog_query.c
+ * share; nothing else includes it. Every function that fails sets the
+ * catalog's message (sb_catalog_errmsg).
+ */
+#ifndef SB_CATALOG_INT_H
+#define SB_CATALOG_INT_H
+
+#include <sqlite3.h>
+
+#include "catalog.h"
+
+struct sb_catalog {
+	sqlite3	*db;
+	char	 errmsg[SB_ERRMSG_MAX];
+};
+
+/* The columns every backup query reads, in the order row_to_backup wants. */
+#define BACKUP_COLS \
+	"id, type, status, created_at, completed_at, location, size, " \
+	"sha256, description, tags, error"
+
+enum sb_err	sb_catalog_dberr(struct sb_catalog *, int rc,
+		    const char *context);
+enum sb_err	sb_catalog_prepare(struct sb_catalog *, const char *sql,
+		    sqlite3_stmt **);
+int		sb_catalog_bind_text(sqlite3_stmt *, int i, const char *s,
+		    int empty_null);
+enum sb_err	sb_catalog_row_to_backup(struct sb_catalog *, sqlite3_stmt *,
+		    struct sb_backup *);
+
+#endif /* SB_CATALOG_INT_H */

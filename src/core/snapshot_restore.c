@@ -1,0 +1,458 @@
+/*
+ * snapshot_restore.c - copies of a backup INTO the live database, in
+ * place, with SQLite's online backup API (https://sqlite.org/backup.html),
+ * in two halves around the restore's safety snapshot: the live database's
+ * write lock first (begin), then the copy (finish) or nothing (abort).
+ * The copy out of a database (backups) is in snapshot.c; what the two
+ * share is in snapshot_int.h.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "snapshot_int.h"
+
+/*
+ * A restore in two halves (see snapshot.h): the live database's write
+ * lock is taken first (begin), the caller makes its safety snapshot while
+ * it is held (sb_snapshot_take_locked), then the copy commits (finish) or
+ * is given up (abort).
+ */
+struct sb_restore_txn {
+	sqlite3		*ldb;		/* live, read-write: the destination */
+	sqlite3		*fdb;		/* the backup, read-only: the source */
+	sqlite3_backup	*b;
+	char		 lmode[16];	/* live's journal mode */
+	int		 fwal;		/* the backup's header says WAL */
+	int		 committed;	/* the copy committed */
+	char		 from[PATH_MAX];
+	char		 live[PATH_MAX];
+};
+
+void
+sb_snapshot_restore_abort(struct sb_restore_txn **tp)
+{
+	struct sb_restore_txn	*t;
+
+	if (tp == NULL || (t = *tp) == NULL)
+		return;
+	/* Finishing an unfinished backup rolls back its write transaction
+	 * on live and releases the lock: live is as it was. */
+	if (t->b != NULL)
+		(void)sqlite3_backup_finish(t->b);
+	/*
+	 * Given up: leave live's file byte for byte as it was. Closing the
+	 * last connection of a WAL database checkpoints it into the file
+	 * (https://sqlite.org/wal.html#automatic_checkpoint); not this one.
+	 */
+	if (!t->committed && t->ldb != NULL)
+		(void)sqlite3_db_config(t->ldb,
+		    SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	sqlite3_close(t->fdb);
+	sqlite3_close(t->ldb);
+	free(t);
+	*tp = NULL;
+}
+
+/*
+ * Check, open and lock (see snapshot.h). Before live is touched: from's
+ * header must be sound (SB_ERR_CORRUPT), live must open read-write, and if
+ * live is in WAL mode the page sizes must match (SQLite cannot change the
+ * page size of a WAL database: the backup would fail with SQLITE_READONLY).
+ *
+ * The lock: sqlite3_backup_step() opens the destination's write
+ * transaction on its first call, before copying any page
+ * (sqlite3BtreeBeginTrans(pDest, 2) in SQLite's backup.c), and keeps it
+ * until sqlite3_backup_finish() (https://sqlite.org/c3ref/backup_finish.html:
+ * "the destination ... locked ... for the duration of the backup"). A step
+ * of zero pages therefore takes the lock and copies nothing. Its level
+ * (sqlite3PagerBegin with exFlag set): in WAL mode the WAL write lock,
+ * readers go on (https://sqlite.org/wal.html#concurrency); in
+ * rollback-journal mode an EXCLUSIVE lock at once
+ * (https://sqlite.org/lockingv3.html), so readers wait too. Busy is
+ * retried for about a minute (SB_ERR_BUSY after that).
+ */
+enum sb_err
+sb_snapshot_restore_begin(const char *from, const char *live,
+    struct sb_restore_txn **out, char *err)
+{
+	struct sb_restore_txn	*t = NULL;
+	char			 lps[16], fps[16];
+	int			 rc, ret;
+
+	*out = NULL;
+	if (from == NULL || live == NULL || from[0] == '\0' ||
+	    live[0] == '\0') {
+		sb_seterr(err, "restore: no source or live database");
+		return SB_ERR_INVAL;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		sb_seterr(err, "out of memory");
+		return SB_ERR_NOMEM;
+	}
+	if (sb_strlcpy(t->from, from, sizeof(t->from)) >= sizeof(t->from) ||
+	    sb_strlcpy(t->live, live, sizeof(t->live)) >= sizeof(t->live)) {
+		sb_seterr(err, "restore: path too long");
+		ret = SB_ERR_INVAL;
+		goto out;
+	}
+	if ((ret = sb_snapshot_header(from, &t->fwal, err)) != SB_OK)
+		goto out;
+	if ((ret = sb_snapshot_open_db(live, SQLITE_OPEN_READWRITE, NULL, &t->ldb, err,
+	    "opening live database")) != SB_OK)
+		goto out;
+	if ((ret = sb_snapshot_open_db(from, SQLITE_OPEN_READONLY, NULL, &t->fdb, err,
+	    "opening backup")) != SB_OK)
+		goto out;
+	/* Reading journal_mode reads live's header: a non-database fails. */
+	if ((ret = sb_snapshot_pragma(t->ldb, "PRAGMA journal_mode", t->lmode,
+	    sizeof(t->lmode), err, live)) != SB_OK ||
+	    (ret = sb_snapshot_pragma(t->ldb, "PRAGMA page_size", lps, sizeof(lps),
+	    err, live)) != SB_OK)
+		goto out;
+	if ((ret = sb_snapshot_pragma(t->fdb, "PRAGMA page_size", fps, sizeof(fps),
+	    err, from)) != SB_OK) {
+		if (ret == SB_ERR_DB)
+			ret = SB_ERR_CORRUPT;
+		goto out;
+	}
+	if (strcmp(t->lmode, "wal") == 0 && strcmp(lps, fps) != 0) {
+		sb_seterr(err, "cannot restore %s into %s: the backup's page "
+		    "size is %s bytes, the live database's %s, and a WAL-mode "
+		    "database cannot change its page size", from, live, fps,
+		    lps);
+		ret = SB_ERR_DB;
+		goto out;
+	}
+	if ((t->b = sqlite3_backup_init(t->ldb, "main", t->fdb, "main")) ==
+	    NULL) {
+		ret = sb_snapshot_dberr(err, t->ldb, sqlite3_errcode(t->ldb),
+		    "starting the restore into", live);
+		goto out;
+	}
+	rc = sb_snapshot_step(t->b, 0, sb_mono_ms() + RESTORE_DEADLINE_MS);
+	if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+		ret = sb_snapshot_map_rc(rc);
+		if (ret == SB_ERR_BUSY)
+			sb_seterr(err, "restoring into %s: could not get the "
+			    "write lock within %d s", live,
+			    RESTORE_DEADLINE_MS / 1000);
+		else if ((rc & 0xff) == SQLITE_READONLY)
+			sb_seterr(err, "restoring into %s: %s (page size "
+			    "of a WAL database cannot change)", live,
+			    sqlite3_errmsg(t->ldb));
+		else
+			sb_seterr(err, "restoring %s into %s: %s", from, live,
+			    sqlite3_errmsg(t->ldb));
+		goto out;
+	}
+	*out = t;
+	t = NULL;
+	ret = SB_OK;
+out:
+	sb_snapshot_restore_abort(&t);
+	return ret;
+}
+
+int
+sb_is_restore_wal(const struct sb_restore_txn *t)
+{
+	return strcmp(t->lmode, "wal") == 0;
+}
+
+/*
+ * The fsz bytes of the live database, read through its own file object
+ * sf, into ctx and the file descriptor fd of dst, HASH_BUFSZ at a time
+ * through buf.
+ */
+static enum sb_err
+copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
+    int fd, const char *dst, unsigned char *buf, EVP_MD_CTX *ctx, char *err)
+{
+	sqlite3_int64	off;
+	int		rc;
+
+	for (off = 0; off < fsz; ) {
+		size_t	 n = fsz - off > HASH_BUFSZ ? HASH_BUFSZ :
+		    (size_t)(fsz - off);
+		size_t	 done = 0;
+
+		if ((rc = sf->pMethods->xRead(sf, buf, (int)n, off)) !=
+		    SQLITE_OK) {
+			sb_seterr(err, "reading %s: %s", t->live,
+			    sqlite3_errstr(rc));
+			return sb_snapshot_map_rc(rc);
+		}
+		if (EVP_DigestUpdate(ctx, buf, n) != 1) {
+			sb_seterr(err, "sha256 failed");
+			return SB_ERR_NOMEM;
+		}
+		while (done < n) {
+			ssize_t w = write(fd, buf + done, n - done);
+
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				sb_seterr(err, "writing %s: %s", dst,
+				    w == 0 ? "short write" : strerror(errno));
+				return SB_ERR_IO;
+			}
+			done += (size_t)w;
+		}
+		off += (sqlite3_int64)n;
+	}
+	return SB_OK;
+}
+
+/*
+ * Rollback-journal mode, EXCLUSIVE lock held by t->ldb and nothing
+ * written yet: the database file is exactly the last committed state
+ * (a hot journal was rolled back when the lock was first taken), so a
+ * byte copy of it is a consistent snapshot (https://sqlite.org/backup.html,
+ * "copying the file while holding a lock"). It is read through the
+ * connection's own file object (SQLITE_FCNTL_FILE_POINTER): another
+ * connection would wait for the lock we hold, and closing a descriptor of
+ * our own on the live file would drop the POSIX locks this process holds
+ * on it (https://sqlite.org/howtocorrupt.html, section 2.2). The copy is
+ * hashed as it is written, then fsynced with its directory.
+ */
+static enum sb_err
+copy_locked_file(struct sb_restore_txn *t, const char *dst,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+{
+	sqlite3_file	*sf = NULL;
+	sqlite3_int64	 fsz = 0;
+	EVP_MD_CTX	*ctx = NULL;
+	unsigned char	*buf = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	int		 fd = -1, rc, ret = SB_ERR_IO;
+
+	if (sqlite3_file_control(t->ldb, "main", SQLITE_FCNTL_FILE_POINTER,
+	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL) {
+		sb_seterr(err, "snapshot of %s: no file handle", t->live);
+		return SB_ERR_DB;
+	}
+	if ((rc = sf->pMethods->xFileSize(sf, &fsz)) != SQLITE_OK) {
+		sb_seterr(err, "snapshot of %s: %s", t->live,
+		    sqlite3_errstr(rc));
+		return sb_snapshot_map_rc(rc);
+	}
+	if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		sb_seterr(err, "snapshot %s: %s", dst, strerror(errno));
+		return SB_ERR_IO;
+	}
+	if ((buf = malloc(HASH_BUFSZ)) == NULL ||
+	    (ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		sb_seterr(err, "out of memory");
+		ret = SB_ERR_NOMEM;
+		goto out;
+	}
+	if ((ret = copy_hashed(t, sf, fsz, fd, dst, buf, ctx, err)) != SB_OK)
+		goto out;
+	ret = SB_ERR_IO;
+	if (close(fd) == -1) {
+		fd = -1;
+		sb_seterr(err, "writing %s: %s", dst, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if ((ret = sb_snapshot_fsync_file(dst, err)) != SB_OK)
+		goto out;
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
+		sb_seterr(err, "sha256 failed");
+		ret = SB_ERR_NOMEM;
+		goto out;
+	}
+	if (sha != NULL)
+		sb_hex(md, 32, sha);
+	if (size != NULL)
+		*size = (int64_t)fsz;
+	ret = SB_OK;
+out:
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	if (ret != SB_OK)
+		sb_snapshot_remove_copy(dst);
+	return ret;
+}
+
+/*
+ * The safety snapshot of live while begin's lock is held (see
+ * snapshot.h). WAL mode: readers are not blocked by the WAL write lock,
+ * so the ordinary snapshot reads live through a connection of its own
+ * and sees the last committed state, which no writer can change now.
+ * Rollback-journal mode: the EXCLUSIVE lock keeps every other connection
+ * out, so the file is copied through the lock holder (copy_locked_file).
+ */
+enum sb_err
+sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+{
+	if (sb_is_restore_wal(t))
+		return sb_snapshot_take_hashed(t->live, dst, sha, size, err);
+	return copy_locked_file(t, dst, sha, size, err);
+}
+
+/*
+ * After the copy has committed: is live now the backup? The pages were
+ * proved by the backup's own integrity_check before the copy, and the
+ * copy is one SQLite transaction (all of it or none), so a second full
+ * integrity_check of live would prove nothing new; in rollback-journal
+ * mode it would also hold up the writers for a whole pass. The copy
+ * releases the write lock as it commits (sqlite3_backup_step() commits
+ * and ends the destination's transaction in the same call), so a writer
+ * may already have committed after it: only what a writer does not
+ * change is compared. Through a new read transaction on live, reading a
+ * handful of pages: the page size is the backup's, and every row of the
+ * backup's schema (sqlite_schema) is in live's, which also proves live's
+ * first B-tree readable. SB_ERR_CORRUPT if not.
+ */
+static enum sb_err
+same_as_backup(struct sb_restore_txn *t, char *err)
+{
+	sqlite3_stmt	*a = NULL, *q = NULL;
+	char		 lps[16], fps[16];
+	int		 ra, rq, ret;
+
+	if ((ret = sb_snapshot_pragma(t->ldb, "PRAGMA page_size", lps, sizeof(lps),
+	    err, t->live)) != SB_OK ||
+	    (ret = sb_snapshot_pragma(t->fdb, "PRAGMA page_size", fps, sizeof(fps),
+	    err, t->from)) != SB_OK)
+		return ret;
+	if (strcmp(lps, fps) != 0) {
+		sb_seterr(err, "%s after the copy: page size %s, the backup's "
+		    "%s", t->live, lps, fps);
+		return SB_ERR_CORRUPT;
+	}
+	if ((ra = sqlite3_prepare_v2(t->fdb, "SELECT type, name, tbl_name, "
+	    "coalesce(sql, '') FROM sqlite_schema", -1, &a, NULL)) !=
+	    SQLITE_OK) {
+		ret = sb_snapshot_dberr(err, t->fdb, ra, "checking", t->from);
+		goto out;
+	}
+	if ((rq = sqlite3_prepare_v2(t->ldb, "SELECT 1 FROM sqlite_schema "
+	    "WHERE type = ?1 AND name = ?2 AND tbl_name = ?3 AND "
+	    "coalesce(sql, '') = ?4", -1, &q, NULL)) != SQLITE_OK) {
+		ret = sb_snapshot_dberr(err, t->ldb, rq, "checking", t->live);
+		goto out;
+	}
+	while ((ra = sqlite3_step(a)) == SQLITE_ROW) {
+		for (int c = 0; c < 4; c++)
+			(void)sqlite3_bind_value(q, c + 1,
+			    sqlite3_column_value(a, c));
+		rq = sqlite3_step(q);
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		if (rq == SQLITE_ROW)
+			continue;
+		if (rq == SQLITE_DONE) {
+			sb_seterr(err, "%s after the copy: the backup's %s %s "
+			    "is not in it", t->live,
+			    (const char *)sqlite3_column_text(a, 0),
+			    (const char *)sqlite3_column_text(a, 1));
+			ret = SB_ERR_CORRUPT;
+		} else
+			ret = sb_snapshot_dberr(err, t->ldb, rq, "checking", t->live);
+		goto out;
+	}
+	if (ra != SQLITE_DONE) {
+		ret = sb_snapshot_dberr(err, t->fdb, ra, "checking", t->from);
+		goto out;
+	}
+	ret = SB_OK;
+out:
+	sqlite3_finalize(a);
+	sqlite3_finalize(q);
+	return ret;
+}
+
+/*
+ * Copy every page and commit (see snapshot.h), then put live's journal
+ * mode back if the backup's header changed it, then check that live is the
+ * backup (same_as_backup). *replaced is set to 1 once the copy has
+ * committed: a failure after that point is reported with live already
+ * replaced. *tp is freed and NULL on return, whatever happened.
+ */
+enum sb_err
+sb_snapshot_restore_finish(struct sb_restore_txn **tp, int *replaced,
+    char *err)
+{
+	struct sb_restore_txn	*t = *tp;
+	int			 rc, ret;
+
+	if (replaced != NULL)
+		*replaced = 0;
+	rc = sb_snapshot_run_backup(t->b, RESTORE_DEADLINE_MS);
+	t->b = NULL;
+	if (rc != SQLITE_OK) {
+		ret = sb_snapshot_map_rc(rc);
+		if (ret == SB_ERR_BUSY)
+			sb_seterr(err, "restoring into %s: could not get the "
+			    "write lock within %d s", t->live,
+			    RESTORE_DEADLINE_MS / 1000);
+		else if ((rc & 0xff) == SQLITE_READONLY)
+			sb_seterr(err, "restoring into %s: %s (page size "
+			    "of a WAL database cannot change)", t->live,
+			    sqlite3_errmsg(t->ldb));
+		else
+			sb_seterr(err, "restoring %s into %s: %s", t->from,
+			    t->live, sqlite3_errmsg(t->ldb));
+		goto out;
+	}
+	/* Committed: whatever fails from here, live holds from's pages. */
+	t->committed = 1;
+	if (replaced != NULL)
+		*replaced = 1;
+	/*
+	 * A WAL-marked backup copied into a rollback-journal database leaves
+	 * live's header saying WAL; put live's own mode back.
+	 */
+	if (t->fwal && strcmp(t->lmode, "wal") != 0) {
+		char sql[64];
+
+		/* lmode is SQLite's own answer; still, letters only. */
+		if (t->lmode[0] == '\0' || strspn(t->lmode,
+		    "abcdefghijklmnopqrstuvwxyz") != strlen(t->lmode))
+			sb_strlcpy(t->lmode, "delete", sizeof(t->lmode));
+		(void)snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s",
+		    t->lmode);
+		if ((ret = sb_snapshot_exec1(t->ldb, sql, err, t->live)) != SB_OK)
+			goto out;
+	}
+	ret = same_as_backup(t, err);
+out:
+	sb_snapshot_restore_abort(tp);
+	return ret;
+}
+
+/*
+ * Copy the database file from INTO the live database live, in place
+ * (see snapshot.h): begin, then finish, with nothing in between.
+ */
+enum sb_err
+sb_snapshot_restore(const char *from, const char *live, int *replaced,
+    char *err)
+{
+	struct sb_restore_txn	*t = NULL;
+	int			 ret;
+
+	if (replaced != NULL)
+		*replaced = 0;
+	if ((ret = sb_snapshot_restore_begin(from, live, &t, err)) != SB_OK)
+		return ret;
+	return sb_snapshot_restore_finish(&t, replaced, err);
+}
