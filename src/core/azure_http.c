@@ -45,7 +45,7 @@ az_http_global_init(void)
 }
 
 void
-sleep_ms(int64_t ms)
+az_sleep_ms(int64_t ms)
 {
 	struct timespec	ts;
 
@@ -66,7 +66,7 @@ sleep_ms(int64_t ms)
  * spreads the clients apart.
  */
 int64_t
-backoff_ms(unsigned attempt, long retry_after)
+az_backoff_ms(unsigned attempt, long retry_after)
 {
 	uint32_t	r = 0;
 	int64_t		w = AZ_BACKOFF_BASE;
@@ -84,7 +84,7 @@ backoff_ms(unsigned attempt, long retry_after)
 }
 
 void
-call_clear(struct az_call *c)
+az_call_clear(struct az_call *c)
 {
 	size_t	i;
 
@@ -95,7 +95,7 @@ call_clear(struct az_call *c)
 }
 
 void
-call_init(struct az_call *c, const char *op, const char *method,
+az_call_init(struct az_call *c, const char *op, const char *method,
     const char *name)
 {
 	memset(c, 0, sizeof(*c));
@@ -106,7 +106,7 @@ call_init(struct az_call *c, const char *op, const char *method,
 }
 
 enum sb_err
-call_xms(struct az_call *c, const char *name, const char *val)
+az_call_xms(struct az_call *c, const char *name, const char *val)
 {
 	size_t	 len;
 	char	*s;
@@ -122,7 +122,7 @@ call_xms(struct az_call *c, const char *name, const char *val)
 }
 
 void
-call_qp(struct az_call *c, const char *name, const char *val)
+az_call_qp(struct az_call *c, const char *name, const char *val)
 {
 	if (c->nqp < AZ_QP_MAX) {
 		c->qp[c->nqp].name = name;
@@ -133,7 +133,7 @@ call_qp(struct az_call *c, const char *name, const char *val)
 
 /* Add x-ms-meta-<key> headers for meta, values encoded (see top). */
 enum sb_err
-call_meta(struct az_call *c, const struct sb_meta *m)
+az_call_meta(struct az_call *c, const struct sb_meta *m)
 {
 	char	 hname[sizeof("x-ms-meta-") + SB_META_KEY_MAX];
 	char	*enc = NULL;
@@ -146,7 +146,7 @@ call_meta(struct az_call *c, const struct sb_meta *m)
 		snprintf(hname, sizeof(hname), "x-ms-meta-%s", m->kv[i].key);
 		if ((rc = az_meta_encode(m->kv[i].val, &enc)) != SB_OK)
 			return rc;
-		rc = call_xms(c, hname, enc);
+		rc = az_call_xms(c, hname, enc);
 		free(enc);
 		if (rc != SB_OK)
 			return rc;
@@ -155,7 +155,7 @@ call_meta(struct az_call *c, const struct sb_meta *m)
 }
 
 void
-resp_reset(struct az_resp *r, struct az_call *c)
+az_resp_reset(struct az_resp *r, struct az_call *c)
 {
 	unsigned	timeout = r->timeout;
 	int64_t		moved_ms = r->moved_ms;
@@ -212,7 +212,7 @@ on_header(char *buf, size_t sz, size_t n, void *arg)
 		 * forget the last one's headers. curl has parsed the status
 		 * line before it shows it to us.
 		 */
-		resp_reset(r, r->call);
+		az_resp_reset(r, r->call);
 		if (curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
 		    &r->status) != CURLE_OK)
 			r->status = 0;
@@ -382,7 +382,7 @@ http_now(char *buf, size_t len)
 }
 
 void
-wire_clear(struct az_wire *w)
+az_wire_clear(struct az_wire *w)
 {
 	curl_slist_free_all(w->hdrs);
 	free(w->url);
@@ -577,10 +577,10 @@ set_opts(struct az_store *st, CURL *easy, struct az_call *c,
  * Make easy ready for one attempt of call: URL (blob name and query
  * percent-encoded, SAS appended), headers (build_headers), body and
  * callbacks. w keeps what curl points to; the caller frees it with
- * wire_clear() after the transfer.
+ * az_wire_clear() after the transfer.
  */
 enum sb_err
-setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
+az_setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
     struct az_wire *w)
 {
 	char	*path = NULL;
@@ -591,7 +591,7 @@ setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
 	r->timeout = st->timeout;
 	r->moved_ms = sb_mono_ms();
 	r->moved_dl = r->moved_ul = 0;
-	resp_reset(r, c);
+	az_resp_reset(r, c);
 	c->body.pos = 0;
 	c->body.ioerr = 0;
 	if ((rc = build_url(st, c, &path, w)) == SB_OK &&
@@ -599,7 +599,7 @@ setup(struct az_store *st, CURL *easy, struct az_call *c, struct az_resp *r,
 		set_opts(st, easy, c, r, w);
 	free(path);
 	if (rc != SB_OK)
-		wire_clear(w);
+		az_wire_clear(w);
 	return rc;
 }
 
@@ -630,7 +630,7 @@ is_curl_retryable(const struct az_resp *r)
 
 /* Judge one finished attempt. */
 enum az_verdict
-verdict(const struct az_resp *r)
+az_verdict(const struct az_resp *r)
 {
 	if (r->cc != CURLE_OK)
 		return is_curl_retryable(r) ? AZ_RETRY : AZ_FAIL;
@@ -650,7 +650,7 @@ verdict(const struct az_resp *r)
  * with "after N attempts" when it was retried.
  */
 enum sb_err
-fail_msg(struct az_store *st, const struct az_call *c,
+az_fail_msg(struct az_store *st, const struct az_call *c,
     const struct az_resp *r, unsigned attempts)
 {
 	char	 tries[48] = "";
@@ -711,7 +711,7 @@ tail:
  * the error (message set).
  */
 enum sb_err
-run(struct az_store *st, struct az_call *c, struct az_resp *r)
+az_run(struct az_store *st, struct az_call *c, struct az_resp *r)
 {
 	struct az_wire		w;
 	enum az_verdict		v;
@@ -719,23 +719,23 @@ run(struct az_store *st, struct az_call *c, struct az_resp *r)
 	int			rc;
 
 	for (attempt = 0;; attempt++) {
-		if ((rc = setup(st, st->easy, c, r, &w)) != SB_OK) {
+		if ((rc = az_setup(st, st->easy, c, r, &w)) != SB_OK) {
 			sb_seterr(st->base.err, "azure: %s: %s", c->op,
 			    sb_strerror(rc));
 			return rc;
 		}
 		r->cc = curl_easy_perform(st->easy);
-		wire_clear(&w);
+		az_wire_clear(&w);
 		if (r->metaerr != SB_OK) {
 			sb_seterr(st->base.err, "azure: out of memory");
 			return SB_ERR_NOMEM;
 		}
-		v = verdict(r);
+		v = az_verdict(r);
 		if (v == AZ_DONE)
 			return SB_OK;
 		if (v == AZ_FAIL || attempt >= st->retries)
-			return fail_msg(st, c, r, attempt + 1);
-		sleep_ms(backoff_ms(attempt, r->retry_after));
+			return az_fail_msg(st, c, r, attempt + 1);
+		az_sleep_ms(az_backoff_ms(attempt, r->retry_after));
 	}
 }
 
@@ -745,7 +745,7 @@ run(struct az_store *st, struct az_call *c, struct az_resp *r)
  * SB_PREFIX_MAX, and valid UTF-8. Sets the store's message when not.
  */
 int
-name_ok(struct az_store *st, const char *name)
+az_name_ok(struct az_store *st, const char *name)
 {
 	if (!sb_is_store_name(name, SB_PREFIX_MAX + SB_NAME_MAX)) {
 		sb_seterr(st->base.err, "azure: bad object name");

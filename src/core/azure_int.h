@@ -1,12 +1,14 @@
 /*
- * azure_int.h - what the three files of the Azure store share:
+ * azure_int.h - what the four files of the Azure store share:
  *   azure_http.c	one request: URL, headers, signature, curl setup,
  *			the response callbacks, the verdict, retries with
  *			backoff, error messages (run);
  *   azure_upload.c	the upload pipeline: Put Blob, parallel Put Block
  *			with one hasher thread, Put Block List, and uploads
  *			that overlap the writing of the file;
- *   store_azure.c	the store operations (get, head, list, del,
+ *   azure_get.c		downloads: get (one stream, resumed) and get_fd
+ *			(ranges in parallel into a file);
+ *   store_azure.c	the other store operations (head, list, del,
  *			put_new, create) and sb_store_azure_open.
  * Not part of the library's API: azure.h holds credentials, signing and
  * the encodings; this header the store's own types.
@@ -133,27 +135,28 @@ struct az_src {
 
 /* azure_http.c */
 enum sb_err	az_http_global_init(void);
-void		sleep_ms(int64_t);
-int64_t		backoff_ms(unsigned attempt, long retry_after);
-void		call_init(struct az_call *, const char *op, const char *method,
-		    const char *name);
-void		call_clear(struct az_call *);
-enum sb_err	call_xms(struct az_call *, const char *name, const char *val);
-void		call_qp(struct az_call *, const char *name, const char *val);
-enum sb_err	call_meta(struct az_call *, const struct sb_meta *);
-void		resp_reset(struct az_resp *, struct az_call *);
-void		wire_clear(struct az_wire *);
-enum sb_err	setup(struct az_store *, CURL *, struct az_call *,
+void		az_sleep_ms(int64_t);
+int64_t		az_backoff_ms(unsigned attempt, long retry_after);
+void		az_call_init(struct az_call *, const char *op,
+		    const char *method, const char *name);
+void		az_call_clear(struct az_call *);
+enum sb_err	az_call_xms(struct az_call *, const char *name,
+		    const char *val);
+void		az_call_qp(struct az_call *, const char *name, const char *val);
+enum sb_err	az_call_meta(struct az_call *, const struct sb_meta *);
+void		az_resp_reset(struct az_resp *, struct az_call *);
+void		az_wire_clear(struct az_wire *);
+enum sb_err	az_setup(struct az_store *, CURL *, struct az_call *,
 		    struct az_resp *, struct az_wire *);
-enum az_verdict	verdict(const struct az_resp *);
-enum sb_err	fail_msg(struct az_store *, const struct az_call *,
+enum az_verdict	az_verdict(const struct az_resp *);
+enum sb_err	az_fail_msg(struct az_store *, const struct az_call *,
 		    const struct az_resp *, unsigned attempts);
-enum sb_err	run(struct az_store *, struct az_call *, struct az_resp *);
-int		name_ok(struct az_store *, const char *);
+enum sb_err	az_run(struct az_store *, struct az_call *, struct az_resp *);
+int		az_name_ok(struct az_store *, const char *);
 
 /* azure_upload.c */
-ssize_t		read_full(struct az_src *, unsigned char *, size_t want);
-enum sb_err	put_blocks(struct az_store *, const char *name,
+ssize_t		az_read_full(struct az_src *, unsigned char *, size_t want);
+enum sb_err	az_put_blocks(struct az_store *, const char *name,
 		    const struct sb_meta *, struct az_src *,
 		    unsigned char *first, size_t firstlen);
 void		*az_upload_begin(struct sb_store *, const char *,
@@ -163,12 +166,18 @@ int		 az_upload_finish(struct sb_store *, void *,
 		    const struct sb_meta *);
 void		 az_upload_abort(struct sb_store *, void *);
 
+/* azure_get.c */
+int		az_get(struct sb_store *, const char *name, sb_write_fn,
+		    void *arg);
+int		az_get_fd(struct sb_store *, const char *name, int fd,
+		    sb_mark_fn, void *arg);
+
 /* store_azure.c: the single requests an upload makes */
-enum sb_err	container_check(struct az_store *);
-enum sb_err	put_blob(struct az_store *, const char *name,
+enum sb_err	az_container_check(struct az_store *);
+enum sb_err	az_put_blob(struct az_store *, const char *name,
 		    const struct sb_meta *, const struct az_body *);
 void		az_block_id(uint32_t idx, char out[16]);
-enum sb_err	put_block_list(struct az_store *, const char *name,
+enum sb_err	az_put_block_list(struct az_store *, const char *name,
 		    const struct sb_meta *, uint32_t n);
 
 #endif /* SB_AZURE_INT_H */

@@ -227,7 +227,7 @@ static void		grow_done(struct az_grow *, struct az_slot *);
  * counts). Returns the count, or -1 on a reader error.
  */
 ssize_t
-read_full(struct az_src *s, unsigned char *buf, size_t want)
+az_read_full(struct az_src *s, unsigned char *buf, size_t want)
 {
 	size_t	got = 0;
 	ssize_t	n;
@@ -262,11 +262,11 @@ slot_start(struct az_store *st, struct az_slot *sl)
 {
 	int	rc;
 
-	if ((rc = setup(st, sl->easy, &sl->call, &sl->resp, &sl->wire)) !=
+	if ((rc = az_setup(st, sl->easy, &sl->call, &sl->resp, &sl->wire)) !=
 	    SB_OK)
 		return rc;
 	if (curl_multi_add_handle(st->multi, sl->easy) != CURLM_OK) {
-		wire_clear(&sl->wire);
+		az_wire_clear(&sl->wire);
 		return SB_ERR_STORAGE;
 	}
 	sl->state = SLOT_RUNNING;
@@ -277,11 +277,11 @@ slot_start(struct az_store *st, struct az_slot *sl)
 static void
 block_call(struct az_slot *sl, const char *name, uint32_t idx)
 {
-	call_clear(&sl->call);
-	call_init(&sl->call, "PUT block", "PUT", name);
+	az_call_clear(&sl->call);
+	az_call_init(&sl->call, "PUT block", "PUT", name);
 	az_block_id(idx, sl->id);
-	call_qp(&sl->call, "comp", "block");
-	call_qp(&sl->call, "blockid", sl->id);
+	az_call_qp(&sl->call, "comp", "block");
+	az_call_qp(&sl->call, "blockid", sl->id);
 }
 
 /*
@@ -306,7 +306,8 @@ slot_fill(struct az_store *st, struct az_slot *sl, struct az_src *src,
 		if (sl->buf == NULL &&
 		    (sl->buf = malloc((size_t)st->block_size)) == NULL)
 			return SB_ERR_NOMEM;
-		if ((n = read_full(src, sl->buf, (size_t)st->block_size)) < 0) {
+		if ((n = az_read_full(src, sl->buf,
+		    (size_t)st->block_size)) < 0) {
 			sb_seterr(st->base.err, "azure: PUT block %s: the "
 			    "reader failed", name);
 			return SB_ERR_IO;
@@ -398,8 +399,8 @@ up_free(struct az_up *u)
 				    sl->easy);
 			curl_easy_cleanup(sl->easy);
 		}
-		wire_clear(&sl->wire);
-		call_clear(&sl->call);
+		az_wire_clear(&sl->wire);
+		az_call_clear(&sl->call);
 		sb_meta_clear(&sl->resp.meta);
 		free(sl->buf);
 	}
@@ -473,20 +474,20 @@ up_reap(struct az_up *u)
 		curl_multi_remove_handle(st->multi, msg->easy_handle);
 		sl = (struct az_slot *)((char *)r -
 		    offsetof(struct az_slot, resp));
-		wire_clear(&sl->wire);
-		v = verdict(r);
+		az_wire_clear(&sl->wire);
+		v = az_verdict(r);
 		if (v == AZ_DONE) {
 			sl->state = SLOT_FREE;
 			if (u->src->grow != NULL)
 				grow_done(u->src->grow, sl);
 		} else if (v == AZ_RETRY && sl->attempt < st->retries) {
 			sl->not_before = sb_mono_ms() +
-			    backoff_ms(sl->attempt, r->retry_after);
+			    az_backoff_ms(sl->attempt, r->retry_after);
 			sl->attempt++;
 			sl->state = SLOT_WAITING;
 		} else {
 			if (rc == SB_OK)
-				rc = fail_msg(st, &sl->call, r,
+				rc = az_fail_msg(st, &sl->call, r,
 				    sl->attempt + 1);
 			sl->state = SLOT_FREE;
 		}
@@ -519,7 +520,7 @@ up_wait(struct az_up *u)
 	if (wait > 0 && u->running > 0)
 		curl_multi_poll(u->st->multi, NULL, 0, (int)wait, NULL);
 	else if (wait > 0 && waiting)
-		sleep_ms(wait);
+		az_sleep_ms(wait);
 }
 
 /*
@@ -531,7 +532,7 @@ up_wait(struct az_up *u)
  * (message set).
  */
 enum sb_err
-put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
+az_put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
     struct az_src *src, unsigned char *first, size_t firstlen)
 {
 	struct az_hasher h;
@@ -559,7 +560,7 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 			break;
 		if (active == 0 && src->grow != NULL &&
 		    is_src_left(src, u.nblocks)) {
-			sleep_ms(AZ_GROW_POLL);	/* the file has to grow */
+			az_sleep_ms(AZ_GROW_POLL);	/* the file must grow */
 			continue;
 		}
 		if (active == 0)
@@ -575,7 +576,7 @@ put_blocks(struct az_store *st, const char *name, const struct sb_meta *meta,
 		up_wait(&u);
 	}
 	if (rc == SB_OK && !src->nocommit)
-		rc = put_block_list(st, name, meta, u.nblocks);
+		rc = az_put_block_list(st, name, meta, u.nblocks);
 out:
 	up_free(&u);
 	hasher_stop(&h);
@@ -901,8 +902,8 @@ grow_main(void *arg)
 	src.fd = -1;
 	src.grow = g;
 	src.nocommit = 1;
-	if ((rc = container_check(g->st)) == SB_OK)
-		rc = put_blocks(g->st, g->name, NULL, &src, NULL, 0);
+	if ((rc = az_container_check(g->st)) == SB_OK)
+		rc = az_put_blocks(g->st, g->name, NULL, &src, NULL, 0);
 	g->rc = rc;
 	return NULL;
 }
@@ -935,7 +936,7 @@ az_upload_begin(struct sb_store *s, const char *name, const char *path)
 	struct az_store	*st = (struct az_store *)s;
 	struct az_grow	*g;
 
-	if (!name_ok(st, name) || (g = calloc(1, sizeof(*g))) == NULL)
+	if (!az_name_ok(st, name) || (g = calloc(1, sizeof(*g))) == NULL)
 		return NULL;
 	g->st = st;
 	g->fd = -1;
@@ -975,7 +976,7 @@ az_upload_finish(struct sb_store *s, void *arg, const struct sb_meta *meta)
 	az_upload_eof(g);
 	pthread_join(g->th, NULL);
 	if ((rc = g->rc) == SB_OK)
-		rc = put_block_list(st, g->name, meta, grow_final_blocks(g));
+		rc = az_put_block_list(st, g->name, meta, grow_final_blocks(g));
 	grow_free(g);
 	return rc;
 }

@@ -38,6 +38,7 @@ enum sb_err sb_meta_set(struct sb_meta *, const char *key, const char *val);
 const char	*sb_meta_get(const struct sb_meta *, const char *key);
 void		 sb_meta_clear(struct sb_meta *);
 int		 sb_meta_valid_key(const char *);
+int		 sb_is_valid_meta(const struct sb_meta *);	/* whole map */
 
 /* One listed object; name and meta owned by the entry. */
 struct sb_object {
