@@ -144,7 +144,7 @@ get_judge(struct az_store *st, const char *name, struct az_get *g,
 	return SB_OK;
 }
 
-int
+enum sb_err
 az_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 {
 	struct az_store	*st = (struct az_store *)s;
@@ -488,7 +488,7 @@ fdw_write(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
-int
+enum sb_err
 az_get_fd(struct sb_store *s, const char *name, int fd, sb_mark_fn mark,
     void *markarg)
 {

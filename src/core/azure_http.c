@@ -141,7 +141,7 @@ az_call_meta(struct az_call *c, const struct sb_meta *m)
 	int	 rc;
 
 	for (i = 0; m != NULL && i < m->n; i++) {
-		if (!sb_meta_valid_key(m->kv[i].key))
+		if (!sb_is_meta_key(m->kv[i].key))
 			return SB_ERR_INVAL;
 		snprintf(hname, sizeof(hname), "x-ms-meta-%s", m->kv[i].key);
 		if ((rc = az_meta_encode(m->kv[i].val, &enc)) != SB_OK)

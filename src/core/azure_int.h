@@ -162,14 +162,14 @@ enum sb_err	az_put_blocks(struct az_store *, const char *name,
 void		*az_upload_begin(struct sb_store *, const char *,
 		    const char *);
 void		 az_upload_eof(void *);
-int		 az_upload_finish(struct sb_store *, void *,
+enum sb_err	 az_upload_finish(struct sb_store *, void *,
 		    const struct sb_meta *);
 void		 az_upload_abort(struct sb_store *, void *);
 
 /* azure_get.c */
-int		az_get(struct sb_store *, const char *name, sb_write_fn,
+enum sb_err	az_get(struct sb_store *, const char *name, sb_write_fn,
 		    void *arg);
-int		az_get_fd(struct sb_store *, const char *name, int fd,
+enum sb_err	az_get_fd(struct sb_store *, const char *name, int fd,
 		    sb_mark_fn, void *arg);
 
 /* store_azure.c: the single requests an upload makes */

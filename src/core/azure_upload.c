@@ -966,7 +966,7 @@ az_upload_eof(void *arg)
 }
 
 /* upload_finish: wait for the blocks, commit them with meta. */
-int
+enum sb_err
 az_upload_finish(struct sb_store *s, void *arg, const struct sb_meta *meta)
 {
 	struct az_store	*st = (struct az_store *)s;

@@ -38,7 +38,7 @@
 enum ktype {
 	K_PATH,		/* path; relative ones resolved against the file's dir */
 	K_KIND,		/* disk | azure */
-	K_SERVICE,	/* a service name, sb_valid_service() */
+	K_SERVICE,	/* a service name, sb_is_service() */
 	K_PREFIX,	/* an object prefix, sb_prefix_normalise() */
 	K_ACCOUNT,	/* Azure storage account name */
 	K_CONTAINER,	/* Azure container name */
@@ -416,7 +416,7 @@ check_name(const struct key *k, const char *val, char *why, size_t whylen)
 {
 	if (*val == '\0')
 		return NULL;
-	if (k->type == K_SERVICE && !sb_valid_service(val)) {
+	if (k->type == K_SERVICE && !sb_is_service(val)) {
 		snprintf(why, whylen, "not a service name (1 to %d of a-z A-Z "
 		    "0-9 . _ -)", SB_SERVICE_MAX);
 		return why;

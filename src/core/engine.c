@@ -662,14 +662,14 @@ check_args(struct sb_engine *e, enum sb_type type, const char *desc,
 {
 	if ((unsigned)type >= SB_TYPE__MAX)
 		return fail(e, SB_ERR_INVAL, "unknown backup type");
-	if (desc != NULL && !sb_valid_description(desc))
+	if (desc != NULL && !sb_is_description(desc))
 		return fail(e, SB_ERR_INVAL, "description must be valid UTF-8 "
 		    "without control characters, at most %d bytes",
 		    SB_DESC_MAX);
 	if (ntags > SB_TAGS_MAX)
 		return fail(e, SB_ERR_INVAL, "at most %d tags", SB_TAGS_MAX);
 	for (size_t i = 0; i < ntags; i++) {
-		if (!sb_valid_tag(tags[i]))
+		if (!sb_is_tag(tags[i]))
 			return fail(e, SB_ERR_INVAL, "tag %zu: 1 to %d bytes of "
 			    "UTF-8, no control characters or commas", i + 1,
 			    SB_TAG_MAX);
@@ -738,7 +738,7 @@ sb_engine_get(struct sb_engine *e, const char *id, struct sb_backup *out)
 {
 	int	rc;
 
-	if (!sb_valid_uuid(id))
+	if (!sb_is_uuid(id))
 		return fail(e, SB_ERR_INVAL, "not a backup id (expected a "
 		    "lowercase uuid)");
 	if ((rc = sb_catalog_get(e->cat, id, out)) == SB_ERR_NOTFOUND)

@@ -249,7 +249,7 @@ from_object(const struct sb_object *o, struct sb_backup *b)
 	    strlen(v) == SB_SHA256_HEX)
 		sb_strlcpy(b->sha256, v, sizeof(b->sha256));
 	if ((v = sb_meta_get(&o->meta, "description")) != NULL &&
-	    sb_valid_description(v) && (b->description = strdup(v)) == NULL)
+	    sb_is_description(v) && (b->description = strdup(v)) == NULL)
 		return SB_ERR_NOMEM;
 	if ((b->location = strdup(o->name)) == NULL)
 		return SB_ERR_NOMEM;

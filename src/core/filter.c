@@ -61,7 +61,7 @@ parse_bound(const char *val, int is_to, int64_t *dst, char *err)
 static enum sb_err
 parse_q(const char *val, const char **dst, char *err)
 {
-	if (val[0] == '\0' || !sb_valid_description(val)) {
+	if (val[0] == '\0' || !sb_is_description(val)) {
 		sb_seterr(err, "expected 1 to %d bytes of UTF-8 text without "
 		    "control characters (but tab and newline)", SB_DESC_MAX);
 		return SB_ERR_INVAL;

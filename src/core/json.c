@@ -254,7 +254,7 @@ sb_tags_from_json(struct sb_backup *b, const char *txt, size_t len,
 		if (!json_object_is_type(e, json_type_string))
 			goto out;
 		v[i] = json_object_get_string(e);
-		if (validate && !sb_valid_tag(v[i]))
+		if (validate && !sb_is_tag(v[i]))
 			goto out;
 	}
 	ret = sb_backup_set_tags(b, v, n);

@@ -52,7 +52,7 @@ char	*sb_tags_to_json(const char *const *tags, size_t n);
 /*
  * Parse such text (len bytes) into b's tags. SB_ERR_INVAL when it is not
  * an array of at most SB_TAGS_MAX strings (with validate, each also
- * passing sb_valid_tag); b is then unchanged. SB_ERR_NOMEM.
+ * passing sb_is_tag); b is then unchanged. SB_ERR_NOMEM.
  */
 enum sb_err	sb_tags_from_json(struct sb_backup *b, const char *txt,
 		    size_t len, int validate);

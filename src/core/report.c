@@ -108,7 +108,7 @@ utf8_clean(char *dst, size_t len, const char *src)
 		else
 			n = 0;
 		if (n == 0 || n > avail ||
-		    !sb_valid_utf8((const char *)s, n)) {
+		    !sb_is_utf8((const char *)s, n)) {
 			if (o + 1 >= len)
 				break;
 			dst[o++] = '?';

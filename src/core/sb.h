@@ -148,11 +148,11 @@ enum sb_err sb_fsync_dir(const char *);	/* SB_ERR_IO with errno */
 enum sb_err sb_time_format(int64_t ms, char *buf, size_t len);	/* ISO 8601 UTC */
 enum sb_err sb_time_parse(const char *, int64_t *ms);		/* ISO 8601 or date */
 enum sb_err sb_uuid_new(char out[SB_UUID_LEN + 1]);
-int	 sb_valid_uuid(const char *);
-int	 sb_valid_utf8(const char *, size_t);
-int	 sb_valid_description(const char *);
-int	 sb_valid_tag(const char *);
-int	 sb_valid_service(const char *);
+int	 sb_is_uuid(const char *);
+int	 sb_is_utf8(const char *, size_t);
+int	 sb_is_description(const char *);
+int	 sb_is_tag(const char *);
+int	 sb_is_service(const char *);
 enum sb_err sb_prefix_normalise(const char *in, char *out, size_t len,
 	    const char **why);
 char	*sb_service_default(const char *source_path);		/* caller frees */

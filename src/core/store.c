@@ -118,7 +118,7 @@ sb_is_store_name(const char *name, size_t max)
 	if (name == NULL)
 		return 0;
 	len = strnlen(name, max + 1);
-	return len > 0 && len <= max && sb_valid_utf8(name, len) &&
+	return len > 0 && len <= max && sb_is_utf8(name, len) &&
 	    no_controls(name, len);
 }
 
@@ -485,7 +485,7 @@ sb_store_local_path(struct sb_store *s, const char *name, char *path,
  * is there; on any failure it is removed. SB_ERR_IO for local failures,
  * the backend's code otherwise.
  */
-int
+enum sb_err
 sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 {
 	return sb_store_get_file_sha(s, name, path, NULL, NULL);
@@ -576,7 +576,7 @@ hash_free(struct get_hash *h)
  * sb_store_get_file, and (sha not NULL) the sha256 and size of what was
  * downloaded, hashed while it arrived: no second pass over the file.
  */
-int
+enum sb_err
 sb_store_get_file_sha(struct sb_store *s, const char *name, const char *path,
     char sha[SB_SHA256_HEX + 1], int64_t *size)
 {

@@ -37,7 +37,7 @@ struct sb_meta {
 enum sb_err sb_meta_set(struct sb_meta *, const char *key, const char *val);
 const char	*sb_meta_get(const struct sb_meta *, const char *key);
 void		 sb_meta_clear(struct sb_meta *);
-int		 sb_meta_valid_key(const char *);
+int		 sb_is_meta_key(const char *);
 int		 sb_is_valid_meta(const struct sb_meta *);	/* whole map */
 
 /* One listed object; name and meta owned by the entry. */
@@ -118,38 +118,38 @@ struct sb_store_ops {
 	int		 recheck;	/* identity is cheap to read: a guarded
 					   store checks it before every
 					   operation, not only the first */
-	int		(*put_stream)(struct sb_store *, const char *name,
+	enum sb_err	(*put_stream)(struct sb_store *, const char *name,
 			    sb_read_fn, void *arg, const struct sb_meta *);
-	int		(*put_file)(struct sb_store *, const char *name,
+	enum sb_err	(*put_file)(struct sb_store *, const char *name,
 			    const char *path, const struct sb_meta *);
-	int		(*get)(struct sb_store *, const char *name,
+	enum sb_err	(*get)(struct sb_store *, const char *name,
 			    sb_write_fn, void *arg);
-	int		(*get_fd)(struct sb_store *, const char *name, int fd,
+	enum sb_err	(*get_fd)(struct sb_store *, const char *name, int fd,
 			    sb_mark_fn mark, void *arg);
-	int		(*head)(struct sb_store *, const char *name,
+	enum sb_err	(*head)(struct sb_store *, const char *name,
 			    struct sb_object *);
-	int		(*list)(struct sb_store *, const char *prefix,
+	enum sb_err	(*list)(struct sb_store *, const char *prefix,
 			    struct sb_object_list *);
-	int		(*del)(struct sb_store *, const char *name);
+	enum sb_err	(*del)(struct sb_store *, const char *name);
 	const char	*(*staging_dir)(struct sb_store *);
-	int		(*meta_check)(struct sb_store *,
+	enum sb_err	(*meta_check)(struct sb_store *,
 			    const struct sb_meta *);
 	void		(*free)(struct sb_store *);
-	int		(*create)(struct sb_store *);
-	int		(*put_new)(struct sb_store *, const char *name,
+	enum sb_err	(*create)(struct sb_store *);
+	enum sb_err	(*put_new)(struct sb_store *, const char *name,
 			    const void *buf, size_t len, int *existed);
 	/* Optional: an upload that starts while the file is being written
 	 * (see sb_store_upload_begin). NULL: the file goes up at finish. */
 	void		*(*upload_begin)(struct sb_store *, const char *name,
 			    const char *path);
 	void		(*upload_eof)(void *);
-	int		(*upload_finish)(struct sb_store *, void *,
+	enum sb_err	(*upload_finish)(struct sb_store *, void *,
 			    const struct sb_meta *);
 	void		(*upload_abort)(struct sb_store *, void *);
 	/* Optional: the local file that holds the object, if the medium
 	 * is a local file system (path PATH_MAX bytes); SB_ERR_NOTFOUND if
 	 * there is no such regular file. NULL: objects are not local. */
-	int		(*local_path)(struct sb_store *, const char *name,
+	enum sb_err	(*local_path)(struct sb_store *, const char *name,
 			    char *path, size_t len);
 };
 
@@ -187,9 +187,9 @@ enum sb_err	sb_store_put_stream(struct sb_store *, const char *name, sb_read_fn,
 enum sb_err	sb_store_put_file(struct sb_store *, const char *name,
 	    const char *path, const struct sb_meta *);
 enum sb_err	sb_store_get(struct sb_store *, const char *name, sb_write_fn, void *);
-int	sb_store_get_file(struct sb_store *, const char *name,
+enum sb_err	sb_store_get_file(struct sb_store *, const char *name,
 	    const char *path);
-int	sb_store_get_file_sha(struct sb_store *, const char *name,
+enum sb_err	sb_store_get_file_sha(struct sb_store *, const char *name,
 	    const char *path, char sha[SB_SHA256_HEX + 1], int64_t *size);
 enum sb_err	sb_store_head(struct sb_store *, const char *name,
 	    struct sb_object *);

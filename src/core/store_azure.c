@@ -79,7 +79,7 @@ run_accept(struct az_store *st, struct az_call *c, long ok1, long ok2,
  * was deleted (or a typo in [azure] container) cannot pass for a new,
  * empty store.
  */
-static int
+static enum sb_err
 az_create(struct sb_store *s)
 {
 	struct az_call	c;
@@ -228,7 +228,7 @@ out:
  * put_stream: read the first block; if the stream ends inside it, one
  * Put Blob, else blocks in parallel (at most concurrency buffers).
  */
-static int
+static enum sb_err
 az_put_stream(struct sb_store *s, const char *name, sb_read_fn rd, void *arg,
     const struct sb_meta *meta)
 {
@@ -274,7 +274,7 @@ az_put_stream(struct sb_store *s, const char *name, sb_read_fn rd, void *arg,
  * put_file: one Put Blob when small, else blocks read with pread (and
  * hashed ahead: see put_blocks).
  */
-static int
+static enum sb_err
 az_put_file(struct sb_store *s, const char *name, const char *path,
     const struct sb_meta *meta)
 {
@@ -314,7 +314,7 @@ out:
 }
 
 /* head: Get Blob Properties (HEAD): size, Last-Modified, x-ms-meta-*. */
-static int
+static enum sb_err
 az_head(struct sb_store *s, const char *name, struct sb_object *o)
 {
 	struct az_store	*st = (struct az_store *)s;
@@ -475,7 +475,7 @@ list_page(struct az_store *st, const char *prefix, const char *marker,
  * take every backup for lost. The result is sorted by name (byte order),
  * whatever the server did.
  */
-static int
+static enum sb_err
 az_list(struct sb_store *s, const char *prefix, struct sb_object_list *out)
 {
 	struct az_store		*st = (struct az_store *)s;
@@ -511,7 +511,7 @@ out:
 }
 
 /* del: Delete Blob (with its snapshots); 404 means already gone. */
-static int
+static enum sb_err
 az_del(struct sb_store *s, const char *name)
 {
 	struct az_store	*st = (struct az_store *)s;
@@ -535,7 +535,7 @@ az_del(struct sb_store *s, const char *name)
  * does not exist, so two inits cannot both write a marker; the loser gets
  * 409 BlobAlreadyExists and reads the winner's.
  */
-static int
+static enum sb_err
 az_put_new(struct sb_store *s, const char *name, const void *buf,
     size_t len, int *existed)
 {
@@ -568,7 +568,7 @@ az_staging_dir(struct sb_store *s)
 }
 
 /* Refuse metadata over Azure's total limit before anything is sent. */
-static int
+static enum sb_err
 az_meta_check(struct sb_store *s, const struct sb_meta *m)
 {
 	size_t	n;

@@ -322,7 +322,7 @@ disk_staging_dir(struct sb_store *s)
 }
 
 /* `backup-cron init`: make root (mkdir -p) and its .staging. */
-static int
+static enum sb_err
 disk_create(struct sb_store *s)
 {
 	struct disk_store	*d = (struct disk_store *)s;
@@ -350,7 +350,7 @@ disk_check_name(struct disk_store *d, const char *op, const char *name)
 /* --- metadata files ----------------------------------------------------- */
 
 /* The .meta sidecar must stay readable: at most DISK_META_MAX bytes. */
-static int
+static enum sb_err
 disk_meta_check(struct sb_store *s, const struct sb_meta *m)
 {
 	char	*txt;
@@ -463,7 +463,7 @@ disk_commit(struct disk_store *d, const char *name, const char *tmp,
  * commit it as name. Any failure (the reader's, or the file system's:
  * ENOSPC, EROFS, EACCES) removes the temp files and leaves no object.
  */
-static int
+static enum sb_err
 disk_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
     void *arg, const struct sb_meta *m)
 {
@@ -525,7 +525,7 @@ out:
  * leaving path in place for the caller to remove; so do a symlink and a
  * file with other hard links.
  */
-static int
+static enum sb_err
 disk_put_file(struct sb_store *s, const char *name, const char *path,
     const struct sb_meta *m)
 {
@@ -581,7 +581,7 @@ out:
  * Stream <root>/<name> into wr in 1 MiB blocks. SB_ERR_NOTFOUND if there
  * is no such regular file; SB_ERR_IO if the writer gives up.
  */
-static int
+static enum sb_err
 disk_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 {
 	struct disk_store	*d = (struct disk_store *)s;
@@ -663,7 +663,7 @@ fill_object(struct disk_store *d, const char *name, const struct stat *st,
 	return rc;
 }
 
-static int
+static enum sb_err
 disk_head(struct sb_store *s, const char *name, struct sb_object *o)
 {
 	struct disk_store	*d = (struct disk_store *)s;
@@ -704,7 +704,7 @@ object_cmp(const void *a, const void *b)
  * companions (including orphans) and anything not a regular file. An
  * object removed while we list is silently left out.
  */
-static int
+static enum sb_err
 disk_list(struct sb_store *s, const char *prefix, struct sb_object_list *l)
 {
 	struct disk_store	*d = (struct disk_store *)s;
@@ -773,7 +773,7 @@ out:
  * retried prune must not fail). Data goes first, so a crash in between
  * leaves only an orphan .meta, which list() ignores.
  */
-static int
+static enum sb_err
 disk_del(struct sb_store *s, const char *name)
 {
 	struct disk_store	*d = (struct disk_store *)s;
@@ -804,7 +804,7 @@ disk_del(struct sb_store *s, const char *name)
  * two writers exactly one succeeds (rename would let the second replace
  * the first). No .meta is written: the object has no metadata.
  */
-static int
+static enum sb_err
 disk_put_new(struct sb_store *s, const char *name, const void *buf,
     size_t len, int *existed)
 {
@@ -855,7 +855,7 @@ out:
 }
 
 /* <root>/<name>, if it is a regular file (see sb_store_local_path). */
-static int
+static enum sb_err
 disk_local_path(struct sb_store *s, const char *name, char *path,
     size_t len)
 {

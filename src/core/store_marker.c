@@ -91,7 +91,7 @@ sb_marker_parse(const char *buf, size_t len, struct sb_store_marker *m,
 	}
 	m->format = SB_MARKER_FORMAT;
 	if (get_str(root, "service", m->service, sizeof(m->service)) !=
-	    SB_OK || !sb_valid_service(m->service)) {
+	    SB_OK || !sb_is_service(m->service)) {
 		sb_seterr(err, "service: missing or not a service name");
 		goto out;
 	}
@@ -102,7 +102,7 @@ sb_marker_parse(const char *buf, size_t len, struct sb_store_marker *m,
 		goto out;
 	}
 	if (get_str(root, "store_id", m->store_id, sizeof(m->store_id)) !=
-	    SB_OK || !sb_valid_uuid(m->store_id)) {
+	    SB_OK || !sb_is_uuid(m->store_id)) {
 		sb_seterr(err, "store_id: missing or not a uuid");
 		goto out;
 	}

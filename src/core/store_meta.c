@@ -16,7 +16,7 @@
  * Returns 1 if valid, 0 if not.
  */
 int
-sb_meta_valid_key(const char *k)
+sb_is_meta_key(const char *k)
 {
 	size_t	i;
 
@@ -41,7 +41,7 @@ meta_valid_val(const char *v)
 	if (v == NULL)
 		return 0;
 	len = strnlen(v, SB_META_VAL_MAX + 1);
-	return len <= SB_META_VAL_MAX && sb_valid_utf8(v, len);
+	return len <= SB_META_VAL_MAX && sb_is_utf8(v, len);
 }
 
 /*
@@ -55,7 +55,7 @@ sb_meta_set(struct sb_meta *m, const char *key, const char *val)
 	char	*k = NULL, *v = NULL;
 	size_t	 i;
 
-	if (m == NULL || !sb_meta_valid_key(key) || !meta_valid_val(val))
+	if (m == NULL || !sb_is_meta_key(key) || !meta_valid_val(val))
 		return SB_ERR_INVAL;
 	for (i = 0; i < m->n; i++) {
 		if (strcmp(m->kv[i].key, key) != 0)
@@ -121,7 +121,7 @@ sb_is_valid_meta(const struct sb_meta *m)
 	if (m->n > SB_META_MAX)
 		return 0;
 	for (i = 0; i < m->n; i++) {
-		if (!sb_meta_valid_key(m->kv[i].key) ||
+		if (!sb_is_meta_key(m->kv[i].key) ||
 		    !meta_valid_val(m->kv[i].val))
 			return 0;
 		for (j = 0; j < i; j++)

@@ -75,7 +75,7 @@ sb_temp_parse(const char *name, size_t *baselen, char *op, char *id)
 			return SB_ERR_INVAL;
 		memcpy(uuid, p, SB_UUID_LEN);
 		uuid[SB_UUID_LEN] = '\0';
-		if (!sb_valid_uuid(uuid))
+		if (!sb_is_uuid(uuid))
 			return SB_ERR_INVAL;
 		idlen = SB_UUID_LEN;
 	}
@@ -116,7 +116,7 @@ sb_temp_reserve(struct sb_temp *t, const char *dir, const char *op,
 	oplen = op == NULL ? 0 : strnlen(op, SB_TEMP_OP_MAX + 1);
 	if (oplen == 0 || oplen > SB_TEMP_OP_MAX ||
 	    strspn(op, "abcdefghijklmnopqrstuvwxyz") != oplen ||
-	    (id != NULL && !sb_valid_uuid(id)) || dir == NULL ||
+	    (id != NULL && !sb_is_uuid(id)) || dir == NULL ||
 	    dir[0] == '\0') {
 		sb_seterr(err, "temp file: bad name parts");
 		return SB_ERR_INVAL;

@@ -413,7 +413,7 @@ sb_uuid_new(char out[SB_UUID_LEN + 1])
 
 /* Canonical lowercase 8-4-4-4-12 hex; any version. */
 int
-sb_valid_uuid(const char *s)
+sb_is_uuid(const char *s)
 {
 	size_t	i;
 
@@ -436,7 +436,7 @@ sb_valid_uuid(const char *s)
 
 /* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int
-sb_valid_utf8(const char *s, size_t len)
+sb_is_utf8(const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 i = 0;
@@ -486,26 +486,26 @@ printable(const char *s, int allow_nl)
 }
 
 int
-sb_valid_description(const char *s)
+sb_is_description(const char *s)
 {
 	size_t	len;
 
 	if (s == NULL)
 		return 0;
 	len = strlen(s);
-	return len <= SB_DESC_MAX && sb_valid_utf8(s, len) && printable(s, 1);
+	return len <= SB_DESC_MAX && sb_is_utf8(s, len) && printable(s, 1);
 }
 
 /* A tag: 1..64 bytes of UTF-8, no control characters, no comma. */
 int
-sb_valid_tag(const char *s)
+sb_is_tag(const char *s)
 {
 	size_t	len;
 
 	if (s == NULL)
 		return 0;
 	len = strlen(s);
-	return len > 0 && len <= SB_TAG_MAX && sb_valid_utf8(s, len) &&
+	return len > 0 && len <= SB_TAG_MAX && sb_is_utf8(s, len) &&
 	    printable(s, 0) && strchr(s, ',') == NULL;
 }
 
@@ -518,7 +518,7 @@ service_char(int c)
 }
 
 int
-sb_valid_service(const char *s)
+sb_is_service(const char *s)
 {
 	size_t	i;
 
@@ -760,7 +760,7 @@ sb_name_format(enum sb_type type, int64_t created, const char *id,
 	time_t		t;
 	int		n;
 
-	if (created < 0 || !sb_valid_uuid(id) || (unsigned)type >= SB_TYPE__MAX)
+	if (created < 0 || !sb_is_uuid(id) || (unsigned)type >= SB_TYPE__MAX)
 		return SB_ERR_INVAL;
 	t = (time_t)(created / 1000);
 	if (gmtime_r(&t, &tm) == NULL)
@@ -807,7 +807,7 @@ sb_name_parse(const char *name, enum sb_type *type, int64_t *created,
 		return SB_ERR_INVAL;
 	memcpy(id, p, SB_UUID_LEN);
 	id[SB_UUID_LEN] = '\0';
-	if (!sb_valid_uuid(id))
+	if (!sb_is_uuid(id))
 		return SB_ERR_INVAL;
 	snprintf(iso, sizeof(iso), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    v[0], v[1], v[2], v[3], v[4], v[5], v[6]);

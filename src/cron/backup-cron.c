@@ -321,7 +321,7 @@ one_id(const struct cmd *c, int argc, char **argv, const char **id)
 		cmd_usage(stderr, c);
 		return EX_USAGE;
 	}
-	if (!sb_valid_uuid(argv[i])) {
+	if (!sb_is_uuid(argv[i])) {
 		fprintf(stderr, "backup-cron %s: '%s' is not a backup ID "
 		    "(a lowercase uuid, as `backup-cron list` prints)\n",
 		    c->name, argv[i]);

@@ -146,7 +146,7 @@ http_path_parse(const char *uri, struct http_path *p, char *err)
 			goto out;
 		}
 		if (memchr(seg, '/', dlen) != NULL || !is_control_free(seg, dlen) ||
-		    !sb_valid_utf8(seg, dlen)) {
+		    !sb_is_utf8(seg, dlen)) {
 			sb_seterr(err, "bad character in path segment");
 			goto out;
 		}
@@ -191,7 +191,7 @@ query_pair(char *p, const struct http_kvalid *v, size_t nv,
 		sb_seterr(err, "bad percent escape in query string");
 		return SB_ERR_INVAL;
 	}
-	if (!is_control_free(p, nlen) || !sb_valid_utf8(p, nlen)) {
+	if (!is_control_free(p, nlen) || !sb_is_utf8(p, nlen)) {
 		sb_seterr(err, "bad query parameter name");
 		return SB_ERR_INVAL;
 	}
@@ -208,7 +208,7 @@ query_pair(char *p, const struct http_kvalid *v, size_t nv,
 		return SB_ERR_INVAL;
 	}
 	seen[k] = 1;
-	if (!is_control_free(val, vlen) || !sb_valid_utf8(val, vlen)) {
+	if (!is_control_free(val, vlen) || !sb_is_utf8(val, vlen)) {
 		sb_seterr(err, "bad characters in query parameter '%s'",
 		    v[k].name);
 		return SB_ERR_INVAL;
@@ -496,7 +496,7 @@ j_description(json_object *j, void *out, char *err)
 	struct http_create_body	*b = out;
 	const char		*s;
 
-	if ((s = jstring(j)) == NULL || !sb_valid_description(s)) {
+	if ((s = jstring(j)) == NULL || !sb_is_description(s)) {
 		sb_seterr(err, "description must be a string of at most %d "
 		    "bytes without control characters", SB_DESC_MAX);
 		return SB_ERR_INVAL;
@@ -529,7 +529,7 @@ j_tags(json_object *j, void *out, char *err)
 	b->ntags = 0;
 	for (i = 0; i < n; i++) {
 		const char *s = jstring(json_object_array_get_idx(j, i));
-		if (s == NULL || !sb_valid_tag(s)) {
+		if (s == NULL || !sb_is_tag(s)) {
 			sb_seterr(err, "a tag must be a string of 1 to %d bytes "
 			    "without commas or control characters",
 			    SB_TAG_MAX);

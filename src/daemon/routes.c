@@ -289,7 +289,7 @@ json_body(struct req *r, const struct http_jvalid *v, size_t nv, void *out)
 static enum sb_err
 valid_id(struct req *r)
 {
-	if (!sb_valid_uuid(r->id)) {
+	if (!sb_is_uuid(r->id)) {
 		reply_error(r, 400, "BAD_REQUEST",
 		    "malformed backup id (expected a lowercase uuid)");
 		return SB_ERR_INVAL;

@@ -24,12 +24,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    http_create_nfields, &c, err) == SB_OK) {
 		/* What was accepted is what the engine may be given. */
 		if (c.description != NULL &&
-		    !sb_valid_description(c.description))
+		    !sb_is_description(c.description))
 			abort();
 		if (c.ntags > SB_TAGS_MAX)
 			abort();
 		for (size_t i = 0; i < c.ntags; i++)
-			if (!sb_valid_tag(c.tags[i]))
+			if (!sb_is_tag(c.tags[i]))
 				abort();
 	}
 	http_create_body_clear(&c);

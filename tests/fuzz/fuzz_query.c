@@ -31,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* What was accepted must be in range. */
 		if (f.limit < 0 || f.limit > SB_LIST_MAX || f.offset < 0 ||
 		    (f.q != NULL && (strlen(f.q) == 0 ||
-		    !sb_valid_utf8(f.q, strlen(f.q)))))
+		    !sb_is_utf8(f.q, strlen(f.q)))))
 			abort();
 	}
 	free(buf);

@@ -32,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	if (sb_name_parse(s, &type, &ms, id) == SB_OK) {
-		if (!sb_valid_uuid(id) || sb_name_format(type, ms, id, buf,
+		if (!sb_is_uuid(id) || sb_name_format(type, ms, id, buf,
 		    sizeof(buf)) != SB_OK || strcmp(buf, s) != 0)
 			abort();
 	}
@@ -41,12 +41,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sb_parse_i64(s, -5, 1000, &i64) == SB_OK && (i64 < -5 ||
 	    i64 > 1000))
 		abort();
-	if (sb_valid_tag(s) && (strlen(s) == 0 || strlen(s) > SB_TAG_MAX ||
+	if (sb_is_tag(s) && (strlen(s) == 0 || strlen(s) > SB_TAG_MAX ||
 	    strchr(s, ',') != NULL))
 		abort();
-	if (sb_valid_description(s) && !sb_valid_utf8(s, strlen(s)))
+	if (sb_is_description(s) && !sb_is_utf8(s, strlen(s)))
 		abort();
-	(void)sb_valid_utf8((const char *)data, size);
+	(void)sb_is_utf8((const char *)data, size);
 	free(s);
 	return 0;
 }

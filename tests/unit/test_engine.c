@@ -106,7 +106,7 @@ fault_pass(struct fault_store *f, int rc)
 	return rc;
 }
 
-static int
+static enum sb_err
 f_put_stream(struct sb_store *s, const char *name, sb_read_fn rd, void *arg,
     const struct sb_meta *m)
 {
@@ -118,7 +118,7 @@ f_put_stream(struct sb_store *s, const char *name, sb_read_fn rd, void *arg,
 	    arg, m));
 }
 
-static int
+static enum sb_err
 f_put_file(struct sb_store *s, const char *name, const char *path,
     const struct sb_meta *m)
 {
@@ -141,7 +141,7 @@ f_put_file(struct sb_store *s, const char *name, const char *path,
 	return fault_pass(f, rc);
 }
 
-static int
+static enum sb_err
 f_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 {
 	struct fault_store	*f = (struct fault_store *)s;
@@ -151,7 +151,7 @@ f_get(struct sb_store *s, const char *name, sb_write_fn wr, void *arg)
 	return fault_pass(f, f->inner->ops->get(f->inner, name, wr, arg));
 }
 
-static int
+static enum sb_err
 f_head(struct sb_store *s, const char *name, struct sb_object *o)
 {
 	struct fault_store	*f = (struct fault_store *)s;
@@ -161,7 +161,7 @@ f_head(struct sb_store *s, const char *name, struct sb_object *o)
 	return fault_pass(f, f->inner->ops->head(f->inner, name, o));
 }
 
-static int
+static enum sb_err
 f_list(struct sb_store *s, const char *prefix, struct sb_object_list *l)
 {
 	struct fault_store	*f = (struct fault_store *)s;
@@ -171,7 +171,7 @@ f_list(struct sb_store *s, const char *prefix, struct sb_object_list *l)
 	return fault_pass(f, f->inner->ops->list(f->inner, prefix, l));
 }
 
-static int
+static enum sb_err
 f_del(struct sb_store *s, const char *name)
 {
 	struct fault_store	*f = (struct fault_store *)s;
@@ -181,7 +181,7 @@ f_del(struct sb_store *s, const char *name)
 	return fault_pass(f, f->inner->ops->del(f->inner, name));
 }
 
-static int
+static enum sb_err
 f_local_path(struct sb_store *s, const char *name, char *path, size_t len)
 {
 	struct fault_store	*f = (struct fault_store *)s;
@@ -200,7 +200,7 @@ f_staging_dir(struct sb_store *s)
 	return f->inner->ops->staging_dir(f->inner);
 }
 
-static int
+static enum sb_err
 f_meta_check(struct sb_store *s, const struct sb_meta *m)
 {
 	struct fault_store	*f = (struct fault_store *)s;
@@ -208,7 +208,7 @@ f_meta_check(struct sb_store *s, const struct sb_meta *m)
 	return fault_pass(f, f->inner->ops->meta_check(f->inner, m));
 }
 
-static int
+static enum sb_err
 f_create(struct sb_store *s)
 {
 	struct fault_store	*f = (struct fault_store *)s;
@@ -216,7 +216,7 @@ f_create(struct sb_store *s)
 	return fault_pass(f, f->inner->ops->create(f->inner));
 }
 
-static int
+static enum sb_err
 f_put_new(struct sb_store *s, const char *name, const void *buf, size_t len,
     int *existed)
 {

@@ -389,21 +389,21 @@ test_meta_api(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
-	assert_true(sb_meta_valid_key("sha256"));
-	assert_true(sb_meta_valid_key("a_b_9"));
+	assert_true(sb_is_meta_key("sha256"));
+	assert_true(sb_is_meta_key("a_b_9"));
 	memset(key, 'k', 64);
 	key[64] = '\0';
-	assert_true(sb_meta_valid_key(key));
+	assert_true(sb_is_meta_key(key));
 	key[64] = 'k';
 	key[65] = '\0';
-	assert_false(sb_meta_valid_key(key));
-	assert_false(sb_meta_valid_key(""));
-	assert_false(sb_meta_valid_key(NULL));
-	assert_false(sb_meta_valid_key("Sha256"));
-	assert_false(sb_meta_valid_key("a-b"));
-	assert_false(sb_meta_valid_key("a b"));
-	assert_false(sb_meta_valid_key("\xc3\xa9t\xc3\xa9"));
-	assert_false(sb_meta_valid_key("9lives"));	/* Azure: C# identifier */
+	assert_false(sb_is_meta_key(key));
+	assert_false(sb_is_meta_key(""));
+	assert_false(sb_is_meta_key(NULL));
+	assert_false(sb_is_meta_key("Sha256"));
+	assert_false(sb_is_meta_key("a-b"));
+	assert_false(sb_is_meta_key("a b"));
+	assert_false(sb_is_meta_key("\xc3\xa9t\xc3\xa9"));
+	assert_false(sb_is_meta_key("9lives"));	/* Azure: C# identifier */
 
 	assert_int_equal(sb_meta_set(&m, "a", "1"), SB_OK);
 	assert_int_equal(sb_meta_set(&m, "b", "2"), SB_OK);
@@ -1034,11 +1034,11 @@ test_prefix_normalise(void **state)
 	assert_int_equal(sb_prefix_normalise(longp, out, sizeof(out), &why),
 	    SB_ERR_INVAL);
 	/* Service names. */
-	assert_true(sb_valid_service("app.db"));
-	assert_true(sb_valid_service("My_Service-2"));
-	assert_false(sb_valid_service(""));
-	assert_false(sb_valid_service("a/b"));
-	assert_false(sb_valid_service("a b"));
+	assert_true(sb_is_service("app.db"));
+	assert_true(sb_is_service("My_Service-2"));
+	assert_false(sb_is_service(""));
+	assert_false(sb_is_service("a/b"));
+	assert_false(sb_is_service("a b"));
 }
 
 /* A disk config on <tmp>/<dir> with a service and a prefix. */
@@ -1101,7 +1101,7 @@ test_identify_init(void **state)
 	/* init creates the root and the marker, once. */
 	assert_int_equal(sb_store_init(s, &cfg, &m, &created, err), SB_OK);
 	assert_int_equal(created, 1);
-	assert_true(sb_valid_uuid(m.store_id));
+	assert_true(sb_is_uuid(m.store_id));
 	assert_string_equal(m.service, "app.db");
 	snprintf(path, sizeof(path), "%s/%s", root, SB_MARKER_NAME);
 	assert_true(exists(path));

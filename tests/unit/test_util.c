@@ -248,22 +248,22 @@ test_uuid(void **state)
 	char	u[64][SB_UUID_LEN + 1];
 
 	(void)state;
-	assert_true(sb_valid_uuid(uuid1));
-	assert_true(sb_valid_uuid("00000000-0000-0000-0000-000000000000"));
-	assert_false(sb_valid_uuid("0B9F3C1E-8A7D-4E2F-9C61-5D3A2B1F0E9D"));
-	assert_false(sb_valid_uuid("0b9f3c1e8a7d4e2f9c615d3a2b1f0e9d"));
-	assert_false(sb_valid_uuid("0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9"));
-	assert_false(sb_valid_uuid("0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d0"));
-	assert_false(sb_valid_uuid("0b9f3c1e-8a7d-4e2f-9c61_5d3a2b1f0e9d"));
-	assert_false(sb_valid_uuid("0b9f3c1g-8a7d-4e2f-9c61-5d3a2b1f0e9d"));
-	assert_false(sb_valid_uuid("{b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d"));
-	assert_false(sb_valid_uuid(""));
-	assert_false(sb_valid_uuid(NULL));
+	assert_true(sb_is_uuid(uuid1));
+	assert_true(sb_is_uuid("00000000-0000-0000-0000-000000000000"));
+	assert_false(sb_is_uuid("0B9F3C1E-8A7D-4E2F-9C61-5D3A2B1F0E9D"));
+	assert_false(sb_is_uuid("0b9f3c1e8a7d4e2f9c615d3a2b1f0e9d"));
+	assert_false(sb_is_uuid("0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9"));
+	assert_false(sb_is_uuid("0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d0"));
+	assert_false(sb_is_uuid("0b9f3c1e-8a7d-4e2f-9c61_5d3a2b1f0e9d"));
+	assert_false(sb_is_uuid("0b9f3c1g-8a7d-4e2f-9c61-5d3a2b1f0e9d"));
+	assert_false(sb_is_uuid("{b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d"));
+	assert_false(sb_is_uuid(""));
+	assert_false(sb_is_uuid(NULL));
 
 	for (int i = 0; i < 64; i++) {
 		assert_int_equal(sb_uuid_new(u[i]), SB_OK);
 		assert_int_equal(strlen(u[i]), SB_UUID_LEN);
-		assert_true(sb_valid_uuid(u[i]));
+		assert_true(sb_is_uuid(u[i]));
 		/* RFC 4122 section 4.4: version 4, variant 10xx. */
 		assert_int_equal(u[i][14], '4');
 		assert_non_null(strchr("89ab", u[i][19]));
@@ -312,7 +312,7 @@ test_utf8(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		if (sb_valid_utf8(v[i].s, v[i].len) != v[i].ok)
+		if (sb_is_utf8(v[i].s, v[i].len) != v[i].ok)
 			fail_msg("case %zu: want %d", i, v[i].ok);
 }
 
@@ -322,37 +322,37 @@ test_tag_description(void **state)
 	char	tag[SB_TAG_MAX + 2], desc[SB_DESC_MAX + 2];
 
 	(void)state;
-	assert_true(sb_valid_tag("nightly"));
-	assert_true(sb_valid_tag("pre migration"));
-	assert_true(sb_valid_tag("\xc3\xa9t\xc3\xa9"));
-	assert_false(sb_valid_tag(""));
-	assert_false(sb_valid_tag(NULL));
-	assert_false(sb_valid_tag("a,b"));
-	assert_false(sb_valid_tag("a\tb"));
-	assert_false(sb_valid_tag("a\nb"));
-	assert_false(sb_valid_tag("a\x7f"));
-	assert_false(sb_valid_tag("\xc3\x28"));
+	assert_true(sb_is_tag("nightly"));
+	assert_true(sb_is_tag("pre migration"));
+	assert_true(sb_is_tag("\xc3\xa9t\xc3\xa9"));
+	assert_false(sb_is_tag(""));
+	assert_false(sb_is_tag(NULL));
+	assert_false(sb_is_tag("a,b"));
+	assert_false(sb_is_tag("a\tb"));
+	assert_false(sb_is_tag("a\nb"));
+	assert_false(sb_is_tag("a\x7f"));
+	assert_false(sb_is_tag("\xc3\x28"));
 	memset(tag, 't', SB_TAG_MAX);
 	tag[SB_TAG_MAX] = '\0';
-	assert_true(sb_valid_tag(tag));
+	assert_true(sb_is_tag(tag));
 	tag[SB_TAG_MAX] = 't';
 	tag[SB_TAG_MAX + 1] = '\0';
-	assert_false(sb_valid_tag(tag));
+	assert_false(sb_is_tag(tag));
 
-	assert_true(sb_valid_description(""));
-	assert_true(sb_valid_description("before the migration,\n\tsee #12"));
-	assert_true(sb_valid_description("\xe6\x97\xa5\xe6\x9c\xac"));
-	assert_false(sb_valid_description(NULL));
-	assert_false(sb_valid_description("bell\x07"));
-	assert_false(sb_valid_description("cr\r"));
-	assert_false(sb_valid_description("del\x7f"));
-	assert_false(sb_valid_description("\xed\xa0\x80"));
+	assert_true(sb_is_description(""));
+	assert_true(sb_is_description("before the migration,\n\tsee #12"));
+	assert_true(sb_is_description("\xe6\x97\xa5\xe6\x9c\xac"));
+	assert_false(sb_is_description(NULL));
+	assert_false(sb_is_description("bell\x07"));
+	assert_false(sb_is_description("cr\r"));
+	assert_false(sb_is_description("del\x7f"));
+	assert_false(sb_is_description("\xed\xa0\x80"));
 	memset(desc, 'd', SB_DESC_MAX);
 	desc[SB_DESC_MAX] = '\0';
-	assert_true(sb_valid_description(desc));
+	assert_true(sb_is_description(desc));
 	desc[SB_DESC_MAX] = 'd';
 	desc[SB_DESC_MAX + 1] = '\0';
-	assert_false(sb_valid_description(desc));
+	assert_false(sb_is_description(desc));
 }
 
 static void
