@@ -301,7 +301,7 @@ enum sb_err	sb_store_local_path(struct sb_store *, const char *name, char *path,
 
 /* Implementations. */
 enum sb_err	sb_store_disk_open(struct sb_store **, const char *root, char *err);
-int	sb_store_azure_open(struct sb_store **, const struct sb_config *,
+enum sb_err	sb_store_azure_open(struct sb_store **, const struct sb_config *,
 	    char *err);
 /*
  * Names: sb_is_store_name is the rule of every backend (1 to max bytes of

@@ -629,7 +629,7 @@ static const struct sb_store_ops az_ops = {
  * is owned by the caller (sb_store_free). On failure err says which
  * setting is wrong, never a secret.
  */
-int
+enum sb_err
 sb_store_azure_open(struct sb_store **out, const struct sb_config *cfg,
     char *err)
 {

@@ -5,8 +5,8 @@
  * connection strings, base64 keys, and the store marker
  * (store_marker.c: a marker parsed is formatted and parsed back equal). Built and run by tests/fuzz/run.sh,
  * which links util.c and azure_auth.c (connection strings, base64, dates,
- * metadata values); the List Blobs parser and the metadata map (store.c)
- * are compiled in here, with the two store constructors store.c names
+ * metadata values); the List Blobs parser and the metadata map (store.c,
+ * store_meta.c) are compiled in here, with the two store constructors store.c names
  * stubbed out, so no network code is linked.
  *
  * The first input byte picks the parser; the rest is its input.
@@ -19,9 +19,10 @@
 #include "azure.h"	/* azure_auth.c is in run.sh SRCS */
 #include "../../src/core/azure_xml.c"
 #include "../../src/core/store.c"
+#include "../../src/core/store_meta.c"
 #include "../../src/core/store_marker.c"
 
-int
+enum sb_err
 sb_store_disk_open(struct sb_store **out, const char *root, char *err)
 {
 	(void)root;
@@ -30,7 +31,7 @@ sb_store_disk_open(struct sb_store **out, const char *root, char *err)
 	return SB_ERR_CONFIG;
 }
 
-int
+enum sb_err
 sb_store_azure_open(struct sb_store **out, const struct sb_config *cfg,
     char *err)
 {
