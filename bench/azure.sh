@@ -21,11 +21,9 @@ SIZE_MB=${SIZE_MB:-1100}
 RUNS=${RUNS:-3}
 W=${BENCH_DIR:-$(mktemp -d /var/tmp/sb-bench-azure.XXXXXX)}
 CRON=$BUILD_DIR/src/cron/backup-cron
-# The Azurite development key: public, documented; for this bench only.
-KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
-AZ_PID=
+KEY=$BENCH_AZ_KEY
 cleanup() {
-	[ -n "$AZ_PID" ] && kill "$AZ_PID" 2>/dev/null && wait "$AZ_PID" 2>/dev/null
+	bench_azurite_stop
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -34,29 +32,15 @@ trap cleanup EXIT
 [ -x /usr/bin/time ] || { echo "bench/azure.sh: apt-get install time" >&2; exit 1; }
 [ -d "$AZ/node_modules" ] || (cd "$AZ" && npm ci --silent --no-audit --no-fund)
 
-port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+port=$(bench_port)
 mkdir -p "$W/tmp"
 EP="http://127.0.0.1:$port/devstoreaccount1"
 
 # A fresh Azurite (empty --location) for every measurement, so that no
 # run pays for the clean-up of the one before.
-azurite_start() {
-	rm -rf "$W/azurite"
-	mkdir -p "$W/azurite"
-	"$AZ/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
-	    --blobPort "$port" --location "$W/azurite" --skipApiVersionCheck \
-	    --loose --silent --disableTelemetry >>"$W/azurite.log" 2>&1 &
-	AZ_PID=$!
-	for _ in $(seq 150); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
-		sleep 0.2
-	done
-	echo "bench/azure.sh: Azurite did not start" >&2
-	exit 1
-}
+azurite_start() { bench_azurite_start "$W/azurite" "$port"; }
 azurite_stop() {
-	kill "$AZ_PID" 2>/dev/null && wait "$AZ_PID" 2>/dev/null
-	AZ_PID=
+	bench_azurite_stop
 	rm -rf "$W/azurite"
 }
 

@@ -15,18 +15,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib.sh
 . "$ROOT/bench/lib.sh"
-AZ=$ROOT/tests/azure
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 SIZE_MB=${SIZE_MB:-1100}
 RUNS=${RUNS:-1}
 AZURE=${AZURE:-1}
 W=${BENCH_DIR:-$(mktemp -d /var/tmp/sb-bench-restore.XXXXXX)}
 CRON=$BUILD_DIR/src/cron/backup-cron
-# The Azurite development key: public, documented; for this bench only.
-KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
-AZ_PID=
 cleanup() {
-	[ -n "$AZ_PID" ] && kill "$AZ_PID" 2>/dev/null && wait "$AZ_PID" 2>/dev/null
+	bench_azurite_stop
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -96,17 +92,8 @@ CONF
 bench_store disk "disk store" 1.5 32
 
 if [ "$AZURE" = 1 ]; then
-	[ -d "$AZ/node_modules" ] || (cd "$AZ" && npm ci --silent --no-audit --no-fund)
-	port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-	mkdir -p "$W/azurite"
-	"$AZ/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
-	    --blobPort "$port" --location "$W/azurite" --skipApiVersionCheck \
-	    --loose --silent --disableTelemetry >>"$W/azurite.log" 2>&1 &
-	AZ_PID=$!
-	for _ in $(seq 150); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-		sleep 0.2
-	done
+	port=$(bench_port)
+	bench_azurite_start "$W/azurite" "$port"
 	cat >"$W/azure.conf" <<-CONF
 	[source]
 	path = $W/live.db
@@ -121,6 +108,6 @@ if [ "$AZURE" = 1 ]; then
 	container = restore
 	endpoint = http://127.0.0.1:$port/devstoreaccount1
 	CONF
-	export SAFBACKUP_AZURE_KEY=$KEY
+	export SAFBACKUP_AZURE_KEY=$BENCH_AZ_KEY
 	bench_store azure "Azurite"
 fi
