@@ -390,6 +390,41 @@ az_wire_clear(struct az_wire *w)
 	w->url = NULL;
 }
 
+/*
+ * One transfer of a parallel pipeline (Put Block slots, ranged GETs):
+ * set it up and put it on the store's multi handle. On failure nothing
+ * is left on the handle.
+ */
+enum sb_err
+az_multi_add(struct az_store *st, CURL *easy, struct az_call *c,
+    struct az_resp *r, struct az_wire *w)
+{
+	enum sb_err	rc;
+
+	if ((rc = az_setup(st, easy, c, r, w)) != SB_OK)
+		return rc;
+	if (curl_multi_add_handle(st->multi, easy) != CURLM_OK) {
+		az_wire_clear(w);
+		return SB_ERR_STORAGE;
+	}
+	return SB_OK;
+}
+
+/* Release such a transfer: off the multi handle if in flight, then all. */
+void
+az_multi_release(struct az_store *st, CURL *easy, int in_flight,
+    struct az_call *c, struct az_resp *r, struct az_wire *w)
+{
+	if (easy != NULL) {
+		if (in_flight)
+			curl_multi_remove_handle(st->multi, easy);
+		curl_easy_cleanup(easy);
+	}
+	az_wire_clear(w);
+	az_call_clear(c);
+	sb_meta_clear(&r->meta);
+}
+
 static enum sb_err
 slist_add(struct curl_slist **l, const char *s)
 {

@@ -146,6 +146,10 @@ void		az_call_qp(struct az_call *, const char *name, const char *val);
 enum sb_err	az_call_meta(struct az_call *, const struct sb_meta *);
 void		az_resp_reset(struct az_resp *, struct az_call *);
 void		az_wire_clear(struct az_wire *);
+enum sb_err	az_multi_add(struct az_store *, CURL *, struct az_call *,
+		    struct az_resp *, struct az_wire *);
+void		az_multi_release(struct az_store *, CURL *, int in_flight,
+		    struct az_call *, struct az_resp *, struct az_wire *);
 enum sb_err	az_setup(struct az_store *, CURL *, struct az_call *,
 		    struct az_resp *, struct az_wire *);
 enum az_verdict	az_verdict(const struct az_resp *);

@@ -262,13 +262,9 @@ slot_start(struct az_store *st, struct az_slot *sl)
 {
 	int	rc;
 
-	if ((rc = az_setup(st, sl->easy, &sl->call, &sl->resp, &sl->wire)) !=
-	    SB_OK)
+	if ((rc = az_multi_add(st, sl->easy, &sl->call, &sl->resp,
+	    &sl->wire)) != SB_OK)
 		return rc;
-	if (curl_multi_add_handle(st->multi, sl->easy) != CURLM_OK) {
-		az_wire_clear(&sl->wire);
-		return SB_ERR_STORAGE;
-	}
 	sl->state = SLOT_RUNNING;
 	return SB_OK;
 }
@@ -393,15 +389,8 @@ up_free(struct az_up *u)
 
 	for (i = 0; u->slots != NULL && i < u->nslots; i++) {
 		sl = &u->slots[i];
-		if (sl->easy != NULL) {
-			if (sl->state == SLOT_RUNNING)
-				curl_multi_remove_handle(u->st->multi,
-				    sl->easy);
-			curl_easy_cleanup(sl->easy);
-		}
-		az_wire_clear(&sl->wire);
-		az_call_clear(&sl->call);
-		sb_meta_clear(&sl->resp.meta);
+		az_multi_release(u->st, sl->easy, sl->state == SLOT_RUNNING,
+		    &sl->call, &sl->resp, &sl->wire);
 		free(sl->buf);
 	}
 	free(u->slots);
