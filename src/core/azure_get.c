@@ -214,25 +214,6 @@ struct az_parts {
 	int		 running;	/* transfers curl has in flight */
 };
 
-/* Write buf at offset off of fd, all of it; 0 or an errno. */
-static int
-pwrite_all(int fd, const char *buf, size_t len, uint64_t off)
-{
-	ssize_t	n;
-
-	while (len > 0) {
-		if ((n = pwrite(fd, buf, len, (off_t)off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 static int
 part_sink(void *arg, const char *buf, size_t len)
 {
@@ -244,8 +225,10 @@ part_sink(void *arg, const char *buf, size_t len)
 	}
 	if (len > p->end - p->pos)
 		len = (size_t)(p->end - p->pos);	/* not past the range */
-	if ((p->eno = pwrite_all(p->fd, buf, len, p->pos)) != 0)
+	if (sb_pwrite_all(p->fd, buf, len, p->pos) != SB_OK) {
+		p->eno = errno;
 		return SB_ERR_IO;
+	}
 	p->pos += len;
 	return SB_OK;
 }
@@ -267,13 +250,9 @@ part_start(struct az_parts *ps, struct az_part *p)
 		return rc;
 	sb_strlcpy(p->call.if_match, ps->etag, sizeof(p->call.if_match));
 	p->before = p->pos;
-	if ((rc = az_setup(ps->st, p->easy, &p->call, &p->resp, &p->wire)) !=
-	    SB_OK)
+	if ((rc = az_multi_add(ps->st, p->easy, &p->call, &p->resp,
+	    &p->wire)) != SB_OK)
 		return rc;
-	if (curl_multi_add_handle(ps->st->multi, p->easy) != CURLM_OK) {
-		az_wire_clear(&p->wire);
-		return SB_ERR_STORAGE;
-	}
 	p->state = PART_RUNNING;
 	return SB_OK;
 }
@@ -415,15 +394,8 @@ parts_free(struct az_parts *ps)
 
 	for (i = 0; ps->v != NULL && i < ps->n; i++) {
 		p = &ps->v[i];
-		if (p->easy != NULL) {
-			if (p->state == PART_RUNNING)
-				curl_multi_remove_handle(ps->st->multi,
-				    p->easy);
-			curl_easy_cleanup(p->easy);
-		}
-		az_wire_clear(&p->wire);
-		az_call_clear(&p->call);
-		sb_meta_clear(&p->resp.meta);
+		az_multi_release(ps->st, p->easy, p->state == PART_RUNNING,
+		    &p->call, &p->resp, &p->wire);
 	}
 	free(ps->v);
 }
@@ -480,8 +452,10 @@ fdw_write(void *arg, const void *buf, size_t len)
 {
 	struct az_fdw	*w = arg;
 
-	if ((w->eno = pwrite_all(w->fd, buf, len, w->off)) != 0)
+	if (sb_pwrite_all(w->fd, buf, len, w->off) != SB_OK) {
+		w->eno = errno;
 		return -1;
+	}
 	w->off += len;
 	if (w->mark != NULL)
 		w->mark(w->markarg, w->off);

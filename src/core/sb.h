@@ -145,6 +145,8 @@ enum sb_err sb_vec_grow(void *arrp, size_t n, size_t size, size_t max);
 int64_t	 sb_now_ms(void);
 int64_t	 sb_mono_ms(void);	/* ms on a clock that does not jump */
 enum sb_err sb_fsync_dir(const char *);	/* SB_ERR_IO with errno */
+enum sb_err sb_write_all(int fd, const void *, size_t);	/* same */
+enum sb_err sb_pwrite_all(int fd, const void *, size_t, uint64_t off);
 enum sb_err sb_time_format(int64_t ms, char *buf, size_t len);	/* ISO 8601 UTC */
 enum sb_err sb_time_parse(const char *, int64_t *ms);		/* ISO 8601 or date */
 enum sb_err sb_uuid_new(char out[SB_UUID_LEN + 1]);

@@ -444,20 +444,12 @@ static int
 fd_write(void *arg, const void *buf, size_t len)
 {
 	struct fd_writer	*w = arg;
-	const char		*p = buf;
-	ssize_t			 n;
 
-	while (len > 0) {
-		if ((n = write(w->fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			w->err = errno;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		w->off += (uint64_t)n;
+	if (sb_write_all(w->fd, buf, len) != SB_OK) {
+		w->err = errno;
+		return -1;
 	}
+	w->off += len;
 	if (w->mark != NULL)
 		w->mark(w->markarg, w->off);
 	return 0;
@@ -599,8 +591,11 @@ sb_store_get_file_sha(struct sb_store *s, const char *name, const char *path,
 		    strerror(errno));
 		return SB_ERR_IO;
 	}
-	if (sha != NULL && (sha[0] = '\0', rc = hash_start(&h, fd)) != SB_OK)
-		sb_seterr(s->err, "store get %s: out of memory", name);
+	if (sha != NULL) {
+		sha[0] = '\0';
+		if ((rc = hash_start(&h, fd)) != SB_OK)
+			sb_seterr(s->err, "store get %s: out of memory", name);
+	}
 	if (rc == SB_OK)
 		rc = get_into(s, name, path, fd, sha != NULL && h.running ?
 		    &h : NULL);

@@ -114,25 +114,6 @@ mkpath(char *buf, size_t len, const char *dir, const char *name,
 	return (n < 0 || (size_t)n >= len) ? SB_ERR_INVAL : SB_OK;
 }
 
-/* write(2) all of buf, retrying short writes. SB_ERR_IO with errno. */
-static enum sb_err
-write_all(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return SB_ERR_IO;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return SB_OK;
-}
-
 /* SB_OK if path is a directory (followed if a link), else SB_ERR_IO with
  * errno set. */
 static enum sb_err
@@ -394,7 +375,7 @@ meta_write(struct disk_store *d, const char *name, const struct sb_meta *m)
 	}
 	if ((fd = staging_temp(d, &t, "meta", name)) == -1)
 		goto out;
-	if (write_all(fd, txt, strlen(txt)) != SB_OK || fsync(fd) == -1) {
+	if (sb_write_all(fd, txt, strlen(txt)) != SB_OK || fsync(fd) == -1) {
 		disk_err(d, rc, "write %s%s: %s", name, META_SUFFIX,
 		    strerror(errno));
 		goto out;
@@ -491,7 +472,7 @@ disk_put_stream(struct sb_store *s, const char *name, sb_read_fn rd,
 			    name);
 			goto out;
 		}
-		if (write_all(fd, buf, (size_t)n) != SB_OK) {
+		if (sb_write_all(fd, buf, (size_t)n) != SB_OK) {
 			disk_err(d, rc, "write %s: %s", name, strerror(errno));
 			goto out;
 		}
@@ -822,7 +803,7 @@ disk_put_new(struct sb_store *s, const char *name, const void *buf,
 	rc = SB_ERR_STORAGE;
 	if ((fd = staging_temp(d, &t, "put", name)) == -1)
 		goto out;
-	if (write_all(fd, buf, len) != SB_OK || fsync(fd) == -1) {
+	if (sb_write_all(fd, buf, len) != SB_OK || fsync(fd) == -1) {
 		disk_err(d, rc, "write %s: %s", name, strerror(errno));
 		goto out;
 	}

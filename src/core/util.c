@@ -260,6 +260,48 @@ sb_mono_ms(void)
 }
 
 /*
+ * write(2) all of buf, retrying short writes and EINTR. SB_OK, or
+ * SB_ERR_IO with errno set.
+ */
+enum sb_err
+sb_write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return SB_ERR_IO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return SB_OK;
+}
+
+/* sb_write_all with pwrite(2), at offset off. */
+enum sb_err
+sb_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = pwrite(fd, p, len, (off_t)off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return SB_ERR_IO;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return SB_OK;
+}
+
+/*
  * fsync a directory, so the names just created, renamed or removed in it
  * are durable (Linux fsync(2)). SB_OK, or SB_ERR_IO with errno set.
  */
