@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "catalog_int.h"
+#include "drill.h"
 #include "json.h"
 
 /*
@@ -165,6 +166,17 @@ sb_catalog_row_to_backup(struct sb_catalog *c, sqlite3_stmt *st, struct sb_backu
 	    sqlite3_column_bytes(st, 9))) != SB_OK)
 		return ret;
 	if ((ret = col_dup(st, 10, &b->error)) != SB_OK)
+		goto nomem;
+	if (sqlite3_column_count(st) <= 11)
+		return SB_OK;
+	b->verified_at = sqlite3_column_int64(st, 11);
+	if (sb_verify_parse((const char *)sqlite3_column_text(st, 12),
+	    &b->verify_status) != SB_OK) {
+		sb_seterr(c->errmsg, "backup %s: bad verify_status in catalog",
+		    b->id);
+		return SB_ERR_DB;
+	}
+	if ((ret = col_dup(st, 13, &b->verify_detail)) != SB_OK)
 		goto nomem;
 	return SB_OK;
 nomem:
@@ -475,7 +487,7 @@ sb_catalog_get(struct sb_catalog *c, const char *id, struct sb_backup *out)
 	char		 idm[SB_UUID_LEN + 1];
 	int		 ret;
 
-	ret = find_by_id(c, "SELECT " BACKUP_COLS " FROM backups WHERE id = ?1",
+	ret = find_by_id(c, "SELECT " BACKUP_READ_COLS " FROM backups WHERE id = ?1",
 	    id, "backup", idm, &st);
 	sb_backup_clear(out);
 	if (ret == SB_OK && (ret = sb_catalog_row_to_backup(c, st, out)) != SB_OK)

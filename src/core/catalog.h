@@ -15,7 +15,7 @@
 struct sb_catalog;
 
 /* Newest schema version this build knows. */
-#define SB_CATALOG_VERSION	3
+#define SB_CATALOG_VERSION	4
 
 /*
  * Open (creating if missing) and migrate. Refuses a catalog whose version
@@ -61,6 +61,10 @@ enum sb_err	sb_catalog_list(struct sb_catalog *, const struct sb_filter *,
 enum sb_err	sb_catalog_list_type(struct sb_catalog *, enum sb_type,
 	    struct sb_backup_list *out);
 
+/* Every completed record, newest first, unbounded (drills). */
+enum sb_err	sb_catalog_list_completed(struct sb_catalog *,
+	    struct sb_backup_list *out);
+
 /* Count matching the filter (ignores limit/offset). */
 enum sb_err	sb_catalog_count(struct sb_catalog *, const struct sb_filter *,
 	    int64_t *count);
@@ -89,5 +93,48 @@ enum sb_err	sb_catalog_setting_get(struct sb_catalog *, const char *key,
 	    char *buf, size_t len);
 enum sb_err	sb_catalog_setting_set(struct sb_catalog *, const char *key,
 	    const char *value, int64_t now);
+
+/*
+ * The result of backup id's restore drill, at (ms), detail in words.
+ * SB_ERR_NOTFOUND if no such backup (pruned meanwhile).
+ */
+enum sb_err	sb_catalog_drill_set(struct sb_catalog *, const char *id,
+	    int64_t at, enum sb_verify, const char *detail);
+
+/*
+ * What `backup-cron check` (and a status page) reads of the backups, in
+ * one read transaction. Times in ms, 0 for none.
+ */
+struct sb_catalog_summary {
+	int64_t		newest_auto;	/* created_at of the newest completed
+					   automatic backup */
+	int64_t		last_drill;	/* newest verified_at */
+	int64_t		completed;	/* completed backups */
+	char		latest_id[SB_UUID_LEN + 1]; /* newest finished
+					   (completed or failed), "" none */
+	enum sb_status	latest_status;
+	char		drill_failed_id[SB_UUID_LEN + 1]; /* a completed
+					   backup whose latest drill failed
+					   (the latest such), "" none */
+};
+enum sb_err	sb_catalog_summary(struct sb_catalog *,
+	    struct sb_catalog_summary *out);
+
+/*
+ * Monitored states (table monitor_state): the last state of name, its
+ * reason and since when. set keeps since while the state is unchanged.
+ * get: SB_ERR_NOTFOUND if never set.
+ */
+#define SB_STATE_NAME_MAX	16
+struct sb_state {
+	char	state[SB_STATE_NAME_MAX + 1];
+	char	reason[SB_ERRMSG_MAX];
+	int64_t	since;
+	int64_t	updated_at;
+};
+enum sb_err	sb_catalog_state_get(struct sb_catalog *, const char *name,
+	    struct sb_state *out);
+enum sb_err	sb_catalog_state_set(struct sb_catalog *, const char *name,
+	    const char *state, const char *reason, int64_t now);
 
 #endif /* SB_CATALOG_H */

@@ -19,6 +19,9 @@ struct sb_catalog {
 #define BACKUP_COLS \
 	"id, type, status, created_at, completed_at, location, size, " \
 	"sha256, description, tags, error"
+/* What a read adds: the latest drill (columns 11 to 13). */
+#define BACKUP_READ_COLS BACKUP_COLS ", verified_at, verify_status, " \
+	"verify_detail"
 
 enum sb_err	sb_catalog_dberr(struct sb_catalog *, int rc,
 		    const char *context);

@@ -235,8 +235,8 @@ sb_catalog_list(struct sb_catalog *c, const struct sb_filter *f,
 	int		 ret;
 
 	sb_backup_list_clear(out);
-	if ((ret = filter_query(c, "SELECT " BACKUP_COLS " FROM backups", f,
-	    1, &st)) != SB_OK)
+	if ((ret = filter_query(c, "SELECT " BACKUP_READ_COLS
+	    " FROM backups", f, 1, &st)) != SB_OK)
 		return ret;
 	return collect(c, st, out);
 }
@@ -257,8 +257,9 @@ sb_catalog_list_type(struct sb_catalog *c, enum sb_type type,
 		sb_seterr(c->errmsg, "bad backup type");
 		return SB_ERR_INVAL;
 	}
-	if ((ret = sb_catalog_prepare(c, "SELECT " BACKUP_COLS " FROM backups "
-	    "WHERE type = ?1 ORDER BY created_at DESC, id DESC", &st)) != SB_OK)
+	if ((ret = sb_catalog_prepare(c, "SELECT " BACKUP_READ_COLS
+	    " FROM backups WHERE type = ?1 ORDER BY created_at DESC, id DESC",
+	    &st)) != SB_OK)
 		return ret;
 	if (sb_catalog_bind_text(st, 1, sb_type_str(type), 0) != SQLITE_OK) {
 		ret = sb_catalog_dberr(c, sqlite3_errcode(c->db),
@@ -266,6 +267,24 @@ sb_catalog_list_type(struct sb_catalog *c, enum sb_type type,
 		sqlite3_finalize(st);
 		return ret;
 	}
+	return collect(c, st, out);
+}
+
+/*
+ * Every completed backup, newest first, no paging: the restore drills
+ * choose among them (sb_drill_choose). out as in sb_catalog_list.
+ */
+enum sb_err
+sb_catalog_list_completed(struct sb_catalog *c, struct sb_backup_list *out)
+{
+	sqlite3_stmt	*st = NULL;
+	int		 ret;
+
+	sb_backup_list_clear(out);
+	if ((ret = sb_catalog_prepare(c, "SELECT " BACKUP_READ_COLS
+	    " FROM backups WHERE status = 'completed' "
+	    "ORDER BY created_at DESC, id DESC", &st)) != SB_OK)
+		return ret;
 	return collect(c, st, out);
 }
 

@@ -70,6 +70,26 @@ static const char *const migrations[SB_CATALOG_VERSION] = {
 	"  value      TEXT NOT NULL,"
 	"  updated_at INTEGER NOT NULL"	/* ms since the epoch, UTC */
 	");",
+
+	/*
+	 * 4: restore drills and monitored states. The latest drill of each
+	 * backup (engine_drill.c): when, ok or failed, what it found; NULL
+	 * for never. monitor_state: one row per watched thing ("check":
+	 * the last verdict `backup-cron check` reported; "prune": halted or
+	 * not, with the reason), so a change of state is reported once and
+	 * a status page can say since when.
+	 */
+	"ALTER TABLE backups ADD COLUMN verified_at INTEGER;"
+	"ALTER TABLE backups ADD COLUMN verify_status TEXT"
+	"  CHECK (verify_status IN ('ok', 'failed'));"
+	"ALTER TABLE backups ADD COLUMN verify_detail TEXT;"
+	"CREATE TABLE monitor_state ("
+	"  name       TEXT PRIMARY KEY NOT NULL,"
+	"  state      TEXT NOT NULL,"
+	"  reason     TEXT,"
+	"  since      INTEGER NOT NULL,"	/* ms: entered this state */
+	"  updated_at INTEGER NOT NULL"		/* ms: last set */
+	");",
 };
 
 /*

@@ -29,6 +29,7 @@
 
 #include "azure.h"
 #include "config.h"
+#include "drill.h"
 #include "secret.h"
 
 #define KIB		(UINT64_C(1) << 10)
@@ -48,7 +49,8 @@ enum ktype {
 	K_UINT,		/* unsigned in [min, max] */
 	K_SIZE,		/* uint64_t size with units in [min, max] */
 	K_SECRETFILE,	/* path to a file holding a secret (index in off) */
-	K_INFILE	/* a secret given in the file itself: refused */
+	K_INFILE,	/* a secret given in the file itself: refused */
+	K_QUERY		/* a [drill] smoke query, sb_drill_query_parse() */
 };
 
 /* Indexes of the secrets: also the index of their *_file key in ctx. */
@@ -103,6 +105,14 @@ static const struct key keys[] = {
 	{ "daemon", "listen", K_LISTEN, OFF(listen), 0, 0 },
 	{ "daemon", "workers", K_UINT, OFF(workers), 1, 64 },
 	{ "daemon", "max_body", K_SIZE, OFF(max_body), 1 * KIB, 16 * MIB },
+	{ "drill", "query", K_QUERY, OFF(drill_query[0]), 0, 0 },
+	{ "drill", "query2", K_QUERY, OFF(drill_query[1]), 0, 0 },
+	{ "drill", "query3", K_QUERY, OFF(drill_query[2]), 0, 0 },
+	{ "drill", "query4", K_QUERY, OFF(drill_query[3]), 0, 0 },
+	{ "drill", "timeout", K_UINT, OFF(drill_timeout), 1, 3600 },
+	{ "monitor", "max_age_hours", K_UINT, OFF(mon_max_age_hours), 1, 8760 },
+	{ "monitor", "drill_max_age_days", K_UINT, OFF(mon_drill_days), 0,
+	    365 },
 	/* Not settable in the file; listed to give a useful error. */
 	{ "azure", "key", K_INFILE, S_KEY, 0, 0 },
 	{ "azure", "sas", K_INFILE, S_SAS, 0, 0 },
@@ -168,6 +178,8 @@ sb_config_free(struct sb_config **pc)
 	sb_secret_free(&c->az_connstr);
 	free(c->webhook);
 	free(c->listen);
+	for (size_t i = 0; i < SB_DRILL_QUERIES; i++)
+		free(c->drill_query[i]);
 	explicit_bzero(c, sizeof(*c));
 	free(c);
 	*pc = NULL;
@@ -200,6 +212,9 @@ sb_config_defaults(struct sb_config **out)
 	c->webhook_timeout = 5;
 	c->workers = 4;
 	c->max_body = 64 * KIB;
+	c->drill_timeout = 10;
+	c->mon_max_age_hours = 26;
+	c->mon_drill_days = 3;
 	if ((c->temp_dir = strdup("/tmp")) == NULL ||
 	    (c->store_prefix = strdup("")) == NULL ||
 	    (c->listen = strdup("unix:/run/safbackup/backupd.sock")) == NULL) {
@@ -410,12 +425,17 @@ check_listen(const struct ctx *c, const char **val, enum origin o, char *buf,
 	return why;
 }
 
-/* The checks of K_SERVICE, K_ACCOUNT, K_CONTAINER; NULL when val passes. */
+/*
+ * The checks of K_SERVICE, K_ACCOUNT, K_CONTAINER, K_QUERY; NULL when val
+ * passes.
+ */
 static const char *
 check_name(const struct key *k, const char *val, char *why, size_t whylen)
 {
 	if (*val == '\0')
 		return NULL;
+	if (k->type == K_QUERY)
+		return sb_drill_query_check(val, why, whylen);
 	if (k->type == K_SERVICE && !sb_is_service(val)) {
 		snprintf(why, whylen, "not a service name (1 to %d of a-z A-Z "
 		    "0-9 . _ -)", SB_SERVICE_MAX);
@@ -506,6 +526,7 @@ set_value(struct ctx *c, size_t i, const char *val, enum origin o)
 	case K_SERVICE:
 	case K_ACCOUNT:
 	case K_CONTAINER:
+	case K_QUERY:
 		why = k->type == K_LISTEN ? check_listen(c, &val, o, buf,
 		    sizeof(buf)) : check_name(k, val, buf, sizeof(buf));
 		if (why == NULL && *val != '\0' && (s = strdup(val)) == NULL)
@@ -901,98 +922,4 @@ out:
 		free(c.secret_file[i]);
 	sb_config_free(&c.cfg);
 	return rc;
-}
-
-/* Whether a connection string names the account or the endpoint. */
-static int
-is_connstr_locating(const char *s)
-{
-	struct az_connstr	cs;
-	char			msg[SB_ERRMSG_MAX];
-	int			yes;
-
-	if (s == NULL || az_connstr_parse(s, &cs, msg) != SB_OK)
-		return 0;
-	yes = cs.account != NULL || cs.endpoint != NULL;
-	az_connstr_clear(&cs);
-	return yes;
-}
-
-/*
- * The rules across keys: the paths every command needs, what the chosen
- * store needs, and retention windows that make sense together. Returns
- * SB_OK or SB_ERR_CONFIG with the reason in err.
- */
-enum sb_err
-sb_config_check(const struct sb_config *cfg, char *err)
-{
-	const char	*f;
-
-	if (cfg == NULL) {
-		sb_seterr(err, "no configuration");
-		return SB_ERR_CONFIG;
-	}
-	f = cfg->path != NULL ? cfg->path : "configuration";
-	if (cfg->source_path == NULL) {
-		sb_seterr(err, "%s: [source] path: required (the SQLite "
-		    "database to back up; or set SAFBACKUP_SOURCE_PATH)", f);
-		return SB_ERR_CONFIG;
-	}
-	if (cfg->catalog_path == NULL) {
-		sb_seterr(err, "%s: [catalog] path: required (the backup "
-		    "catalog database; or set SAFBACKUP_CATALOG_PATH)", f);
-		return SB_ERR_CONFIG;
-	}
-	if (cfg->temp_dir == NULL) {
-		sb_seterr(err, "%s: [core] temp_dir: required", f);
-		return SB_ERR_CONFIG;
-	}
-	if (cfg->ret_weekly_days < cfg->ret_daily_days) {
-		sb_seterr(err, "%s: [retention] weekly_days: must be at least "
-		    "daily_days (%u < %u)", f, cfg->ret_weekly_days,
-		    cfg->ret_daily_days);
-		return SB_ERR_CONFIG;
-	}
-	/* A gap the admin's own recent_hours allows is no clock jump. */
-	if (cfg->ret_max_gap_hours < cfg->ret_recent_hours) {
-		sb_seterr(err, "%s: [retention] max_gap_hours: must be at "
-		    "least recent_hours (%u < %u)", f, cfg->ret_max_gap_hours,
-		    cfg->ret_recent_hours);
-		return SB_ERR_CONFIG;
-	}
-	switch (cfg->store_kind) {
-	case SB_STORE_DISK:
-		if (cfg->disk_root == NULL) {
-			sb_seterr(err, "%s: [disk] root: required when [store] "
-			    "kind = disk (the directory backups go to)", f);
-			return SB_ERR_CONFIG;
-		}
-		break;
-	case SB_STORE_AZURE:
-		if (cfg->az_account == NULL && cfg->az_endpoint == NULL &&
-		    !is_connstr_locating(cfg->az_connstr)) {
-			sb_seterr(err, "%s: [azure] account: required when "
-			    "[store] kind = azure (or a connection string that "
-			    "names it)", f);
-			return SB_ERR_CONFIG;
-		}
-		if (cfg->az_container == NULL) {
-			sb_seterr(err, "%s: [azure] container: required when "
-			    "[store] kind = azure", f);
-			return SB_ERR_CONFIG;
-		}
-		if (cfg->az_key == NULL && cfg->az_sas == NULL &&
-		    cfg->az_connstr == NULL) {
-			sb_seterr(err, "%s: [azure] key_file: no credentials: "
-			    "set SAFBACKUP_AZURE_KEY, SAFBACKUP_AZURE_SAS or "
-			    "SAFBACKUP_AZURE_CONNECTION_STRING, or key_file, "
-			    "sas_file or connection_string_file", f);
-			return SB_ERR_CONFIG;
-		}
-		break;
-	default:
-		sb_seterr(err, "%s: [store] kind: must be disk or azure", f);
-		return SB_ERR_CONFIG;
-	}
-	return SB_OK;
 }

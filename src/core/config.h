@@ -14,6 +14,8 @@
  *               min_keep, max_gap_hours
  *   [report]    webhook, webhook_timeout
  *   [daemon]    listen, workers, max_body
+ *   [drill]     query, query2, query3, query4, timeout
+ *   [monitor]   max_age_hours, drill_max_age_days
  *
  * Secrets come from the environment first (SAFBACKUP_AZURE_KEY,
  * SAFBACKUP_AZURE_SAS, SAFBACKUP_AZURE_CONNECTION_STRING), then from the
@@ -26,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drill.h"
 #include "sb.h"
 
 enum sb_store_kind {
@@ -71,6 +74,12 @@ struct sb_config {
 	char			*listen;	/* unix:/path or host:port */
 	unsigned		 workers;	/* default 4 */
 	uint64_t		 max_body;	/* bytes, default 64 KiB */
+	/* drill: smoke queries "SQL OP INTEGER" (drill.h), NULL unset */
+	char			*drill_query[SB_DRILL_QUERIES];
+	unsigned		 drill_timeout;	/* seconds per query, default 10 */
+	/* monitor: `backup-cron check` */
+	unsigned		 mon_max_age_hours; /* default 26 */
+	unsigned		 mon_drill_days; /* drill older: warning; 3, 0 off */
 };
 
 /*

@@ -6,6 +6,7 @@
 #ifndef SB_ENGINE_H
 #define SB_ENGINE_H
 
+#include "drill.h"
 #include "sb.h"
 #include "store.h"
 #include "retention.h"
@@ -77,6 +78,50 @@ enum sb_err	sb_engine_restore(struct sb_engine *, const char *id,
 
 /* Download and verify a backup without touching anything. */
 enum sb_err	sb_engine_verify(struct sb_engine *, const char *id);
+
+/*
+ * Restore drill of a completed backup (docs/OPERATIONS.md): fetch it
+ * as verify does (size, sha256, integrity_check; in place on a disk
+ * store, else into a scratch file in temp_dir, removed after), then
+ * foreign_key_check, the [drill] smoke queries (read-only, each stopped
+ * after [drill] timeout) and its schema against the live database's
+ * (read-only; a difference is noted, not a failure). Never writes the
+ * live database; takes no lock. The result is recorded on the backup
+ * (verified_at, verify_status, verify_detail): SB_OK passed,
+ * SB_ERR_CORRUPT failed. Other errors (store, disk) mean the drill
+ * could not run: nothing recorded. Every failure is reported
+ * (drill.failed). out (may be NULL) gets the record after the drill.
+ */
+enum sb_err	sb_engine_drill(struct sb_engine *, const char *id,
+		    struct sb_backup *out);
+
+/*
+ * The backups a drill without ids runs on, into out: every completed
+ * one (all), or the nightly choice (sb_drill_choose): the newest
+ * automatic backup and the one drilled longest ago.
+ */
+enum sb_err	sb_engine_drill_choose(struct sb_engine *, int all,
+		    struct sb_backup_list *out);
+
+/*
+ * `backup-cron check`: the health of the backups (sb_health_eval) from
+ * the catalog, the prune state and the store's marker. A change from
+ * the last verdict is reported once: worse and not OK: backups.stale;
+ * back to OK: backups.recovered. SB_OK with the verdict in out; else
+ * the catalog could not be read (out->health UNKNOWN).
+ */
+#define SB_STATE_CHECK	"check"		/* monitor_state names */
+#define SB_STATE_PRUNE	"prune"
+#define SB_PRUNE_HALTED	"halted"	/* "prune" states */
+#define SB_PRUNE_OK	"ok"
+struct sb_check_result {
+	enum sb_health	health;
+	char		reason[1024];
+	int64_t		age_hours;	/* of the newest automatic, -1 none */
+	double		warn_hours;	/* perfdata thresholds */
+	unsigned	max_hours;
+};
+enum sb_err	sb_engine_check(struct sb_engine *, struct sb_check_result *);
 
 /*
  * A download's callbacks, all given arg. begin (may be NULL) is called

@@ -5,11 +5,13 @@
  *  engine.c           open/close, locking, reports, backup, list, delete,
  *                     download;
  *  engine_restore.c   verify, restore and its safety backup;
- *  engine_reconcile.c prune, reconcile, init.
+ *  engine_reconcile.c prune, reconcile, init;
+ *  engine_drill.c     restore drills and `check`.
  */
 #ifndef SB_ENGINE_INT_H
 #define SB_ENGINE_INT_H
 
+#include <limits.h>
 #include <stdarg.h>
 
 #include "engine.h"
@@ -87,5 +89,18 @@ enum sb_err	 sb_engine_record_completed(struct sb_engine *,
 		    const char *path);
 void		 sb_engine_record_failed(struct sb_engine *,
 		    struct sb_backup *, enum sb_err rc);
+
+/*
+ * engine_restore.c: the completed backup b as a local file at path
+ * (PATH_MAX), its size, sha256 and integrity checked: read in place from
+ * a disk store, else downloaded into a temp file reserved in t for
+ * operation op (the caller releases t, also on failure). SB_ERR_CORRUPT
+ * for a missing, damaged or truncated object; the message is the
+ * engine's.
+ */
+struct sb_temp;
+enum sb_err	 sb_engine_fetch_verified(struct sb_engine *,
+		    const struct sb_backup *, struct sb_temp *,
+		    const char *op, char path[PATH_MAX]);
 
 #endif /* SB_ENGINE_INT_H */

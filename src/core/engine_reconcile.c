@@ -127,6 +127,20 @@ clock_confirm(struct sb_engine *e, const struct sb_backup_list *l,
 	return SB_OK;
 }
 
+/*
+ * Keep whether this prune halted, and why (monitor_state "prune"): `check`
+ * and a status page read it; the report alone is not durable. A failure
+ * to store it is logged.
+ */
+static void
+prune_state_keep(struct sb_engine *e, const char *halt_reason, int64_t now)
+{
+	if (sb_catalog_state_set(e->cat, SB_STATE_PRUNE, halt_reason != NULL ?
+	    SB_PRUNE_HALTED : SB_PRUNE_OK, halt_reason, now) != SB_OK)
+		sb_log(SB_LOG_WARN, "catalog.error", "cannot keep the prune "
+		    "state: %s", sb_catalog_errmsg(e->cat));
+}
+
 enum sb_err
 sb_engine_prune(struct sb_engine *e, unsigned flags,
     struct sb_prune_result *out)
@@ -165,6 +179,9 @@ sb_engine_prune(struct sb_engine *e, unsigned flags,
 		fail(e, rc, "retention: out of memory");
 		goto out;
 	}
+	if (!dry_run)
+		prune_state_keep(e, out->plan.halted ? out->plan.halt_reason :
+		    NULL, now);
 	if (out->plan.halted) {
 		fail(e, SB_OK, "%s", out->plan.halt_reason);
 		sb_engine_report(e, "prune.halted", SB_OK, NULL,

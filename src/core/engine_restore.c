@@ -159,9 +159,12 @@ fetch_local(struct sb_engine *e, const struct sb_backup *b,
 	return SB_OK;
 }
 
-/* fetch_local, then every check (verify_thread, sha256 and integrity). */
-static int
-fetch_verified(struct sb_engine *e, const struct sb_backup *b,
+/*
+ * fetch_local, then every check (verify_thread, sha256 and integrity):
+ * verify's and a drill's way to the backup as a checked local file.
+ */
+enum sb_err
+sb_engine_fetch_verified(struct sb_engine *e, const struct sb_backup *b,
     struct sb_temp *t, const char *op, char path[PATH_MAX])
 {
 	struct verify_job	v;
@@ -192,7 +195,7 @@ sb_engine_verify(struct sb_engine *e, const char *id)
 	memset(&b, 0, sizeof(b));
 	if ((rc = sb_engine_get(e, id, &b)) != SB_OK)
 		goto out;
-	rc = fetch_verified(e, &b, &t, "verify", path);
+	rc = sb_engine_fetch_verified(e, &b, &t, "verify", path);
 	if (rc == SB_ERR_CORRUPT)
 		sb_engine_report(e, "backup.corrupt", rc, id, e->err);
 out:
@@ -219,8 +222,8 @@ restore_space(struct sb_engine *e, const struct sb_backup *b)
 	if ((rc = store_ready(e)) != SB_OK ||
 	    (rc = sb_engine_source_size(e, &src)) != SB_OK)
 		return rc;
-	/* A local object is read where it lies (fetch_verified); if it
-	 * must be copied after all, fetch_verified checks for room then. */
+	/* A local object is read where it lies (sb_engine_fetch_verified);
+	 * if it must be copied after all, that checks for room then. */
 	if (e->store->ops->local_path != NULL)
 		tmp = 0;
 	wd = sb_engine_work_dir(e);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drill.h"
 #include "engine.h"
 #include "json.h"
 
@@ -79,7 +80,12 @@ sb_backup_json(const struct sb_backup *b)
 	    b->location == NULL) ||
 	    add_opt(o, "description", jstr_or_null(b->description),
 	    b->description == NULL) ||
-	    add_opt(o, "error", jstr_or_null(b->error), b->error == NULL))
+	    add_opt(o, "error", jstr_or_null(b->error), b->error == NULL) ||
+	    add_time(o, "verified_at", b->verified_at) ||
+	    add_opt(o, "verify_status", jstr_or_null(sb_verify_str(
+	    b->verify_status)), b->verify_status == SB_VERIFY_NONE) ||
+	    add_opt(o, "verify_detail", jstr_or_null(b->verify_detail),
+	    b->verify_detail == NULL))
 		goto fail;
 	if ((tags = json_object_new_array()) == NULL ||
 	    sb_json_add(o, "tags", tags) != 0)

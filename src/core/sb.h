@@ -67,6 +67,14 @@ enum sb_status {
 	SB_STATUS__MAX
 };
 
+/* The result of a backup's latest restore drill. */
+enum sb_verify {
+	SB_VERIFY_NONE = 0,	/* never drilled */
+	SB_VERIFY_OK,		/* restorable: every check passed */
+	SB_VERIFY_FAILED,	/* a check failed: see verify_detail */
+	SB_VERIFY__MAX
+};
+
 const char	*sb_type_str(enum sb_type);
 enum sb_err sb_type_parse(const char *, enum sb_type *);
 const char	*sb_status_str(enum sb_status);
@@ -89,6 +97,10 @@ struct sb_backup {
 	char		**tags;
 	size_t		 ntags;
 	char		*error;		/* reason of a failure */
+	/* The latest restore drill (engine_drill.c); 0 / NONE / NULL: never. */
+	int64_t		 verified_at;	/* ms */
+	enum sb_verify	 verify_status;
+	char		*verify_detail;	/* what the drill found, in words */
 };
 
 void	 sb_backup_clear(struct sb_backup *);

@@ -114,6 +114,7 @@ sb_backup_clear(struct sb_backup *b)
 	free(b->location);
 	free(b->description);
 	free(b->error);
+	free(b->verify_detail);
 	for (size_t i = 0; i < b->ntags; i++)
 		free(b->tags[i]);
 	free(b->tags);
@@ -155,11 +156,14 @@ sb_backup_copy(struct sb_backup *dst, const struct sb_backup *src)
 	dst->location = NULL;
 	dst->description = NULL;
 	dst->error = NULL;
+	dst->verify_detail = NULL;
 	dst->tags = NULL;
 	dst->ntags = 0;
 	if ((src->location && !(dst->location = strdup(src->location))) ||
 	    (src->description && !(dst->description = strdup(src->description))) ||
 	    (src->error && !(dst->error = strdup(src->error))) ||
+	    (src->verify_detail &&
+	    !(dst->verify_detail = strdup(src->verify_detail))) ||
 	    sb_backup_set_tags(dst, (const char *const *)src->tags,
 	    src->ntags) != SB_OK) {
 		sb_backup_clear(dst);

@@ -19,43 +19,13 @@
 #include "json.h"
 #include "report.h"
 
+#include "cron.h"
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
 #endif
 
 #define DEFAULT_CONFIG	"/etc/safbackup/safbackup.conf"
-
-/* Exit codes: part of the interface (docs/OPERATIONS.md). */
-enum {
-	EX_OKAY = 0,		/* success */
-	EX_FAIL = 1,		/* the operation failed */
-	EX_USAGE = 2,		/* bad arguments or configuration */
-	EX_BUSY = 3,		/* another backup operation is running */
-	EX_NOTFOUND = 4,	/* no such backup */
-	EX_REFUSED = 5,		/* refused: automatic, or not completed */
-	EX_CORRUPT = 6,		/* the backup failed verification */
-	EX_HALTED = 7,		/* prune deleted nothing: backups are failing
-				   or the clock jumped */
-	EX_STORE = 8		/* the store is not this service's (marker) */
-};
-
-struct cmd;
-
-struct ctx {
-	const char		*config_path;
-	struct sb_config	*cfg;
-	struct sb_engine	*eng;
-	int			 json;
-};
-
-typedef int (*cmd_fn)(struct ctx *, int, char **);
-
-struct cmd {
-	const char	*name;
-	cmd_fn		 fn;
-	const char	*args;
-	const char	*help;
-};
 
 static int	cmd_backup(struct ctx *, int, char **);
 static int	cmd_list(struct ctx *, int, char **);
@@ -94,6 +64,24 @@ static const struct cmd cmds[] = {
 	  "              then copy the backup into it." },
 	{ "verify", cmd_verify, "ID",
 	  "Download backup ID and check its size, sha256 and integrity." },
+	{ "drill", cmd_drill, "[--all | ID...]",
+	  "Restore drill: fetch each backup into a scratch file (never the\n"
+	  "              live database), check size, sha256, integrity_check,\n"
+	  "              foreign_key_check and the [drill] smoke queries, and\n"
+	  "              compare its schema with the live database's; record\n"
+	  "              the result on the backup. No ID: the newest automatic\n"
+	  "              backup and the one drilled longest ago (cron, nightly).\n"
+	  "              --all: every completed backup. A failed drill is\n"
+	  "              reported (drill.failed) and exits 6." },
+	{ "check", cmd_check, "",
+	  "Monitoring plugin (Nagios/Icinga): one line, and exit 0 OK,\n"
+	  "              1 WARNING, 2 CRITICAL, 3 UNKNOWN (its own codes, not\n"
+	  "              the list below). CRITICAL: newest automatic backup\n"
+	  "              older than [monitor] max_age_hours, latest backup\n"
+	  "              failed, prune halted, a drill failed, store\n"
+	  "              unreachable. WARNING: backup older than 75% of it,\n"
+	  "              or no drill within drill_max_age_days. A change of\n"
+	  "              state is reported once (backups.stale/.recovered)." },
 	{ "prune", cmd_prune, "[--dry-run] [--confirm-clock]",
 	  "Delete automatic backups the retention policy no longer keeps.\n"
 	  "              Halts (exit 7) while backups fail or the clock jumped\n"
@@ -125,11 +113,12 @@ usage(FILE *f)
 	    "  0 success, 1 the operation failed, 2 bad arguments or configuration,\n"
 	    "  3 busy (another backup operation is running), 4 no such backup,\n"
 	    "  5 refused (automatic backup, or backup not completed),\n"
-	    "  6 backup failed verification, 7 prune halted (backups are failing,\n"
-	    "  or the clock jumped), 8 the store is not this service's store\n"
+	    "  6 backup failed verification or a restore drill, 7 prune halted\n"
+	    "  (backups are failing, or the clock jumped), 8 the store is not this service's store\n"
 	    "  (marker missing: run `backup-cron init`, or mount the volume; or\n"
 	    "  another service's marker; or reconcile would mark most backups\n"
-	    "  missing).\n");
+	    "  missing). `check` has its own: 0 OK, 1 WARNING, 2 CRITICAL,\n"
+	    "  3 UNKNOWN.\n");
 }
 
 static void
@@ -139,8 +128,8 @@ cmd_usage(FILE *f, const struct cmd *c)
 	    c->help);
 }
 
-static const struct cmd *
-cmd_find(const char *name)
+const struct cmd *
+cron_cmd_find(const char *name)
 {
 	for (const struct cmd *c = cmds; c->name != NULL; c++)
 		if (strcmp(c->name, name) == 0)
@@ -149,8 +138,8 @@ cmd_find(const char *name)
 }
 
 /* Engine error -> exit status, with the message on stderr. */
-static int
-failed(struct ctx *x, int rc, const char *what)
+int
+cron_failed(struct ctx *x, int rc, const char *what)
 {
 	fprintf(stderr, "backup-cron: %s: %s\n", what,
 	    sb_engine_errmsg(x->eng));
@@ -186,7 +175,7 @@ report_unopened(const struct sb_config *cfg, const struct cmd *c, int rc,
 	char			 event[32];
 
 	if (strcmp(c->name, "backup") != 0 && strcmp(c->name, "restore") != 0 &&
-	    strcmp(c->name, "prune") != 0)
+	    strcmp(c->name, "prune") != 0 && strcmp(c->name, "drill") != 0)
 		return;
 	snprintf(event, sizeof(event), "%s.failed", c->name);
 	if (sb_reporter_new(&r, cfg->webhook, cfg->webhook_timeout) != SB_OK)
@@ -195,8 +184,8 @@ report_unopened(const struct sb_config *cfg, const struct cmd *c, int rc,
 	sb_reporter_free(&r);
 }
 
-static void
-print_json(struct json_object *o)
+void
+cron_print_json(struct json_object *o)
 {
 	puts(o == NULL ? "null" : json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -237,16 +226,20 @@ print_backup_line(const struct sb_backup *b)
 		    i == 0 ? "" : " ", b->tags[i]);
 	if (b->status == SB_STATUS_FAILED && b->error)
 		printf("  (%s)", b->error);
+	if (b->verify_status == SB_VERIFY_OK)
+		printf("  [verified]");
+	else if (b->verify_status == SB_VERIFY_FAILED)
+		printf("  [DRILL FAILED]");
 	putchar('\n');
 }
 
-static void
-print_backup(struct ctx *x, const struct sb_backup *b)
+void
+cron_print_backup(struct ctx *x, const struct sb_backup *b)
 {
 	char	size[32], t1[40] = "-", t2[40] = "-";
 
 	if (x->json) {
-		print_json(sb_backup_json(b));
+		cron_print_json(sb_backup_json(b));
 		return;
 	}
 	human_size(b->size, size, sizeof(size));
@@ -265,14 +258,20 @@ print_backup(struct ctx *x, const struct sb_backup *b)
 	putchar('\n');
 	if (b->error != NULL)
 		printf("error:        %s\n", b->error);
+	if (b->verify_status == SB_VERIFY_NONE) {
+		printf("drill:        never\n");
+		return;
+	}
+	(void)sb_time_format(b->verified_at, t1, sizeof(t1));
+	printf("drill:        %s at %s\ndrill detail: %s\n",
+	    sb_verify_str(b->verify_status), t1,
+	    b->verify_detail ? b->verify_detail : "");
 }
 
-/*
- * Parse a command's options. Every command accepts --help. Returns -1
- * after printing help (exit 0), -2 on a usage error (exit 2), else optind.
- */
-static int
-parse_opts(const struct cmd *c, int argc, char **argv, const char *shortopts,
+/* See cron.h. */
+int
+cron_parse_opts(const struct cmd *c, int argc, char **argv,
+    const char *shortopts,
     const struct option *longopts,
     enum sb_err (*each)(void *, int, const char *), void *arg)
 {
@@ -313,7 +312,7 @@ one_id(const struct cmd *c, int argc, char **argv, const char **id)
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int	i;
 
-	if ((i = parse_opts(c, argc, argv, ":h", lo, NULL, NULL)) < 0)
+	if ((i = cron_parse_opts(c, argc, argv, ":h", lo, NULL, NULL)) < 0)
 		return i == -1 ? EX_OKAY : EX_USAGE;
 	if (argc - i != 1) {
 		fprintf(stderr, "backup-cron %s: expected one backup ID\n",
@@ -381,7 +380,7 @@ cmd_backup(struct ctx *x, int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	a.type = SB_TYPE_AUTOMATIC;
-	if ((i = parse_opts(cmd_find("backup"), argc, argv, ":t:d:g:h", lo,
+	if ((i = cron_parse_opts(cron_cmd_find("backup"), argc, argv, ":t:d:g:h", lo,
 	    backup_opt, &a)) < 0)
 		return i == -1 ? EX_OKAY : EX_USAGE;
 	if (i != argc) {
@@ -392,17 +391,17 @@ cmd_backup(struct ctx *x, int argc, char **argv)
 	memset(&b, 0, sizeof(b));
 	rc = sb_engine_create(x->eng, a.type, a.desc, a.tags, a.ntags, &b);
 	if (rc != SB_OK) {
-		i = failed(x, rc, "backup failed");
+		i = cron_failed(x, rc, "backup failed");
 		/* Refused before anything was recorded: the arguments. */
 		if (rc == SB_ERR_INVAL && b.id[0] == '\0')
 			i = EX_USAGE;
 		if (x->json && b.id[0] != '\0')
-			print_backup(x, &b);
+			cron_print_backup(x, &b);
 		sb_backup_clear(&b);
 		return i;
 	}
 	if (x->json)
-		print_backup(x, &b);
+		cron_print_backup(x, &b);
 	else
 		printf("backup %s completed: %s (%lld bytes, sha256 %s)\n",
 		    b.id, b.location, (long long)b.size, b.sha256);
@@ -481,7 +480,7 @@ cmd_list(struct ctx *x, int argc, char **argv)
 			argc--;
 			i--;
 		}
-	if ((i = parse_opts(cmd_find("list"), argc, argv,
+	if ((i = cron_parse_opts(cron_cmd_find("list"), argc, argv,
 	    ":t:s:f:u:q:l:o:h", lo, list_opt, &a)) < 0)
 		return i == -1 ? EX_OKAY : EX_USAGE;
 	if (i != argc) {
@@ -494,12 +493,12 @@ cmd_list(struct ctx *x, int argc, char **argv)
 		return EX_USAGE;
 	}
 	if ((rc = sb_engine_list(x->eng, &a.f, &l)) != SB_OK)
-		return failed(x, rc, "list failed");
+		return cron_failed(x, rc, "list failed");
 	if (x->json) {
 		struct json_object *arr = json_object_new_array();
 		for (size_t k = 0; k < l.n; k++)
 			json_object_array_add(arr, sb_backup_json(&l.v[k]));
-		print_json(arr);
+		cron_print_json(arr);
 	} else if (l.n == 0)
 		printf("no backups\n");
 	else
@@ -516,12 +515,12 @@ cmd_show(struct ctx *x, int argc, char **argv)
 	const char		*id = NULL;
 	int			 rc;
 
-	if ((rc = one_id(cmd_find("show"), argc, argv, &id)) >= 0)
+	if ((rc = one_id(cron_cmd_find("show"), argc, argv, &id)) >= 0)
 		return rc;
 	memset(&b, 0, sizeof(b));
 	if ((rc = sb_engine_get(x->eng, id, &b)) != SB_OK)
-		return failed(x, rc, "show failed");
-	print_backup(x, &b);
+		return cron_failed(x, rc, "show failed");
+	cron_print_backup(x, &b);
 	sb_backup_clear(&b);
 	return EX_OKAY;
 }
@@ -532,14 +531,14 @@ cmd_delete(struct ctx *x, int argc, char **argv)
 	const char	*id = NULL;
 	int		 rc;
 
-	if ((rc = one_id(cmd_find("delete"), argc, argv, &id)) >= 0)
+	if ((rc = one_id(cron_cmd_find("delete"), argc, argv, &id)) >= 0)
 		return rc;
 	if ((rc = sb_engine_delete(x->eng, id)) != SB_OK)
-		return failed(x, rc, "delete failed");
+		return cron_failed(x, rc, "delete failed");
 	if (x->json) {
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "deleted", json_object_new_string(id));
-		print_json(o);
+		cron_print_json(o);
 	} else
 		printf("deleted %s\n", id);
 	return EX_OKAY;
@@ -552,15 +551,15 @@ cmd_restore(struct ctx *x, int argc, char **argv)
 	const char		*id = NULL;
 	int			 rc;
 
-	if ((rc = one_id(cmd_find("restore"), argc, argv, &id)) >= 0)
+	if ((rc = one_id(cron_cmd_find("restore"), argc, argv, &id)) >= 0)
 		return rc;
 	memset(&r, 0, sizeof(r));
 	rc = sb_engine_restore(x->eng, id, &r);
 	if (x->json && r.id[0] != '\0')
-		print_json(sb_restore_json(&r));
+		cron_print_json(sb_restore_json(&r));
 	if (rc != SB_OK) {
 		sb_restore_clear(&r);
-		return failed(x, rc, "restore failed");
+		return cron_failed(x, rc, "restore failed");
 	}
 	if (!x->json)
 		printf("restored %s into %s (safety backup %s holds the previous "
@@ -578,12 +577,12 @@ cmd_verify(struct ctx *x, int argc, char **argv)
 	const char	*id = NULL;
 	int		 rc;
 
-	if ((rc = one_id(cmd_find("verify"), argc, argv, &id)) >= 0)
+	if ((rc = one_id(cron_cmd_find("verify"), argc, argv, &id)) >= 0)
 		return rc;
 	if ((rc = sb_engine_verify(x->eng, id)) != SB_OK)
-		return failed(x, rc, "verify failed");
+		return cron_failed(x, rc, "verify failed");
 	if (x->json)
-		print_json(sb_verify_json(id));
+		cron_print_json(sb_verify_json(id));
 	else
 		printf("backup %s verified: size, sha256 and integrity check "
 		    "are good\n", id);
@@ -649,7 +648,7 @@ cmd_prune(struct ctx *x, int argc, char **argv)
 	unsigned		 flags = 0;
 	int			 dry, i, rc;
 
-	if ((i = parse_opts(cmd_find("prune"), argc, argv, ":nh", lo,
+	if ((i = cron_parse_opts(cron_cmd_find("prune"), argc, argv, ":nh", lo,
 	    prune_opt, &flags)) < 0)
 		return i == -1 ? EX_OKAY : EX_USAGE;
 	if (i != argc) {
@@ -661,10 +660,10 @@ cmd_prune(struct ctx *x, int argc, char **argv)
 	rc = sb_engine_prune(x->eng, flags, &p);
 	if (rc != SB_OK) {
 		sb_prune_result_clear(&p);
-		return failed(x, rc, "prune failed");
+		return cron_failed(x, rc, "prune failed");
 	}
 	if (x->json)
-		print_json(sb_prune_json(&p, dry));
+		cron_print_json(sb_prune_json(&p, dry));
 	else
 		print_prune(&p, dry);
 	rc = p.plan.halted ? EX_HALTED : EX_OKAY;
@@ -700,7 +699,7 @@ cmd_init(struct ctx *x, int argc, char **argv)
 	char			err[SB_ERRMSG_MAX], where[SB_ERRMSG_MAX];
 	int			force = 0, created = 0, i, rc;
 
-	if ((i = parse_opts(cmd_find("init"), argc, argv, ":fh", lo,
+	if ((i = cron_parse_opts(cron_cmd_find("init"), argc, argv, ":fh", lo,
 	    force_opt, &force)) < 0)
 		return i == -1 ? EX_OKAY : EX_USAGE;
 	if (i != argc) {
@@ -726,7 +725,7 @@ cmd_init(struct ctx *x, int argc, char **argv)
 		    json_object_new_string(m.store_id));
 		json_object_object_add(o, "created",
 		    json_object_new_boolean(created));
-		print_json(o);
+		cron_print_json(o);
 	} else
 		printf("%s: %s store %s of service %s%s%s\n", where, created ?
 		    "initialised" : "already initialised as", m.store_id,
@@ -743,7 +742,7 @@ cmd_reconcile(struct ctx *x, int argc, char **argv)
 	struct sb_reconcile_result	r;
 	int				force = 0, i, rc;
 
-	if ((i = parse_opts(cmd_find("reconcile"), argc, argv, ":fh", lo,
+	if ((i = cron_parse_opts(cron_cmd_find("reconcile"), argc, argv, ":fh", lo,
 	    force_opt, &force)) < 0)
 		return i == -1 ? EX_OKAY : EX_USAGE;
 	if (i != argc) {
@@ -752,9 +751,9 @@ cmd_reconcile(struct ctx *x, int argc, char **argv)
 		return EX_USAGE;
 	}
 	if ((rc = sb_engine_reconcile(x->eng, force, &r)) != SB_OK)
-		return failed(x, rc, "reconcile failed");
+		return cron_failed(x, rc, "reconcile failed");
 	if (x->json)
-		print_json(sb_reconcile_json(&r));
+		cron_print_json(sb_reconcile_json(&r));
 	else
 		printf("reconciled: %zu added, %zu updated, %zu missing from "
 		    "the store, %zu objects skipped\n", r.added, r.updated,
@@ -815,13 +814,13 @@ find_command(int argc, char **argv, const struct cmd **c)
 		return EX_USAGE;
 	}
 	if (strcmp(argv[0], "help") == 0) {
-		if (argc > 1 && (*c = cmd_find(argv[1])) != NULL)
+		if (argc > 1 && (*c = cron_cmd_find(argv[1])) != NULL)
 			cmd_usage(stdout, *c);
 		else
 			usage(stdout);
 		return EX_OKAY;
 	}
-	if ((*c = cmd_find(argv[0])) == NULL) {
+	if ((*c = cron_cmd_find(argv[0])) == NULL) {
 		fprintf(stderr, "backup-cron: unknown command '%s' (see "
 		    "backup-cron --help)\n", argv[0]);
 		return EX_USAGE;
@@ -849,6 +848,10 @@ run_command(struct ctx *x, const struct cmd *c, int argc, char **argv)
 		x->config_path = DEFAULT_CONFIG;
 	if (sb_config_load(x->config_path, &x->cfg, err) != SB_OK ||
 	    sb_config_check(x->cfg, err) != SB_OK) {
+		if (c->fn == cmd_check) {
+			sb_config_free(&x->cfg);
+			return cron_check_unknown(x, err);
+		}
 		fprintf(stderr, "backup-cron: %s\n", err);
 		sb_config_free(&x->cfg);
 		return EX_USAGE;
@@ -858,7 +861,12 @@ run_command(struct ctx *x, const struct cmd *c, int argc, char **argv)
 		sb_config_free(&x->cfg);
 		return rc;
 	}
-	if ((rc = sb_engine_open(&x->eng, x->cfg, err)) != SB_OK) {
+	if ((rc = sb_engine_open(&x->eng, x->cfg, err)) != SB_OK &&
+	    c->fn == cmd_check) {
+		sb_config_free(&x->cfg);
+		return cron_check_unknown(x, err);
+	}
+	if (rc != SB_OK) {
 		fprintf(stderr, "backup-cron: %s\n", err);
 		report_unopened(x->cfg, c, rc, err);
 		sb_config_free(&x->cfg);

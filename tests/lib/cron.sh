@@ -9,6 +9,8 @@
 #   bc ARGS...        backup-cron with the config of case directory $D
 #   start_writer MODE sb-writer on $D/app.db in journal MODE (wal|delete)
 #   json EXPR         evaluate a JS expression over the JSON on stdin (`o`)
+#   start_listener MODE LOG  a webhook receiver on a free port (LPORT)
+#   find_libfaketime  LIBFT, the library the faketime package installs
 
 # shellcheck source=tap.sh
 . "$ROOT/tests/lib/tap.sh"
@@ -20,8 +22,11 @@ WRITER=$BUILD_DIR/src/tools/sb-writer
 W=$(mktemp -d /tmp/sb-cron-test.XXXXXX)
 chmod 0755 "$W"
 WRITER_PID=
+LISTENERS=()
 cleanup() {
+	local p
 	[ -n "$WRITER_PID" ] && kill "$WRITER_PID" 2>/dev/null
+	for p in "${LISTENERS[@]+"${LISTENERS[@]}"}"; do kill "$p" 2>/dev/null; done
 	chmod -R u+w "$W" 2>/dev/null
 	rm -rf "$W"
 }
@@ -73,3 +78,41 @@ digest() { # db max
 		sha256sum | cut -d' ' -f1
 }
 
+# start_listener MODE LOG: a webhook on a free port (LPORT). MODE answer:
+# 204 to every POST; hang: accept, read, never answer. Each body is one
+# line of LOG, written before any answer.
+start_listener() {
+	local pf=$W/lport.$RANDOM
+	node -e '
+const [mode, log, pf] = process.argv.slice(1);
+const fs = require("fs");
+const srv = require("http").createServer((req, res) => {
+	let b = "";
+	req.on("data", (c) => { b += c; }).on("end", () => {
+		fs.appendFileSync(log, b.replace(/\n/g, " ") + "\n");
+		if (mode === "answer") { res.writeHead(204); res.end(); }
+	});
+});
+srv.listen(0, "127.0.0.1", () => fs.writeFileSync(pf, String(srv.address().port)));
+' "$1" "$2" "$pf" &
+	LISTENERS+=($!)
+	for _ in $(seq 200); do [ -s "$pf" ] && break; sleep 0.05; done
+	LPORT=$(cat "$pf")
+}
+
+# find_libfaketime: LIBFT set to libfaketime.so.1, or a FAIL line and 1.
+find_libfaketime() {
+	local f
+	LIBFT=
+	for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
+		/usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
+		[ -f "$f" ] && { LIBFT=$f; break; }
+	done
+	if [ -z "$LIBFT" ]; then
+		echo "FAIL libfaketime not found: install the Debian package faketime (./dev deps)"
+		return 1
+	fi
+	# ASan's runtime is linked into the binary by clang; libfaketime
+	# preloaded next to it is fine.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0
+}

@@ -13,18 +13,7 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 # shellcheck source=../../lib/cron.sh
 . "$ROOT/tests/lib/cron.sh"
 
-LIBFT=
-for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
-	/usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
-	[ -f "$f" ] && { LIBFT=$f; break; }
-done
-if [ -z "$LIBFT" ]; then
-	echo "FAIL libfaketime not found: install the Debian package faketime (./dev deps)"
-	exit 1
-fi
-# ASan's runtime is linked into the binary by clang; libfaketime preloaded
-# next to it is fine.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0
+find_libfaketime || exit 1
 
 DAY=86400
 T0=$(date -u -d '2026-01-05 03:00:00' +%s)	# a Monday

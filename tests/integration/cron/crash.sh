@@ -27,7 +27,6 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 . "$ROOT/tests/lib/cron.sh"
 
 SKIPPED=0
-LISTENERS=()
 MOUNTS=()
 crash_cleanup() {
 	local p m
@@ -42,28 +41,6 @@ quiet() { "$@" >/dev/null 2>&1; }
 # A fresh tmpfs mounted over the store: a new, empty store for this
 # catalog, which remembers the one before (hence --force).
 store_init() { quiet bc init --force; }
-
-# start_listener MODE LOG: a webhook on a free port (LPORT). MODE answer:
-# 204 to every POST; hang: accept, read, never answer. Each body is one
-# line of LOG, written before any answer.
-start_listener() {
-	local pf=$W/lport.$RANDOM
-	node -e '
-const [mode, log, pf] = process.argv.slice(1);
-const fs = require("fs");
-const srv = require("http").createServer((req, res) => {
-	let b = "";
-	req.on("data", (c) => { b += c; }).on("end", () => {
-		fs.appendFileSync(log, b.replace(/\n/g, " ") + "\n");
-		if (mode === "answer") { res.writeHead(204); res.end(); }
-	});
-});
-srv.listen(0, "127.0.0.1", () => fs.writeFileSync(pf, String(srv.address().port)));
-' "$1" "$2" "$pf" &
-	LISTENERS+=($!)
-	for _ in $(seq 200); do [ -s "$pf" ] && break; sleep 0.05; done
-	LPORT=$(cat "$pf")
-}
 
 # Files of ours (temp files and their companions) in a directory.
 ours() { find "$1" -maxdepth 1 -name 'sb-tmp-*' 2>/dev/null | sort; }
