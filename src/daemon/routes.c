@@ -37,6 +37,7 @@ static void	h_create(struct req *);
 static void	h_get(struct req *);
 static void	h_delete(struct req *);
 static void	h_restore(struct req *);
+static void	h_drill(struct req *);
 static void	h_download(struct req *);
 
 /*
@@ -54,6 +55,8 @@ static const struct http_route	routes[] = {
 	    "200 400 404 409 502 503" },
 	{ HTTP_POST, "/backups/:id/restore", h_restore, 1,
 	    "200 400 404 409 422 502 503" },
+	{ HTTP_POST, "/backups/:id/drill", h_drill, 1,
+	    "200 400 404 502 503" },
 	{ HTTP_GET, "/backups/:id/download", h_download, 1,
 	    "200 400 404 502 503" },
 };
@@ -526,6 +529,36 @@ h_restore(struct req *r)
 	else
 		reply_json(r, 200, sb_restore_json(&res));
 	sb_restore_clear(&res);
+}
+
+/*
+ * POST /backups/:id/drill (body empty or {}): a restore drill, run now
+ * and answered when done, like a restore. A verdict either way is 200
+ * with the backup and its drill result (verify_status ok or failed): the
+ * drill ran, and the record says what it found. It could not run (store,
+ * disk): the engine's error.
+ */
+static void
+h_drill(struct req *r)
+{
+	struct sb_backup	 b;
+	struct sb_engine	*e;
+	enum sb_err		 rc;
+
+	memset(&b, 0, sizeof(b));
+	if (no_query(r) != SB_OK || valid_id(r) != SB_OK ||
+	    json_body(r, NULL, 0, NULL) != SB_OK)
+		return;
+	if ((e = engine(r)) == NULL) {
+		reply_noengine(r);
+		return;
+	}
+	rc = sb_engine_drill(e, r->id, &b);
+	if ((rc == SB_OK || rc == SB_ERR_CORRUPT) && b.id[0] != '\0')
+		reply_json(r, 200, sb_backup_json(&b));
+	else
+		reply_engine(r, rc == SB_ERR_CORRUPT ? SB_ERR_DB : rc);
+	sb_backup_clear(&b);
 }
 
 /*

@@ -129,11 +129,14 @@ test_migrate_fresh(void **state)
 
 	assert_int_equal(sb_catalog_version(f->c, &v), SB_OK);
 	assert_int_equal(v, SB_CATALOG_VERSION);
-	assert_int_equal(SB_CATALOG_VERSION, 3);
-	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(SB_CATALOG_VERSION, 4);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM "
 	    "sqlite_schema WHERE type = 'table' AND name IN "
-	    "('backups', 'restores', 'settings')"), 3);
+	    "('backups', 'restores', 'settings', 'monitor_state')"), 4);
+	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM "
+	    "pragma_table_info('backups') WHERE name IN ('verified_at', "
+	    "'verify_status', 'verify_detail')"), 3);
 	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM "
 	    "sqlite_schema WHERE type = 'index' AND name IN "
 	    "('backups_created', 'backups_type_created', "
@@ -869,6 +872,86 @@ test_restores(void **state)
 	sb_restore_clear(&out);
 }
 
+/* What migration 4 added, taken away: a version-3 catalog's schema. */
+#define V4_UNDO	"DROP TABLE monitor_state; " \
+	"ALTER TABLE backups DROP COLUMN verified_at; " \
+	"ALTER TABLE backups DROP COLUMN verify_status; " \
+	"ALTER TABLE backups DROP COLUMN verify_detail; "
+
+/*
+ * A version-3 catalog holding a backup upgrades in place: the record is
+ * kept, never drilled; a drill result and monitored states then round
+ * trip, and the summary check reads sees them.
+ */
+static void
+test_v3_upgrade_drill(void **state)
+{
+	struct fix			*f = *state;
+	struct sb_backup		 b;
+	struct sb_state			 st;
+	struct sb_catalog_summary	 s;
+	char				 err[SB_ERRMSG_MAX], id[SB_UUID_LEN + 1];
+	sqlite3				*db;
+
+	memset(&b, 0, sizeof(b));
+	insert(f->c, 1, SB_TYPE_AUTOMATIC, SB_STATUS_COMPLETED, 1000, "one",
+	    NULL, 0);
+	insert(f->c, 2, SB_TYPE_MANUAL, SB_STATUS_FAILED, 2000, NULL, NULL,
+	    0);
+	sb_catalog_close(&f->c);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, V4_UNDO "PRAGMA user_version = 3",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(sb_catalog_open(&f->c, f->path, err), SB_OK);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 4);
+	mkid(id, 1);
+	assert_int_equal(sb_catalog_get(f->c, id, &b), SB_OK);
+	assert_string_equal(b.description, "one");
+	assert_int_equal(b.verify_status, SB_VERIFY_NONE);
+	assert_int_equal(b.verified_at, 0);
+	assert_null(b.verify_detail);
+
+	assert_int_equal(sb_catalog_summary(f->c, &s), SB_OK);
+	assert_int_equal(s.newest_auto, 1000);
+	assert_int_equal(s.completed, 1);
+	assert_int_equal(s.last_drill, 0);
+	assert_int_equal(s.latest_status, SB_STATUS_FAILED);
+	assert_string_equal(s.drill_failed_id, "");
+
+	assert_int_equal(sb_catalog_drill_set(f->c, id, 5000,
+	    SB_VERIFY_FAILED, "sha256 differs"), SB_OK);
+	assert_int_equal(sb_catalog_get(f->c, id, &b), SB_OK);
+	assert_int_equal(b.verify_status, SB_VERIFY_FAILED);
+	assert_int_equal(b.verified_at, 5000);
+	assert_string_equal(b.verify_detail, "sha256 differs");
+	assert_int_equal(sb_catalog_summary(f->c, &s), SB_OK);
+	assert_int_equal(s.last_drill, 5000);
+	assert_string_equal(s.drill_failed_id, id);
+	mkid(id, 9);
+	assert_int_equal(sb_catalog_drill_set(f->c, id, 1, SB_VERIFY_OK,
+	    NULL), SB_ERR_NOTFOUND);
+
+	/* A state keeps its since while unchanged, and moves on a change. */
+	assert_int_equal(sb_catalog_state_get(f->c, "check", &st),
+	    SB_ERR_NOTFOUND);
+	assert_int_equal(sb_catalog_state_set(f->c, "check", "CRITICAL",
+	    "stale", 10), SB_OK);
+	assert_int_equal(sb_catalog_state_set(f->c, "check", "CRITICAL",
+	    "staler", 20), SB_OK);
+	assert_int_equal(sb_catalog_state_get(f->c, "check", &st), SB_OK);
+	assert_string_equal(st.state, "CRITICAL");
+	assert_string_equal(st.reason, "staler");
+	assert_int_equal(st.since, 10);
+	assert_int_equal(st.updated_at, 20);
+	assert_int_equal(sb_catalog_state_set(f->c, "check", "OK", NULL, 30),
+	    SB_OK);
+	assert_int_equal(sb_catalog_state_get(f->c, "check", &st), SB_OK);
+	assert_int_equal(st.since, 30);
+	assert_string_equal(st.reason, "");
+	sb_backup_clear(&b);
+}
+
 /* Settings: unset is NOT_FOUND, set replaces, too long for buf is INVAL;
  * a version-2 catalog gains the table on open. */
 static void
@@ -893,11 +976,11 @@ test_settings(void **state)
 	/* Back to version 2 without the table: opening migrates again. */
 	sb_catalog_close(&f->c);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE settings; "
+	assert_int_equal(sqlite3_exec(db, V4_UNDO "DROP TABLE settings; "
 	    "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(sb_catalog_open(&f->c, f->path, err), SB_OK);
-	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(sb_catalog_setting_get(f->c, "k", buf, sizeof(buf)),
 	    SB_ERR_NOTFOUND);
 }
@@ -909,6 +992,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_fresh, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v3_upgrade_drill, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_version,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_refused, setup,

@@ -54,7 +54,8 @@ test_backup_json(void **state)
 	    "\"created_at\":\"2025-11-26T04:30:00.123Z\","
 	    "\"completed_at\":null,\"size\":null,\"sha256\":null,"
 	    "\"location\":null,\"description\":null,\"error\":null,"
-	    "\"tags\":[]}");
+	    "\"verified_at\":null,\"verify_status\":null,"
+	    "\"verify_detail\":null,\"tags\":[]}");
 
 	b.status = SB_STATUS_COMPLETED;
 	b.completed_at = b.created_at + 1000;
@@ -74,6 +75,22 @@ test_backup_json(void **state)
 	assert_true(json_object_object_get_ex(o, "completed_at", &v));
 	assert_string_equal(json_object_get_string(v),
 	    "2025-11-26T04:30:01.123Z");
+	json_object_put(o);
+
+	/* A drilled backup: when, ok or failed, and what it found. */
+	b.verified_at = b.created_at + 2000;
+	b.verify_status = SB_VERIFY_FAILED;
+	b.verify_detail = strdup("query 1 returned 0, expected > 0");
+	o = sb_backup_json(&b);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "verified_at", &v));
+	assert_string_equal(json_object_get_string(v),
+	    "2025-11-26T04:30:02.123Z");
+	assert_true(json_object_object_get_ex(o, "verify_status", &v));
+	assert_string_equal(json_object_get_string(v), "failed");
+	assert_true(json_object_object_get_ex(o, "verify_detail", &v));
+	assert_string_equal(json_object_get_string(v),
+	    "query 1 returned 0, expected > 0");
 	json_object_put(o);
 	sb_backup_clear(&b);
 }
