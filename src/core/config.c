@@ -111,6 +111,8 @@ static const struct key keys[] = {
 	{ "drill", "query4", K_QUERY, OFF(drill_query[3]), 0, 0 },
 	{ "drill", "timeout", K_UINT, OFF(drill_timeout), 1, 3600 },
 	{ "monitor", "max_age_hours", K_UINT, OFF(mon_max_age_hours), 1, 8760 },
+	{ "monitor", "warn_age_hours", K_UINT, OFF(mon_warn_age_hours), 0,
+	    8760 },
 	{ "monitor", "drill_max_age_days", K_UINT, OFF(mon_drill_days), 0,
 	    365 },
 	/* Not settable in the file; listed to give a useful error. */
@@ -214,6 +216,7 @@ sb_config_defaults(struct sb_config **out)
 	c->max_body = 64 * KIB;
 	c->drill_timeout = 10;
 	c->mon_max_age_hours = 26;
+	c->mon_warn_age_hours = 24;
 	c->mon_drill_days = 3;
 	if ((c->temp_dir = strdup("/tmp")) == NULL ||
 	    (c->store_prefix = strdup("")) == NULL ||

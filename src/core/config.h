@@ -15,7 +15,7 @@
  *   [report]    webhook, webhook_timeout
  *   [daemon]    listen, workers, max_body
  *   [drill]     query, query2, query3, query4, timeout
- *   [monitor]   max_age_hours, drill_max_age_days
+ *   [monitor]   max_age_hours, warn_age_hours, drill_max_age_days
  *
  * Secrets come from the environment first (SAFBACKUP_AZURE_KEY,
  * SAFBACKUP_AZURE_SAS, SAFBACKUP_AZURE_CONNECTION_STRING), then from the
@@ -79,6 +79,7 @@ struct sb_config {
 	unsigned		 drill_timeout;	/* seconds per query, default 10 */
 	/* monitor: `backup-cron check` */
 	unsigned		 mon_max_age_hours; /* default 26 */
+	unsigned		 mon_warn_age_hours; /* default 24, 0 off */
 	unsigned		 mon_drill_days; /* drill older: warning; 3, 0 off */
 };
 

@@ -259,17 +259,20 @@ enum sb_health
 sb_health_eval(const struct sb_health_facts *f, char *r, size_t len)
 {
 	int64_t	age = f->now - f->newest_auto;
-	int64_t	max = (int64_t)f->max_age_hours * HOUR_MS;
 	int	warn = 0;
 
 	r[0] = '\0';
 	if (critical(f, r, len))
 		return SB_HEALTH_CRITICAL;
-	/* 75% of the maximum: one missed daily run shows before it counts. */
-	if (age * 4 > max * 3) {
+	/*
+	 * Late, not yet stale: with the defaults (24 and 26 hours) a daily
+	 * backup that did not run shows the hour after it should have.
+	 */
+	if (f->warn_age_hours > 0 && f->warn_age_hours < f->max_age_hours &&
+	    age > (int64_t)f->warn_age_hours * HOUR_MS) {
 		reason_add(r, len, "newest automatic backup is %lldh old "
-		    "(warning at 75%% of max %uh)", (long long)(age / HOUR_MS),
-		    f->max_age_hours);
+		    "(warning past %uh, max %uh)", (long long)(age / HOUR_MS),
+		    f->warn_age_hours, f->max_age_hours);
 		warn = 1;
 	}
 	if (f->drill_days > 0 && f->completed > 0 && f->last_drill == 0) {

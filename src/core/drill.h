@@ -91,6 +91,7 @@ struct sb_health_facts {
 					   drill failed, else NULL */
 	const char	*store_error;	/* the store is unreachable: why */
 	unsigned	 max_age_hours;	/* [monitor] max_age_hours */
+	unsigned	 warn_age_hours; /* [monitor] warn_age_hours, 0 off */
 	unsigned	 drill_days;	/* [monitor] drill_max_age_days, 0 off */
 };
 
@@ -99,7 +100,8 @@ struct sb_health_facts {
  * (len bytes). CRITICAL: no automatic backup, or the newest older than
  * max_age_hours; the latest backup failed; prune halted; a drill failed;
  * the store unreachable. WARNING: the newest automatic backup older than
- * 75% of max_age_hours; no drill within drill_days (none yet counts).
+ * warn_age_hours (when that is below max_age_hours); no drill within
+ * drill_days (none yet counts).
  */
 enum sb_health	sb_health_eval(const struct sb_health_facts *, char *reason,
 		    size_t len);

@@ -118,7 +118,7 @@ struct sb_check_result {
 	enum sb_health	health;
 	char		reason[1024];
 	int64_t		age_hours;	/* of the newest automatic, -1 none */
-	double		warn_hours;	/* perfdata thresholds */
+	unsigned	warn_hours;	/* perfdata thresholds */
 	unsigned	max_hours;
 };
 enum sb_err	sb_engine_check(struct sb_engine *, struct sb_check_result *);

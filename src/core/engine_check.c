@@ -99,12 +99,14 @@ sb_engine_check(struct sb_engine *e, struct sb_check_result *out)
 	    NULL;
 	f.store_error = store_problem(e, serr);
 	f.max_age_hours = e->cfg->mon_max_age_hours;
+	f.warn_age_hours = e->cfg->mon_warn_age_hours;
 	f.drill_days = e->cfg->mon_drill_days;
 	out->health = sb_health_eval(&f, out->reason, sizeof(out->reason));
 	if (s.newest_auto > 0)
 		out->age_hours = (f.now - s.newest_auto) / HOUR_MS;
-	out->warn_hours = e->cfg->mon_max_age_hours * 0.75;
-	out->max_hours = e->cfg->mon_max_age_hours;
+	out->warn_hours = f.warn_age_hours > 0 && f.warn_age_hours <
+	    f.max_age_hours ? f.warn_age_hours : f.max_age_hours;
+	out->max_hours = f.max_age_hours;
 	check_transition(e, out->health, out->reason);
 	return SB_OK;
 }

@@ -79,8 +79,9 @@ static const struct cmd cmds[] = {
 	  "              the list below). CRITICAL: newest automatic backup\n"
 	  "              older than [monitor] max_age_hours, latest backup\n"
 	  "              failed, prune halted, a drill failed, store\n"
-	  "              unreachable. WARNING: backup older than 75% of it,\n"
-	  "              or no drill within drill_max_age_days. A change of\n"
+	  "              unreachable. WARNING: backup older than\n"
+	  "              warn_age_hours, or no drill within\n"
+	  "              drill_max_age_days. A change of\n"
 	  "              state is reported once (backups.stale/.recovered)." },
 	{ "prune", cmd_prune, "[--dry-run] [--confirm-clock]",
 	  "Delete automatic backups the retention policy no longer keeps.\n"

@@ -170,7 +170,7 @@ cmd_check(struct ctx *x, int argc, char **argv)
 		    json_object_new_int64(r.age_hours));
 		cron_print_json(o);
 	} else
-		printf("SAFBACKUP %s - %s | age_hours=%s;%.1f;%u\n",
+		printf("SAFBACKUP %s - %s | age_hours=%s;%u;%u\n",
 		    sb_health_str(r.health), r.reason, age, r.warn_hours,
 		    r.max_hours);
 	return (int)r.health;

@@ -804,7 +804,48 @@ test_example_file(void **state)
 	assert_int_equal(fx->cfg->workers, d->workers);
 	assert_int_equal(fx->cfg->max_body, d->max_body);
 	assert_null(fx->cfg->webhook);
+	assert_null(fx->cfg->drill_query[0]);
+	assert_int_equal(fx->cfg->drill_timeout, d->drill_timeout);
+	assert_int_equal(fx->cfg->mon_max_age_hours, d->mon_max_age_hours);
+	assert_int_equal(fx->cfg->mon_warn_age_hours, d->mon_warn_age_hours);
+	assert_int_equal(fx->cfg->mon_drill_days, d->mon_drill_days);
 	sb_config_free(&d);
+}
+
+/* [drill] and [monitor]: defaults, numbered queries, bad values. */
+static void
+test_drill_monitor_keys(void **state)
+{
+	struct fx	*fx = *state;
+
+	assert_int_equal(load(fx, MIN_DISK), SB_OK);
+	assert_null(fx->cfg->drill_query[0]);
+	assert_int_equal(fx->cfg->drill_timeout, 10);
+	assert_int_equal(fx->cfg->mon_max_age_hours, 26);
+	assert_int_equal(fx->cfg->mon_warn_age_hours, 24);
+	assert_int_equal(fx->cfg->mon_drill_days, 3);
+	assert_int_equal(load(fx, MIN_DISK "[drill]\n"
+	    "query = SELECT count(*) FROM users > 0\n"
+	    "query4 = SELECT 1 = 1\ntimeout = 2\n[monitor]\n"
+	    "max_age_hours = 2\nwarn_age_hours = 0\n"
+	    "drill_max_age_days = 0\n"), SB_OK);
+	assert_string_equal(fx->cfg->drill_query[0],
+	    "SELECT count(*) FROM users > 0");
+	assert_null(fx->cfg->drill_query[1]);
+	assert_string_equal(fx->cfg->drill_query[3], "SELECT 1 = 1");
+	assert_int_equal(fx->cfg->drill_timeout, 2);
+	assert_int_equal(fx->cfg->mon_max_age_hours, 2);
+	assert_int_equal(fx->cfg->mon_warn_age_hours, 0);
+	assert_int_equal(fx->cfg->mon_drill_days, 0);
+	expect_error(fx, MIN_DISK "[drill]\nquery = SELECT count(*) FROM t\n",
+	    ":8: [drill] query: must end with an expectation: an operator "
+	    "(> >= = != < <=) and an integer, e.g. `SELECT count(*) FROM "
+	    "users > 0` (got 'SELECT count(*) FROM t')");
+	expect_error(fx, MIN_DISK "[drill]\nquery5 = SELECT 1 > 0\n",
+	    ":8: [drill] query5: unknown key");
+	expect_error(fx, MIN_DISK "[monitor]\nmax_age_hours = 0\n",
+	    ":8: [monitor] max_age_hours: out of range: must be from 1 to "
+	    "8760 (got '0')");
 }
 
 int
@@ -812,6 +853,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drill_monitor_keys, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_unknown, setup,
 		    teardown),

@@ -154,16 +154,25 @@ test_health(void **state)
 	memset(&f, 0, sizeof(f));
 	f.now = 1000 * HOUR;
 	f.max_age_hours = 26;
+	f.warn_age_hours = 24;
 	f.drill_days = 3;
 	f.newest_auto = f.now - 1 * HOUR;
 	f.last_drill = f.now - 2 * HOUR;
 	f.completed = 3;
 	assert_int_equal(sb_health_eval(&f, r, sizeof(r)), SB_HEALTH_OK);
-	/* 75% of 26 h is 19.5 h. */
-	f.newest_auto = f.now - 19 * HOUR;
+	/* Late past 24 h, stale past 26 h. */
+	f.newest_auto = f.now - 24 * HOUR;
 	assert_int_equal(sb_health_eval(&f, r, sizeof(r)), SB_HEALTH_OK);
-	f.newest_auto = f.now - 20 * HOUR;
+	f.newest_auto = f.now - 24 * HOUR - 1;
 	assert_int_equal(sb_health_eval(&f, r, sizeof(r)), SB_HEALTH_WARNING);
+	assert_string_equal(r, "newest automatic backup is 24h old (warning "
+	    "past 24h, max 26h)");
+	/* No age warning when it is off, or not below the maximum. */
+	f.warn_age_hours = 0;
+	assert_int_equal(sb_health_eval(&f, r, sizeof(r)), SB_HEALTH_OK);
+	f.warn_age_hours = 26;
+	assert_int_equal(sb_health_eval(&f, r, sizeof(r)), SB_HEALTH_OK);
+	f.warn_age_hours = 24;
 	f.newest_auto = f.now - 26 * HOUR;
 	assert_int_equal(sb_health_eval(&f, r, sizeof(r)), SB_HEALTH_WARNING);
 	f.newest_auto = f.now - 26 * HOUR - 1;

@@ -192,12 +192,14 @@ check_is() {
 }
 
 fresh "$W/ok"
-check_is "check OK" 0 "^SAFBACKUP OK - newest automatic backup is 0h old.* \| age_hours=0;19.5;26$" bc check
-check_is "check WARNING (20h: past 75% of 26h)" 1 "^SAFBACKUP WARNING - newest automatic backup is 20h old \(warning at 75% of max 26h\)" \
-	later $((20 * HOUR)) "$CRON" --config "$D/safbackup.conf" check
+check_is "check OK" 0 "^SAFBACKUP OK - newest automatic backup is 0h old.* \| age_hours=0;24;26$" bc check
+check_is "check OK at 23h" 0 "^SAFBACKUP OK - newest automatic backup is 23h old" \
+	later $((23 * HOUR)) "$CRON" --config "$D/safbackup.conf" check
+check_is "check WARNING (25h: late, past warn_age_hours 24)" 1 "^SAFBACKUP WARNING - newest automatic backup is 25h old \(warning past 24h, max 26h\)" \
+	later $((25 * HOUR)) "$CRON" --config "$D/safbackup.conf" check
 check_is "check CRITICAL (30h: stale)" 2 "^SAFBACKUP CRITICAL - newest automatic backup is 30h old \(max 26h\) \| age_hours=30;" \
 	later $((30 * HOUR)) "$CRON" --config "$D/safbackup.conf" check
-printf '[monitor]\nmax_age_hours = 200\n' >>"$D/safbackup.conf"
+printf '[monitor]\nmax_age_hours = 200\nwarn_age_hours = 150\n' >>"$D/safbackup.conf"
 check_is "check WARNING (no drill for 4 days)" 1 "no restore drill for 4 days \(max 3\)" \
 	later $((96 * HOUR)) "$CRON" --config "$D/safbackup.conf" check
 
