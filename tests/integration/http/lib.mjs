@@ -39,7 +39,7 @@ export const users = {
 // The route template of a path, for the record ("/backups/:id/restore").
 export function template(path) {
 	const p = path.split('?')[0];
-	const m = p.match(/^\/backups\/([^/]+)(\/(restore|download))?$/);
+	const m = p.match(/^\/backups\/([^/]+)(\/(restore|download|drill))?$/);
 	if (p === '/backups' || p === '/backups/health') return p;
 	if (m && m[1] !== 'health') return '/backups/:id' + (m[2] || '');
 	return null;

@@ -79,7 +79,7 @@ else
 	# One at a time, in this order: the crash and busy tests grow the
 	# live database; the OpenAPI check reads what the others recorded.
 	export SB_ALL=1
-	files=(api auth badinput concurrency crash zz-openapi)
+	files=(api auth badinput concurrency crash drill zz-openapi)
 	files=("${files[@]/#/$HERE/}")
 	files=("${files[@]/%/.test.mjs}")
 fi
