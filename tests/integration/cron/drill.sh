@@ -250,6 +250,21 @@ write_config "$D" 2>/dev/null
 printf 'this is not a database, just text long enough to fill a header' >"$D/catalog.db"
 check_is "check UNKNOWN (catalog unreadable)" 3 "^SAFBACKUP UNKNOWN - " bc check
 
+# --- the cron file and --help -----------------------------------------------
+# Every backup-cron line of cron/safbackup names a real command; drill
+# runs nightly after backup and prune, check hourly.
+crontab=$ROOT/cron/safbackup
+while read -r line; do
+	cmd=$(sed -E 's/.*backup-cron ([a-z]+).*/\1/' <<<"$line")
+	expect_exit "cron file: \`$cmd\` is a command" 0 "$CRON" "$cmd" --help
+done < <(grep -E '^[0-9*]' "$crontab")
+check "cron file: drill nightly at 03:17, after backup (02:17) and prune (02:47)" \
+	grep -qE '^17 3 \* \* \*[[:space:]]+saf[[:space:]]+backup-cron drill$' "$crontab"
+check "cron file: check hourly" grep -qE '^37 \* \* \* \*[[:space:]]+saf[[:space:]]+backup-cron check' "$crontab"
+expect_match "drill --help says what it checks" "$("$CRON" drill --help)" "foreign_key_check"
+expect_match "check --help gives its exit codes" "$("$CRON" check --help)" "1 WARNING, 2 CRITICAL, 3 UNKNOWN"
+expect_match "--help lists drill and check" "$("$CRON" --help)" "drill .*check"
+
 # --- check reports a change of state once -------------------------------------
 fresh "$W/hook"
 start_listener answer "$D/hook.log"
