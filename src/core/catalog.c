@@ -333,6 +333,14 @@ step_change(struct sb_catalog *c, sqlite3_stmt *st, const char *context,
 	return SB_OK;
 }
 
+/* step_change for the catalog's other files (catalog_int.h). */
+enum sb_err
+sb_catalog_step_change(struct sb_catalog *c, sqlite3_stmt *st,
+    const char *context, int *changes)
+{
+	return step_change(c, st, context, changes);
+}
+
 /*
  * pending -> completed, with the size and sha256 of the stored object.
  * SB_ERR_NOTFOUND if there is no such backup; SB_ERR_INVAL if it is not
@@ -487,8 +495,8 @@ sb_catalog_get(struct sb_catalog *c, const char *id, struct sb_backup *out)
 	char		 idm[SB_UUID_LEN + 1];
 	int		 ret;
 
-	ret = find_by_id(c, "SELECT " BACKUP_READ_COLS " FROM backups WHERE id = ?1",
-	    id, "backup", idm, &st);
+	ret = find_by_id(c, "SELECT " BACKUP_READ_COLS " FROM backups "
+	    "WHERE id = ?1", id, "backup", idm, &st);
 	sb_backup_clear(out);
 	if (ret == SB_OK && (ret = sb_catalog_row_to_backup(c, st, out)) != SB_OK)
 		sb_backup_clear(out);

@@ -29,6 +29,9 @@ enum sb_err	sb_catalog_prepare(struct sb_catalog *, const char *sql,
 		    sqlite3_stmt **);
 int		sb_catalog_bind_text(sqlite3_stmt *, int i, const char *s,
 		    int empty_null);
+/* Step a write once; *changes gets the rows it changed. */
+enum sb_err	sb_catalog_step_change(struct sb_catalog *, sqlite3_stmt *,
+		    const char *context, int *changes);
 enum sb_err	sb_catalog_row_to_backup(struct sb_catalog *, sqlite3_stmt *,
 		    struct sb_backup *);
 

@@ -11,19 +11,6 @@
 #include "catalog_int.h"
 #include "drill.h"
 
-/* Step st once (an UPDATE or INSERT); *n gets the rows it changed. */
-static enum sb_err
-step_write(struct sb_catalog *c, sqlite3_stmt *st, const char *context,
-    int *n)
-{
-	int	rc;
-
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
-		return sb_catalog_dberr(c, rc, context);
-	*n = sqlite3_changes(c->db);
-	return SB_OK;
-}
-
 enum sb_err
 sb_catalog_drill_set(struct sb_catalog *c, const char *id, int64_t at,
     enum sb_verify v, const char *detail)
@@ -46,7 +33,8 @@ sb_catalog_drill_set(struct sb_catalog *c, const char *id, int64_t at,
 		ret = sb_catalog_dberr(c, sqlite3_errcode(c->db),
 		    "binding a drill result");
 	else
-		ret = step_write(c, st, "recording a drill result", &n);
+		ret = sb_catalog_step_change(c, st, "recording a drill result",
+		    &n);
 	sqlite3_finalize(st);
 	if (ret == SB_OK && n == 0) {
 		sb_seterr(c->errmsg, "no backup %s", id);
@@ -170,7 +158,8 @@ sb_catalog_state_set(struct sb_catalog *c, const char *name,
 		ret = sb_catalog_dberr(c, sqlite3_errcode(c->db),
 		    "binding a monitored state");
 	else
-		ret = step_write(c, st, "recording a monitored state", &n);
+		ret = sb_catalog_step_change(c, st,
+		    "recording a monitored state", &n);
 	sqlite3_finalize(st);
 	return ret;
 }

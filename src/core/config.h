@@ -76,11 +76,11 @@ struct sb_config {
 	uint64_t		 max_body;	/* bytes, default 64 KiB */
 	/* drill: smoke queries "SQL OP INTEGER" (drill.h), NULL unset */
 	char			*drill_query[SB_DRILL_QUERIES];
-	unsigned		 drill_timeout;	/* seconds per query, default 10 */
+	unsigned		 drill_timeout;	/* s per query, default 10 */
 	/* monitor: `backup-cron check` */
 	unsigned		 mon_max_age_hours; /* default 26 */
 	unsigned		 mon_warn_age_hours; /* default 24, 0 off */
-	unsigned		 mon_drill_days; /* drill older: warning; 3, 0 off */
+	unsigned		 mon_drill_days; /* older: warning; 3, 0 off */
 };
 
 /*

@@ -92,7 +92,7 @@ struct sb_health_facts {
 	const char	*store_error;	/* the store is unreachable: why */
 	unsigned	 max_age_hours;	/* [monitor] max_age_hours */
 	unsigned	 warn_age_hours; /* [monitor] warn_age_hours, 0 off */
-	unsigned	 drill_days;	/* [monitor] drill_max_age_days, 0 off */
+	unsigned	 drill_days;	/* [monitor] drill_max_age_days */
 };
 
 /*

@@ -362,11 +362,12 @@ drill_record(struct sb_engine *e, const char *id, int rc, const char *d)
 	int	crc;
 
 	if (rc == SB_OK || rc == SB_ERR_CORRUPT) {
-		crc = sb_catalog_drill_set(e->cat, id, sb_now_ms(), rc == SB_OK ?
-		    SB_VERIFY_OK : SB_VERIFY_FAILED, d);
+		crc = sb_catalog_drill_set(e->cat, id, sb_now_ms(),
+		    rc == SB_OK ? SB_VERIFY_OK : SB_VERIFY_FAILED, d);
 		if (crc != SB_OK)
-			sb_log(SB_LOG_ERROR, "catalog.error", "cannot record the "
-			    "drill of %s: %s", id, sb_catalog_errmsg(e->cat));
+			sb_log(SB_LOG_ERROR, "catalog.error", "cannot record "
+			    "the drill of %s: %s", id,
+			    sb_catalog_errmsg(e->cat));
 	}
 	if (rc == SB_OK)
 		sb_logkv(SB_LOG_INFO, "drill.passed", (const char *[]){

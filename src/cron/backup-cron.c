@@ -65,24 +65,25 @@ static const struct cmd cmds[] = {
 	{ "verify", cmd_verify, "ID",
 	  "Download backup ID and check its size, sha256 and integrity." },
 	{ "drill", cmd_drill, "[--all | ID...]",
-	  "Restore drill: fetch each backup into a scratch file (never the\n"
-	  "              live database), check size, sha256, integrity_check,\n"
-	  "              foreign_key_check and the [drill] smoke queries, and\n"
-	  "              compare its schema with the live database's; record\n"
-	  "              the result on the backup. No ID: the newest automatic\n"
-	  "              backup and the one drilled longest ago (cron, nightly).\n"
-	  "              --all: every completed backup. A failed drill is\n"
-	  "              reported (drill.failed) and exits 6." },
+	  "Restore drill: fetch each backup into a scratch file\n"
+	  "              (never the live database), check size, sha256,\n"
+	  "              integrity_check, foreign_key_check and the [drill]\n"
+	  "              smoke queries, and compare its schema with the live\n"
+	  "              database's; record the result on the backup. No ID:\n"
+	  "              the newest automatic backup and the one drilled\n"
+	  "              longest ago (cron, nightly). --all: every completed\n"
+	  "              backup. A failed drill is reported (drill.failed)\n"
+	  "              and exits 6." },
 	{ "check", cmd_check, "",
 	  "Monitoring plugin (Nagios/Icinga): one line, and exit 0 OK,\n"
 	  "              1 WARNING, 2 CRITICAL, 3 UNKNOWN (its own codes, not\n"
 	  "              the list below). CRITICAL: newest automatic backup\n"
 	  "              older than [monitor] max_age_hours, latest backup\n"
 	  "              failed, prune halted, a drill failed, store\n"
-	  "              unreachable. WARNING: backup older than\n"
-	  "              warn_age_hours, or no drill within\n"
-	  "              drill_max_age_days. A change of\n"
-	  "              state is reported once (backups.stale/.recovered)." },
+	  "              unreachable. WARNING: newest automatic backup older\n"
+	  "              than warn_age_hours, or no drill within\n"
+	  "              drill_max_age_days. A change of state is reported\n"
+	  "              once (backups.stale, backups.recovered)." },
 	{ "prune", cmd_prune, "[--dry-run] [--confirm-clock]",
 	  "Delete automatic backups the retention policy no longer keeps.\n"
 	  "              Halts (exit 7) while backups fail or the clock jumped\n"
@@ -114,8 +115,9 @@ usage(FILE *f)
 	    "  0 success, 1 the operation failed, 2 bad arguments or configuration,\n"
 	    "  3 busy (another backup operation is running), 4 no such backup,\n"
 	    "  5 refused (automatic backup, or backup not completed),\n"
-	    "  6 backup failed verification or a restore drill, 7 prune halted\n"
-	    "  (backups are failing, or the clock jumped), 8 the store is not this service's store\n"
+	    "  6 backup failed verification or a restore drill, 7 prune\n"
+	    "  halted (backups are failing, or the clock jumped), 8 the store\n"
+	    "  is not this service's store\n"
 	    "  (marker missing: run `backup-cron init`, or mount the volume; or\n"
 	    "  another service's marker; or reconcile would mark most backups\n"
 	    "  missing). `check` has its own: 0 OK, 1 WARNING, 2 CRITICAL,\n"
@@ -381,8 +383,8 @@ cmd_backup(struct ctx *x, int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	a.type = SB_TYPE_AUTOMATIC;
-	if ((i = cron_parse_opts(cron_cmd_find("backup"), argc, argv, ":t:d:g:h", lo,
-	    backup_opt, &a)) < 0)
+	if ((i = cron_parse_opts(cron_cmd_find("backup"), argc, argv,
+	    ":t:d:g:h", lo, backup_opt, &a)) < 0)
 		return i == -1 ? EX_OKAY : EX_USAGE;
 	if (i != argc) {
 		fprintf(stderr, "backup-cron backup: unexpected argument '%s'\n",
@@ -743,8 +745,8 @@ cmd_reconcile(struct ctx *x, int argc, char **argv)
 	struct sb_reconcile_result	r;
 	int				force = 0, i, rc;
 
-	if ((i = cron_parse_opts(cron_cmd_find("reconcile"), argc, argv, ":fh", lo,
-	    force_opt, &force)) < 0)
+	if ((i = cron_parse_opts(cron_cmd_find("reconcile"), argc, argv,
+	    ":fh", lo, force_opt, &force)) < 0)
 		return i == -1 ? EX_OKAY : EX_USAGE;
 	if (i != argc) {
 		fprintf(stderr, "backup-cron reconcile: unexpected argument "

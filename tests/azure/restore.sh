@@ -44,6 +44,31 @@ check "restore on azure: the safety backup holds the pre-restore state" \
     test "$(rdump "$R/app.db")" = "$pre"
 rbc restore "$bid" >/dev/null 2>&1
 
+# --- a restore drill on Azure: downloaded into a scratch file, removed after ---
+pre=$(sha256sum "$R/app.db" | cut -d' ' -f1)
+out=$(rbc --json drill "$bid" 2>"$R/drill.err"); rc=$?
+check "drill on azure exits 0 (got $rc)" test "$rc" -eq 0
+check "drill on azure: recorded ok" test "$(rj 'o[0].verify_status' <<<"$out")" = ok
+check "drill on azure: integrity and foreign keys checked" \
+    grep -q 'integrity_check and foreign_key_check passed' <<<"$(rj 'o[0].verify_detail' <<<"$out")"
+check "drill on azure: no scratch file left in temp_dir" \
+    test -z "$(find "$R/tmp" -name 'sb-tmp-*')"
+check "drill on azure: the live database is untouched" \
+    test "$(sha256sum "$R/app.db" | cut -d' ' -f1)" = "$pre"
+# The store fails every GET: the drill cannot run, says so, records nothing.
+px_reset
+px_set "mode=status&status=500&method=GET&count=-1"
+rbc drill "$bid" >/dev/null 2>"$R/drill.err"; rc=$?
+faults=$(px_stat faults)
+px_reset
+check "drill fault: the proxy failed the download's GETs ($faults)" test "${faults:-0}" -gt 0
+check "drill fault: the drill exits 1, not 6: the backup was not judged (got $rc)" test "$rc" -eq 1
+check "drill fault: reported (drill.failed)" grep -q '"event":"drill.failed"' "$R/drill.err"
+check "drill fault: the last verdict (ok) is kept" \
+    test "$(rbc --json show "$bid" 2>/dev/null | rj 'o.verify_status')" = ok
+check "drill fault: no scratch file left in temp_dir" \
+    test -z "$(find "$R/tmp" -name 'sb-tmp-*')"
+
 # --- the upload after the copy fails: nothing is lost -------------------------
 sqlite3 "$R/app.db" "INSERT INTO t VALUES ('C');"
 pre=$(rdump "$R/app.db")

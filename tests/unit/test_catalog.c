@@ -890,7 +890,8 @@ test_v3_upgrade_drill(void **state)
 	struct sb_backup		 b;
 	struct sb_state			 st;
 	struct sb_catalog_summary	 s;
-	char				 err[SB_ERRMSG_MAX], id[SB_UUID_LEN + 1];
+	char				 err[SB_ERRMSG_MAX];
+	char				 id[SB_UUID_LEN + 1];
 	sqlite3				*db;
 
 	memset(&b, 0, sizeof(b));
