@@ -74,7 +74,7 @@ CHANGES=$(ls "$WORK"/safbackup_*.changes)
 
 # --- lintian -------------------------------------------------------------------
 # lint FILE: lintian's tags, one a line (E: W: I:), nothing else.
-lint() { lintian --no-cfg --info=no "$1" 2>/dev/null | grep -E '^[EWIPX]: '; }
+lint() { lintian --no-cfg --display-info "$1" 2>/dev/null | grep -E '^[EWIPX]: '; }
 LINT=$(lint "$CHANGES")
 echo "lintian says:"; printf '  %s\n' "${LINT:-(nothing)}"
 expect_eq "lintian: no error" "$(grep -c '^E: ' <<<"$LINT")" 0
