@@ -76,7 +76,7 @@ CHANGES=$(ls "$WORK"/safbackup_*.changes)
 # lint FILE: lintian's tags, one a line (E: W: I:), nothing else.
 lint() { lintian --no-cfg --display-info "$1" 2>/dev/null | grep -E '^[EWIPX]: '; }
 LINT=$(lint "$CHANGES")
-echo "lintian says:"; printf '  %s\n' "${LINT:-(nothing)}"
+echo "lintian says:"; sed "s/^/  /" <<<"${LINT:-(nothing)}"
 expect_eq "lintian: no error" "$(grep -c '^E: ' <<<"$LINT")" 0
 # The control: the same .deb without its copyright file is an error.
 mkdir -p "$WORK/broken"
