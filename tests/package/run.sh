@@ -141,21 +141,26 @@ verify() {
 	printf '     %s\n' "$out"
 	return 1
 }
-mkdir -p "$WORK/units"
-for u in $UNITS; do
+# Each unit in a directory of its own (verify reads its neighbours too),
+# a timer with the service it starts.
+unit_copy() { # unit dir
+	mkdir -p "$2"
 	if [ -n "$R" ]; then
-		sed "s|=/usr/|=$R/usr/|" "$UNITDIR/$u" >"$WORK/units/$u"
+		sed "s|=/usr/|=$R/usr/|" "$UNITDIR/$1" >"$2/$1"
 	else
-		cp "$UNITDIR/$u" "$WORK/units/$u"
+		cp "$UNITDIR/$1" "$2/$1"
 	fi
-done
-# Timers and services together: a timer needs its service.
+}
 for u in $UNITS; do
-	check "systemd-analyze verify $u ($MANOPT)" verify "$WORK/units/$u"
+	unit_copy "$u" "$WORK/units/$u"
+	case $u in *.timer) unit_copy "${u%.timer}.service" "$WORK/units/$u" ;; esac
+	check "systemd-analyze verify $u ($MANOPT)" verify "$WORK/units/$u/$u"
 done
-sed 's/^PrivateTmp=/PrivateTpm=/' "$WORK/units/backupd.service" >"$WORK/units/typo.service"
+mkdir -p "$WORK/units/typo"
+sed 's/^PrivateTmp=/PrivateTpm=/' "$WORK/units/backupd.service/backupd.service" \
+	>"$WORK/units/typo/backupd.service"
 expect_exit "a unit with a typo'd directive fails verify (the control)" 1 \
-	verify "$WORK/units/typo.service"
+	verify "$WORK/units/typo/backupd.service"
 EXPOSURE=$(systemd-analyze security --offline=true "$UNITDIR/backupd.service" 2>&1 |
 	sed -n 's/.*Overall exposure level for backupd.service: \([0-9.]*\).*/\1/p')
 echo "backupd.service: exposure $EXPOSURE"
@@ -171,21 +176,19 @@ expect_eq "every cron job runs as safbackup and steps aside under systemd" "$GUA
 
 # --- what postinst made ---------------------------------------------------------
 if [ "$INSTALLED" = 1 ]; then
-	expect_eq "/etc/cron.d/safbackup is a conffile" \
-		"$(dpkg-query -W -f='${Conffiles}' safbackup | awk '{print $1}' | tr -d '\n')" \
-		/etc/cron.d/safbackup
-	check "system user safbackup" getent passwd safbackup
+	CONFFILES=$(dpkg-query -W -f='${Conffiles}' safbackup | awk '{print $1}' | sort | tr '\n' ' ')
+	expect_eq "conffiles: the cron file, the nginx snippets" "$CONFFILES" \
+		"/etc/cron.d/safbackup /etc/nginx/safbackup/backups-fastcgi.conf /etc/nginx/safbackup/json-errors.conf /etc/nginx/safbackup/security-headers.conf "
+	check "system user safbackup" bash -c "getent passwd safbackup >/dev/null"
 	expect_eq "/etc/safbackup" "$(stat -c '%a %U:%G' /etc/safbackup)" "750 root:safbackup"
 	expect_eq "/var/lib/safbackup" "$(stat -c '%a %U:%G' /var/lib/safbackup)" "700 safbackup:safbackup"
-	expect_eq "the FastCGI secret" "$(stat -c '%a %U:%G' /etc/safbackup/fastcgi.secret)" \
+	expect_eq "the FastCGI secret" "$(stat -c '%a %U:%G' /etc/safbackup/backupd.secret)" \
 		"600 safbackup:safbackup"
-	expect_match "the secret: 64 hex digits" "$(cat /etc/safbackup/fastcgi.secret)" '^[0-9a-f]{64}$'
-	if [ -d /etc/nginx ]; then
-		SNIP=/etc/nginx/snippets/safbackup-secret.conf
-		expect_eq "the nginx snippet" "$(stat -c '%a %U:%G' "$SNIP")" "600 root:root"
-		check "the snippet sends the secret" grep -qF \
-			"fastcgi_param SAF_FASTCGI_SECRET \"$(cat /etc/safbackup/fastcgi.secret)\";" "$SNIP"
-	fi
+	expect_match "the secret: 64 hex digits" "$(cat /etc/safbackup/backupd.secret)" '^[0-9a-f]{64}$'
+	SNIP=/etc/nginx/safbackup/secret.conf
+	expect_eq "the nginx secret snippet" "$(stat -c '%a %U:%G' "$SNIP")" "600 root:root"
+	check "the snippet sends the secret" grep -qF \
+		"fastcgi_param SAF_FASTCGI_SECRET \"$(cat /etc/safbackup/backupd.secret)\";" "$SNIP"
 	if getent passwd www-data >/dev/null; then
 		expect_match "www-data is in the group safbackup" "$(id -nG www-data)" '(^| )safbackup( |$)'
 	fi
@@ -209,7 +212,7 @@ if [ "$INSTALLED" = 1 ] && [ "$(ps -p 1 -o comm=)" = systemd ] && [ -d /run/syst
 	[disk]
 	root = $S/store
 	[daemon]
-	secret_file = /etc/safbackup/fastcgi.secret
+	secret_file = /etc/safbackup/backupd.secret
 	EOF
 	chmod 0640 /etc/safbackup/safbackup.conf; chgrp safbackup /etc/safbackup/safbackup.conf
 	runuser -u safbackup -- sqlite3 "$S/app.db" 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'
@@ -228,7 +231,7 @@ if [ "$INSTALLED" = 1 ] && [ "$(ps -p 1 -o comm=)" = systemd ] && [ -d /run/syst
 		const r = await fcgiRequest('/run/safbackup/backupd.sock', {
 			REQUEST_METHOD: 'GET', REQUEST_URI: '/backups/health',
 			SCRIPT_NAME: '/backups/health', QUERY_STRING: '',
-			SAF_FASTCGI_SECRET: '$(cat /etc/safbackup/fastcgi.secret)',
+			SAF_FASTCGI_SECRET: '$(cat /etc/safbackup/backupd.secret)',
 			SAF_USER_ID: '', SAF_USER_EMAIL: '', SAF_USER_SCOPES: '' });
 		console.log(r.ended, r.status, r.body);" 2>&1)
 	expect_match "GET /backups/health through backupd's socket under systemd" \
@@ -239,6 +242,18 @@ if [ "$INSTALLED" = 1 ] && [ "$(ps -p 1 -o comm=)" = systemd ] && [ -d /run/syst
 	rm -rf "$S"
 else
 	echo "skip: backupd under systemd (PID 1 is $(ps -p 1 -o comm=), not systemd, or the package is not installed here)"
+fi
+
+# --- purge: the machine as before ----------------------------------------------
+if [ "$INSTALLED" = 1 ]; then
+	rm -f /etc/safbackup/safbackup.conf
+	check "apt-get purge safbackup" env DEBIAN_FRONTEND=noninteractive \
+		apt-get purge -y -qq safbackup >"$WORK/purge.log" 2>&1
+	INSTALLED=0
+	LEFT=$(ls -d /etc/safbackup /etc/nginx/safbackup /etc/cron.d/safbackup \
+		/lib/systemd/system/backupd.service \
+		/etc/systemd/system/timers.target.wants/safbackup-* 2>/dev/null)
+	expect_eq "purge leaves no file of the package behind" "$LEFT" ""
 fi
 
 finish
