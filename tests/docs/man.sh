@@ -169,8 +169,8 @@ check "$f0" "$page: COMMANDS entries = backup-cron --help's commands ($(wc -l <"
 
 f0=$failed
 : >"$TMP/help.allopts"
-for c in $(cat "$TMP/help.cmds"); do
-	"$CRON" "$c" --help >"$TMP/help.$c" ||
+while read -r c; do
+	"$CRON" "$c" --help </dev/null >"$TMP/help.$c" ||
 		fail "backup-cron $c --help failed (exit $?)"
 	longopts <"$TMP/help.$c" >"$TMP/help.$c.opts"
 	cat "$TMP/help.$c.opts" >>"$TMP/help.allopts"
@@ -179,7 +179,7 @@ for c in $(cat "$TMP/help.cmds"); do
 	for o in $(only_in "$TMP/help.$c.opts" "$TMP/page.$c.opts"); do
 		fail "$page: option $o of 'backup-cron $c --help' is missing from the '.It Cm $c' entry in COMMANDS"
 	done
-done
+done <"$TMP/help.cmds"
 check "$f0" "$page: every option of each 'backup-cron COMMAND --help' is in that command's entry"
 
 f0=$failed
@@ -214,8 +214,12 @@ done
 check "$f0" "$page: no option that backup-cron --help does not know"
 
 f0=$failed
-awk '/^Exit status:/ { f = 1; next } f && /^$/ { exit } f' "$TMP/help" |
-    tr -s ' \t(),;' '\n' | grep -x '[0-9][0-9]*' | sort -u >"$TMP/help.exit"
+# A code starts the list or follows a "," (or ";", "."): "0 success,
+# 1 the operation failed, ..."; a number inside a meaning is not one.
+awk '/^Exit status:/ { f = 1; next } f && /^$/ { exit }
+    f { for (i = 1; i <= NF; i++) {
+	if ($i ~ /^[0-9]+$/ && (prev == "" || prev ~ /[,;.]$/)) print $i
+	prev = $i } }' "$TMP/help" | sort -u >"$TMP/help.exit"
 awk '$1 == "exit" { print $2 }' "$TMP/idx" | sort -u >"$TMP/page.exit"
 [ -s "$TMP/help.exit" ] ||
 	fail "backup-cron --help: no codes found under \"Exit status:\" (update tests/docs/man.sh)"
