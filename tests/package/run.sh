@@ -63,7 +63,7 @@ done
 # its owner, and git clone refuses such a repository (safe.directory).
 git -c safe.directory='*' -C "$ROOT" bundle create -q "$WORK/head.bundle" HEAD ||
 	die "git bundle create failed"
-git clone -q "$WORK/head.bundle" "$WORK/src" || die "git clone failed"
+git -c advice.detachedHead=false clone -q "$WORK/head.bundle" "$WORK/src" || die "git clone failed"
 echo "building the package from $(git -C "$WORK/src" log --oneline -1)"
 if (cd "$WORK/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) \
 	>"$WORK/build.log" 2>&1; then
