@@ -2,7 +2,7 @@
 # The Debian package, from a clean clone of this checkout's HEAD (commit
 # before running it):
 #  - dpkg-buildpackage -us -uc -b builds it (DEB_BUILD_OPTIONS=nocheck:
-#    the unit tests run in their own suites);
+#    the unit tests run in their own suites; noautodbgsym, parallel);
 #  - lintian reports no error (E:), and does report one on a copy of the
 #    .deb broken on purpose (no copyright file), so its verdict means
 #    something;
@@ -65,7 +65,10 @@ git -c safe.directory='*' -C "$ROOT" bundle create -q "$WORK/head.bundle" HEAD |
 	die "git bundle create failed"
 git -c advice.detachedHead=false clone -q "$WORK/head.bundle" "$WORK/src" || die "git clone failed"
 echo "building the package from $(git -C "$WORK/src" log --oneline -1)"
-if (cd "$WORK/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) \
+# nocheck: the unit tests run in their own suites; no debug symbols
+# package; every core.
+if (cd "$WORK/src" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$(nproc)" \
+	dpkg-buildpackage -us -uc -b) \
 	>"$WORK/build.log" 2>&1; then
 	t_ok "dpkg-buildpackage -us -uc -b from a clean clone"
 else
