@@ -200,7 +200,7 @@ if [ "$INSTALLED" = 1 ]; then
 		expect_match "www-data is in the group safbackup" "$(id -nG www-data)" '(^| )safbackup( |$)'
 	fi
 	expect_eq "the five timers are enabled" \
-		"$(ls /etc/systemd/system/timers.target.wants/ | grep -c '^safbackup-.*\.timer$')" 5
+		"$(find /etc/systemd/system/timers.target.wants -name 'safbackup-*.timer' | wc -l)" 5
 	check "backupd.service is not enabled" \
 		test ! -e /etc/systemd/system/multi-user.target.wants/backupd.service
 fi
