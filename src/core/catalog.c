@@ -483,6 +483,16 @@ find_by_id(struct sb_catalog *c, const char *sql, const char *id,
 	return SB_OK;
 }
 
+/* find_by_id for the catalog's other files (catalog_int.h). */
+enum sb_err
+sb_catalog_find_by_id(struct sb_catalog *c, const char *sql, const char *id,
+    const char *what, sqlite3_stmt **st)
+{
+	char	idm[SB_UUID_LEN + 1];
+
+	return find_by_id(c, sql, id, what, idm, st);
+}
+
 /*
  * One record into out, which is released with sb_backup_clear() first
  * (so it must be zeroed or hold a record). SB_ERR_NOTFOUND if absent.

@@ -29,6 +29,12 @@ enum sb_err	sb_catalog_prepare(struct sb_catalog *, const char *sql,
 		    sqlite3_stmt **);
 int		sb_catalog_bind_text(sqlite3_stmt *, int i, const char *s,
 		    int empty_null);
+/*
+ * Prepare sql (?1 bound to id) and step to its first row: SB_ERR_NOTFOUND
+ * ("no <what> <id>") when there is none. The caller finalizes *st always.
+ */
+enum sb_err	sb_catalog_find_by_id(struct sb_catalog *, const char *sql,
+		    const char *id, const char *what, sqlite3_stmt **st);
 /* Step a write once; *changes gets the rows it changed. */
 enum sb_err	sb_catalog_step_change(struct sb_catalog *, sqlite3_stmt *,
 		    const char *context, int *changes);

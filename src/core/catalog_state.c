@@ -101,27 +101,13 @@ sb_catalog_state_get(struct sb_catalog *c, const char *name,
     struct sb_state *out)
 {
 	sqlite3_stmt	*st = NULL;
-	int		 rc, ret;
+	int		 ret;
 
 	memset(out, 0, sizeof(*out));
-	if ((ret = sb_catalog_prepare(c, "SELECT state, reason, since, "
-	    "updated_at FROM monitor_state WHERE name = ?1", &st)) != SB_OK)
-		return ret;
-	if (sb_catalog_bind_text(st, 1, name, 0) != SQLITE_OK) {
-		ret = sb_catalog_dberr(c, sqlite3_errcode(c->db),
-		    "binding a state name");
+	if ((ret = sb_catalog_find_by_id(c, "SELECT state, reason, since, "
+	    "updated_at FROM monitor_state WHERE name = ?1", name,
+	    "monitored state", &st)) != SB_OK)
 		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sb_seterr(c->errmsg, "state %s was never recorded", name);
-		ret = SB_ERR_NOTFOUND;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		ret = sb_catalog_dberr(c, rc, "reading a monitored state");
-		goto out;
-	}
 	col_copy(st, 0, out->state, sizeof(out->state));
 	col_copy(st, 1, out->reason, sizeof(out->reason));
 	out->since = sqlite3_column_int64(st, 2);
