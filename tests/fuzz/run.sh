@@ -29,6 +29,9 @@ ONLY=${FUZZ_ONLY:-}	# e.g. FUZZ_ONLY="json path"
 # config.c checks connection strings with azure_auth.c (over libcurl) and
 # reads secret files with secret.c.
 SRCS="$SRCS $ROOT/src/core/secret.c $ROOT/src/core/azure_auth.c"
+# config.c checks [drill] queries with drill.c (json.c names a drill's
+# verdict with it too); sb_config_check is in config_check.c.
+SRCS="$SRCS $ROOT/src/core/drill.c $ROOT/src/core/config_check.c"
 LIBS="$LIBS $(pkg-config --libs libcurl)"
 
 rc=0
