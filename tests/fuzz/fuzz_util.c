@@ -2,13 +2,15 @@
  * fuzz_util.c - libFuzzer harness for the core's parsers of outside input
  * (util.c): times (query filters, CLI flags), object names (store
  * listings), sizes and integers (config), UTF-8, tags and descriptions
- * (request bodies, object metadata). Beyond "does not crash", it checks
+ * (request bodies, object metadata), [drill] smoke queries (drill.c,
+ * config). Beyond "does not crash", it checks
  * round trips: what a parser accepts, its formatter writes back the same.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "drill.h"
 #include "sb.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -16,7 +18,9 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char		*s, buf[512], id[SB_UUID_LEN + 1];
+	char		*s, buf[512], id[SB_UUID_LEN + 1], why[256];
+	static char	 line[SB_DRILL_SQL_MAX + 64];
+	static struct sb_drill_query	q, q2;
 	enum sb_type	 type;
 	int64_t		 ms, ms2, i64;
 	uint64_t	 u64;
@@ -46,6 +50,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (sb_is_description(s) && !sb_is_utf8(s, strlen(s)))
 		abort();
+	/* A query that parses has SQL, and written back it parses the same. */
+	if (sb_drill_query_parse(s, &q, why, sizeof(why)) == SB_OK) {
+		if (q.sql[0] == '\0' || (unsigned)q.op >= SB_CMP__MAX)
+			abort();
+		snprintf(line, sizeof(line), "%s %s %lld", q.sql,
+		    sb_cmp_str(q.op), (long long)q.want);
+		if (sb_drill_query_parse(line, &q2, why, sizeof(why)) !=
+		    SB_OK || strcmp(q.sql, q2.sql) != 0 || q.op != q2.op ||
+		    q.want != q2.want)
+			abort();
+	}
 	(void)sb_is_utf8((const char *)data, size);
 	free(s);
 	return 0;
