@@ -71,6 +71,12 @@ function freePort() {
 	});
 }
 
+// Every backupd started here, stopped at the end even when a test failed
+// half-way (a live child would keep this file's process, and the run,
+// from ever ending).
+const started = new Set();
+after(() => { for (const p of started) if (p.exitCode === null) p.kill('SIGKILL'); });
+
 /*
  * A second backupd on the stack's config with these [daemon] overrides,
  * started and answering /backups/health (probed with the secret from
@@ -80,6 +86,7 @@ async function startBackupd(over, probe) {
 	const proc = spawn(env.backupd, ['--config', process.env.SB_CONFIG], {
 		env: { ...process.env, SAFBACKUP_DAEMON_WORKERS: '1', ...over }, stdio: ['ignore', 'ignore', 'pipe'],
 	});
+	started.add(proc);
 	let err = '';
 	proc.stderr.on('data', (d) => { err += d; });
 	for (let i = 0; i < 200; i++) {
@@ -143,8 +150,8 @@ describe('a local process that is not nginx, on the unix socket', () => {
 		];
 		const { uid, answers } = fromWebUser(env.socket, reqs);
 		assert.equal(uid, webUid);
-		for (const a of answers) assert.deepEqual(a, { status: 403, code: 'PEER_REFUSED', type: 'application/json; charset=utf-8' });
 		assert.equal(state(), before, 'the catalog or the store changed');
+		for (const a of answers) assert.deepEqual(a, { status: 403, code: 'PEER_REFUSED', type: 'application/json; charset=utf-8' });
 		const lines = refusedLines(mark);
 		assert.equal(lines.length, reqs.length);
 		for (const l of lines) {
@@ -163,8 +170,8 @@ describe('a local process that is not nginx, on the unix socket', () => {
 			...bad.map((s) => ({ params: { ...json, REQUEST_METHOD: 'POST', REQUEST_URI: '/backups', SAF_FASTCGI_SECRET: s }, body: '{}' })),
 			{ params: { ...claim, REQUEST_METHOD: 'GET', REQUEST_URI: '/backups', SAF_FASTCGI_SECRET: env.secret } },
 		]);
-		for (const a of answers.slice(0, bad.length)) assert.deepEqual(a, { status: 403, code: 'PEER_REFUSED', type: 'application/json; charset=utf-8' });
 		assert.equal(state(), before, 'the catalog or the store changed');
+		for (const a of answers.slice(0, bad.length)) assert.deepEqual(a, { status: 403, code: 'PEER_REFUSED', type: 'application/json; charset=utf-8' });
 		assert.equal(answers[bad.length].status, 200);
 	});
 });
