@@ -112,6 +112,12 @@ sb_engine_open(struct sb_engine **out, const struct sb_config *cfg, char *err)
 	}
 	e->cfg = cfg;
 	e->lock.fd = -1;
+	if (snprintf(e->keep_dir, sizeof(e->keep_dir), "%s-safety",
+	    cfg->catalog_path) >= (int)sizeof(e->keep_dir)) {
+		sb_seterr(err, "%s: path too long", cfg->catalog_path);
+		rc = SB_ERR_INVAL;
+		goto out;
+	}
 	if ((rc = sb_catalog_open(&e->cat, cfg->catalog_path, err)) != SB_OK)
 		goto out;
 	if ((rc = engine_store_open(e, e->store_err)) != SB_OK) {
@@ -247,11 +253,12 @@ reports_flush(struct sb_engine *e)
 }
 
 /*
- * Safety snapshots that a restore kept in temp_dir under their object
- * names (a remote store's: safety_locked) and that never reached the
- * store: the restore was killed after recording one, or its upload
- * failed. Lock held, at every lock_take, so each is retried until it is
- * stored.
+ * Safety snapshots that a restore kept under their object names in the
+ * keep directory (a remote store's: safety_locked, sb_engine_keep_dir)
+ * and that never reached the store: the restore was killed after
+ * recording one, or its upload failed. Lock held, at every lock_take, so
+ * each is retried until it is stored. temp_dir is looked at too: versions
+ * before 0.x kept them there.
  * - Record completed: upload the file (then remove it); if the store
  *   already holds the object, same size and sha256, just remove it.
  * - Record not completed: its restore never reached the copy (the record
@@ -310,7 +317,7 @@ out:
 }
 
 static void
-safety_resume(struct sb_engine *e)
+safety_resume_dir(struct sb_engine *e, const char *dir)
 {
 	struct sb_backup	 b;
 	struct dirent		*de;
@@ -320,13 +327,12 @@ safety_resume(struct sb_engine *e)
 	char			 id[SB_UUID_LEN + 1], path[PATH_MAX];
 	DIR			*d;
 
-	if (e->store == NULL || sb_store_staging_dir(e->store) != NULL ||
-	    (d = opendir(e->cfg->temp_dir)) == NULL)
+	if ((d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (sb_name_parse(de->d_name, &type, &created, id) != SB_OK ||
-		    snprintf(path, sizeof(path), "%s/%s", e->cfg->temp_dir,
-		    de->d_name) >= (int)sizeof(path) ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		    (int)sizeof(path) ||
 		    lstat(path, &st) == -1 || !S_ISREG(st.st_mode))
 			continue;
 		memset(&b, 0, sizeof(b));
@@ -336,6 +342,15 @@ safety_resume(struct sb_engine *e)
 		sb_backup_clear(&b);
 	}
 	closedir(d);
+}
+
+static void
+safety_resume(struct sb_engine *e)
+{
+	if (e->store == NULL || sb_store_staging_dir(e->store) != NULL)
+		return;
+	safety_resume_dir(e, e->keep_dir);
+	safety_resume_dir(e, e->cfg->temp_dir);
 }
 
 /*
@@ -364,6 +379,7 @@ repair_locked(struct sb_engine *e, int *count)
 		sb_log(SB_LOG_WARN, "catalog.repaired",
 		    "%d interrupted restore(s) marked failed", m);
 	sb_temp_sweep(e->cfg->temp_dir, NULL, NULL);
+	sb_temp_sweep(e->keep_dir, NULL, NULL);
 	safety_resume(e);
 	if (e->store != NULL && sb_store_staging_dir(e->store) != NULL)
 		sb_temp_sweep(sb_store_staging_dir(e->store), NULL, NULL);
@@ -423,6 +439,47 @@ sb_engine_work_dir(struct sb_engine *e)
 	const char	*d = sb_store_staging_dir(e->store);
 
 	return d != NULL ? d : e->cfg->temp_dir;
+}
+
+/*
+ * Where a restore's safety snapshot waits for its upload to a remote
+ * store: <catalog path>-safety/, beside the catalog, made 0700 on first
+ * use; *dir gets it. Not temp_dir: the file is the only copy of the
+ * pre-restore state until it is stored, and temp_dir may be a tmpfs, or
+ * private to one process (systemd's PrivateTmp gives backupd and each
+ * timer's backup-cron a /tmp and /var/tmp of their own, and empties
+ * backupd's when it stops), so the next operation, which uploads it,
+ * might never see it. The catalog's directory is persistent and shared
+ * by every process of the service, or the catalog would not work.
+ */
+enum sb_err
+sb_engine_keep_dir(struct sb_engine *e, const char **dir)
+{
+	struct stat	st;
+
+	char		parent[PATH_MAX], *slash;
+
+	*dir = e->keep_dir;
+	if (mkdir(e->keep_dir, 0700) == 0) {
+		/* Its entry durable too, or a crash could take it away
+		 * with the file renamed into it. */
+		sb_strlcpy(parent, e->keep_dir, sizeof(parent));
+		if ((slash = strrchr(parent, '/')) == NULL)
+			sb_strlcpy(parent, ".", sizeof(parent));
+		else if (slash == parent)
+			parent[1] = '\0';	/* "/" */
+		else
+			*slash = '\0';
+		if (sb_fsync_dir(parent) != SB_OK)
+			return fail(e, SB_ERR_IO, "fsync %s: %s", parent,
+			    strerror(errno));
+		return SB_OK;
+	}
+	if (errno == EEXIST && stat(e->keep_dir, &st) == 0 &&
+	    S_ISDIR(st.st_mode))
+		return SB_OK;
+	return fail(e, SB_ERR_IO, "cannot make %s (where a safety backup "
+	    "waits for its upload): %s", e->keep_dir, strerror(errno));
 }
 
 /* The object metadata that lets reconcile rebuild the record. */

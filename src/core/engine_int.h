@@ -10,6 +10,7 @@
 #ifndef SB_ENGINE_INT_H
 #define SB_ENGINE_INT_H
 
+#include <limits.h>
 #include <stdarg.h>
 
 #include "engine.h"
@@ -37,6 +38,7 @@ struct sb_engine {
 	char			 store_err[SB_ERRMSG_MAX];
 	struct sb_reporter	*rep;
 	struct sb_lock		 lock;
+	char			 keep_dir[PATH_MAX]; /* sb_engine_keep_dir */
 	struct queued_report	 queue[REPORTS_MAX];
 	size_t			 nqueued;
 	char			 err[SB_ERRMSG_MAX];
@@ -75,6 +77,7 @@ void		 sb_engine_report(struct sb_engine *, const char *event,
 enum sb_err	 sb_engine_lock_take(struct sb_engine *);
 void		 sb_engine_lock_drop(struct sb_engine *);
 const char	*sb_engine_work_dir(struct sb_engine *);
+enum sb_err	 sb_engine_keep_dir(struct sb_engine *, const char **dir);
 enum sb_err	 sb_engine_source_size(struct sb_engine *, int64_t *need);
 enum sb_err	 sb_engine_meta_build(const struct sb_backup *,
 		    struct sb_meta *);

@@ -202,10 +202,24 @@ out:
 }
 
 /*
+ * Where a restore's safety snapshot is taken: the staging directory of a
+ * local store (put_file renames it into the store), else the keep
+ * directory beside the catalog, where it waits for its upload
+ * (sb_engine_keep_dir: never temp_dir).
+ */
+static enum sb_err
+safety_dir(struct sb_engine *e, const char **dir)
+{
+	if ((*dir = sb_store_staging_dir(e->store)) != NULL)
+		return SB_OK;
+	return sb_engine_keep_dir(e, dir);
+}
+
+/*
  * Room for a restore, checked before anything is written: the download
  * (the backup's size; none from a store of local files) in temp_dir and
- * the safety snapshot (the source's size) in the work directory; both in
- * one sum when they share a file system.
+ * the safety snapshot (the source's size) in its directory (safety_dir);
+ * both in one sum when they share a file system.
  */
 static enum sb_err
 restore_space(struct sb_engine *e, const struct sb_backup *b)
@@ -217,13 +231,13 @@ restore_space(struct sb_engine *e, const struct sb_backup *b)
 	int		rc;
 
 	if ((rc = store_ready(e)) != SB_OK ||
-	    (rc = sb_engine_source_size(e, &src)) != SB_OK)
+	    (rc = sb_engine_source_size(e, &src)) != SB_OK ||
+	    (rc = safety_dir(e, &wd)) != SB_OK)
 		return rc;
 	/* A local object is read where it lies (fetch_verified); if it
 	 * must be copied after all, fetch_verified checks for room then. */
 	if (e->store->ops->local_path != NULL)
 		tmp = 0;
-	wd = sb_engine_work_dir(e);
 	if (stat(e->cfg->temp_dir, &a) == 0 && stat(wd, &w) == 0 &&
 	    a.st_dev == w.st_dev)
 		tmp += src;
@@ -237,17 +251,17 @@ restore_space(struct sb_engine *e, const struct sb_backup *b)
 }
 
 /*
- * A remote store's safety snapshot tmp, kept until it is uploaded as
- * local = <temp_dir>/<name> (a name the temp sweeper never removes):
- * renamed there, then the directory fsynced. local is "" if the rename
- * did not happen; the caller removes a local copy that is left.
+ * A remote store's safety snapshot tmp, taken in dir (safety_dir), kept
+ * until it is uploaded as local = <dir>/<name> (a name the temp sweeper
+ * never removes): renamed there, then the directory fsynced. local is ""
+ * if the rename did not happen; the caller removes a local copy that is
+ * left.
  */
 static enum sb_err
-safety_keep_local(struct sb_engine *e, const char *tmp, const char *name,
-    char local[PATH_MAX])
+safety_keep_local(struct sb_engine *e, const char *tdir, const char *tmp,
+    const char *name, char local[PATH_MAX])
 {
-	const char	*tdir = e->cfg->temp_dir;
-	int		 rc;
+	int	rc;
 
 	if (snprintf(local, PATH_MAX, "%s/%s", tdir, name) >= PATH_MAX) {
 		rc = fail(e, SB_ERR_INVAL, "%s: path too long", tdir);
@@ -275,9 +289,10 @@ safety_keep_local(struct sb_engine *e, const char *tmp, const char *name,
  * - local store (it has a staging directory): snapshot into the staging
  *   directory, put_file renames it into the store (fsync of the file and
  *   of the directory), record completed. Nothing is left to do later.
- * - remote store (Azure): snapshot into temp_dir, fsynced, then renamed to
- *   local (<temp_dir>/<object name>, a name the temp sweeper never
- *   removes), directory fsynced, record completed. The caller uploads it
+ * - remote store (Azure): snapshot into the keep directory beside the
+ *   catalog (safety_dir), fsynced, then renamed to local (<dir>/<object
+ *   name>, a name the temp sweeper never removes), directory fsynced,
+ *   record completed. The caller uploads it
  *   after the copy (safety_upload) and removes local once it is stored.
  *   local is "" for a local store.
  * On failure the record is marked failed, reported, nothing of it is
@@ -291,7 +306,7 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 {
 	struct sb_backup	 b;
 	struct sb_temp		 t = { "", -1 };
-	const char		*stags[] = { "safety", "pre-restore" };
+	const char		*stags[] = { "safety", "pre-restore" }, *dir;
 	char			 name[SB_NAME_MAX + 1], desc[128];
 	char			 msg[SB_ERRMSG_MAX];
 	int			 rc, inserted = 0, stored = 0, remote;
@@ -305,8 +320,9 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 	    "safety backup started")) != SB_OK)
 		goto out;
 	inserted = 1;
-	if ((rc = sb_temp_reserve(&t, sb_engine_work_dir(e), "snapshot", b.id, msg)) !=
-	    SB_OK) {
+	if ((rc = safety_dir(e, &dir)) != SB_OK)
+		goto out;
+	if ((rc = sb_temp_reserve(&t, dir, "snapshot", b.id, msg)) != SB_OK) {
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
@@ -328,7 +344,8 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 			goto out;
 		}
 		stored = 1;
-	} else if ((rc = safety_keep_local(e, t.path, name, local)) != SB_OK)
+	} else if ((rc = safety_keep_local(e, dir, t.path, name, local)) !=
+	    SB_OK)
 		goto out;
 	if ((rc = sb_engine_record_completed(e, &b, "safety backup",
 	    remote ? ", kept locally until uploaded: " : "", local)) != SB_OK)

@@ -3,10 +3,12 @@
 # backup is taken locally while the live database is locked, recorded,
 # and uploaded after the copy. When that upload fails, the restore still
 # succeeds, the local copy (the only one of the pre-restore state) is
-# kept in temp_dir under its object name, and the failure is said: a
-# warning on stderr, in the restore's record, a safety.upload_failed log
-# line. Every later operation tries the upload again until it is stored.
-# The fault is proven by the proxy's counter.
+# kept beside the catalog (<catalog>-safety/) under its object name, never
+# in temp_dir (a tmpfs, or private to one service under systemd's
+# PrivateTmp), and the failure is said: a warning on stderr, in the
+# restore's record, a safety.upload_failed log line. Every later
+# operation tries the upload again until it is stored, also one whose
+# temp_dir is another. The fault is proven by the proxy's counter.
 
 CRON=$BUILD_DIR/src/cron/backup-cron
 R=$TMP/restore
@@ -33,8 +35,8 @@ sid=$(rj 'o.safety_backup_id' <<<"$out")
 check "restore on azure: no warning in the record" test "$(rj 'o.error' <<<"$out")" = undefined -o "$(rj 'o.error' <<<"$out")" = null
 check "restore on azure: the safety backup was uploaded (log)" \
     grep -q '"event":"safety.uploaded"' "$R/restore.err"
-check "restore on azure: no local copy left in temp_dir" \
-    test -z "$(find "$R/tmp" -name 'backup-*')"
+check "restore on azure: no local copy left (temp_dir, <catalog>-safety)" \
+    test -z "$(find "$R/tmp" "$R/catalog.db-safety" -name 'backup-*')"
 rbc verify "$sid" >/dev/null 2>&1
 check "restore on azure: the safety backup verifies" test $? -eq 0
 # Going back: restoring the safety backup gives the pre-restore state.
@@ -58,9 +60,11 @@ check "upload fault: the live database is the backup's" \
     test "$(sqlite3 "$R/app.db" 'SELECT group_concat(x) FROM t')" = A
 sid=$(rj 'o.safety_backup_id' <<<"$out")
 warn=$(rj 'o.error' <<<"$out")
-local_copy=$(find "$R/tmp" -name "backup-*-manual-$sid.db")
-check "upload fault: the local copy is kept in temp_dir under its object name" \
+local_copy=$(find "$R/catalog.db-safety" -name "backup-*-manual-$sid.db")
+check "upload fault: the local copy is kept beside the catalog under its object name" \
     test -n "$local_copy"
+check "upload fault: ... and nothing of it in temp_dir" \
+    test -z "$(find "$R/tmp" -name 'backup-*')"
 check "upload fault: the restore's record says so and names the file" \
     grep -qF "could not be uploaded" <<<"$warn"
 check "upload fault: ... and the path" grep -qF "$local_copy" <<<"${warn:-x}"
@@ -81,8 +85,11 @@ check "upload fault: a later operation while PUTs still fail ($faults) keeps the
     test "${faults:-0}" -gt 0 -a -n "$local_copy" -a -f "$local_copy"
 check "upload fault: ... and says so (safety.upload_failed)" \
     grep -q '"event":"safety.upload_failed"' "$R/later.err"
-rbc backup --type manual >/dev/null 2>"$R/later.err"
-check "upload fault: the next operation uploads it (safety.uploaded)" \
+# The next operation has a temp_dir of its own (as a systemd timer's
+# backup-cron has a PrivateTmp other than backupd's): it still finds it.
+mkdir -p "$R/tmp2"
+SAFBACKUP_CORE_TEMP_DIR=$R/tmp2 rbc backup --type manual >/dev/null 2>"$R/later.err"
+check "upload fault: the next operation, another temp_dir, uploads it (safety.uploaded)" \
     grep -q '"event":"safety.uploaded"' "$R/later.err"
 check "upload fault: ... then removes the local copy" test ! -e "$local_copy"
 rbc verify "$sid" >/dev/null 2>&1
@@ -119,8 +126,8 @@ for _ in 1 2 3 4 5; do
 done
 check "kill: the restore was killed during its copy into the live database" test "$hit" = 1
 ksid=$(grep '"event":"backup.completed"' "$K/restore.err" | grep -o '"backup_id":"[^"]*"' | cut -d'"' -f4 | tail -1)
-klocal=$(find "$K/tmp" -name "backup-*-manual-$ksid.db")
-check "kill: its safety backup had completed, kept in temp_dir" test -n "$ksid" -a -n "$klocal"
+klocal=$(find "$K/catalog.db-safety" -name "backup-*-manual-$ksid.db")
+check "kill: its safety backup had completed, kept beside the catalog" test -n "$ksid" -a -n "$klocal"
 kbc backup --type manual >/dev/null 2>"$K/after.err"
 check "kill: the next backup exits 0" test $? -eq 0
 check "kill: ... and uploads the safety backup (safety.uploaded)" \
