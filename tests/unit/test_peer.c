@@ -191,7 +191,7 @@ test_secret_compare(void **state)
 	assert_false(peer_is_secret(&p, NULL));
 	assert_false(peer_is_secret(&p, ""));
 	assert_false(peer_is_secret(&p, SECRET64 "0"));
-	assert_false(peer_is_secret(&p, SECRET64 + 1));
+	assert_false(peer_is_secret(&p, &SECRET64[1]));
 	assert_false(peer_is_secret(&p,
 	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeF"));
 	peer_policy_clear(&p);
