@@ -82,6 +82,25 @@ read_secret(struct peer_policy *p, const struct sb_config *cfg, char *err)
 }
 
 /*
+ * The next word of a list (commas or blanks between words) at *p into
+ * buf (len bytes), *p moved past it: 1, 0 at the end of the list, -1 when
+ * the word does not fit (buf then holds its start, for the message).
+ */
+static int
+next_word(const char **p, char *buf, size_t len)
+{
+	size_t	n;
+
+	*p += strspn(*p, SEPS);
+	if (**p == '\0')
+		return 0;
+	n = strcspn(*p, SEPS);
+	snprintf(buf, len, "%.*s", (int)n, *p);
+	*p += n;
+	return n < len ? 1 : -1;
+}
+
+/*
  * Resolve the names of allow_users (is_group 0) or allow_groups (1) into
  * ids[0..PEER_IDS_MAX); *n the count. An unknown name refuses the start:
  * a typo must not silently allow nobody, or somebody else.
@@ -91,36 +110,30 @@ resolve_names(const char *list, int is_group, unsigned *ids, size_t *n,
     char *err)
 {
 	const char	*key = is_group ? "allow_groups" : "allow_users";
-	char		*copy, *tok, *save = NULL;
+	const char	*p = list;
+	char		 word[256];
 	struct passwd	*pw;
 	struct group	*gr;
-	enum sb_err	 rc = SB_OK;
+	int		 got;
 
 	*n = 0;
-	if (list == NULL)
-		return SB_OK;
-	if ((copy = strdup(list)) == NULL) {
-		sb_seterr(err, "out of memory");
-		return SB_ERR_NOMEM;
-	}
-	for (tok = strtok_r(copy, SEPS, &save); tok != NULL && rc == SB_OK;
-	    tok = strtok_r(NULL, SEPS, &save)) {
+	while (p != NULL && (got = next_word(&p, word, sizeof(word))) != 0) {
 		if (*n == PEER_IDS_MAX) {
 			sb_seterr(err, "[daemon] %s: more than %d names", key,
 			    PEER_IDS_MAX);
-			rc = SB_ERR_CONFIG;
-		} else if (!is_group && (pw = getpwnam(tok)) != NULL)
+			return SB_ERR_CONFIG;
+		}
+		if (got > 0 && !is_group && (pw = getpwnam(word)) != NULL)
 			ids[(*n)++] = (unsigned)pw->pw_uid;
-		else if (is_group && (gr = getgrnam(tok)) != NULL)
+		else if (got > 0 && is_group && (gr = getgrnam(word)) != NULL)
 			ids[(*n)++] = (unsigned)gr->gr_gid;
 		else {
 			sb_seterr(err, "[daemon] %s: no %s '%.64s' on this system",
-			    key, is_group ? "group" : "user", tok);
-			rc = SB_ERR_CONFIG;
+			    key, is_group ? "group" : "user", word);
+			return SB_ERR_CONFIG;
 		}
 	}
-	free(copy);
-	return rc;
+	return SB_OK;
 }
 
 /* One entry of allow_addrs ("10.0.0.0/8", "::1") into *net. */
@@ -157,34 +170,29 @@ enum sb_err
 peer_nets_parse(const char *list, struct peer_net *net, size_t max,
     size_t *n, char *err)
 {
-	char		*copy, *tok, *save = NULL;
-	enum sb_err	 rc = SB_OK;
+	char	word[256];
+	int	got;
 
 	*n = 0;
-	if ((copy = strdup(list)) == NULL) {
-		sb_seterr(err, "out of memory");
-		return SB_ERR_NOMEM;
-	}
-	for (tok = strtok_r(copy, SEPS, &save); tok != NULL && rc == SB_OK;
-	    tok = strtok_r(NULL, SEPS, &save)) {
+	while ((got = next_word(&list, word, sizeof(word))) != 0) {
 		if (*n == max) {
 			sb_seterr(err, "[daemon] allow_addrs: more than %zu "
 			    "entries", max);
-			rc = SB_ERR_CONFIG;
-		} else if (!parse_net(tok, &net[*n])) {
+			return SB_ERR_CONFIG;
+		}
+		if (got < 0 || !parse_net(word, &net[*n])) {
 			sb_seterr(err, "[daemon] allow_addrs: '%.64s' is not an "
 			    "IPv4 or IPv6 address, nor one with a /prefix "
-			    "length", tok);
-			rc = SB_ERR_CONFIG;
-		} else
-			(*n)++;
+			    "length", word);
+			return SB_ERR_CONFIG;
+		}
+		(*n)++;
 	}
-	free(copy);
-	if (rc == SB_OK && *n == 0) {
+	if (*n == 0) {
 		sb_seterr(err, "[daemon] allow_addrs: set but empty");
-		rc = SB_ERR_CONFIG;
+		return SB_ERR_CONFIG;
 	}
-	return rc;
+	return SB_OK;
 }
 
 /* The lists that do not apply to this listener are a mistake: say so. */
