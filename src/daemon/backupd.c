@@ -644,6 +644,15 @@ run(const struct sb_config *cfg)
 		peer_policy_clear(&peers);
 		return 1;
 	}
+	/* Not fatal: the secret still keeps out every other uid. */
+	if (strncmp(listen_spec, "unix:", 5) == 0 && peer_is_ptrace_open(NULL))
+		sb_log(SB_LOG_WARN, "peer.ptrace_open", "this kernel lets a "
+		    "process read the memory of any other process of its uid "
+		    "(kernel.yama.ptrace_scope is 0, or Yama is absent), and "
+		    "nginx's workers hold the FastCGI secret: a process running "
+		    "as their user could take it. Set kernel.yama.ptrace_scope "
+		    "= 1, or run nothing else as nginx's workers' user "
+		    "(docs/OPERATIONS.md, \"Who may talk to backupd\")");
 	if (open_listener(listen_spec, &lfd, err) != SB_OK) {
 		sb_log(SB_LOG_ERROR, "listen.failed", "%s", err);
 		peer_policy_clear(&peers);

@@ -28,6 +28,22 @@
 
 #define SEPS	", \t"
 
+int
+peer_is_ptrace_open(const char *scope_file)
+{
+	FILE	*f;
+	int	 scope = 0;
+
+	if (scope_file == NULL)
+		scope_file = "/proc/sys/kernel/yama/ptrace_scope";
+	if ((f = fopen(scope_file, "re")) == NULL)
+		return 1;	/* no Yama: same uid may ptrace */
+	if (fscanf(f, "%d", &scope) != 1)
+		scope = 0;
+	fclose(f);
+	return scope == 0;
+}
+
 /* A byte nginx carries in a "quoted" fastcgi_param value as it is. */
 static int
 is_secret_char(unsigned char c)

@@ -80,6 +80,14 @@ enum sb_err	peer_policy_init(struct peer_policy *, const struct sb_config *,
 void		peer_policy_clear(struct peer_policy *);
 
 /*
+ * Whether this kernel lets a process read the memory of another process
+ * of its own uid (and so nginx's workers' copy of the secret: they are
+ * dumpable): Yama absent, or kernel.yama.ptrace_scope 0. Read from
+ * scope_file (NULL: /proc/sys/kernel/yama/ptrace_scope).
+ */
+int	peer_is_ptrace_open(const char *scope_file);
+
+/*
  * Whether backupd may bind sa: a loopback address always, any other only
  * with allow_addrs set. When not, err says so, naming allow_addrs.
  */

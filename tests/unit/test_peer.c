@@ -252,6 +252,27 @@ test_lists(void **state)
 	unlink(path);
 }
 
+/* Yama's ptrace_scope: 0 or no file is open, 1 to 3 closed. */
+static void
+test_ptrace_scope(void **state)
+{
+	char	path[] = "/tmp/test_peer_scope.XXXXXX";
+	FILE	*f;
+	int	fd, scope;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) != -1);
+	close(fd);
+	for (scope = 0; scope <= 3; scope++) {
+		assert_non_null(f = fopen(path, "w"));
+		fprintf(f, "%d\n", scope);
+		fclose(f);
+		assert_int_equal(peer_is_ptrace_open(path), scope == 0);
+	}
+	unlink(path);
+	assert_true(peer_is_ptrace_open(path));	/* no Yama */
+}
+
 int
 main(void)
 {
@@ -262,6 +283,7 @@ main(void)
 		cmocka_unit_test(test_secret_rules),
 		cmocka_unit_test(test_secret_compare),
 		cmocka_unit_test(test_lists),
+		cmocka_unit_test(test_ptrace_scope),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
