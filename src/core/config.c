@@ -46,6 +46,7 @@ enum ktype {
 	K_URL,		/* http:// or https:// URL, echoed in errors */
 	K_URL_SECRET,	/* same, never echoed (webhooks carry tokens) */
 	K_LISTEN,	/* unix:/path or host:port */
+	K_WORDS,	/* a list, as written; its user checks it (backupd) */
 	K_UINT,		/* unsigned in [min, max] */
 	K_SIZE,		/* uint64_t size with units in [min, max] */
 	K_SECRETFILE,	/* path to a file holding a secret (index in off) */
@@ -105,6 +106,10 @@ static const struct key keys[] = {
 	{ "daemon", "listen", K_LISTEN, OFF(listen), 0, 0 },
 	{ "daemon", "workers", K_UINT, OFF(workers), 1, 64 },
 	{ "daemon", "max_body", K_SIZE, OFF(max_body), 1 * KIB, 16 * MIB },
+	{ "daemon", "secret_file", K_PATH, OFF(daemon_secret_file), 0, 0 },
+	{ "daemon", "allow_users", K_WORDS, OFF(allow_users), 0, 0 },
+	{ "daemon", "allow_groups", K_WORDS, OFF(allow_groups), 0, 0 },
+	{ "daemon", "allow_addrs", K_WORDS, OFF(allow_addrs), 0, 0 },
 	{ "drill", "query", K_QUERY, OFF(drill_query[0]), 0, 0 },
 	{ "drill", "query2", K_QUERY, OFF(drill_query[1]), 0, 0 },
 	{ "drill", "query3", K_QUERY, OFF(drill_query[2]), 0, 0 },
@@ -180,6 +185,10 @@ sb_config_free(struct sb_config **pc)
 	sb_secret_free(&c->az_connstr);
 	free(c->webhook);
 	free(c->listen);
+	free(c->daemon_secret_file);
+	free(c->allow_users);
+	free(c->allow_groups);
+	free(c->allow_addrs);
 	for (size_t i = 0; i < SB_DRILL_QUERIES; i++)
 		free(c->drill_query[i]);
 	explicit_bzero(c, sizeof(*c));
@@ -392,39 +401,24 @@ set_url(const struct key *k, char **dst, const char *val)
 }
 
 /*
- * K_LISTEN: unix:/path (resolved, within sockaddr_un's 108 bytes) or
- * host:port; val becomes the form to store (in buf).
+ * K_LISTEN: a form sb_listen_check() takes, with a unix: path resolved;
+ * val becomes the form to store (in buf).
  */
 static const char *
 check_listen(const struct ctx *c, const char **val, enum origin o, char *buf,
     size_t len)
 {
-	const char	*why = NULL, *colon;
+	const char	*why = NULL;
 	char		*s;
-	int64_t		 port;
 
-	if (**val == '\0')
-		return NULL;		/* unset: the default applies */
-	if (strncmp(*val, "unix:", 5) != 0) {
-		colon = strrchr(*val, ':');
-		if (colon == NULL || colon == *val ||
-		    sb_parse_i64(colon + 1, 1, 65535, &port) != SB_OK)
-			return "must be unix:/path/to/socket or host:port "
-			    "(port 1 to 65535)";
-		return NULL;
-	}
-	if ((*val)[5] == '\0')
-		return "unix: needs a socket path";
+	if (**val == '\0' || strncmp(*val, "unix:", 5) != 0 || (*val)[5] == '\0')
+		return **val == '\0' ? NULL : sb_listen_check(*val);
 	if ((s = resolve_path(c, *val + 5, o, &why)) == NULL)
 		return why;
-	why = NULL;
-	if (strlen(s) > 107)
-		why = "socket path too long (at most 107 bytes once resolved)";
-	else {
-		snprintf(buf, len, "unix:%s", s);
-		*val = buf;
-	}
+	snprintf(buf, len, "unix:%s", s);
 	free(s);
+	if ((why = sb_listen_check(buf)) == NULL)
+		*val = buf;
 	return why;
 }
 
@@ -526,6 +520,7 @@ set_value(struct ctx *c, size_t i, const char *val, enum origin o)
 		why = set_url(k, dst, val);
 		break;
 	case K_LISTEN:
+	case K_WORDS:
 	case K_SERVICE:
 	case K_ACCOUNT:
 	case K_CONTAINER:

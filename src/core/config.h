@@ -13,7 +13,8 @@
  *   [retention] daily_days, weekly_days, recent_hours, failed_days,
  *               min_keep, max_gap_hours
  *   [report]    webhook, webhook_timeout
- *   [daemon]    listen, workers, max_body
+ *   [daemon]    listen, workers, max_body, secret_file, allow_users,
+ *               allow_groups, allow_addrs
  *   [drill]     query, query2, query3, query4, timeout
  *   [monitor]   max_age_hours, warn_age_hours, drill_max_age_days
  *
@@ -74,6 +75,12 @@ struct sb_config {
 	char			*listen;	/* unix:/path or host:port */
 	unsigned		 workers;	/* default 4 */
 	uint64_t		 max_body;	/* bytes, default 64 KiB */
+	/* Who may talk to backupd: only backupd reads the secret file and
+	 * resolves the lists (peer.c), so backup-cron needs neither. */
+	char			*daemon_secret_file;
+	char			*allow_users;	/* user names, as written */
+	char			*allow_groups;	/* group names, as written */
+	char			*allow_addrs;	/* addresses or CIDR blocks */
 	/* drill: smoke queries "SQL OP INTEGER" (drill.h), NULL unset */
 	char			*drill_query[SB_DRILL_QUERIES];
 	unsigned		 drill_timeout;	/* s per query, default 10 */

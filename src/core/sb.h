@@ -167,6 +167,7 @@ int	 sb_is_utf8(const char *, size_t);
 int	 sb_is_description(const char *);
 int	 sb_is_tag(const char *);
 int	 sb_is_service(const char *);
+const char *sb_listen_check(const char *);	/* NULL, or why not */
 enum sb_err sb_prefix_normalise(const char *in, char *out, size_t len,
 	    const char **why);
 char	*sb_service_default(const char *source_path);		/* caller frees */

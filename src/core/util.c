@@ -577,6 +577,34 @@ sb_is_service(const char *s)
 }
 
 /*
+ * A [daemon] listen value: "unix:/path" (at most 107 bytes of
+ * path: sockaddr_un's sun_path) or "host:port" with a host before the
+ * colon and a port from 1 to 65535. NULL when it is one, else why not.
+ * backupd takes the forms apart when it binds (backupd.c).
+ */
+const char *
+sb_listen_check(const char *spec)
+{
+	const char	*colon;
+	int64_t		 port;
+
+	if (strncmp(spec, "unix:", 5) == 0) {
+		if (spec[5] == '\0')
+			return "unix: needs a socket path";
+		if (strlen(spec + 5) > 107)
+			return "socket path too long (at most 107 bytes once "
+			    "resolved)";
+		return NULL;
+	}
+	colon = strrchr(spec, ':');
+	if (colon == NULL || colon == spec ||
+	    sb_parse_i64(colon + 1, 1, 65535, &port) != SB_OK)
+		return "must be unix:/path/to/socket or host:port (port 1 to "
+		    "65535)";
+	return NULL;
+}
+
+/*
  * The default [store] service: the file name of the source database
  * ("/srv/app/app.db" -> "app.db"), each byte outside [A-Za-z0-9._-]
  * replaced by '_', cut at SB_SERVICE_MAX. Two services rarely share a

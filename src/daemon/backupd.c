@@ -9,6 +9,10 @@
  * pending, and the temp files of dead operations are removed
  * (sb_engine_repair_pending, which acts only when it can take the lock).
  * The same repair runs when backupd starts.
+ * Who may talk to it is peer.c's: the policy is built before the socket
+ * is opened (no secret, or a non-loopback TCP address without
+ * allow_addrs, and backupd does not start) and checked on every request
+ * before any route (403 PEER_REFUSED).
  * On SIGTERM or SIGINT it stops the workers, each finishing the request
  * it is answering (drain), then exits 0. A second signal kills them.
  *
@@ -48,6 +52,7 @@
 #include "engine.h"
 #include "report.h"
 #include "http.h"
+#include "peer.h"
 #include "backupd.h"
 
 #define WORKERS_MAX	256
@@ -55,6 +60,8 @@
 #define DEFAULT_LISTEN	"unix:/run/safbackup/backupd.sock"
 
 static volatile sig_atomic_t	 worker_stop;
+/* Who may talk to us: built in run() before the workers are forked. */
+static struct peer_policy	 peers;
 
 static void
 usage(FILE *f)
@@ -68,7 +75,15 @@ usage(FILE *f)
 	    "  --version      print the version and exit\n"
 	    "Listens where [daemon] listen says (unix:/path or host:port),\n"
 	    "with [daemon] workers pre-forked FastCGI workers. SIGTERM drains\n"
-	    "in-flight requests and exits 0.\n", DEFAULT_CONFIG);
+	    "in-flight requests and exits 0.\n"
+	    "Every request must carry the FastCGI param SAF_FASTCGI_SECRET\n"
+	    "equal to the token in [daemon] secret_file (or $%s);\n"
+	    "backupd does not start without one. On a unix socket\n"
+	    "[daemon] allow_users / allow_groups limit the peer's uid or gid\n"
+	    "(SO_PEERCRED); on TCP the peer must be in [daemon] allow_addrs\n"
+	    "(loopback when unset), and a non-loopback address is bound only\n"
+	    "with allow_addrs. Others get 403 PEER_REFUSED.\n",
+	    DEFAULT_CONFIG, PEER_SECRET_ENV);
 }
 
 /* --- the listening socket --------------------------------------------------- */
@@ -159,6 +174,10 @@ listen_tcp(const char *spec, int *fdp, char *err)
 		return SB_ERR_IO;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (!peer_is_bind_allowed(&peers, ai->ai_addr, err)) {
+			fd = -1;
+			break;
+		}
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 		    ai->ai_protocol);
 		if (fd < 0)
@@ -226,9 +245,50 @@ param(FCGX_Request *q, const char *name)
 }
 
 /*
+ * Whether the client of q may talk to backupd (peer.c); a refusal is
+ * logged with who it was. The secret is wiped from the params either way:
+ * nothing after this point needs it.
+ */
+static int
+is_peer_allowed(FCGX_Request *q)
+{
+	struct peer_info	 pi;
+	char			 why[128], pid[16], uid[16], gid[16];
+	const char		*kv[12];
+	char			*secret = FCGX_GetParam(PEER_SECRET_PARAM, q->envp);
+	int			 ok;
+	size_t			 k = 0;
+
+	ok = peer_is_allowed(&peers, q->ipcFd, secret, &pi, why, sizeof(why));
+	if (secret != NULL)
+		explicit_bzero(secret, strlen(secret));
+	if (ok)
+		return 1;
+	if (pi.is_unix) {
+		snprintf(pid, sizeof(pid), "%d", (int)pi.pid);
+		snprintf(uid, sizeof(uid), "%u", (unsigned)pi.uid);
+		snprintf(gid, sizeof(gid), "%u", (unsigned)pi.gid);
+		kv[k++] = "peer_pid";
+		kv[k++] = pid;
+		kv[k++] = "peer_uid";
+		kv[k++] = uid;
+		kv[k++] = "peer_gid";
+		kv[k++] = gid;
+	} else {
+		kv[k++] = "peer_addr";
+		kv[k++] = pi.addr;
+	}
+	kv[k++] = "reason";
+	kv[k++] = why;
+	kv[k] = NULL;
+	sb_logkv(SB_LOG_WARN, "peer.refused", kv, "refused a client: %s", why);
+	return 0;
+}
+
+/*
  * Answer one request and log one line: method, path, status, duration,
  * user id, request id, and for failures the detail the client did not
- * get.
+ * get. A client that may not talk to backupd gets 403 and no route.
  */
 static void
 serve(FCGX_Request *q, const struct sb_config *cfg, struct sb_engine **eng)
@@ -254,7 +314,10 @@ serve(FCGX_Request *q, const struct sb_config *cfg, struct sb_engine **eng)
 	r.scopes = param(q, "SAF_USER_SCOPES");
 	r.reqid = param(q, "REQUEST_ID");
 
-	routes_dispatch(&r);
+	if (is_peer_allowed(q))
+		routes_dispatch(&r);
+	else
+		routes_refuse(&r, "client refused (see peer.refused)");
 	FCGX_FFlush(q->out);
 
 	snprintf(status, sizeof(status), "%d", r.status);
@@ -358,6 +421,7 @@ worker(int lfd, const struct sb_config *cfg, const sigset_t *waitmask,
 	}
 	FCGX_Free(&q, 1);
 	sb_engine_close(&eng);
+	peer_policy_clear(&peers);
 	/* exit, not _exit: LeakSanitizer checks a stopping worker too. */
 	exit(0);
 }
@@ -574,8 +638,24 @@ run(const struct sb_config *cfg)
 	if (pool.n > WORKERS_MAX)
 		pool.n = WORKERS_MAX;
 	block_signals(&block, &waitmask);
+	if (peer_policy_init(&peers, cfg, strncmp(listen_spec, "unix:", 5) != 0,
+	    err) != SB_OK) {
+		sb_log(SB_LOG_ERROR, "config.failed", "%s: %s", cfg->path, err);
+		peer_policy_clear(&peers);
+		return 1;
+	}
+	/* Not fatal: the secret still keeps out every other uid. */
+	if (strncmp(listen_spec, "unix:", 5) == 0 && peer_is_ptrace_open(NULL))
+		sb_log(SB_LOG_WARN, "peer.ptrace_open", "this kernel lets a "
+		    "process read the memory of any other process of its uid "
+		    "(kernel.yama.ptrace_scope is 0, or Yama is absent), and "
+		    "nginx's workers hold the FastCGI secret: a process running "
+		    "as their user could take it. Set kernel.yama.ptrace_scope "
+		    "= 1, or run nothing else as nginx's workers' user "
+		    "(docs/OPERATIONS.md, \"Who may talk to backupd\")");
 	if (open_listener(listen_spec, &lfd, err) != SB_OK) {
 		sb_log(SB_LOG_ERROR, "listen.failed", "%s", err);
+		peer_policy_clear(&peers);
 		return 1;
 	}
 	{
@@ -591,6 +671,7 @@ run(const struct sb_config *cfg)
 	if (strncmp(listen_spec, "unix:", 5) == 0)
 		unlink(listen_spec + 5);
 	sb_log(SB_LOG_INFO, "backupd.exit", "all workers done");
+	peer_policy_clear(&peers);
 	return 0;
 }
 

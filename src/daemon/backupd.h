@@ -47,5 +47,6 @@ struct req {
 /* routes.c */
 void	routes_dispatch(struct req *);
 void	routes_print(FILE *);
+void	routes_refuse(struct req *, const char *why);
 
 #endif /* SB_BACKUPD_H */

@@ -729,3 +729,16 @@ routes_dispatch(struct req *r)
 	}
 	rt->handler(r);
 }
+
+/*
+ * Refuse a client that may not talk to backupd (peer.c): 403 PEER_REFUSED
+ * before any route is looked at, so no handler runs. why goes to the log
+ * line only: the client is told nothing about which check failed.
+ */
+void
+routes_refuse(struct req *r, const char *why)
+{
+	sb_strlcpy(r->detail, why, sizeof(r->detail));
+	reply_error(r, 403, "PEER_REFUSED",
+	    "this client may not talk to backupd");
+}

@@ -29,6 +29,8 @@
 #   STACK_SOCKET  backupd's unix socket
 #   STACK_SHARE   the directory nginx's workers read from (see below)
 #   STACK_CONFIG  the safbackup config in use
+#   STACK_SECRET_FILE  the secret nginx sends backupd (0600; a direct
+#                 FastCGI client sends it as SAF_FASTCGI_SECRET)
 #   STACK_BACKUPD_PID, STACK_NGINX_PID
 #
 # Where things live. The run directory holds what only we and nginx's
@@ -48,7 +50,10 @@
 # variable to change it (STACK_PORT_VAR, default PORT; ./dev up: DEV_PORT).
 # Demo credentials are fixed (admin/admin, viewer/viewer): the demo
 # listens on 127.0.0.1 only. The certificate is self-signed, made at
-# first run.
+# first run. The secret nginx sends backupd (docs/OPERATIONS.md, "Who may
+# talk to backupd") is made once per run directory: $RUNDIR/backupd.secret
+# for backupd, $RUNDIR/safbackup/secret.conf for nginx's master, both 0600
+# (nginx's workers never read either).
 
 STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -82,6 +87,7 @@ stack_write_config() {
 		echo "listen = unix:$STACK_SOCKET"
 		echo "workers = ${WORKERS:-4}"
 		echo "max_body = ${MAX_BODY:-64k}"
+		echo "secret_file = $RUNDIR/backupd.secret"
 	} >"$RUNDIR/safbackup.conf"
 	if [ ! -f "$db" ]; then
 		if command -v sqlite3 >/dev/null; then
@@ -111,6 +117,23 @@ stack_cert() {
 		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
 		>/dev/null 2>&1 || { stack_log "openssl req failed"; return 1; }
 	chmod 600 "$RUNDIR/tls/key.pem"
+}
+
+# The secret backupd wants and nginx sends: 32 random bytes as hex, in a
+# file backupd reads and in the snippet nginx's master includes, made
+# once per run directory, both private to us (umask 077: 0600 from birth).
+stack_secret() {
+	STACK_SECRET_FILE=$RUNDIR/backupd.secret
+	if [ ! -s "$STACK_SECRET_FILE" ]; then
+		(umask 077 && openssl rand -hex 32 >"$STACK_SECRET_FILE") || {
+			stack_log "openssl rand failed"
+			return 1
+		}
+	fi
+	mkdir -p "$RUNDIR/safbackup"
+	(umask 077 && printf 'fastcgi_param SAF_FASTCGI_SECRET "%s";\n' \
+		"$(cat "$STACK_SECRET_FILE")" >"$RUNDIR/safbackup/secret.conf" &&
+		chmod 600 "$STACK_SECRET_FILE" "$RUNDIR/safbackup/secret.conf")
 }
 
 # htpasswd with the two demo users (APR1-MD5, which nginx reads).
@@ -251,13 +274,15 @@ stack_start() {
 		stack_write_config || return 1
 		STACK_CONFIG=$RUNDIR/safbackup.conf
 	fi
-	stack_cert && stack_htpasswd && stack_nginx_conf || return 1
+	stack_cert && stack_secret && stack_htpasswd && stack_nginx_conf ||
+		return 1
 
 	# The [daemon] keys are forced through the environment overrides, so
 	# an existing config (./dev up) needs no [daemon] section.
 	SAFBACKUP_DAEMON_LISTEN=unix:$STACK_SOCKET \
 	SAFBACKUP_DAEMON_WORKERS=${WORKERS:-4} \
 	SAFBACKUP_DAEMON_MAX_BODY=${MAX_BODY:-64k} \
+	SAFBACKUP_DAEMON_SECRET_FILE=$STACK_SECRET_FILE \
 		"$BUILD_DIR/src/daemon/backupd" --config "$STACK_CONFIG" \
 		>>"$RUNDIR/logs/backupd.log" 2>&1 &
 	STACK_BACKUPD_PID=$!
@@ -293,7 +318,7 @@ stack_start() {
 	STACK_NGINX_PID=$(cat "$RUNDIR/nginx.pid" 2>/dev/null)
 	stack_wait_health || { stack_stop; return 1; }
 	export STACK_URL STACK_USERS STACK_SOCKET STACK_SHARE STACK_CONFIG \
-		STACK_BACKUPD_PID STACK_NGINX_PID
+		STACK_BACKUPD_PID STACK_NGINX_PID STACK_SECRET_FILE
 }
 
 # Stop a process by pid file: signal, then wait up to $3 tenths of a second.

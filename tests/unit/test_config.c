@@ -777,6 +777,38 @@ test_store_identity_keys(void **state)
 	}
 }
 
+/*
+ * Who may talk to backupd: the config stores the keys as written (a
+ * relative secret_file resolved like any path); backupd reads the secret
+ * and resolves the names (src/daemon/peer.c, test_peer.c).
+ */
+static void
+test_daemon_access_keys(void **state)
+{
+	struct fx	*fx = *state;
+	char		 want[PATH_MAX + 32];
+
+	assert_int_equal(load(fx, MIN_DISK "[daemon]\nsecret_file = s/backupd\n"
+	    "allow_users = www-data, nginx\nallow_groups = www-data\n"
+	    "allow_addrs = 127.0.0.1 10.0.0.0/8\n"), SB_OK);
+	snprintf(want, sizeof(want), "%s/s/backupd", fx->dir);
+	assert_string_equal(fx->cfg->daemon_secret_file, want);
+	assert_string_equal(fx->cfg->allow_users, "www-data, nginx");
+	assert_string_equal(fx->cfg->allow_groups, "www-data");
+	assert_string_equal(fx->cfg->allow_addrs, "127.0.0.1 10.0.0.0/8");
+	/* Unset by default; an empty value unsets. */
+	assert_int_equal(load(fx, MIN_DISK "[daemon]\nallow_users =\n"), SB_OK);
+	assert_null(fx->cfg->allow_users);
+	assert_null(fx->cfg->daemon_secret_file);
+	setenv("SAFBACKUP_DAEMON_ALLOW_ADDRS", "::1", 1);
+	assert_int_equal(load(fx, MIN_DISK), SB_OK);
+	assert_string_equal(fx->cfg->allow_addrs, "::1");
+	unsetenv("SAFBACKUP_DAEMON_ALLOW_ADDRS");
+	/* The secret itself never goes in the file. */
+	expect_error(fx, MIN_DISK "[daemon]\nsecret = 0123\n",
+	    ":8: [daemon] secret: unknown key");
+}
+
 static void
 test_example_file(void **state)
 {
@@ -792,6 +824,10 @@ test_example_file(void **state)
 	assert_int_equal(fx->cfg->store_kind, d->store_kind);
 	assert_string_equal(fx->cfg->temp_dir, d->temp_dir);
 	assert_string_equal(fx->cfg->listen, d->listen);
+	assert_string_equal(fx->cfg->daemon_secret_file,
+	    "/etc/safbackup/backupd.secret");
+	assert_null(fx->cfg->allow_users);
+	assert_null(fx->cfg->allow_addrs);
 	assert_int_equal(fx->cfg->az_block_size, d->az_block_size);
 	assert_int_equal(fx->cfg->az_concurrency, d->az_concurrency);
 	assert_int_equal(fx->cfg->az_timeout, d->az_timeout);
@@ -875,6 +911,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_secret_in_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_identity_keys, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_access_keys, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_example_file, setup,
 		    teardown),

@@ -47,9 +47,12 @@ expect_exit "init with an unexpected argument exits 2" 2 bc init extra
 
 # --- [disk] root not mounted -----------------------------------------------------
 # backupd on TCP (FastCGI straight, no nginx), one worker: start_backupd
-# sets BPID and BPORT; fcgi METHOD URI [BODY] prints "status body".
+# sets BPID and BPORT; fcgi METHOD URI [BODY] prints "status body". The
+# client stands in for nginx: it sends the secret backupd was given.
+BSECRET=$(openssl rand -hex 32)
 start_backupd() {
 	BPORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+	SAFBACKUP_DAEMON_SECRET=$BSECRET \
 	SAFBACKUP_DAEMON_LISTEN=127.0.0.1:$BPORT SAFBACKUP_DAEMON_WORKERS=1 \
 		"$BACKUPD" --config "$D/safbackup.conf" 2>>"$D/backupd.log" &
 	BPID=$!
@@ -61,7 +64,8 @@ fcgi() {
 		import { fcgiRequest } from '$ROOT/tests/integration/http/fcgi.mjs';
 		const r = await fcgiRequest({ host: '127.0.0.1', port: $BPORT },
 		    { REQUEST_METHOD: '$1', REQUEST_URI: '$2', SAF_USER_ID: 'admin',
-		      SAF_USER_SCOPES: '*', CONTENT_TYPE: 'application/json' },
+		      SAF_USER_SCOPES: '*', CONTENT_TYPE: 'application/json',
+		      SAF_FASTCGI_SECRET: '$BSECRET' },
 		    Buffer.from('${3:-}'));
 		console.log(r.status + ' ' + r.body);"
 }

@@ -57,7 +57,8 @@ describe('auth through nginx', () => {
 });
 
 describe('auth in backupd itself (FastCGI, no nginx)', () => {
-	const base = { REQUEST_METHOD: 'GET', REQUEST_URI: '/backups', QUERY_STRING: '' };
+	// With the secret: these stand in for nginx (peer.test.mjs: without).
+	const base = { REQUEST_METHOD: 'GET', REQUEST_URI: '/backups', QUERY_STRING: '', SAF_FASTCGI_SECRET: env.secret };
 
 	test('no SAF_USER_ID: 401, whatever HTTP_X_USER_* say', async () => {
 		const res = await fcgiRequest(env.socket, { ...base, HTTP_X_USER_ID: 'admin', HTTP_X_USER_SCOPES: '*', HTTP_X_USER_EMAIL: 'a@b' });

@@ -21,6 +21,10 @@ export const env = {
 	socket: must('SB_SOCKET'),
 	record: process.env.SB_RECORD || '',
 	root: must('SB_ROOT'),
+	// What nginx sends backupd as SAF_FASTCGI_SECRET: a direct FastCGI
+	// client that stands in for nginx sends it too.
+	secretFile: must('SB_SECRET_FILE'),
+	secret: fs.readFileSync(must('SB_SECRET_FILE'), 'utf8').trim(),
 };
 
 function must(name) {

@@ -38,6 +38,7 @@ check_production_conf() {
 	local p=$W/prod
 	mkdir -p "$p/safbackup" "$p/logs"
 	cp "$ROOT"/nginx/{security-headers,json-errors,backups-fastcgi}.conf "$p/safbackup/"
+	cp "$ROOT/nginx/secret.conf.example" "$p/safbackup/secret.conf"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=t \
 		-keyout "$p/key.pem" -out "$p/cert.pem" >/dev/null 2>&1
 	sed -e "s|/etc/ssl/safbackup/fullchain.pem|$p/cert.pem|" \
@@ -70,7 +71,8 @@ export SB_URL=$STACK_URL SB_RUNDIR=$RUNDIR SB_SOURCE_DB=$SOURCE_DB \
 	SB_LOCK_FILE=$SOURCE_DB.safbackup.lock SB_BACKUPD_PID=$STACK_BACKUPD_PID \
 	SB_BACKUPD=$BUILD_DIR/src/daemon/backupd SB_SOCKET=$STACK_SOCKET \
 	SB_RECORD=$W/responses.jsonl SB_ROOT=$ROOT \
-	SB_CRON=$BUILD_DIR/src/cron/backup-cron SB_CONFIG=$STACK_CONFIG
+	SB_CRON=$BUILD_DIR/src/cron/backup-cron SB_CONFIG=$STACK_CONFIG \
+	SB_SECRET_FILE=$STACK_SECRET_FILE SB_SHARE=$STACK_SHARE
 : >"$SB_RECORD"
 
 if [ $# -gt 0 ]; then
@@ -79,7 +81,7 @@ else
 	# One at a time, in this order: the crash and busy tests grow the
 	# live database; the OpenAPI check reads what the others recorded.
 	export SB_ALL=1
-	files=(api auth badinput concurrency crash drill zz-openapi)
+	files=(api auth peer badinput concurrency crash drill zz-openapi)
 	files=("${files[@]/#/$HERE/}")
 	files=("${files[@]/%/.test.mjs}")
 fi
@@ -102,7 +104,8 @@ tcp_check() {
 	if ! node --input-type=module -e "
 		import { fcgiRequest } from '$HERE/fcgi.mjs';
 		const r = await fcgiRequest({ host: '127.0.0.1', port: $port },
-		    { REQUEST_METHOD: 'GET', REQUEST_URI: '/backups/health' });
+		    { REQUEST_METHOD: 'GET', REQUEST_URI: '/backups/health',
+		      SAF_FASTCGI_SECRET: '$(cat "$STACK_SECRET_FILE")' });
 		if (r.status !== 200 || JSON.parse(r.body).status !== 'ok') process.exit(1);"; then
 		echo "FAIL backupd on TCP: no healthy answer" >&2
 		kill -TERM "$pid"; wait "$pid"
