@@ -232,15 +232,20 @@ if [ "$INSTALLED" = 1 ] && [ "$(ps -p 1 -o comm=)" = systemd ] && [ -d /run/syst
 	expect_eq "the socket" "$(stat -c '%a %U:%G' /run/safbackup/backupd.sock)" "660 safbackup:safbackup"
 	# The health check, as nginx's workers would ask it: as www-data,
 	# with the secret, over the socket (the FastCGI client of the HTTP
-	# tests).
-	HEALTH=$(runuser -u www-data -- node --input-type=module -e "
-		import { fcgiRequest } from '$ROOT/tests/integration/http/fcgi.mjs';
+	# tests, copied where www-data can read it: the checkout may be
+	# private).
+	FC=$(mktemp -d /tmp/sb-pkg-fcgi.XXXXXX)
+	cp "$ROOT/tests/integration/http/fcgi.mjs" "$FC/"
+	chmod 755 "$FC"; chmod 644 "$FC/fcgi.mjs"
+	HEALTH=$(cd "$FC" && runuser -u www-data -- node --input-type=module -e "
+		import { fcgiRequest } from '$FC/fcgi.mjs';
 		const r = await fcgiRequest('/run/safbackup/backupd.sock', {
 			REQUEST_METHOD: 'GET', REQUEST_URI: '/backups/health',
 			SCRIPT_NAME: '/backups/health', QUERY_STRING: '',
 			SAF_FASTCGI_SECRET: '$(cat /etc/safbackup/backupd.secret)',
 			SAF_USER_ID: '', SAF_USER_EMAIL: '', SAF_USER_SCOPES: '' });
 		console.log(r.ended, r.status, r.body);" 2>&1)
+	rm -rf "$FC"
 	expect_match "GET /backups/health through backupd's socket under systemd" \
 		"$HEALTH" '^true 200 \{"status":"ok"'
 	systemctl stop backupd.service

@@ -22,7 +22,12 @@ const webGroup = isRoot ? execFileSync('id', ['-gn', 'nobody'], { encoding: 'utf
 const webUid = isRoot ? Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' })) : process.getuid();
 const webGid = isRoot ? Number(execFileSync('getent', ['group', webGroup], { encoding: 'utf8' }).split(':')[2]) : process.getgid();
 const asWeb = isRoot ? ['setpriv', '--reuid=nobody', `--regid=${webGroup}`, '--clear-groups'] : [];
-const fcgiPath = new URL('./fcgi.mjs', import.meta.url).pathname;
+// The client's module, where the web server's uid can read it: the
+// checkout may be private (a 0700 mktemp -d, a home directory), the
+// stack's share directory is open to nginx's workers (stack.sh).
+const fcgiPath = `${process.env.SB_SHARE}/peer-fcgi.mjs`;
+fs.copyFileSync(new URL('./fcgi.mjs', import.meta.url), fcgiPath);
+fs.chmodSync(fcgiPath, 0o644);
 const catalog = `${env.rundir}/catalog.db`;
 const log = `${env.rundir}/logs/backupd.log`;
 
@@ -49,7 +54,7 @@ function fromWebUser(where, reqs) {
 		}
 		console.log(JSON.stringify({ uid: process.getuid(), answers }));`;
 	const argv = [...asWeb, process.execPath, '--input-type=module', '-e', code, JSON.stringify([where, reqs])];
-	const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 60000 });
+	const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 60000, cwd: process.env.SB_SHARE });
 	assert.equal(r.status, 0, `client: ${r.stderr}`);
 	return JSON.parse(r.stdout);
 }
