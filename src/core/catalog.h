@@ -137,4 +137,27 @@ enum sb_err	sb_catalog_state_get(struct sb_catalog *, const char *name,
 enum sb_err	sb_catalog_state_set(struct sb_catalog *, const char *name,
 	    const char *state, const char *reason, int64_t now);
 
+/*
+ * What GET /backups/status and the metrics read besides the summary (a
+ * few statements: a write may land between them). Times in ms, 0 (and "" ids) for none; durations
+ * in ms, -1 for none.
+ */
+struct sb_catalog_event {
+	char		id[SB_UUID_LEN + 1];
+	int64_t		at;		/* completed_at (finished) */
+	enum sb_type	type;
+};
+struct sb_catalog_tally {
+	int64_t			count[SB_TYPE__MAX][SB_STATUS__MAX];
+	int64_t			bytes[SB_TYPE__MAX][SB_STATUS__MAX];
+	struct sb_catalog_event	last_success;	/* newest completed */
+	struct sb_catalog_event	last_failure;	/* newest failed */
+	struct sb_catalog_event	verified;	/* newest verified_at, any
+						   status of the drill */
+	int64_t			backup_ms;	/* last finished backup */
+	int64_t			restore_ms;	/* last finished restore */
+};
+enum sb_err	sb_catalog_tally(struct sb_catalog *,
+	    struct sb_catalog_tally *out);
+
 #endif /* SB_CATALOG_H */

@@ -124,6 +124,15 @@ struct sb_check_result {
 enum sb_err	sb_engine_check(struct sb_engine *, struct sb_check_result *);
 
 /*
+ * GET /backups/status and the metrics (status.h): the catalog's tally and
+ * summary, the prune state, the live database's size and check's verdict
+ * from the same rules, without contacting the store (no network call on a
+ * status page; `check` does). Nothing is reported or recorded.
+ */
+struct sb_overview;
+enum sb_err	sb_engine_status(struct sb_engine *, struct sb_overview *);
+
+/*
  * A download's callbacks, all given arg. begin (may be NULL) is called
  * once, when the engine has decided the backup can be downloaded and
  * before the first byte, with its record (borrowed for the call): a front

@@ -4,14 +4,20 @@
  * them (sb_health_eval, drill.c), and report a change of state once:
  * the last verdict reported is kept in the catalog (monitor_state
  * "check"), so an hourly check does not send one webhook an hour.
+ * sb_engine_status judges the same facts for GET /backups/status and the
+ * metrics, without the store's marker (a status page makes no network
+ * call) and without reporting.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <sys/stat.h>
 
 #include "catalog.h"
 #include "config.h"
 #include "drill.h"
 #include "engine_int.h"
+#include "status.h"
 
 #define HOUR_MS		(INT64_C(3600) * 1000)
 
@@ -63,6 +69,46 @@ check_transition(struct sb_engine *e, enum sb_health h, const char *reason)
 		    "state: %s", sb_catalog_errmsg(e->cat));
 }
 
+/*
+ * The facts sb_health_eval judges, from the catalog (s, prune: kept by
+ * the caller, f points into them). The store is not contacted here.
+ * On failure, why in reason (len bytes).
+ */
+static enum sb_err
+health_facts(struct sb_engine *e, struct sb_catalog_summary *s,
+    struct sb_state *prune, struct sb_health_facts *f, char *reason,
+    size_t len)
+{
+	int	rc;
+
+	memset(f, 0, sizeof(*f));
+	if ((rc = sb_catalog_summary(e->cat, s)) == SB_OK) {
+		rc = sb_catalog_state_get(e->cat, SB_STATE_PRUNE, prune);
+		if (rc == SB_ERR_NOTFOUND)
+			rc = SB_OK;
+		else if (rc == SB_OK && strcmp(prune->state,
+		    SB_PRUNE_HALTED) == 0)
+			f->prune_halted = prune->reason;
+	}
+	if (rc != SB_OK) {
+		snprintf(reason, len, "catalog unreadable: %s",
+		    sb_catalog_errmsg(e->cat));
+		return fail(e, rc, "%s", reason);
+	}
+	f->now = sb_now_ms();
+	f->newest_auto = s->newest_auto;
+	f->last_drill = s->last_drill;
+	f->completed = (size_t)s->completed;
+	f->latest_failed = s->latest_id[0] != '\0' &&
+	    s->latest_status == SB_STATUS_FAILED ? s->latest_id : NULL;
+	f->drill_failed = s->drill_failed_id[0] != '\0' ?
+	    s->drill_failed_id : NULL;
+	f->max_age_hours = e->cfg->mon_max_age_hours;
+	f->warn_age_hours = e->cfg->mon_warn_age_hours;
+	f->drill_days = e->cfg->mon_drill_days;
+	return SB_OK;
+}
+
 enum sb_err
 sb_engine_check(struct sb_engine *e, struct sb_check_result *out)
 {
@@ -73,34 +119,13 @@ sb_engine_check(struct sb_engine *e, struct sb_check_result *out)
 	int				rc;
 
 	memset(out, 0, sizeof(*out));
-	memset(&f, 0, sizeof(f));
+	memset(&prune, 0, sizeof(prune));
 	out->health = SB_HEALTH_UNKNOWN;
 	out->age_hours = -1;
-	if ((rc = sb_catalog_summary(e->cat, &s)) != SB_OK) {
-		snprintf(out->reason, sizeof(out->reason), "catalog "
-		    "unreadable: %s", sb_catalog_errmsg(e->cat));
-		return fail(e, rc, "%s", out->reason);
-	}
-	rc = sb_catalog_state_get(e->cat, SB_STATE_PRUNE, &prune);
-	if (rc != SB_OK && rc != SB_ERR_NOTFOUND) {
-		snprintf(out->reason, sizeof(out->reason), "catalog "
-		    "unreadable: %s", sb_catalog_errmsg(e->cat));
-		return fail(e, rc, "%s", out->reason);
-	}
-	f.now = sb_now_ms();
-	f.newest_auto = s.newest_auto;
-	f.last_drill = s.last_drill;
-	f.completed = (size_t)s.completed;
-	f.latest_failed = s.latest_id[0] != '\0' &&
-	    s.latest_status == SB_STATUS_FAILED ? s.latest_id : NULL;
-	f.prune_halted = rc == SB_OK && strcmp(prune.state,
-	    SB_PRUNE_HALTED) == 0 ? prune.reason : NULL;
-	f.drill_failed = s.drill_failed_id[0] != '\0' ? s.drill_failed_id :
-	    NULL;
+	if ((rc = health_facts(e, &s, &prune, &f, out->reason,
+	    sizeof(out->reason))) != SB_OK)
+		return rc;
 	f.store_error = store_problem(e, serr);
-	f.max_age_hours = e->cfg->mon_max_age_hours;
-	f.warn_age_hours = e->cfg->mon_warn_age_hours;
-	f.drill_days = e->cfg->mon_drill_days;
 	out->health = sb_health_eval(&f, out->reason, sizeof(out->reason));
 	if (s.newest_auto > 0)
 		out->age_hours = (f.now - s.newest_auto) / HOUR_MS;
@@ -108,5 +133,40 @@ sb_engine_check(struct sb_engine *e, struct sb_check_result *out)
 	    f.max_age_hours ? f.warn_age_hours : f.max_age_hours;
 	out->max_hours = f.max_age_hours;
 	check_transition(e, out->health, out->reason);
+	return SB_OK;
+}
+
+enum sb_err
+sb_engine_status(struct sb_engine *e, struct sb_overview *out)
+{
+	struct sb_catalog_summary	s;
+	struct sb_health_facts		f;
+	struct sb_state			prune;
+	struct stat			sb;
+	int				rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&prune, 0, sizeof(prune));
+	out->health = SB_HEALTH_UNKNOWN;
+	if ((rc = health_facts(e, &s, &prune, &f, out->reason,
+	    sizeof(out->reason))) != SB_OK)
+		return rc;
+	if ((rc = sb_catalog_tally(e->cat, &out->t)) != SB_OK)
+		return fail(e, rc, "catalog unreadable: %s",
+		    sb_catalog_errmsg(e->cat));
+	out->now = f.now;
+	out->health = sb_health_eval(&f, out->reason, sizeof(out->reason));
+	out->newest_auto = s.newest_auto;
+	if (s.newest_auto > 0)
+		out->expected_by = s.newest_auto +
+		    (int64_t)f.max_age_hours * HOUR_MS;
+	sb_strlcpy(out->prune_state, prune.state, sizeof(out->prune_state));
+	sb_strlcpy(out->prune_reason, prune.reason,
+	    sizeof(out->prune_reason));
+	out->prune_since = prune.since;
+	out->store_kind = e->cfg->store_kind == SB_STORE_AZURE ? "azure" :
+	    "disk";
+	out->db_size = stat(e->cfg->source_path, &sb) == 0 ?
+	    (int64_t)sb.st_size : -1;
 	return SB_OK;
 }

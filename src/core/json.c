@@ -9,6 +9,7 @@
 #include "drill.h"
 #include "engine.h"
 #include "json.h"
+#include "status.h"
 
 enum sb_err
 sb_json_add(json_object *o, const char *k, json_object *v)
@@ -268,4 +269,98 @@ out:
 	json_object_put(a);
 	json_tokener_free(tok);
 	return ret;
+}
+
+/* {id, <k>, type} of ev, or null when there is none. */
+static enum sb_err
+add_event(json_object *o, const char *name, const char *k,
+    const struct sb_catalog_event *ev)
+{
+	json_object	*v;
+
+	if (ev->id[0] == '\0')
+		return add_opt(o, name, NULL, 1);
+	if ((v = json_object_new_object()) == NULL)
+		return SB_ERR_NOMEM;
+	if (sb_json_add(v, "id", json_object_new_string(ev->id)) ||
+	    add_time(v, k, ev->at) ||
+	    sb_json_add(v, "type", json_object_new_string(
+	    sb_type_str(ev->type)))) {
+		json_object_put(v);
+		return SB_ERR_NOMEM;
+	}
+	return sb_json_add(o, name, v);
+}
+
+/* {manual: {pending, completed, failed}, automatic: {...}} of v. */
+static json_object *
+by_type_json(const int64_t v[SB_TYPE__MAX][SB_STATUS__MAX])
+{
+	json_object	*o, *t;
+	int		 failed = 0;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	for (int i = 0; i < SB_TYPE__MAX && !failed; i++) {
+		if ((t = json_object_new_object()) == NULL) {
+			failed = 1;
+			break;
+		}
+		for (int s = 0; s < SB_STATUS__MAX && !failed; s++)
+			failed = sb_json_add(t, sb_status_str((enum sb_status)s),
+			    json_object_new_int64(v[i][s])) != SB_OK;
+		if (failed)
+			json_object_put(t);
+		else
+			failed = sb_json_add(o, sb_type_str((enum sb_type)i),
+			    t) != SB_OK;
+	}
+	return built(o, failed);
+}
+
+/* The prune state: {state, reason, since}, nulls when never pruned. */
+static json_object *
+prune_state_json(const struct sb_overview *s)
+{
+	json_object	*o;
+	int		 none = s->prune_state[0] == '\0';
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	return built(o, add_opt(o, "state", json_object_new_string(
+	    s->prune_state), none) ||
+	    sb_json_add(o, "halted", json_object_new_boolean(
+	    sb_is_prune_halted(s))) ||
+	    add_opt(o, "reason", json_object_new_string(s->prune_reason),
+	    none || s->prune_reason[0] == '\0') ||
+	    add_time(o, "since", s->prune_since));
+}
+
+json_object *
+sb_overview_json(const struct sb_overview *s)
+{
+	json_object	*o, *h;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	if ((h = json_object_new_object()) != NULL && (sb_json_add(h, "state",
+	    json_object_new_string(sb_health_str(s->health))) ||
+	    sb_json_add(h, "reason", json_object_new_string(s->reason)) ||
+	    sb_json_add(h, "store_checked", json_object_new_boolean(0)))) {
+		json_object_put(h);
+		h = NULL;
+	}
+	return built(o, sb_json_add(o, "health", h) ||
+	    add_time(o, "generated_at", s->now) ||
+	    add_event(o, "last_success", "completed_at", &s->t.last_success) ||
+	    add_event(o, "last_failure", "completed_at", &s->t.last_failure) ||
+	    add_event(o, "last_verified", "verified_at", &s->t.verified) ||
+	    add_time(o, "next_automatic_expected_by", s->expected_by) ||
+	    sb_json_add(o, "prune", prune_state_json(s)) ||
+	    sb_json_add(o, "counts", by_type_json(s->t.count)) ||
+	    sb_json_add(o, "bytes", by_type_json(s->t.bytes)) ||
+	    sb_json_add(o, "store_kind", json_object_new_string(
+	    s->store_kind)) ||
+	    add_opt(o, "database_size", json_object_new_int64(s->db_size),
+	    s->db_size < 0));
 }

@@ -43,6 +43,17 @@ struct json_object	*sb_verify_json(const char *id);
 struct json_object	*sb_reconcile_json(const struct sb_reconcile_result *);
 
 /*
+ * GET /backups/status (docs/openapi.json, BackupsStatus): {health: {state,
+ * reason, store_checked: false}, generated_at, last_success, last_failure
+ * ({id, completed_at, type} or null), last_verified ({id, verified_at,
+ * type} or null), next_automatic_expected_by, prune {state, halted,
+ * reason, since}, counts and bytes ({manual|automatic: {pending,
+ * completed, failed}}), store_kind, database_size}.
+ */
+struct sb_overview;
+struct json_object	*sb_overview_json(const struct sb_overview *);
+
+/*
  * Tags as the text of a JSON array of strings (the catalog's column, the
  * objects' "tags" metadata): malloc'd, the caller frees; NULL when out of
  * memory.

@@ -84,6 +84,13 @@ static const struct cmd cmds[] = {
 	  "              than warn_age_hours, or no drill within\n"
 	  "              drill_max_age_days. A change of state is reported\n"
 	  "              once (backups.stale, backups.recovered)." },
+	{ "metrics", cmd_metrics, "[--textfile PATH]",
+	  "The Prometheus text format (0.0.4) of GET /backups/metrics\n"
+	  "              (last success, failure and good drill, counts and\n"
+	  "              bytes, durations, prune halted, health without the\n"
+	  "              store) on stdout, or with --textfile written\n"
+	  "              atomically to PATH (mode 0644) for node_exporter's\n"
+	  "              textfile collector." },
 	{ "prune", cmd_prune, "[--dry-run] [--confirm-clock]",
 	  "Delete automatic backups the retention policy no longer keeps.\n"
 	  "              Halts (exit 7) while backups fail or the clock jumped\n"

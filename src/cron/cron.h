@@ -66,4 +66,7 @@ int	cmd_check(struct ctx *, int, char **);
 /* check's one line when it cannot judge (exit 3, Nagios UNKNOWN). */
 int	cron_check_unknown(struct ctx *, const char *why);
 
+/* cron_metrics.c */
+int	cmd_metrics(struct ctx *, int, char **);
+
 #endif /* SB_CRON_H */

@@ -24,6 +24,7 @@
 #include "json.h"
 #include "filter.h"
 #include "backupd.h"
+#include "status.h"
 
 /* What a client is told when the store is not this service's. */
 #define STORE_IDENTITY_MSG "the backup store is not this service's store " \
@@ -39,15 +40,20 @@ static void	h_delete(struct req *);
 static void	h_restore(struct req *);
 static void	h_drill(struct req *);
 static void	h_download(struct req *);
+static void	h_status(struct req *);
+static void	h_metrics(struct req *);
 
 /*
  * The table. Order matters: the first fitting pattern wins, so the literal
- * "health" comes before ":id". codes lists every status a route can give
+ * "health", "status" and "metrics" come before ":id" (an id is a uuid
+ * anyway: valid_id would refuse them with 400). codes lists every status a route can give
  * (besides 401/403/404/405/415/413/500 any route may give); the OpenAPI
  * test checks docs/openapi.json documents each of them.
  */
 static const struct http_route	routes[] = {
 	{ HTTP_GET, "/backups/health", h_health, 0, "200 503" },
+	{ HTTP_GET, "/backups/status", h_status, 1, "200 400 503" },
+	{ HTTP_GET, "/backups/metrics", h_metrics, 1, "200 400 503" },
 	{ HTTP_GET, "/backups", h_list, 1, "200 400 503" },
 	{ HTTP_POST, "/backups", h_create, 1, "201 400 409 502 503" },
 	{ HTTP_GET, "/backups/:id", h_get, 1, "200 400 404 503" },
@@ -344,6 +350,66 @@ h_health(struct req *r)
 		json_object_object_add(o, "status",
 		    json_object_new_string("ok"));
 	reply_json(r, 200, o);
+}
+
+/*
+ * The overview status and metrics print (sb_engine_status), or an answer
+ * already sent (-1).
+ */
+static int
+overview(struct req *r, struct sb_overview *ov)
+{
+	struct sb_engine	*e;
+	enum sb_err		 rc;
+
+	if (no_query(r) != SB_OK)
+		return -1;
+	if ((e = engine(r)) == NULL) {
+		reply_noengine(r);
+		return -1;
+	}
+	if ((rc = sb_engine_status(e, ov)) != SB_OK) {
+		reply_engine(r, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* GET /backups/status: the overview (json.h, sb_overview_json). */
+static void
+h_status(struct req *r)
+{
+	struct sb_overview	ov;
+
+	if (overview(r, &ov) == 0)
+		reply_json(r, 200, sb_overview_json(&ov));
+}
+
+/* GET /backups/metrics: the same in the Prometheus text format 0.0.4. */
+static void
+h_metrics(struct req *r)
+{
+	struct sb_overview	 ov;
+	char			*buf = NULL;
+	size_t			 len = 0;
+	FILE			*f;
+
+	if (overview(r, &ov) != 0)
+		return;
+	if ((f = open_memstream(&buf, &len)) == NULL ||
+	    sb_metrics_write(f, &ov) != SB_OK) {
+		if (f != NULL)
+			fclose(f);
+		free(buf);
+		reply_error(r, 500, "INTERNAL", "out of memory");
+		return;
+	}
+	fclose(f);
+	send_head(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    (int64_t)len, NULL);
+	FCGX_PutStr(buf, (int)len, r->fcgx->out);
+	r->bytes = (int64_t)len;
+	free(buf);
 }
 
 /* GET /backups?type&status&from&to&q&limit&offset: newest first. */

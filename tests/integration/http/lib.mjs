@@ -44,8 +44,9 @@ export const users = {
 export function template(path) {
 	const p = path.split('?')[0];
 	const m = p.match(/^\/backups\/([^/]+)(\/(restore|download|drill))?$/);
-	if (p === '/backups' || p === '/backups/health') return p;
-	if (m && m[1] !== 'health') return '/backups/:id' + (m[2] || '');
+	const fixed = ['/backups', '/backups/health', '/backups/status', '/backups/metrics'];
+	if (fixed.includes(p)) return p;
+	if (m) return '/backups/:id' + (m[2] || '');
 	return null;
 }
 

@@ -75,13 +75,20 @@ export SB_URL=$STACK_URL SB_RUNDIR=$RUNDIR SB_SOURCE_DB=$SOURCE_DB \
 	SB_SECRET_FILE=$STACK_SECRET_FILE SB_SHARE=$STACK_SHARE
 : >"$SB_RECORD"
 
+# The Prometheus text-format parser (status.test.mjs), from the lockfile.
+if [ ! -d "$HERE/node_modules/parse-prometheus-text-format" ] ||
+   [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
+	(cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) ||
+		{ echo "npm ci in tests/integration/http failed" >&2; exit 1; }
+fi
+
 if [ $# -gt 0 ]; then
 	files=("$@")
 else
 	# One at a time, in this order: the crash and busy tests grow the
 	# live database; the OpenAPI check reads what the others recorded.
 	export SB_ALL=1
-	files=(api auth peer badinput concurrency crash drill zz-openapi)
+	files=(api auth peer badinput concurrency crash drill status zz-openapi)
 	files=("${files[@]/#/$HERE/}")
 	files=("${files[@]/%/.test.mjs}")
 fi
