@@ -10,3 +10,5 @@
 # host instead, disable the timers and remove that test from each line.\
 # See /usr/share/doc/safbackup/OPERATIONS.md ("systemd or cron").
 s/^(([^#[:space:]]+[[:space:]]+){5})saf([[:space:]]+)(.*)$/\1safbackup\3[ -d \/run\/systemd\/system ] || \4/
+# The optional, commented metrics line (no timer does it): its user only.
+s/^#(([^#[:space:]]+[[:space:]]+){5})saf([[:space:]]+backup-cron metrics )/#\1safbackup\3/
