@@ -12,12 +12,6 @@
 #include "engine.h"
 #include "status.h"
 
-int
-sb_is_prune_halted(const struct sb_overview *s)
-{
-	return strcmp(s->prune_state, SB_PRUNE_HALTED) == 0;
-}
-
 void
 sb_prom_escape(const char *in, char *out, size_t len)
 {

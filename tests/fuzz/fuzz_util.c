@@ -7,6 +7,7 @@
  * round trips: what a parser accepts, its formatter writes back the same.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
