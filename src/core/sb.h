@@ -48,6 +48,9 @@ enum sb_err {
 				   (not initialised, volume not mounted,
 				   container gone) or names another service,
 				   prefix or store than this config/catalog */
+	SB_ERR_KEY,		/* the key a stored object or sealed value
+				   needs is not in the keyring, or the ring
+				   holds other bytes under its id (codec.h) */
 	SB_ERR__MAX
 };
 

@@ -31,6 +31,7 @@ static const char *const errstr[SB_ERR__MAX] = {
 	"configuration error",				/* SB_ERR_CONFIG */
 	"object store refused the credentials",		/* SB_ERR_AUTH */
 	"the object store is not this service's store",	/* SB_ERR_IDENTITY */
+	"the key this backup needs is not available",	/* SB_ERR_KEY */
 };
 
 /* Stable codes: part of the HTTP contract, never renamed. */
@@ -48,6 +49,7 @@ static const char *const errcode[SB_ERR__MAX] = {
 	"INTERNAL",
 	"STORAGE_ERROR",
 	"STORE_IDENTITY",
+	"KEY_UNAVAILABLE",
 };
 
 const char *

@@ -46,7 +46,7 @@
 
 static const char *const errname[SB_ERR__MAX] = {
 	"OK", "NOMEM", "INVAL", "NOTFOUND", "AUTOMATIC", "BUSY", "CORRUPT",
-	"STORAGE", "DB", "IO", "CONFIG", "AUTH", "IDENTITY",
+	"STORAGE", "DB", "IO", "CONFIG", "AUTH", "IDENTITY", "KEY",
 };
 
 static int	npass, nfail;

@@ -41,6 +41,7 @@ test_errors_and_enums(void **state)
 	assert_string_equal(sb_errcode(SB_ERR_AUTOMATIC),
 	    "AUTOMATIC_NOT_DELETABLE");
 	assert_string_equal(sb_errcode(SB_ERR_STORAGE), "STORAGE_ERROR");
+	assert_string_equal(sb_errcode(SB_ERR_KEY), "KEY_UNAVAILABLE");
 	assert_string_equal(sb_errcode(SB_ERR__MAX), "INTERNAL");
 	assert_string_equal(sb_strerror((enum sb_err)-1), "unknown error");
 	for (int e = 0; e < SB_ERR__MAX; e++) {
