@@ -200,6 +200,9 @@ struct sb_reconcile_result {
 	size_t	updated;	/* records whose fields were repaired */
 	size_t	missing;	/* completed records without an object */
 	size_t	skipped;	/* objects that are not backups */
+	size_t	unreadable;	/* encrypted objects whose sealed description
+				   and tags could not be read (key missing):
+				   recorded without them, each logged */
 };
 enum sb_err	sb_engine_reconcile(struct sb_engine *, int force,
 	    struct sb_reconcile_result *);

@@ -473,7 +473,7 @@ hasher_thread(void *arg)
 		 * end has little left to do. Only a head start: errors are
 		 * the fsync's to report.
 		 */
-		if (n > 0)
+		if (n > 0 && h->sink == NULL)
 			(void)sync_file_range(h->fd, from, n,
 			    SYNC_FILE_RANGE_WRITE);
 #endif
@@ -655,6 +655,12 @@ seal(const char *dst, struct hasher *h, char sha[SB_SHA256_HEX + 1],
 	*streamed = 0;
 	if (sha == NULL)
 		return sb_snapshot_fsync_file(dst, err);
+	/* A streamed copy is only the source of what the sink makes. */
+	if (h != NULL && h->sink != NULL) {
+		if ((*streamed = hasher_finish(h, sha, size)))
+			return SB_OK;
+		return sb_sha256_file(dst, sha, size, err);
+	}
 	memset(&j, 0, sizeof(j));
 	j.path = dst;
 	if (pthread_create(&t, NULL, fsync_thread, &j) != 0) {

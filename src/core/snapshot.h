@@ -35,7 +35,9 @@ enum sb_err	sb_snapshot_take_hashed(const char *src, const char *dst,
  * it did not (the guess was stale, sink returned non-zero, or the hasher
  * could not run): sink may then have got part of a stream, and the
  * caller must read the file instead. sink returns 0, or non-zero to stop
- * being called. sink may be NULL.
+ * being called. sink may be NULL. With a sink the copy is not fsynced
+ * (nor its write-back started early): it is only the source of what the
+ * sink makes, which the caller makes durable.
  */
 typedef int	(*sb_snapshot_sink)(void *arg, const void *buf, size_t len);
 enum sb_err	sb_snapshot_take_streamed(const char *src, const char *dst,
