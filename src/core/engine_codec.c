@@ -53,6 +53,19 @@ name_codec(const char *name, struct sb_codec *c)
 	}
 }
 
+enum sb_err
+sb_engine_keys_check(const struct sb_config *cfg, char *err)
+{
+	struct sb_keyring	*ring = NULL;
+	struct sb_codec		 c;
+	int			 rc;
+
+	if ((rc = sb_keyring_load(cfg, &ring, err)) == SB_OK)
+		rc = sb_codec_from_config(cfg, ring, &c, err);
+	sb_keyring_free(&ring);
+	return rc;
+}
+
 int
 sb_is_engine_encoded(const struct sb_backup *b)
 {
@@ -343,9 +356,15 @@ sb_engine_backup_encoded(struct sb_engine *e, struct sb_backup *b,
 		enc_failed(e, rc, &r, t.path);
 		goto out;
 	}
-	if (!streamed && (rc = encode_again(e, name, snap, t.path, &r, &up,
-	    &b->stored_size)) != SB_OK)
-		goto out;
+	if (!streamed) {
+		sb_logkv(SB_LOG_INFO, "backup.reencoded", (const char *[]){
+		    "backup_id", b->id, NULL }, "page 1 changed during the "
+		    "snapshot: the object is encoded again from the finished "
+		    "snapshot");
+		if ((rc = encode_again(e, name, snap, t.path, &r, &up,
+		    &b->stored_size)) != SB_OK)
+			goto out;
+	}
 	sb_store_upload_eof(up);
 	b->completed_at = sb_now_ms();
 	if ((rc = sb_engine_meta_build(e, b, meta)) != SB_OK) {
@@ -408,9 +427,7 @@ dec_failed(struct sb_engine *e, const struct sb_backup *b, int rc,
 		return fail(e, SB_ERR_IO, "decoding backup %s: writing the "
 		    "plain copy: %s", b->id, strerror(r->eno));
 	if (rc == SB_ERR_KEY)
-		return fail(e, rc, "backup %s cannot be read: %s; add the key "
-		    "it was encrypted with to the keyring ([store] key_file, "
-		    "or SAFBACKUP_STORE_KEYS)", b->id, msg);
+		return fail(e, rc, "backup %s cannot be read: %s", b->id, msg);
 	if (rc == SB_ERR_CORRUPT)
 		return fail(e, rc, "backup %s: object %s fails authentication "
 		    "(tampered with, truncated or damaged): %s; refusing it",

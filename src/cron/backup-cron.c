@@ -869,7 +869,8 @@ run_command(struct ctx *x, const struct cmd *c, int argc, char **argv)
 	    getenv("SAFBACKUP_CONFIG")) == NULL)
 		x->config_path = DEFAULT_CONFIG;
 	if (sb_config_load(x->config_path, &x->cfg, err) != SB_OK ||
-	    sb_config_check(x->cfg, err) != SB_OK) {
+	    sb_config_check(x->cfg, err) != SB_OK ||
+	    sb_engine_keys_check(x->cfg, err) != SB_OK) {
 		if (c->fn == cmd_check) {
 			sb_config_free(&x->cfg);
 			return cron_check_unknown(x, err);
