@@ -552,6 +552,8 @@ struct sb_decoder {
 	unsigned char		*pt;
 	ZSTD_DCtx		*z;
 	int			 zdone;		/* the zstd frame has ended */
+	unsigned char		 zhead[ZSTD_FRAMEHEADERSIZE_MAX];
+	size_t			 zheadlen;	/* its first bytes, kept */
 	unsigned char		*zout;
 	size_t			 zoutcap;
 	char			 errmsg[SB_ERRMSG_MAX];
@@ -720,6 +722,29 @@ dec_head(struct sb_decoder *d, const unsigned char **buf, size_t *len)
 }
 
 /*
+ * The zstd frame has ended. A frame that declares its content size must
+ * have given that many bytes: libzstd checks it when a frame comes in one
+ * piece, not always when it is streamed, and the verdict must not depend
+ * on how the input was split (our encoder declares no size).
+ */
+static enum sb_err
+dec_zend(struct sb_decoder *d)
+{
+	unsigned long long	fcs;
+
+	d->zdone = 1;
+	fcs = ZSTD_getFrameContentSize(d->zhead, d->zheadlen);
+	if (fcs == ZSTD_CONTENTSIZE_ERROR)
+		return dec_fail(d, SB_ERR_CORRUPT, "zstd: bad frame header");
+	if (fcs != ZSTD_CONTENTSIZE_UNKNOWN &&
+	    fcs != (unsigned long long)d->sink.n)
+		return dec_fail(d, SB_ERR_CORRUPT, "zstd: the frame holds "
+		    "%lld bytes, its header says %llu", (long long)d->sink.n,
+		    fcs);
+	return SB_OK;
+}
+
+/*
  * Plaintext of the stream (authenticated, when encrypted): through zstd
  * when compressed, then to the sink. A second zstd frame, or any byte
  * after the first, is refused.
@@ -736,6 +761,10 @@ dec_stage(struct sb_decoder *d, const unsigned char *p, size_t len)
 		return sink_put(&d->sink, p, len, d->errmsg);
 	if (len == 0)
 		return SB_OK;
+	r = sizeof(d->zhead) - d->zheadlen < len ?
+	    sizeof(d->zhead) - d->zheadlen : len;
+	memcpy(d->zhead + d->zheadlen, p, r);
+	d->zheadlen += r;
 	/* Round again while input is left or zstd filled the output. */
 	do {
 		if (d->zdone)
@@ -751,8 +780,8 @@ dec_stage(struct sb_decoder *d, const unsigned char *p, size_t len)
 		if ((rc = sink_put(&d->sink, d->zout, zo.pos, d->errmsg)) !=
 		    SB_OK)
 			return dec_fail(d, rc, NULL);
-		if (r == 0)
-			d->zdone = 1;
+		if (r == 0 && (rc = dec_zend(d)) != SB_OK)
+			return rc;
 	} while (in.pos < in.size || (zo.pos == zo.size && !d->zdone));
 	return SB_OK;
 }

@@ -102,6 +102,11 @@ static const struct cmd cmds[] = {
 	  "              (exit 8, nothing changed) when more than 3 and more\n"
 	  "              than half of the completed backups would be marked\n"
 	  "              missing, unless --force." },
+	{ "keygen", cmd_keygen, "[ID]",
+	  "Print a new store encryption key line \"ID BASE64\" for the\n"
+	  "              file [store] key_file names (ID default: key-YYYYMMDD).\n"
+	  "              Reads no configuration. Keep a copy away from the\n"
+	  "              backups: without it they are unreadable." },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -865,6 +870,8 @@ run_command(struct ctx *x, const struct cmd *c, int argc, char **argv)
 	char	err[SB_ERRMSG_MAX];
 	int	rc;
 
+	if (c->fn == cmd_keygen)
+		return cmd_keygen(x, argc, argv);
 	if (x->config_path == NULL && (x->config_path =
 	    getenv("SAFBACKUP_CONFIG")) == NULL)
 		x->config_path = DEFAULT_CONFIG;

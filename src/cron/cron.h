@@ -71,4 +71,7 @@ int	cron_check_unknown(struct ctx *, const char *why);
 /* cron_metrics.c */
 int	cmd_metrics(struct ctx *, int, char **);
 
+/* cron_keygen.c: needs no configuration (run before it is loaded) */
+int	cmd_keygen(struct ctx *, int, char **);
+
 #endif /* SB_CRON_H */
