@@ -261,6 +261,35 @@ enc_in(void *arg, const void *buf, size_t len)
 	return sb_encoder_write(r->enc, buf, len) == SB_OK ? 0 : -1;
 }
 
+/* The object file emptied, to be encoded again (encode_from). */
+static enum sb_err
+encode_reset(struct sb_engine *e, struct enc_run *r, const char *encpath)
+{
+	sb_encoder_free(&r->enc);
+	if (ftruncate(r->fd, 0) == -1 || lseek(r->fd, 0, SEEK_SET) == -1)
+		return fail(e, SB_ERR_IO, "encoding the snapshot: %s: %s",
+		    encpath, strerror(errno));
+	return SB_OK;
+}
+
+/* The finished snapshot snap encoded into r's file; *stored its size. */
+static enum sb_err
+encode_from(struct sb_engine *e, const char *snap, struct enc_run *r,
+    int64_t *stored)
+{
+	char	err[SB_ERRMSG_MAX];
+	int	in, rc;
+
+	if ((in = open(snap, O_RDONLY | O_CLOEXEC)) == -1)
+		return fail(e, SB_ERR_IO, "encoding the snapshot: %s: %s",
+		    snap, strerror(errno));
+	rc = sb_codec_encode_fd(&e->codec, e->ring, in, r->fd, stored, err);
+	close(in);
+	if (rc != SB_OK)
+		return fail(e, rc, "encoding the snapshot: %s", err);
+	return SB_OK;
+}
+
 /*
  * The object from scratch, out of the finished snapshot snap: the hasher
  * could not stream it (its guess of page 1 was stale, see snapshot.c).
@@ -273,25 +302,18 @@ encode_again(struct sb_engine *e, const char *name, const char *snap,
     const char *encpath, struct enc_run *r, struct sb_upload **up,
     int64_t *stored)
 {
-	char	err[SB_ERRMSG_MAX];
-	int	in, rc;
+	int	rc;
 
+	sb_logkv(SB_LOG_INFO, "backup.reencoded", (const char *[]){
+	    "path", snap, NULL }, "page 1 changed during the snapshot: the "
+	    "object is encoded again from the finished snapshot");
 	sb_store_upload_abort(up);
-	sb_encoder_free(&r->enc);
-	if (ftruncate(r->fd, 0) == -1 || lseek(r->fd, 0, SEEK_SET) == -1)
-		return fail(e, SB_ERR_IO, "encoding the snapshot: %s: %s",
-		    encpath, strerror(errno));
+	if ((rc = encode_reset(e, r, encpath)) != SB_OK)
+		return rc;
 	if ((rc = sb_store_upload_begin(e->store, name, encpath, up)) != SB_OK)
 		return fail(e, rc, "upload to the %s store: %s",
 		    e->store->ops->kind, sb_store_errmsg(e->store));
-	if ((in = open(snap, O_RDONLY | O_CLOEXEC)) == -1)
-		return fail(e, SB_ERR_IO, "encoding the snapshot: %s: %s",
-		    snap, strerror(errno));
-	rc = sb_codec_encode_fd(&e->codec, e->ring, in, r->fd, stored, err);
-	close(in);
-	if (rc != SB_OK)
-		return fail(e, rc, "encoding the snapshot: %s", err);
-	return SB_OK;
+	return encode_from(e, snap, r, stored);
 }
 
 /* The encoder's error, with the file's if writing failed. */
@@ -356,15 +378,9 @@ sb_engine_backup_encoded(struct sb_engine *e, struct sb_backup *b,
 		enc_failed(e, rc, &r, t.path);
 		goto out;
 	}
-	if (!streamed) {
-		sb_logkv(SB_LOG_INFO, "backup.reencoded", (const char *[]){
-		    "backup_id", b->id, NULL }, "page 1 changed during the "
-		    "snapshot: the object is encoded again from the finished "
-		    "snapshot");
-		if ((rc = encode_again(e, name, snap, t.path, &r, &up,
-		    &b->stored_size)) != SB_OK)
-			goto out;
-	}
+	if (!streamed && (rc = encode_again(e, name, snap, t.path, &r, &up,
+	    &b->stored_size)) != SB_OK)
+		goto out;
 	sb_store_upload_eof(up);
 	b->completed_at = sb_now_ms();
 	if ((rc = sb_engine_meta_build(e, b, meta)) != SB_OK) {
@@ -601,25 +617,59 @@ sb_engine_download_decoded(struct sb_engine *e, const struct sb_backup *b,
 }
 
 /*
- * The plain temp file t (backup id's snapshot) encoded into a new temp
- * file of dir, fsynced, which replaces it in t (the plain one removed).
- * *stored gets its size. A restore's safety backup: its snapshot is
- * copied through the lock holder, not streamed, so it is encoded after.
+ * A restore's safety snapshot when the codec is not plain (safety_locked,
+ * engine_restore.c; txn holds the live database's write lock): taken into
+ * the plain temp file t, its bytes encoded as they are hashed (WAL mode,
+ * as a backup is) into a new temp file of dir, or from the finished
+ * snapshot (rollback-journal mode: the copy goes through the lock
+ * holder, not a stream; or page 1 changed). The object is fsynced (the
+ * restore relies on it before the copy) and replaces the snapshot in t
+ * (the plain file removed). b gets size, sha256 and stored_size.
  */
 enum sb_err
-sb_engine_encode_temp(struct sb_engine *e, const char *id, const char *dir,
-    struct sb_temp *t, int64_t *stored)
+sb_engine_safety_encoded(struct sb_engine *e, struct sb_restore_txn *txn,
+    struct sb_backup *b, const char *dir, struct sb_temp *t)
 {
 	struct sb_temp	enc = { "", -1 };
+	struct enc_run	r = { NULL, -1, 0 };
 	char		msg[SB_ERRMSG_MAX];
-	int		rc;
+	int		rc, streamed = 0;
 
-	if ((rc = sb_temp_reserve(&enc, dir, "encoded", id, msg)) != SB_OK)
+	if ((rc = sb_temp_reserve(&enc, dir, "encoded", b->id, msg)) != SB_OK)
 		return fail(e, rc, "encoding the snapshot: %s", msg);
-	if ((rc = sb_codec_encode_file(&e->codec, e->ring, t->path, enc.path,
-	    stored, msg)) != SB_OK) {
+	if ((r.fd = open(enc.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		rc = fail(e, SB_ERR_IO, "%s: %s", enc.path, strerror(errno));
+		goto out;
+	}
+	if ((rc = sb_encoder_new(&e->codec, e->ring, enc_out, &r, &r.enc,
+	    msg)) != SB_OK) {
+		fail(e, rc, "encoding the snapshot: %s", msg);
+		goto out;
+	}
+	if ((rc = sb_snapshot_take_locked_streamed(txn, t->path, b->sha256,
+	    &b->size, enc_in, &r, &streamed, msg)) != SB_OK) {
+		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
+		goto out;
+	}
+	if (streamed && (rc = sb_encoder_finish(r.enc, &b->stored_size)) !=
+	    SB_OK) {
+		enc_failed(e, rc, &r, enc.path);
+		goto out;
+	}
+	if (!streamed && ((rc = encode_reset(e, &r, enc.path)) != SB_OK ||
+	    (rc = encode_from(e, t->path, &r, &b->stored_size)) != SB_OK))
+		goto out;
+	if (fsync(r.fd) == -1)
+		rc = fail(e, SB_ERR_IO, "fsync %s: %s", enc.path,
+		    strerror(errno));
+out:
+	sb_encoder_free(&r.enc);
+	if (r.fd != -1 && close(r.fd) == -1 && rc == SB_OK)
+		rc = fail(e, SB_ERR_IO, "%s: %s", enc.path, strerror(errno));
+	if (rc != SB_OK) {
 		sb_temp_release(&enc);
-		return fail(e, rc, "encoding the snapshot: %s", msg);
+		return rc;
 	}
 	sb_temp_release(t);
 	*t = enc;

@@ -118,8 +118,10 @@ enum sb_err	 sb_engine_fetch_decoded(struct sb_engine *,
 		    const struct sb_backup *, struct sb_temp *, const char *op,
 		    char path[PATH_MAX], char sha[SB_SHA256_HEX + 1],
 		    int64_t *size);
-enum sb_err	 sb_engine_encode_temp(struct sb_engine *, const char *id,
-		    const char *dir, struct sb_temp *t, int64_t *stored);
+struct sb_restore_txn;
+enum sb_err	 sb_engine_safety_encoded(struct sb_engine *,
+		    struct sb_restore_txn *, struct sb_backup *,
+		    const char *dir, struct sb_temp *t);
 enum sb_err	 sb_engine_download_decoded(struct sb_engine *,
 		    const struct sb_backup *, const struct sb_download_cb *);
 

@@ -343,15 +343,16 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
-	if ((rc = sb_snapshot_take_locked(txn, t.path, b.sha256, &b.size,
-	    msg)) != SB_OK) {
+	/* Encoded like every backup: its object is what is kept and sent. */
+	if (!sb_is_codec_plain(&e->codec)) {
+		if ((rc = sb_engine_safety_encoded(e, txn, &b, dir, &t)) !=
+		    SB_OK)
+			goto out;
+	} else if ((rc = sb_snapshot_take_locked(txn, t.path, b.sha256,
+	    &b.size, msg)) != SB_OK) {
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
-	/* Encoded like every backup: its object is what is kept and sent. */
-	if (!sb_is_codec_plain(&e->codec) && (rc = sb_engine_encode_temp(e,
-	    b.id, dir, &t, &b.stored_size)) != SB_OK)
-		goto out;
 	b.completed_at = sb_now_ms();
 	if ((rc = sb_engine_meta_build(e, &b, meta)) != SB_OK) {
 		fail(e, rc, "cannot build the object metadata");

@@ -88,6 +88,9 @@ enum sb_err	sb_snapshot_restore(const char *from, const char *live, int *replace
  *		page size and schema are the backup's);
  *		*replaced as for sb_snapshot_restore.
  *		Frees *tp.
+ * take_locked_streamed  the same, the snapshot's bytes handed to a sink
+ *		as sb_snapshot_take_streamed does (WAL mode; in
+ *		rollback-journal mode *streamed is 0).
  * abort	gives up: live is untouched, the lock released. Frees *tp;
  *		NULL or *tp NULL is a no-op.
  */
@@ -97,6 +100,9 @@ enum sb_err	sb_snapshot_restore_begin(const char *from, const char *live,
 int	sb_is_restore_wal(const struct sb_restore_txn *);
 enum sb_err	sb_snapshot_take_locked(struct sb_restore_txn *, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
+enum sb_err	sb_snapshot_take_locked_streamed(struct sb_restore_txn *,
+	    const char *dst, char sha[SB_SHA256_HEX + 1], int64_t *size,
+	    sb_snapshot_sink sink, void *arg, int *streamed, char *err);
 enum sb_err	sb_snapshot_restore_finish(struct sb_restore_txn **, int *replaced,
 	    char *err);
 void	sb_snapshot_restore_abort(struct sb_restore_txn **);

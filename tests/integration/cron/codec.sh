@@ -242,6 +242,28 @@ for b in "${ids[@]}"; do
 done
 echo "# busy writer: $(grep -c '"event":"backup.reencoded"' "$D/err") of 3 encoded again after the snapshot"
 
+# --- killed mid-backup: the encoded temp file is swept, the record failed -------
+codec_case "$W/killed" zstd xchacha20poly1305
+sqlite3 "$D/app.db" "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT, tag TEXT);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)
+INSERT INTO notes(body, tag) SELECT hex(randomblob(300)), 't' FROM n;" >/dev/null
+"$CRON" --config "$D/safbackup.conf" backup 2>/dev/null >/dev/null &
+pid=$!
+for _ in $(seq 400); do
+	[ -n "$(find "$D/store/.staging" -name 'sb-tmp-encoded-*' ! -name '*.lock' -size +1k 2>/dev/null)" ] && break
+	sleep 0.01
+done
+seen=$(find "$D/store/.staging" -name 'sb-tmp-encoded-*' ! -name '*.lock' | wc -l)
+kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+expect_eq "killed: the encoded temp file was there when the backup was killed" "$seen" 1
+bc backup >/dev/null 2>"$D/err"
+expect_eq "killed: the next backup exits 0" "$?" 0
+check "killed: it swept the dead backup's temp files (temp.removed)" \
+    grep -q '"event":"temp.removed".*sb-tmp-encoded-' "$D/err"
+expect_eq "killed: no temp file left" "$(nscratch)" 0
+expect_eq "killed: the interrupted backup is recorded failed" \
+    "$(bc --json list --status failed 2>/dev/null | json 'o.length')" 1
+
 # --- encryption asked for, no key: nothing starts ------------------------------
 D=$W/nokey
 mkdir -p "$D"
