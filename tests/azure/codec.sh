@@ -48,7 +48,7 @@ check "codec: the metadata says the plain size and the codec" \
 
 sqlite3 "$K/app.db" "DELETE FROM t WHERE id > 100;"
 px_reset
-kbc restore "$bid" >/dev/null 2>"$K/restore.err"; rc=$?
+out=$(kbc --json restore "$bid" 2>"$K/restore.err"); rc=$?
 check "codec: restore of the encrypted blob exits 0 (got $rc)" test "$rc" -eq 0
 check "codec: it came down in parallel ranged GETs (got $(px_stat ranged))" \
     test "$(px_stat ranged)" -ge 3
@@ -56,6 +56,11 @@ check "codec: the live database is the backup's plaintext" \
     test "$(kdump "$K/app.db")" = "$want"
 check "codec: no temp file left in temp_dir" \
     test -z "$(find "$K/tmp" -name 'sb-tmp-*')"
+sid=$(kj 'o.safety_backup_id' <<<"$out")
+check "codec: the safety backup went up encoded too" \
+    test -n "$(kcont blobs codec | grep -- "-manual-$sid\.db\.zst\.enc\$")"
+kbc verify "$sid" >/dev/null 2>&1
+check "codec: the safety backup verifies" test $? -eq 0
 
 # A byte flipped in the middle of the blob: refused, nothing touched.
 kcont flip codec "$loc" $((stored / 2)) 2>"$K/flip.err"
