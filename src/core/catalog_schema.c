@@ -90,6 +90,15 @@ static const char *const migrations[SB_CATALOG_VERSION] = {
 	"  since      INTEGER NOT NULL,"	/* ms: entered this state */
 	"  updated_at INTEGER NOT NULL"		/* ms: last set */
 	");",
+
+	/*
+	 * 5: the stored object's size (issue 13: an object may be compressed
+	 * and/or encrypted; size and sha256 stay the plain .db's). Every
+	 * object before it was the plain file: the same as size.
+	 * (The lead renumbers this step after progress's when both merge.)
+	 */
+	"ALTER TABLE backups ADD COLUMN stored_size INTEGER;"
+	"UPDATE backups SET stored_size = size WHERE status = 'completed';",
 };
 
 /*

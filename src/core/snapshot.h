@@ -5,6 +5,7 @@
 #ifndef SB_SNAPSHOT_H
 #define SB_SNAPSHOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sb.h"
@@ -24,6 +25,24 @@ enum sb_err	sb_snapshot_take(const char *src, const char *dst, char *err);
  */
 enum sb_err	sb_snapshot_take_hashed(const char *src, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
+
+/*
+ * sb_snapshot_take_hashed, and the copy's bytes handed to sink (in the
+ * order of the file, from another thread) while they are hashed, so a
+ * caller can encode the snapshot as it is written. The hasher starts
+ * from a guess of the final page 1 (snapshot.c): *streamed is 1 when the
+ * guess held and sink got exactly the final file, once, in order; 0 when
+ * it did not (the guess was stale, sink returned non-zero, or the hasher
+ * could not run): sink may then have got part of a stream, and the
+ * caller must read the file instead. sink returns 0, or non-zero to stop
+ * being called. sink may be NULL. With a sink the copy is not fsynced
+ * (nor its write-back started early): it is only the source of what the
+ * sink makes, which the caller makes durable.
+ */
+typedef int	(*sb_snapshot_sink)(void *arg, const void *buf, size_t len);
+enum sb_err	sb_snapshot_take_streamed(const char *src, const char *dst,
+	    char sha[SB_SHA256_HEX + 1], int64_t *size, sb_snapshot_sink sink,
+	    void *arg, int *streamed, char *err);
 
 /*
  * The 100-byte header of the database file at path: magic, page size, a

@@ -28,7 +28,9 @@ enum {
 				   restore drill) */
 	EX_HALTED = 7,		/* prune deleted nothing: backups are failing
 				   or the clock jumped */
-	EX_STORE = 8		/* the store is not this service's (marker) */
+	EX_STORE = 8,		/* the store is not this service's (marker) */
+	EX_KEY = 9		/* the key a backup needs is not in the keyring
+				   (missing, or other bytes under its id) */
 };
 
 struct ctx {
