@@ -36,7 +36,7 @@ LIBS="$LIBS $(pkg-config --libs libcurl)"
 # config.c checks [store] compression/encryption and the keyring with the
 # codec (codec*.c, over libzstd and libsodium); fuzz_codec drives its
 # decoder.
-SRCS="$SRCS $ROOT/src/core/codec.c $ROOT/src/core/codec_key.c $ROOT/src/core/codec_file.c"
+SRCS="$SRCS $ROOT/src/core/codec.c $ROOT/src/core/codec_decode.c $ROOT/src/core/codec_key.c $ROOT/src/core/codec_file.c"
 LIBS="$LIBS $(pkg-config --libs libzstd libsodium)"
 
 rc=0

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <zstd.h>
 
 #include "codec.h"
 #include "config.h"
@@ -375,6 +376,56 @@ test_truncate(void **state)
 		buf_free(&pt);
 		buf_free(&st);
 	}
+	free(p);
+	sb_keyring_free(&r);
+}
+
+/*
+ * Memory stays bounded: a zstd frame that asks for a window over 2 MiB
+ * (here 8 MiB, as `zstd --long=23` would write) is refused, not served,
+ * and so is a header whose chunk size is over 1 MiB.
+ */
+static void
+test_bounds(void **state)
+{
+	struct sb_keyring	*r = ring_of(KEY_OLD "\n", NULL);
+	unsigned char		*p = plaintext(100000), big[200000];
+	struct buf		 st, pt, obj;
+	struct sb_codec		 c = codec_of(SB_COMP_ZSTD, SB_ENC_NONE, "");
+	ZSTD_CCtx		*z = ZSTD_createCCtx();
+	ZSTD_inBuffer		 in = { p, 100000, 0 };
+	ZSTD_outBuffer		 out = { big, sizeof(big), 0 };
+
+	(void)state;
+	encode(&c, r, p, 100, SIZE_MAX, &st);
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_windowLog,
+	    23)));
+	/* Input first, end after: zstd cannot shrink the window to fit. */
+	assert_false(ZSTD_isError(ZSTD_compressStream2(z, &out, &in,
+	    ZSTD_e_continue)));
+	in.size = in.pos = 0;
+	assert_int_equal(ZSTD_compressStream2(z, &out, &in, ZSTD_e_end), 0);
+	assert_true(ZSTD_getFrameContentSize(big, out.pos) ==
+	    ZSTD_CONTENTSIZE_UNKNOWN);
+	ZSTD_freeCCtx(z);
+	memset(&obj, 0, sizeof(obj));
+	buf_write(&obj, st.p, 24);	/* our header, then the wide frame */
+	buf_write(&obj, big, out.pos);
+	assert_int_equal(decode(&c, r, obj.p, obj.n, SIZE_MAX, &pt, NULL,
+	    NULL), SB_ERR_CORRUPT);
+	assert_int_equal(pt.n, 0);
+	buf_free(&pt);
+	buf_free(&obj);
+	buf_free(&st);
+	/* Chunk size 2 MiB in an encrypted header: refused before keys. */
+	c = codec_of(SB_COMP_NONE, SB_ENC_XCHACHA, "old");
+	encode(&c, r, p, 100, SIZE_MAX, &st);
+	st.p[8 + 12 + 2] = 0x20;	/* chunk size 0x00200000 */
+	st.p[8 + 12 + 0] = st.p[8 + 12 + 1] = 0;
+	assert_int_equal(decode(&c, r, st.p, st.n, SIZE_MAX, &pt, NULL, NULL),
+	    SB_ERR_CORRUPT);
+	buf_free(&pt);
+	buf_free(&st);
 	free(p);
 	sb_keyring_free(&r);
 }
@@ -798,6 +849,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_flip),
 		cmocka_unit_test(test_truncate),
+		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_seal),
