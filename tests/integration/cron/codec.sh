@@ -146,6 +146,15 @@ expect_eq "missing key: the drill recorded nothing" \
 cp "$D/keys.good" "$D/keys"
 sed -i '/^key_id = other$/d' "$D/safbackup.conf"
 expect_exit "the right key back: restore exits 0" 0 bc restore "$id"
+# A description and tags too long to seal: refused before anything is
+# recorded, as metadata too large for the store is (exit 2).
+q=$(printf '"%.0s' $(seq 62))
+args=()
+for i in $(seq -w 1 32); do args+=(--tag "$i$q"); done
+n0=$(bc --json list 2>/dev/null | json 'o.length')
+expect_exit "too long to seal: backup refused (exit 2)" 2 bc backup --type manual \
+    --description "$(printf '"%.0s' $(seq 1024))" "${args[@]}"
+expect_eq "too long to seal: nothing recorded" "$(bc --json list 2>/dev/null | json 'o.length')" "$n0"
 
 # --- rotation: a new active key, old backups with the old key in the ring ------
 codec_case "$W/rot" zstd xchacha20poly1305 k1
