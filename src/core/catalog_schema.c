@@ -98,7 +98,8 @@ static const char *const migrations[SB_CATALOG_VERSION] = {
 	 * (The lead renumbers this step after progress's when both merge.)
 	 */
 	"ALTER TABLE backups ADD COLUMN stored_size INTEGER;"
-	"UPDATE backups SET stored_size = size WHERE status = 'completed';",
+	"UPDATE backups SET stored_size = size"
+	"  WHERE status = 'completed';",
 };
 
 /*
