@@ -3,8 +3,10 @@
 # Azure (issue 13): a zstd + xchacha20poly1305 round trip of a blob over
 # 16 MiB (so the restore downloads it in parallel ranged GETs, decoded as
 # they arrive), its metadata holding no description or tag in clear, and
-# a byte flipped in the blob refused before the live database is touched.
-# The ranged GETs are proven by the proxy's counter.
+# a byte flipped in the blob refused before the live database is touched,
+# the restore's safety backup encoded too, and reconcile rebuilding the
+# record (sealed description and tags included) from the container. The
+# ranged GETs are proven by the proxy's counter.
 
 CRON=$BUILD_DIR/src/cron/backup-cron
 K=$TMP/codec
@@ -77,3 +79,15 @@ kbc verify "$bid" >/dev/null 2>&1; rc=$?
 check "codec: verify refuses the tampered blob too (exit $rc)" test "$rc" -eq 6
 check "codec: no temp file left after the refusals" \
     test -z "$(find "$K/tmp" -name 'sb-tmp-*')"
+
+# The catalog lost: reconcile rebuilds the encrypted backup's record from
+# the blob's metadata, its sealed description and tags included.
+rm -f "$K/catalog.db" "$K/catalog.db-wal" "$K/catalog.db-shm"
+kbc reconcile >/dev/null 2>&1
+check "codec: reconcile from the container exits 0" test $? -eq 0
+out=$(kbc --json show "$bid" 2>/dev/null)
+check "codec: reconcile brought the sealed description back" \
+    test "$(kj 'o.description' <<<"$out")" = "quarterly payroll"
+check "codec: and the tag" test "$(kj 'o.tags.join()' <<<"$out")" = confidential-tag
+check "codec: and the plain size and the stored size" \
+    test "$(kj 'o.stored_size' <<<"$out")" = "$stored" -a "$(kj 'o.size' <<<"$out")" -gt 0
