@@ -109,7 +109,8 @@ sb_codec_from_name(const char *name, struct sb_codec *out)
 	memset(out, 0, sizeof(*out));
 	if (name == NULL)
 		return SB_ERR_INVAL;
-	/* Longest first: ".db.zst.enc" also ends in none of the others. */
+	/* No extension ends another ("x.db.zst.enc" ends in none of the
+	 * other three), so the first match is the only one. */
 	for (int i = 3; i >= 0; i--)
 		if (is_ending(name, exts[i])) {
 			out->comp = (i & 1) ? SB_COMP_ZSTD : SB_COMP_NONE;

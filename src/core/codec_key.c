@@ -239,7 +239,7 @@ sb_keyring_load(const struct sb_config *cfg, struct sb_keyring **out,
 	if (cfg->store_encryption != SB_ENC_NONE && (*out)->n == 0) {
 		sb_keyring_free(out);
 		sb_seterr(err, "[store] encryption = %s and no key: generate "
-		    "one with `backup-cron keygen > FILE`, chmod 600 FILE, set "
+		    "one with `(umask 077; backup-cron keygen > FILE)`, set "
 		    "[store] key_file = FILE (or SAFBACKUP_STORE_KEYS); keep a "
 		    "copy away from the backups (docs/OPERATIONS.md)",
 		    sb_enc_str(cfg->store_encryption));
