@@ -136,6 +136,10 @@ describe('the overview', () => {
 	});
 
 	test('green: a fresh automatic backup, and the last drill passed', async () => {
+		/* The database grows first, so the chart has sizes to tell apart. */
+		await run('sqlite3', [SOURCE_DB, 'CREATE TABLE IF NOT EXISTS e2e_grow(v BLOB);' +
+		    'INSERT INTO e2e_grow(v) SELECT randomblob(65536) FROM (SELECT 1 UNION ALL SELECT 2 ' +
+		    'UNION ALL SELECT 3 UNION ALL SELECT 4);']);
 		const r = await cron(CONFIG, 'backup', '--type', 'automatic');
 		assert.equal(r.code, 0, `backup-cron backup: ${r.stderr}`);
 		await refreshTo(page, 'ok');
@@ -172,12 +176,28 @@ describe('the overview', () => {
 		const svg = chart.locator('svg[role="img"]');
 		await svg.waitFor();
 		assert.equal(await chart.locator('[data-test="chart-point"]').count(), completed.length);
+		/* Each backup is a point; a bigger one is drawn higher, a later one
+		 * further right. */
+		const pts = [];
+		for (const b of completed) {
+			const c = chart.locator(`[data-test="chart-point"][data-id="${b.id}"]`);
+			pts.push({ size: Number(b.size), at: Date.parse(b.created_at),
+			    x: Number(await c.getAttribute('cx')), y: Number(await c.getAttribute('cy')) });
+		}
+		assert.ok(new Set(pts.map((p) => p.size)).size > 1, 'backups of different sizes');
+		for (const a of pts)
+			for (const b of pts) {
+				if (a.size > b.size)
+					assert.ok(a.y < b.y, `${a.size} B is drawn above ${b.size} B`);
+				if (a.at > b.at)
+					assert.ok(a.x >= b.x, 'later is not left of earlier');
+			}
 		assert.equal(await chart.locator('polyline').count(), 1, 'a line through the points');
 		assert.match(await svg.locator('desc').textContent(),
 		    new RegExp(`^${completed.length} completed backups from `));
 		const box = await svg.boundingBox();
 		assert.ok(box.width > 200 && box.height > 50, `drawn at a readable size (${box.width}x${box.height})`);
-		await chart.screenshot({ path: path.join(SHOTS, '19-size-chart.png') });
+		await chart.locator('xpath=..').screenshot({ path: path.join(SHOTS, '19-size-chart.png') });
 	});
 
 	test('"Showing 1–20 of N" with more than 20 backups, and the next page', async () => {
