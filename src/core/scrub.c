@@ -14,7 +14,8 @@ static int
 is_name_byte(unsigned char c)
 {
 	return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || strchr("._~+@%-", c) != NULL;
+	    (c >= '0' && c <= '9') || (c != '\0' && strchr("._~+@%-", c) !=
+	    NULL);
 }
 
 /* A byte after which a '/' starts a path. */
@@ -22,7 +23,7 @@ static int
 is_path_lead(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-	    strchr("\"'`([{<=:,", c) != NULL;
+	    (c != '\0' && strchr("\"'`([{<=:,", c) != NULL);
 }
 
 /* A byte that ends a URL. */
@@ -51,20 +52,23 @@ put(char *out, size_t len, size_t *o, const char *s, size_t n)
 static size_t
 scrub_path(const char *in, size_t i, char *out, size_t len, size_t *o)
 {
-	size_t	end = i, base;
+	size_t	end = i, dots, name, base;
 
 	while (in[end] == '/' || is_name_byte((unsigned char)in[end]))
 		end++;
-	while (end > i + 1 && in[end - 1] == '.')
-		end--;
-	while (end > i + 1 && in[end - 1] == '/')
-		end--;
-	for (base = end; base > i && in[base - 1] != '/'; base--)
+	/* Dots after a name end a sentence (copied after); "/.." is a name. */
+	for (dots = end; dots > i + 1 && in[dots - 1] == '.'; dots--)
 		;
-	if (base == end || strspn(in + base, ".") >= end - base)
+	if (in[dots - 1] != '/')
+		end = dots;
+	for (name = end; name > i + 1 && in[name - 1] == '/'; name--)
+		;		/* a directory's "/" goes with it */
+	for (base = name; base > i && in[base - 1] != '/'; base--)
+		;
+	if (base == name || strspn(in + base, ".") >= name - base)
 		put(out, len, o, NEUTRAL, sizeof(NEUTRAL) - 1);
 	else
-		put(out, len, o, in + base, end - base);
+		put(out, len, o, in + base, name - base);
 	return end;
 }
 
