@@ -44,7 +44,9 @@ sb_engine_progress_phase(struct sb_engine *e, enum sb_phase phase,
 	if (e->progress == NULL)
 		return;
 	sb_progress_phase(e->progress, phase, total);
-	sb_store_watch(e->store, e->progress);
+	/* Only when it changed: an upload's thread may be reading it. */
+	if (e->store != NULL && e->store->progress != e->progress)
+		sb_store_watch(e->store, e->progress);
 }
 
 /* Stop recording: the row goes. NULL-safe, idempotent. */
