@@ -390,6 +390,30 @@ sb_progress_add(struct sb_progress *p, enum sb_phase ph, int64_t n)
 	(void)__atomic_fetch_add(&p->done[ph], n, __ATOMIC_RELAXED);
 }
 
+int64_t
+sb_progress_done(const struct sb_progress *p, enum sb_phase ph)
+{
+	if (p == NULL || (unsigned)ph >= SB_PHASE__MAX)
+		return 0;
+	return __atomic_load_n(&p->done[ph], __ATOMIC_RELAXED);
+}
+
+int64_t
+sb_progress_total_of(const struct sb_progress *p, enum sb_phase ph)
+{
+	if (p == NULL || (unsigned)ph >= SB_PHASE__MAX)
+		return -1;
+	return __atomic_load_n(&p->total[ph], __ATOMIC_RELAXED);
+}
+
+enum sb_phase
+sb_progress_current(const struct sb_progress *p)
+{
+	if (p == NULL)
+		return SB_PHASE__MAX;
+	return (enum sb_phase)__atomic_load_n(&p->phase, __ATOMIC_RELAXED);
+}
+
 void
 sb_progress_end(struct sb_progress **pp)
 {

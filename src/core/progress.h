@@ -139,6 +139,15 @@ void	sb_progress_tick(void *p, int64_t done);
  * while the snapshot is written count for the upload). Any thread.
  */
 void	sb_progress_add(struct sb_progress *, enum sb_phase, int64_t n);
+/*
+ * What the recorder holds now for phase (not yet written, perhaps):
+ * its bytes done and total (-1 unknown); the current phase. For tests
+ * and logs; 0, -1 and SB_PHASE__MAX for a NULL recorder.
+ */
+int64_t		sb_progress_done(const struct sb_progress *, enum sb_phase);
+int64_t		sb_progress_total_of(const struct sb_progress *,
+		    enum sb_phase);
+enum sb_phase	sb_progress_current(const struct sb_progress *);
 /* Stop the thread and remove the row. *p NULL after; NULL-safe. */
 void	sb_progress_end(struct sb_progress **);
 

@@ -16,10 +16,14 @@
 
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "catalog.h"
 #include "progress.h"
 #include "scrub.h"
+#include "snapshot.h"
+#include "store.h"
 
 /* --- the throttle ------------------------------------------------------- */
 
@@ -249,6 +253,113 @@ test_recorder(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* --- the hot paths report their bytes ------------------------------------- */
+
+/* A WAL database of n rows of 4000 random bytes at path. */
+static void
+make_db(const char *path, int n)
+{
+	sqlite3	*db = NULL;
+	char	 sql[256];
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = WAL; CREATE TABLE t "
+	    "(id INTEGER PRIMARY KEY, b BLOB); WITH RECURSIVE c(x) AS (SELECT "
+	    "1 UNION ALL SELECT x + 1 FROM c LIMIT %d) INSERT INTO t (b) "
+	    "SELECT randomblob(4000) FROM c;", n);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static int64_t
+file_size(const char *path)
+{
+	struct stat	st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (int64_t)st.st_size;
+}
+
+/*
+ * Each phase's counter hears its hot path, whole: the snapshot's writes
+ * (snapvfs's watch; its total from the source), a sha256 pass, a
+ * download's marks (disk store), the safety snapshot under the restore's
+ * lock, and the restore's copy in steps (two here: 20 MiB of pages).
+ */
+static void
+test_hooks(void **state)
+{
+	struct sb_catalog	*c = NULL;
+	struct sb_progress	*p = NULL;
+	struct sb_restore_txn	*t = NULL;
+	struct sb_store		*s = NULL;
+	char			 dir[64], cat[128], live[128], copy[128];
+	char			 got[128], safety[128], root[128], cmd[160];
+	char			 sha[SB_SHA256_HEX + 1], id[SB_UUID_LEN + 1];
+	char			 err[SB_ERRMSG_MAX];
+	int64_t			 size = 0, sz = 0;
+	int			 replaced = 0;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/sbhook.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(cat, sizeof(cat), "%s/catalog.db", dir);
+	snprintf(live, sizeof(live), "%s/live.db", dir);
+	snprintf(copy, sizeof(copy), "%s/copy.db", dir);
+	snprintf(got, sizeof(got), "%s/got.db", dir);
+	snprintf(safety, sizeof(safety), "%s/safety.db", dir);
+	snprintf(root, sizeof(root), "%s/store", dir);
+	assert_int_equal(mkdir(root, 0700), 0);
+	assert_int_equal(sb_catalog_open(&c, cat, err), SB_OK);
+	assert_int_equal(sb_uuid_new(id), SB_OK);
+	assert_int_equal(sb_progress_start(&p, cat, SB_OP_BACKUP, id, id,
+	    SB_PHASE_SNAPSHOT, -1, err), SB_OK);
+	make_db(live, 5000);
+
+	assert_int_equal(sb_snapshot_take_watched(live, copy, sha, &size, p,
+	    err), SB_OK);
+	assert_true(size > 16 * 1024 * 1024);
+	assert_int_equal(sb_progress_done(p, SB_PHASE_SNAPSHOT), size);
+	assert_int_equal(sb_progress_total_of(p, SB_PHASE_SNAPSHOT), size);
+
+	sb_progress_phase(p, SB_PHASE_VERIFY, size);
+	assert_int_equal(sb_progress_current(p), SB_PHASE_VERIFY);
+	assert_int_equal(sb_sha256_file_tick(copy, sha, &sz, sb_progress_tick,
+	    p, err), SB_OK);
+	assert_int_equal(sb_progress_done(p, SB_PHASE_VERIFY), size);
+	assert_int_equal(sb_progress_done(p, SB_PHASE_SNAPSHOT), size);
+
+	assert_int_equal(sb_store_disk_open(&s, root, err), SB_OK);
+	assert_int_equal(sb_store_put_file(s, "a.db", copy, NULL), SB_OK);
+	sb_store_watch(s, p);
+	sb_progress_phase(p, SB_PHASE_DOWNLOAD, size);
+	assert_int_equal(sb_store_get_file_sha(s, "a.db", got, sha, &sz),
+	    SB_OK);
+	assert_int_equal(sb_progress_done(p, SB_PHASE_DOWNLOAD), size);
+
+	sb_progress_phase(p, SB_PHASE_SAFETY_BACKUP, -1);
+	assert_int_equal(sb_snapshot_restore_begin(got, live, &t, err), SB_OK);
+	sb_snapshot_restore_watch(t, p);
+	assert_int_equal(sb_snapshot_take_locked(t, safety, sha, &sz, err),
+	    SB_OK);
+	assert_int_equal(sb_progress_done(p, SB_PHASE_SAFETY_BACKUP), sz);
+	assert_int_equal(sb_progress_total_of(p, SB_PHASE_SAFETY_BACKUP), sz);
+	sb_progress_phase(p, SB_PHASE_COPY, -1);
+	assert_int_equal(sb_snapshot_restore_finish(&t, &replaced, err),
+	    SB_OK);
+	assert_int_equal(replaced, 1);
+	assert_int_equal(sb_progress_total_of(p, SB_PHASE_COPY), size);
+	assert_int_equal(sb_progress_done(p, SB_PHASE_COPY), size);
+	assert_int_equal(file_size(live) >= size, 1);
+
+	sb_store_watch(s, NULL);
+	sb_store_free(&s);
+	sb_progress_end(&p);
+	sb_catalog_close(&c);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* --- the scrubber ------------------------------------------------------- */
 
 static void
@@ -314,6 +425,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_recorder),
+		cmocka_unit_test(test_hooks),
 		cmocka_unit_test(test_scrub),
 	};
 
