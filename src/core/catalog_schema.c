@@ -90,6 +90,26 @@ static const char *const migrations[SB_CATALOG_VERSION] = {
 	"  since      INTEGER NOT NULL,"	/* ms: entered this state */
 	"  updated_at INTEGER NOT NULL"		/* ms: last set */
 	");",
+
+	/*
+	 * 5: operations running now (progress.h), one row each, written by
+	 * the operation's own thread at most once a second. op_id is the
+	 * backup's id (operation backup) or the restore's (restore); a row
+	 * counts only while that record is pending, so a row left by a
+	 * process that died is ignored by readers at once and removed by
+	 * the crash repair at the next lock_take.
+	 */
+	"CREATE TABLE running ("
+	"  op_id       TEXT PRIMARY KEY NOT NULL,"
+	"  operation   TEXT NOT NULL"
+	"              CHECK (operation IN ('backup', 'restore')),"
+	"  backup_id   TEXT NOT NULL,"
+	"  phase       TEXT NOT NULL,"
+	"  bytes_done  INTEGER NOT NULL,"
+	"  bytes_total INTEGER,"		/* NULL: unknown */
+	"  started_at  INTEGER NOT NULL,"	/* ms since the epoch, UTC */
+	"  updated_at  INTEGER NOT NULL"
+	");",
 };
 
 /*
@@ -205,8 +225,9 @@ pragma_text(struct sb_catalog *c, const char *sql, char *buf, size_t len)
  * On success *out is owned by the caller (sb_catalog_close). On failure
  * *out is NULL and err (SB_ERRMSG_MAX bytes, may be NULL) says why.
  */
-enum sb_err
-sb_catalog_open(struct sb_catalog **out, const char *path, char *err)
+static enum sb_err
+catalog_open(struct sb_catalog **out, const char *path, int attach,
+    char *err)
 {
 	struct sb_catalog	*c = NULL;
 	char			 mode[16];
@@ -238,6 +259,12 @@ sb_catalog_open(struct sb_catalog **out, const char *path, char *err)
 	}
 	if ((ret = read_version(c, &version)) != SB_OK)
 		goto out;
+	if (attach && version != SB_CATALOG_VERSION) {
+		sb_seterr(c->errmsg, "catalog %s is at version %d, not %d",
+		    path, version, SB_CATALOG_VERSION);
+		ret = SB_ERR_DB;
+		goto out;
+	}
 	if (version > SB_CATALOG_VERSION) {
 		sb_seterr(c->errmsg, "catalog was written by a newer safbackup "
 		    "(version %d); this build knows up to version %d", version,
@@ -260,7 +287,7 @@ sb_catalog_open(struct sb_catalog **out, const char *path, char *err)
 	if ((ret = exec_script(c, "PRAGMA synchronous = NORMAL",
 	    "setting synchronous")) != SB_OK)
 		goto out;
-	if ((ret = migrate(c)) != SB_OK)
+	if (!attach && (ret = migrate(c)) != SB_OK)
 		goto out;
 	*out = c;
 	c = NULL;
@@ -272,6 +299,23 @@ out:
 		sb_catalog_close(&c);
 	}
 	return ret;
+}
+
+enum sb_err
+sb_catalog_open(struct sb_catalog **out, const char *path, char *err)
+{
+	return catalog_open(out, path, 0, err);
+}
+
+/*
+ * A second connection to a catalog this process has opened (and so
+ * migrated) already, for a thread of its own (progress.c): the same
+ * settings, no migration; a catalog at another version is refused.
+ */
+enum sb_err
+sb_catalog_attach(struct sb_catalog **out, const char *path, char *err)
+{
+	return catalog_open(out, path, 1, err);
 }
 
 /* Close and free; *c is set to NULL. Unfinalized statements: none by design. */

@@ -174,6 +174,7 @@ sb_engine_close(struct sb_engine **ep)
 
 	if (ep == NULL || (e = *ep) == NULL)
 		return;
+	sb_engine_progress_end(e);
 	sb_lock_release(&e->lock);
 	reports_flush(e);
 	sb_catalog_close(&e->cat);
@@ -378,6 +379,10 @@ repair_locked(struct sb_engine *e, int *count)
 	} else if (m > 0)
 		sb_log(SB_LOG_WARN, "catalog.repaired",
 		    "%d interrupted restore(s) marked failed", m);
+	/* Progress rows of operations that died: nothing runs now. */
+	if (sb_catalog_running_clear(e->cat, NULL) != SB_OK)
+		sb_log(SB_LOG_WARN, "catalog.error", "%s",
+		    sb_catalog_errmsg(e->cat));
 	sb_temp_sweep(e->cfg->temp_dir, NULL, NULL);
 	sb_temp_sweep(e->keep_dir, NULL, NULL);
 	safety_resume(e);
@@ -663,6 +668,8 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 
 	if ((rc = backup_prepare(e, b.id, &t)) != SB_OK)
 		goto out;
+	sb_engine_progress_start(e, SB_OP_BACKUP, b.id, b.id,
+	    SB_PHASE_SNAPSHOT, -1);
 	/*
 	 * The upload starts while the snapshot is written: Azure stages the
 	 * blocks already there (and checks them against the final file); the
@@ -674,12 +681,13 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 		    e->store->ops->kind, sb_store_errmsg(e->store));
 		goto out;
 	}
-	if ((rc = sb_snapshot_take_hashed(e->cfg->source_path, t.path,
-	    b.sha256, &b.size, msg)) != SB_OK) {
+	if ((rc = sb_snapshot_take_watched(e->cfg->source_path, t.path,
+	    b.sha256, &b.size, e->progress, msg)) != SB_OK) {
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
 	sb_store_upload_eof(up);
+	sb_engine_progress_phase(e, SB_PHASE_UPLOAD, b.size);
 	b.completed_at = sb_now_ms();
 	if ((rc = sb_engine_meta_build(&b, &meta)) != SB_OK) {
 		fail(e, rc, "cannot build the object metadata");
@@ -696,6 +704,7 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 		goto out;
 out:
 	sb_store_upload_abort(&up);
+	sb_engine_progress_end(e);
 	sb_temp_release(&t);
 	if (rc != SB_OK && inserted) {
 		/* A completed-looking object without a completed record would

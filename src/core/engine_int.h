@@ -6,7 +6,8 @@
  *                     download;
  *  engine_restore.c   verify, restore and its safety backup;
  *  engine_reconcile.c prune, reconcile, init;
- *  engine_drill.c     restore drills and `check`.
+ *  engine_drill.c     restore drills and `check`;
+ *  engine_progress.c  the progress of a running backup or restore.
  */
 #ifndef SB_ENGINE_INT_H
 #define SB_ENGINE_INT_H
@@ -16,6 +17,7 @@
 
 #include "engine.h"
 #include "lock.h"
+#include "progress.h"
 #include "report.h"
 
 #define REPORTS_MAX	4	/* webhook reports queued under the lock */
@@ -42,6 +44,7 @@ struct sb_engine {
 	char			 keep_dir[PATH_MAX]; /* sb_engine_keep_dir */
 	struct queued_report	 queue[REPORTS_MAX];
 	size_t			 nqueued;
+	struct sb_progress	*progress;	/* of the running operation */
 	char			 err[SB_ERRMSG_MAX];
 };
 
@@ -91,6 +94,14 @@ enum sb_err	 sb_engine_record_completed(struct sb_engine *,
 		    const char *path);
 void		 sb_engine_record_failed(struct sb_engine *,
 		    struct sb_backup *, enum sb_err rc);
+
+/* engine_progress.c: the running operation's recorder (progress.h). */
+void		 sb_engine_progress_start(struct sb_engine *, enum sb_op,
+		    const char *op_id, const char *backup_id, enum sb_phase,
+		    int64_t total);
+void		 sb_engine_progress_phase(struct sb_engine *, enum sb_phase,
+		    int64_t total);
+void		 sb_engine_progress_end(struct sb_engine *);
 
 /*
  * engine_restore.c: the completed backup b as a local file at path

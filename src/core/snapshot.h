@@ -26,6 +26,16 @@ enum sb_err	sb_snapshot_take_hashed(const char *src, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
 
 /*
+ * The same, and the bytes of the copy written reported to p (may be
+ * NULL) as its current phase (progress.h): the total is the source's
+ * page count times its page size as the copy starts.
+ */
+struct sb_progress;
+enum sb_err	sb_snapshot_take_watched(const char *src, const char *dst,
+	    char sha[SB_SHA256_HEX + 1], int64_t *size,
+	    struct sb_progress *p, char *err);
+
+/*
  * The 100-byte header of the database file at path: magic, page size, a
  * length of whole pages not shorter than the page count it records.
  * SB_ERR_CORRUPT or SB_ERR_IO (err says why). *wal (may be NULL): the
@@ -76,6 +86,12 @@ struct sb_restore_txn;
 enum sb_err	sb_snapshot_restore_begin(const char *from, const char *live,
 	    struct sb_restore_txn **out, char *err);
 int	sb_is_restore_wal(const struct sb_restore_txn *);
+/*
+ * Report to p (may be NULL) the bytes take_locked writes and the pages
+ * finish copies (x the page size), as p's current phase.
+ */
+void	sb_snapshot_restore_watch(struct sb_restore_txn *,
+	    struct sb_progress *p);
 enum sb_err	sb_snapshot_take_locked(struct sb_restore_txn *, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
 enum sb_err	sb_snapshot_restore_finish(struct sb_restore_txn **, int *replaced,
