@@ -1,7 +1,7 @@
 /*
  * The progress bar of a deliberately slow backup, in Debian's Chromium
- * against the real stack: the live database is grown by a few hundred
- * MB of random blobs (sqlite3, E2E_BIG_MIB, default 500), then "Create
+ * against the real stack: the live database is grown by several hundred
+ * MB of random blobs (sqlite3, E2E_BIG_MIB, default 768), then "Create
  * backup" is pressed.  While the POST runs, the page polls GET
  * /backups/status "running" about once a second and draws the bar.
  *
@@ -31,7 +31,7 @@ import { ADMIN, BASE, assertAccessible, browserFor, shot } from './browser.mjs';
 
 const run = promisify(execFile);
 const SOURCE_DB = process.env.E2E_SOURCE_DB;
-const BIG_MIB = Number(process.env.E2E_BIG_MIB ?? 500);
+const BIG_MIB = Number(process.env.E2E_BIG_MIB ?? 768);
 const PHASES = { snapshot: 'Snapshot', upload: 'Upload', download: 'Download', verify: 'Verify',
 	safety_backup: 'Safety backup', copy: 'Copy' };
 const WITH_PERCENT = /^(Snapshot|Upload|Download|Verify|Safety backup|Copy): (\d{1,3})% \(/;
