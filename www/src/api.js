@@ -98,6 +98,17 @@ export function createApi(base = '', fetchImpl) {
 		restore(id) {
 			return request('POST', '/backups/' + enc(id) + '/restore', { confirm: true });
 		},
+		/* A restore drill now (no lock, never the live database): the
+		 * backup with verify_status, verified_at, verify_detail. */
+		drill(id) {
+			return request('POST', '/backups/' + enc(id) + '/drill', {});
+		},
+		/* The overview: health verdict, last success/failure/drill, next
+		 * automatic backup due, prune, counts and bytes, and "running":
+		 * the operations in flight with their phase and bytes. */
+		status() {
+			return request('GET', '/backups/status');
+		},
 		downloadUrl(id) {
 			return base + '/backups/' + enc(id) + '/download';
 		},
