@@ -829,6 +829,17 @@ sb_engine_list(struct sb_engine *e, const struct sb_filter *f,
 }
 
 enum sb_err
+sb_engine_count(struct sb_engine *e, const struct sb_filter *f,
+    int64_t *count)
+{
+	int	rc;
+
+	if ((rc = sb_catalog_count(e->cat, f, count)) != SB_OK)
+		return fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+	return SB_OK;
+}
+
+enum sb_err
 sb_engine_delete(struct sb_engine *e, const char *id)
 {
 	struct sb_backup	b;

@@ -61,6 +61,9 @@ enum sb_err	sb_engine_get(struct sb_engine *, const char *id,
 	    struct sb_backup *);
 enum sb_err	sb_engine_list(struct sb_engine *, const struct sb_filter *,
 	    struct sb_backup_list *);
+/* How many backups match f, limit and offset aside (the total of a page). */
+enum sb_err	sb_engine_count(struct sb_engine *, const struct sb_filter *,
+	    int64_t *count);
 
 /*
  * The backups and restores running now (progress.h), newest first, at

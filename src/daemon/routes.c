@@ -512,7 +512,11 @@ h_metrics(struct req *r)
 	free(buf);
 }
 
-/* GET /backups?type&status&from&to&q&limit&offset: newest first. */
+/*
+ * GET /backups?type&status&from&to&q&limit&offset: newest first, with
+ * the number of every match in X-Total-Count (the page's "of N": the
+ * body stays a plain array, as clients of the first version read it).
+ */
 static void
 h_list(struct req *r)
 {
@@ -521,7 +525,8 @@ h_list(struct req *r)
 	struct sb_engine	*e;
 	json_object		*arr;
 	char			*qbuf = NULL;
-	char			 err[HTTP_ERR_MAX];
+	char			 err[HTTP_ERR_MAX], extra[64];
+	int64_t			 total;
 	enum sb_err		 rc;
 
 	memset(&f, 0, sizeof(f));
@@ -540,10 +545,13 @@ h_list(struct req *r)
 		reply_noengine(r);
 		goto out;
 	}
-	if ((rc = sb_engine_list(e, &f, &l)) != SB_OK) {
+	if ((rc = sb_engine_list(e, &f, &l)) != SB_OK ||
+	    (rc = sb_engine_count(e, &f, &total)) != SB_OK) {
 		reply_engine(r, rc);
 		goto out;
 	}
+	(void)snprintf(extra, sizeof(extra), "X-Total-Count: %lld\r\n",
+	    (long long)total);
 	if ((arr = json_object_new_array_ext((int)l.n)) == NULL) {
 		reply_json(r, 500, NULL);
 		goto out;
@@ -557,7 +565,7 @@ h_list(struct req *r)
 			goto out;
 		}
 	}
-	reply_json(r, 200, arr);
+	reply_json_extra(r, 200, arr, extra);
 out:
 	sb_backup_list_clear(&l);
 	free(qbuf);

@@ -240,6 +240,20 @@ describe('Showing 1–20 of N', () => {
 		await settle();
 		expect(wrapper.find('[data-test="showing"]').text()).toBe('Showing 1–2 of more than 2');
 	});
+
+	it('takes N from X-Total-Count when the server sends it, filters and all', async () => {
+		const withTotal = (rows, n) => new Response(JSON.stringify(rows), {
+			status: 200,
+			headers: { 'Content-Type': 'application/json', 'X-Total-Count': String(n) },
+		});
+		await mountWith(fetchStub({ 'GET /backups': (c) => withTotal(page(2), c.query.q ? 37 : 45),
+		    'GET /backups/status': status() }), { pageSize: 2 });
+		expect(wrapper.find('[data-test="showing"]').text()).toBe('Showing 1–2 of 45');
+		await wrapper.find('#filter-q').setValue('x');
+		await wrapper.find('form.filters').trigger('submit');
+		await settle();
+		expect(wrapper.find('[data-test="showing"]').text()).toBe('Showing 1–2 of 37');
+	});
 });
 
 describe('progress bar', () => {

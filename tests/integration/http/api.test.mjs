@@ -136,6 +136,20 @@ describe('the /backups API', () => {
 		assert.deepEqual(combo.json.map((x) => x.id), [a.id]);
 	});
 
+	test('X-Total-Count counts every match, whatever limit and offset', async () => {
+		const all = (await request('GET', '/backups?limit=1000')).json;
+		assert.ok(all.length >= 3, 'the suite made at least three backups');
+		const one = await request('GET', '/backups?limit=1&offset=1');
+		assert.equal(one.json.length, 1);
+		assert.equal(one.headers['x-total-count'], String(all.length));
+		const man = (await request('GET', '/backups?type=manual&limit=1000')).json;
+		const q = await request('GET', '/backups?type=manual&limit=1&offset=100000');
+		assert.deepEqual(q.json, []);
+		assert.equal(q.headers['x-total-count'], String(man.length));
+		const none = await request('GET', '/backups?q=' + encodeURIComponent('no such thing ü'));
+		assert.equal(none.headers['x-total-count'], '0');
+	});
+
 	test('GET /backups/:id/download streams the file', async () => {
 		const res = await request('GET', `/backups/${a.id}/download`, { binary: true });
 		assert.equal(res.status, 200);
