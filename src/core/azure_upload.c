@@ -28,6 +28,7 @@
 
 #include <curl/curl.h>
 #include "azure_int.h"
+#include "progress.h"
 
 /*
  * The hasher: one thread that computes the Content-MD5 of a file's
@@ -467,6 +468,8 @@ up_reap(struct az_up *u)
 		v = az_verdict(r);
 		if (v == AZ_DONE) {
 			sl->state = SLOT_FREE;
+			sb_progress_add(st->base.progress, SB_PHASE_UPLOAD,
+			    (int64_t)sl->call.body.len);
 			if (u->src->grow != NULL)
 				grow_done(u->src->grow, sl);
 		} else if (v == AZ_RETRY && sl->attempt < st->retries) {

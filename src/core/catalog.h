@@ -10,18 +10,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "progress.h"
 #include "sb.h"
 
 struct sb_catalog;
 
 /* Newest schema version this build knows. */
-#define SB_CATALOG_VERSION	5
+#define SB_CATALOG_VERSION	6
 
 /*
  * Open (creating if missing) and migrate. Refuses a catalog whose version
  * is newer than SB_CATALOG_VERSION. *out freed with sb_catalog_close.
  */
 enum sb_err sb_catalog_open(struct sb_catalog **out, const char *path,
+		    char *err);
+/*
+ * Another connection to a catalog already opened (so migrated) by this
+ * process, for another thread: no migration, and a version other than
+ * SB_CATALOG_VERSION is refused.
+ */
+enum sb_err sb_catalog_attach(struct sb_catalog **out, const char *path,
 		    char *err);
 void		 sb_catalog_close(struct sb_catalog **);
 const char	*sb_catalog_errmsg(const struct sb_catalog *);
@@ -163,5 +171,25 @@ struct sb_catalog_tally {
 };
 enum sb_err	sb_catalog_tally(struct sb_catalog *,
 	    struct sb_catalog_tally *out);
+
+/*
+ * Operations running now (table running, progress.h). put inserts or
+ * replaces r; update sets phase and bytes (total -1: unknown, NULL) and
+ * updated_at of op_id; del removes op_id's row (none: SB_OK); clear
+ * removes every row (crash repair, lock held), *count (may be NULL) gets
+ * how many. list reads the rows whose operation is still pending
+ * (backups.status or restores.status), newest first, only those of
+ * backup_id unless it is NULL, at most max into v; *n gets how many.
+ */
+enum sb_err	sb_catalog_running_put(struct sb_catalog *,
+	    const struct sb_running *r);
+enum sb_err	sb_catalog_running_update(struct sb_catalog *,
+	    const char *op_id, enum sb_phase, int64_t done, int64_t total,
+	    int64_t now);
+enum sb_err	sb_catalog_running_del(struct sb_catalog *, const char *op_id);
+enum sb_err	sb_catalog_running_clear(struct sb_catalog *, int *count);
+enum sb_err	sb_catalog_running_list(struct sb_catalog *,
+	    const char *backup_id, struct sb_running *v, size_t max,
+	    size_t *n);
 
 #endif /* SB_CATALOG_H */

@@ -92,10 +92,29 @@ static const char *const migrations[SB_CATALOG_VERSION] = {
 	");",
 
 	/*
-	 * 5: the stored object's size (issue 13: an object may be compressed
+	 * 5: operations running now (progress.h), one row each, written by
+	 * the operation's own thread at most once a second. op_id is the
+	 * backup's id (operation backup) or the restore's (restore); a row
+	 * counts only while that record is pending, so a row left by a
+	 * process that died is ignored by readers at once and removed by
+	 * the crash repair at the next lock_take.
+	 */
+	"CREATE TABLE running ("
+	"  op_id       TEXT PRIMARY KEY NOT NULL,"
+	"  operation   TEXT NOT NULL"
+	"              CHECK (operation IN ('backup', 'restore')),"
+	"  backup_id   TEXT NOT NULL,"
+	"  phase       TEXT NOT NULL,"
+	"  bytes_done  INTEGER NOT NULL,"
+	"  bytes_total INTEGER,"		/* NULL: unknown */
+	"  started_at  INTEGER NOT NULL,"	/* ms since the epoch, UTC */
+	"  updated_at  INTEGER NOT NULL"
+	");",
+
+	/*
+	 * 6: the stored object's size (issue 13: an object may be compressed
 	 * and/or encrypted; size and sha256 stay the plain .db's). Every
 	 * object before it was the plain file: the same as size.
-	 * (The lead renumbers this step after progress's when both merge.)
 	 */
 	"ALTER TABLE backups ADD COLUMN stored_size INTEGER;"
 	"UPDATE backups SET stored_size = size"
@@ -215,8 +234,9 @@ pragma_text(struct sb_catalog *c, const char *sql, char *buf, size_t len)
  * On success *out is owned by the caller (sb_catalog_close). On failure
  * *out is NULL and err (SB_ERRMSG_MAX bytes, may be NULL) says why.
  */
-enum sb_err
-sb_catalog_open(struct sb_catalog **out, const char *path, char *err)
+static enum sb_err
+catalog_open(struct sb_catalog **out, const char *path, int attach,
+    char *err)
 {
 	struct sb_catalog	*c = NULL;
 	char			 mode[16];
@@ -248,6 +268,12 @@ sb_catalog_open(struct sb_catalog **out, const char *path, char *err)
 	}
 	if ((ret = read_version(c, &version)) != SB_OK)
 		goto out;
+	if (attach && version != SB_CATALOG_VERSION) {
+		sb_seterr(c->errmsg, "catalog %s is at version %d, not %d",
+		    path, version, SB_CATALOG_VERSION);
+		ret = SB_ERR_DB;
+		goto out;
+	}
 	if (version > SB_CATALOG_VERSION) {
 		sb_seterr(c->errmsg, "catalog was written by a newer safbackup "
 		    "(version %d); this build knows up to version %d", version,
@@ -270,7 +296,7 @@ sb_catalog_open(struct sb_catalog **out, const char *path, char *err)
 	if ((ret = exec_script(c, "PRAGMA synchronous = NORMAL",
 	    "setting synchronous")) != SB_OK)
 		goto out;
-	if ((ret = migrate(c)) != SB_OK)
+	if (!attach && (ret = migrate(c)) != SB_OK)
 		goto out;
 	*out = c;
 	c = NULL;
@@ -282,6 +308,23 @@ out:
 		sb_catalog_close(&c);
 	}
 	return ret;
+}
+
+enum sb_err
+sb_catalog_open(struct sb_catalog **out, const char *path, char *err)
+{
+	return catalog_open(out, path, 0, err);
+}
+
+/*
+ * A second connection to a catalog this process has opened (and so
+ * migrated) already, for a thread of its own (progress.c): the same
+ * settings, no migration; a catalog at another version is refused.
+ */
+enum sb_err
+sb_catalog_attach(struct sb_catalog **out, const char *path, char *err)
+{
+	return catalog_open(out, path, 1, err);
 }
 
 /* Close and free; *c is set to NULL. Unfinalized statements: none by design. */

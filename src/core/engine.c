@@ -177,6 +177,7 @@ sb_engine_close(struct sb_engine **ep)
 
 	if (ep == NULL || (e = *ep) == NULL)
 		return;
+	sb_engine_progress_end(e);
 	sb_lock_release(&e->lock);
 	reports_flush(e);
 	sb_catalog_close(&e->cat);
@@ -383,6 +384,10 @@ repair_locked(struct sb_engine *e, int *count)
 	} else if (m > 0)
 		sb_log(SB_LOG_WARN, "catalog.repaired",
 		    "%d interrupted restore(s) marked failed", m);
+	/* Progress rows of operations that died: nothing runs now. */
+	if (sb_catalog_running_clear(e->cat, NULL) != SB_OK)
+		sb_log(SB_LOG_WARN, "catalog.error", "%s",
+		    sb_catalog_errmsg(e->cat));
 	sb_temp_sweep(e->cfg->temp_dir, NULL, NULL);
 	sb_temp_sweep(e->keep_dir, NULL, NULL);
 	safety_resume(e);
@@ -636,12 +641,13 @@ backup_plain(struct sb_engine *e, struct sb_backup *b, const char *name,
 		    e->store->ops->kind, sb_store_errmsg(e->store));
 		goto out;
 	}
-	if ((rc = sb_snapshot_take_hashed(e->cfg->source_path, snap,
-	    b->sha256, &b->size, msg)) != SB_OK) {
+	if ((rc = sb_snapshot_take_watched(e->cfg->source_path, snap,
+	    b->sha256, &b->size, e->progress, msg)) != SB_OK) {
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
 	sb_store_upload_eof(up);
+	sb_engine_progress_phase(e, SB_PHASE_UPLOAD, b->size);
 	b->completed_at = sb_now_ms();
 	if ((rc = sb_engine_meta_build(e, b, meta)) != SB_OK) {
 		fail(e, rc, "cannot build the object metadata");
@@ -681,6 +687,8 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 
 	if ((rc = backup_prepare(e, b.id, &t)) != SB_OK)
 		goto out;
+	sb_engine_progress_start(e, SB_OP_BACKUP, b.id, b.id,
+	    SB_PHASE_SNAPSHOT, -1);
 	if (sb_is_codec_plain(&e->codec))
 		rc = backup_plain(e, &b, name, t.path, &meta);
 	else
@@ -692,6 +700,7 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 	    SB_OK)
 		goto out;
 out:
+	sb_engine_progress_end(e);
 	sb_temp_release(&t);
 	if (rc != SB_OK && inserted) {
 		/* A completed-looking object without a completed record would
@@ -821,6 +830,17 @@ sb_engine_list(struct sb_engine *e, const struct sb_filter *f,
 		return fail(e, SB_ERR_INVAL, "limit must be 1..%d and offset "
 		    ">= 0", SB_LIST_MAX);
 	if ((rc = sb_catalog_list(e->cat, f, out)) != SB_OK)
+		return fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
+	return SB_OK;
+}
+
+enum sb_err
+sb_engine_count(struct sb_engine *e, const struct sb_filter *f,
+    int64_t *count)
+{
+	int	rc;
+
+	if ((rc = sb_catalog_count(e->cat, f, count)) != SB_OK)
 		return fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
 	return SB_OK;
 }

@@ -68,6 +68,19 @@ enum sb_err	sb_engine_get(struct sb_engine *, const char *id,
 	    struct sb_backup *);
 enum sb_err	sb_engine_list(struct sb_engine *, const struct sb_filter *,
 	    struct sb_backup_list *);
+/* How many backups match f, limit and offset aside (the total of a page). */
+enum sb_err	sb_engine_count(struct sb_engine *, const struct sb_filter *,
+	    int64_t *count);
+
+/*
+ * The backups and restores running now (progress.h), newest first, at
+ * most max into v (*n of them): those of backup_id (the backup being
+ * created, or restored from) or all when it is NULL. Rows whose
+ * operation is no longer pending (a process that died) are left out.
+ */
+struct sb_running;
+enum sb_err	sb_engine_running(struct sb_engine *, const char *backup_id,
+	    struct sb_running *v, size_t max, size_t *n);
 
 /* Delete a manual backup: SB_ERR_AUTOMATIC for an automatic one. */
 enum sb_err	sb_engine_delete(struct sb_engine *, const char *id);

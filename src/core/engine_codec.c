@@ -388,7 +388,8 @@ sb_engine_backup_encoded(struct sb_engine *e, struct sb_backup *b,
 		goto out;
 	}
 	if ((rc = sb_snapshot_take_streamed(e->cfg->source_path, snap,
-	    b->sha256, &b->size, enc_in, &r, &streamed, msg)) != SB_OK) {
+	    b->sha256, &b->size, e->progress, enc_in, &r, &streamed,
+	    msg)) != SB_OK) {
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
@@ -401,6 +402,7 @@ sb_engine_backup_encoded(struct sb_engine *e, struct sb_backup *b,
 	    &b->stored_size)) != SB_OK)
 		goto out;
 	sb_store_upload_eof(up);
+	sb_engine_progress_phase(e, SB_PHASE_UPLOAD, b->stored_size);
 	b->completed_at = sb_now_ms();
 	if ((rc = sb_engine_meta_build(e, b, meta)) != SB_OK) {
 		fail(e, rc, "cannot build the object metadata");

@@ -9,6 +9,7 @@
  *  engine_drill.c     restore drills and `check`;
  *  engine_codec.c     the keyring and codec: objects encoded, decoded,
  *                     their metadata (sealed when encrypted).
+ *  engine_progress.c  the progress of a running backup or restore.
  */
 #ifndef SB_ENGINE_INT_H
 #define SB_ENGINE_INT_H
@@ -19,6 +20,7 @@
 #include "codec.h"
 #include "engine.h"
 #include "lock.h"
+#include "progress.h"
 #include "report.h"
 
 #define REPORTS_MAX	4	/* webhook reports queued under the lock */
@@ -47,6 +49,7 @@ struct sb_engine {
 	char			 keep_dir[PATH_MAX]; /* sb_engine_keep_dir */
 	struct queued_report	 queue[REPORTS_MAX];
 	size_t			 nqueued;
+	struct sb_progress	*progress;	/* of the running operation */
 	char			 err[SB_ERRMSG_MAX];
 };
 
@@ -94,6 +97,14 @@ enum sb_err	 sb_engine_record_completed(struct sb_engine *,
 		    const char *path);
 void		 sb_engine_record_failed(struct sb_engine *,
 		    struct sb_backup *, enum sb_err rc);
+
+/* engine_progress.c: the running operation's recorder (progress.h). */
+void		 sb_engine_progress_start(struct sb_engine *, enum sb_op,
+		    const char *op_id, const char *backup_id, enum sb_phase,
+		    int64_t total);
+void		 sb_engine_progress_phase(struct sb_engine *, enum sb_phase,
+		    int64_t total);
+void		 sb_engine_progress_end(struct sb_engine *);
 
 /*
  * engine_codec.c (see there): the ring and codec of the configuration

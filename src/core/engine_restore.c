@@ -24,6 +24,7 @@
 /* The sha256 of a file, in a thread (beside the integrity check). */
 struct sha_job {
 	const char	*path;
+	struct sb_progress *progress;	/* told the bytes hashed, or NULL */
 	char		 sha[SB_SHA256_HEX + 1];
 	int64_t		 size;
 	int		 rc;
@@ -35,7 +36,9 @@ sha_thread(void *arg)
 {
 	struct sha_job	*j = arg;
 
-	j->rc = sb_sha256_file(j->path, j->sha, &j->size, j->err);
+	j->rc = sb_sha256_file_tick(j->path, j->sha, &j->size,
+	    j->progress != NULL ? sb_progress_tick : NULL, j->progress,
+	    j->err);
 	return NULL;
 }
 
@@ -53,6 +56,7 @@ struct verify_job {
 	const struct sb_backup	*b;
 	const char		*path;
 	const struct sha_job	*got;	/* hashed on download, or NULL */
+	struct sb_progress	*progress; /* told the bytes hashed */
 	int			 what;
 	int			 rc;
 	char			 err[SB_ERRMSG_MAX];
@@ -70,6 +74,7 @@ verify_thread(void *arg)
 
 	memset(&j, 0, sizeof(j));
 	j.path = v->path;
+	j.progress = v->progress;
 	j.size = -1;
 	if ((v->what & VERIFY_SHA) && v->got != NULL && v->got->rc == SB_OK)
 		j = *v->got;	/* hashed while it was downloaded */
@@ -153,6 +158,7 @@ fetch_local(struct sb_engine *e, const struct sb_backup *b,
 	    SB_OK)
 		return fail(e, rc, "download of backup %s: %s", b->id, msg);
 	sb_strlcpy(path, t->path, PATH_MAX);
+	sb_engine_progress_phase(e, SB_PHASE_DOWNLOAD, b->size);
 	if ((rc = sb_store_get_file_sha(e->store, b->location, path, got->sha,
 	    &got->size)) != SB_OK) {
 		if (rc == SB_ERR_NOTFOUND)
@@ -473,11 +479,20 @@ restore_prepare(struct sb_engine *e, struct restore_run *x)
 	x->vj.path = x->from;
 	x->vj.got = &x->got;
 	x->vj.what = VERIFY_SHA;
-	if ((rc = restore_space(e, &x->b)) != SB_OK ||
-	    (rc = fetch_local(e, &x->b, &x->t, "restore", x->from,
+	if ((rc = restore_space(e, &x->b)) != SB_OK)
+		return rc;
+	sb_engine_progress_start(e, SB_OP_RESTORE, x->r.id, x->b.id,
+	    e->store->ops->local_path != NULL ? SB_PHASE_VERIFY :
+	    SB_PHASE_DOWNLOAD, x->b.size);
+	if ((rc = fetch_local(e, &x->b, &x->t, "restore", x->from,
 	    &x->got)) != SB_OK)
 		return rc;
+	if (x->got.rc != SB_OK) {	/* not hashed on the way: now */
+		sb_engine_progress_phase(e, SB_PHASE_VERIFY, x->b.size);
+		x->vj.progress = e->progress;
+	}
 	(void)verify_thread(&x->vj);
+	x->vj.progress = NULL;
 	if ((rc = x->vj.rc) != SB_OK)
 		return fail(e, rc, "restore refused, the live database is "
 		    "untouched: %s", x->vj.err);
@@ -501,9 +516,14 @@ restore_safety(struct sb_engine *e, struct restore_run *x, const char *id)
 {
 	char		msg[SB_ERRMSG_MAX];
 	pthread_t	vthr;
+	int64_t		need;
 	int		verifying, src, rc;
 
 	x->vj.what = VERIFY_INTEGRITY;
+	if (sb_engine_source_size(e, &need) != SB_OK)
+		need = -1;
+	sb_engine_progress_phase(e, SB_PHASE_SAFETY_BACKUP, need);
+	sb_snapshot_restore_watch(x->txn, e->progress);
 	verifying = pthread_create(&vthr, NULL, verify_thread, &x->vj) == 0;
 	if (!verifying)
 		(void)verify_thread(&x->vj);
@@ -553,6 +573,7 @@ restore_copy(struct sb_engine *e, struct restore_run *x, const char *id)
 	char	msg[SB_ERRMSG_MAX];
 	int	rc, replaced = 0;
 
+	sb_engine_progress_phase(e, SB_PHASE_COPY, -1);
 	rc = sb_snapshot_restore_finish(&x->txn, &replaced, msg);
 	snprintf(x->blocked, sizeof(x->blocked), "%lld",
 	    (long long)(sb_mono_ms() - x->t0));
@@ -625,6 +646,7 @@ sb_engine_restore(struct sb_engine *e, const char *id, struct sb_restore *out)
 	rc = SB_OK;
 out:
 	sb_snapshot_restore_abort(&x.txn);
+	sb_engine_progress_end(e);
 	if (x.t0 != 0 && x.blocked[0] == '\0')
 		snprintf(x.blocked, sizeof(x.blocked), "%lld",
 		    (long long)(sb_mono_ms() - x.t0));

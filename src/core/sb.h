@@ -205,5 +205,9 @@ enum sb_err sb_name_parse(const char *name, enum sb_type *, int64_t *created_ms,
 /* sha256 of a whole file, hex; size in bytes. Streams in 1 MiB reads. */
 enum sb_err sb_sha256_file(const char *path, char hex[SB_SHA256_HEX + 1],
 	    int64_t *size, char *err);
+/* The same, telling tick(arg, bytes hashed so far) after each read. */
+enum sb_err sb_sha256_file_tick(const char *path,
+	    char hex[SB_SHA256_HEX + 1], int64_t *size,
+	    void (*tick)(void *arg, int64_t done), void *arg, char *err);
 
 #endif /* SB_H */

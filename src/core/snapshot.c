@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "progress.h"
 #include "snapshot_int.h"
 #include "snapvfs.h"
 #include "sql.h"
@@ -745,6 +746,46 @@ sb_snapshot_take(const char *src, const char *dst, char *err)
 	return sb_snapshot_take_hashed(src, dst, NULL, NULL, err);
 }
 
+enum sb_err
+sb_snapshot_take_hashed(const char *src, const char *dst,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+{
+	return sb_snapshot_take_watched(src, dst, sha, size, NULL, err);
+}
+
+/* VFS callback: the copy is written up to end (progress only). */
+static void
+watch_wrote(void *arg, long long end)
+{
+	sb_progress_set(arg, (int64_t)end);
+}
+
+/*
+ * Report the copy's writes to p: its total from the source (page count
+ * times page size, read in a transaction of its own: the copy's may see
+ * a few pages more or fewer), then each write (snapvfs's watch). Best
+ * effort: a failure here only leaves the progress unknown.
+ */
+static void
+watch_start(sqlite3 *sdb, sqlite3 *ddb, struct sb_progress *p,
+    struct sb_snapvfs_watch *w)
+{
+	char	pc[32], ps[32];
+	int64_t	npages, psz;
+
+	if (p == NULL)
+		return;
+	if (sb_sql_text(sdb, "PRAGMA page_count", pc, sizeof(pc)) ==
+	    SQLITE_OK && sb_sql_text(sdb, "PRAGMA page_size", ps,
+	    sizeof(ps)) == SQLITE_OK &&
+	    sb_parse_i64(pc, 0, INT64_MAX / 65536, &npages) == SB_OK &&
+	    sb_parse_i64(ps, 512, 65536, &psz) == SB_OK)
+		sb_progress_total(p, npages * psz);
+	w->wrote = watch_wrote;
+	w->arg = p;
+	(void)sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_WATCH, w);
+}
+
 /*
  * Copy the live database src into the new file dst (see snapshot.h).
  * dst is created with O_EXCL (mode 0600: it holds the service's data), so
@@ -758,28 +799,30 @@ sb_snapshot_take(const char *src, const char *dst, char *err)
  * says why.
  */
 enum sb_err
-sb_snapshot_take_hashed(const char *src, const char *dst,
-    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+sb_snapshot_take_watched(const char *src, const char *dst,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, struct sb_progress *p,
+    char *err)
 {
 	int	streamed;
 
-	return sb_snapshot_take_streamed(src, dst, sha, size, NULL, NULL,
+	return sb_snapshot_take_streamed(src, dst, sha, size, p, NULL, NULL,
 	    &streamed, err);
 }
 
 /*
- * sb_snapshot_take_hashed, with the bytes the hasher reads handed to sink
+ * sb_snapshot_take_watched, with the bytes the hasher reads handed to sink
  * too (see snapshot.h): *streamed says whether sink got exactly the final
  * file.
  */
 enum sb_err
 sb_snapshot_take_streamed(const char *src, const char *dst,
-    char sha[SB_SHA256_HEX + 1], int64_t *size, sb_snapshot_sink sink,
-    void *arg, int *streamed, char *err)
+    char sha[SB_SHA256_HEX + 1], int64_t *size, struct sb_progress *p,
+    sb_snapshot_sink sink, void *arg, int *streamed, char *err)
 {
-	sqlite3		*sdb = NULL, *ddb = NULL;
-	sqlite3_backup	*b = NULL;
-	struct hasher	*h = NULL;
+	sqlite3			*sdb = NULL, *ddb = NULL;
+	sqlite3_backup		*b = NULL;
+	struct hasher		*h = NULL;
+	struct sb_snapvfs_watch	 w;
 	char		 mode[16];
 	int		 rc, ret = SB_ERR_DB, created = 0;
 
@@ -806,6 +849,7 @@ sb_snapshot_take_streamed(const char *src, const char *dst,
 	    sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_TRACK,
 	    &h->track) != SQLITE_OK)
 		hasher_free(&h);
+	watch_start(sdb, ddb, p, &w);
 	if ((ret = sb_snapshot_pragma(ddb, "PRAGMA journal_mode = OFF", mode,
 	    sizeof(mode), err, dst)) != SB_OK ||
 	    (ret = sb_snapshot_exec1(ddb, "PRAGMA synchronous = OFF", err, dst)) != SB_OK)

@@ -27,7 +27,17 @@ enum sb_err	sb_snapshot_take_hashed(const char *src, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
 
 /*
- * sb_snapshot_take_hashed, and the copy's bytes handed to sink (in the
+ * The same, and the bytes of the copy written reported to p (may be
+ * NULL) as its current phase (progress.h): the total is the source's
+ * page count times its page size as the copy starts.
+ */
+struct sb_progress;
+enum sb_err	sb_snapshot_take_watched(const char *src, const char *dst,
+	    char sha[SB_SHA256_HEX + 1], int64_t *size,
+	    struct sb_progress *p, char *err);
+
+/*
+ * sb_snapshot_take_watched, and the copy's bytes handed to sink (in the
  * order of the file, from another thread) while they are hashed, so a
  * caller can encode the snapshot as it is written. The hasher starts
  * from a guess of the final page 1 (snapshot.c): *streamed is 1 when the
@@ -41,8 +51,8 @@ enum sb_err	sb_snapshot_take_hashed(const char *src, const char *dst,
  */
 typedef int	(*sb_snapshot_sink)(void *arg, const void *buf, size_t len);
 enum sb_err	sb_snapshot_take_streamed(const char *src, const char *dst,
-	    char sha[SB_SHA256_HEX + 1], int64_t *size, sb_snapshot_sink sink,
-	    void *arg, int *streamed, char *err);
+	    char sha[SB_SHA256_HEX + 1], int64_t *size, struct sb_progress *p,
+	    sb_snapshot_sink sink, void *arg, int *streamed, char *err);
 
 /*
  * The 100-byte header of the database file at path: magic, page size, a
@@ -98,6 +108,12 @@ struct sb_restore_txn;
 enum sb_err	sb_snapshot_restore_begin(const char *from, const char *live,
 	    struct sb_restore_txn **out, char *err);
 int	sb_is_restore_wal(const struct sb_restore_txn *);
+/*
+ * Report to p (may be NULL) the bytes take_locked writes and the pages
+ * finish copies (x the page size), as p's current phase.
+ */
+void	sb_snapshot_restore_watch(struct sb_restore_txn *,
+	    struct sb_progress *p);
 enum sb_err	sb_snapshot_take_locked(struct sb_restore_txn *, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
 enum sb_err	sb_snapshot_take_locked_streamed(struct sb_restore_txn *,

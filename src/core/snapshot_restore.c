@@ -20,7 +20,16 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "progress.h"
 #include "snapshot_int.h"
+
+/*
+ * Pages a step of the copy takes (finish): the destination's write
+ * transaction stays open across steps, so the copy is still one
+ * transaction; between steps the progress is told how far it got.
+ * 16 MiB of 4 KiB pages: a few dozen steps for a gigabyte.
+ */
+#define COPY_STEP_BYTES		(16 * 1024 * 1024)
 
 /*
  * A restore in two halves (see snapshot.h): the live database's write
@@ -35,6 +44,7 @@ struct sb_restore_txn {
 	char		 lmode[16];	/* live's journal mode */
 	int		 fwal;		/* the backup's header says WAL */
 	int		 committed;	/* the copy committed */
+	struct sb_progress *progress;	/* or NULL */
 	char		 from[PATH_MAX];
 	char		 live[PATH_MAX];
 };
@@ -170,6 +180,12 @@ sb_is_restore_wal(const struct sb_restore_txn *t)
 	return strcmp(t->lmode, "wal") == 0;
 }
 
+void
+sb_snapshot_restore_watch(struct sb_restore_txn *t, struct sb_progress *p)
+{
+	t->progress = p;
+}
+
 /*
  * The fsz bytes of the live database, read through its own file object
  * sf, into ctx and the file descriptor fd of dst, HASH_BUFSZ at a time
@@ -210,6 +226,7 @@ copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
 			done += (size_t)w;
 		}
 		off += (sqlite3_int64)n;
+		sb_progress_set(t->progress, (int64_t)off);
 	}
 	return SB_OK;
 }
@@ -259,6 +276,7 @@ copy_locked_file(struct sb_restore_txn *t, const char *dst,
 		ret = SB_ERR_NOMEM;
 		goto out;
 	}
+	sb_progress_total(t->progress, (int64_t)fsz);
 	if ((ret = copy_hashed(t, sf, fsz, fd, dst, buf, ctx, err)) != SB_OK)
 		goto out;
 	ret = SB_ERR_IO;
@@ -303,7 +321,8 @@ sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
 	if (sb_is_restore_wal(t))
-		return sb_snapshot_take_hashed(t->live, dst, sha, size, err);
+		return sb_snapshot_take_watched(t->live, dst, sha, size,
+		    t->progress, err);
 	return copy_locked_file(t, dst, sha, size, err);
 }
 
@@ -320,8 +339,8 @@ sb_snapshot_take_locked_streamed(struct sb_restore_txn *t, const char *dst,
 {
 	*streamed = 0;
 	if (sb_is_restore_wal(t))
-		return sb_snapshot_take_streamed(t->live, dst, sha, size, sink,
-		    arg, streamed, err);
+		return sb_snapshot_take_streamed(t->live, dst, sha, size,
+		    t->progress, sink, arg, streamed, err);
 	return copy_locked_file(t, dst, sha, size, err);
 }
 
@@ -399,6 +418,42 @@ out:
 }
 
 /*
+ * The copy's pages, COPY_STEP_BYTES at a time (sb_snapshot_step), each
+ * step's end told to the progress, until SQLITE_DONE (the last step
+ * commits) or an error, for up to RESTORE_DEADLINE_MS of busy retries in
+ * all; then sqlite3_backup_finish() as sb_snapshot_run_backup does.
+ * Returns the SQLite result code, SQLITE_OK when all was copied.
+ */
+static int
+copy_pages(struct sb_restore_txn *t)
+{
+	int64_t	end = sb_mono_ms() + RESTORE_DEADLINE_MS, psz = 4096;
+	char	ps[16];
+	int	rc, frc, step;
+
+	/* The backup's page size: the pages counted are its pages. */
+	if (sb_snapshot_pragma(t->fdb, "PRAGMA page_size", ps, sizeof(ps),
+	    NULL, t->from) != SB_OK ||
+	    sb_parse_i64(ps, 512, 65536, &psz) != SB_OK)
+		psz = 4096;
+	step = (int)(COPY_STEP_BYTES / psz);
+	/* begin's step of zero pages counted them. */
+	sb_progress_total(t->progress,
+	    (int64_t)sqlite3_backup_pagecount(t->b) * psz);
+	while ((rc = sb_snapshot_step(t->b, step, end)) == SQLITE_OK)
+		sb_progress_set(t->progress, (int64_t)(sqlite3_backup_pagecount(
+		    t->b) - sqlite3_backup_remaining(t->b)) * psz);
+	if (rc == SQLITE_DONE)
+		sb_progress_set(t->progress,
+		    (int64_t)sqlite3_backup_pagecount(t->b) * psz);
+	frc = sqlite3_backup_finish(t->b);
+	t->b = NULL;
+	if (rc == SQLITE_DONE)
+		return frc;
+	return frc != SQLITE_OK ? frc : rc;
+}
+
+/*
  * Copy every page and commit (see snapshot.h), then put live's journal
  * mode back if the backup's header changed it, then check that live is the
  * backup (same_as_backup). *replaced is set to 1 once the copy has
@@ -414,8 +469,7 @@ sb_snapshot_restore_finish(struct sb_restore_txn **tp, int *replaced,
 
 	if (replaced != NULL)
 		*replaced = 0;
-	rc = sb_snapshot_run_backup(t->b, RESTORE_DEADLINE_MS);
-	t->b = NULL;
+	rc = copy_pages(t);
 	if (rc != SQLITE_OK) {
 		ret = sb_snapshot_map_rc(rc);
 		if (ret == SB_ERR_BUSY)

@@ -50,6 +50,8 @@ struct snapfile {
 	int		 sticky;	/* first write error, or SQLITE_OK */
 	struct sb_snapvfs_track *track;	/* or NULL; see snapvfs.h */
 	sqlite3_int64	 accepted;	/* end of the tracked region */
+	struct sb_snapvfs_watch *watch;	/* or NULL; see snapvfs.h */
+	sqlite3_int64	 extent;	/* largest end written */
 };
 
 #define LOCKBYTE	((sqlite3_int64)0x40000000)	/* SQLite's PENDING_BYTE */
@@ -188,6 +190,10 @@ sf_write(sqlite3_file *p, const void *in, int amt, sqlite3_int64 off)
 	if (amt <= 0)
 		return f->real->pMethods->xWrite(f->real, in, amt, off);
 	track_write(f, off, amt);
+	if (f->watch != NULL && off + amt > f->extent) {
+		f->extent = off + amt;
+		f->watch->wrote(f->watch->arg, f->extent);
+	}
 	if (f->sealed)
 		return write_through(f, in, amt, off);
 	if (f->buflen > 0 && off == f->bufoff + f->buflen &&
@@ -291,6 +297,10 @@ sf_filecontrol(sqlite3_file *p, int op, void *arg)
 			return SQLITE_MISUSE;
 		f->track = arg;
 		f->accepted = f->track->from;
+		return SQLITE_OK;
+	}
+	if (op == SB_SNAPVFS_FCNTL_WATCH) {
+		f->watch = arg;
 		return SQLITE_OK;
 	}
 	if (op != SQLITE_FCNTL_SIZE_HINT && (rc = flush(f)) != SQLITE_OK)

@@ -40,6 +40,20 @@ struct sb_snapvfs_track {
 };
 
 /*
+ * sqlite3_file_control() opcode: report how far the file has been
+ * written, arg a struct sb_snapvfs_watch (which must outlive the file):
+ * wrote(arg, end) after each write SQLite makes, with end the largest
+ * offset written so far (buffered or not). Progress only: called on the
+ * thread writing the database, it must be cheap.
+ */
+#define SB_SNAPVFS_FCNTL_WATCH	0x5b5f0003
+
+struct sb_snapvfs_watch {
+	void		(*wrote)(void *arg, long long end);
+	void		 *arg;
+};
+
+/*
  * Register the VFS with SQLite (once; not as the default). Returns an
  * SQLite result code.
  */

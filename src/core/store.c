@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "config.h"
+#include "progress.h"
 #include "store.h"
 
 /* --- opening ------------------------------------------------------------ */
@@ -492,18 +493,42 @@ sb_store_get_file(struct sb_store *s, const char *name, const char *path)
 	return sb_store_get_file_sha(s, name, path, NULL, NULL);
 }
 
+void
+sb_store_watch(struct sb_store *s, struct sb_progress *p)
+{
+	if (s != NULL)
+		s->progress = p;
+}
+
+/* Who hears of a download's mark: the hasher, the progress, or both. */
+struct get_marks {
+	struct get_hash		*h;
+	struct sb_progress	*p;
+};
+
+static void
+marks_mark(void *arg, uint64_t done)
+{
+	struct get_marks	*m = arg;
+
+	if (m->h != NULL)
+		hash_mark(m->h, done);
+	sb_progress_set(m->p, (int64_t)done);
+}
+
 /* Run the download of name into fd, marking progress into h (or none). */
 static int
 get_into(struct sb_store *s, const char *name, const char *path, int fd,
     struct get_hash *h)
 {
+	struct get_marks	m = { h, s->progress };
 	struct fd_writer	w = { fd, 0, 0, NULL, NULL };
 	char			fn[SB_FULLNAME_MAX + 1];
 	int			rc;
 
-	if (h != NULL) {
-		w.mark = hash_mark;
-		w.markarg = h;
+	if (h != NULL || s->progress != NULL) {
+		w.mark = marks_mark;
+		w.markarg = &m;
 	}
 	if (s->ops->get_fd != NULL)
 		return s->ops->get_fd(s, full_name(s, name, fn), fd, w.mark,

@@ -170,7 +170,18 @@ struct sb_store {
 	char				 guard_id[SB_UUID_LEN + 1];
 	int				 verified;
 	int				 checking;	/* the check's own reads */
+	/* sb_store_watch: where transfers report their bytes, or NULL. */
+	struct sb_progress		*progress;
 };
+
+/*
+ * Report the bytes of later transfers to p (NULL: stop): a download
+ * into a file (sb_store_get_file_sha: the bytes written without a hole)
+ * as p's current phase; blocks an upload has staged (Azure) as
+ * SB_PHASE_UPLOAD, whatever the current phase. p must outlive its use.
+ */
+struct sb_progress;
+void	sb_store_watch(struct sb_store *, struct sb_progress *p);
 
 /*
  * Open the store the config names, under its [store] prefix. Nothing is

@@ -923,6 +923,14 @@ enum sb_err
 sb_sha256_file(const char *path, char hex[SB_SHA256_HEX + 1], int64_t *size,
     char *err)
 {
+	return sb_sha256_file_tick(path, hex, size, NULL, NULL, err);
+}
+
+enum sb_err
+sb_sha256_file_tick(const char *path, char hex[SB_SHA256_HEX + 1],
+    int64_t *size, void (*tick)(void *arg, int64_t done), void *arg,
+    char *err)
+{
 	enum { BUFSZ = 1 << 20 };
 	EVP_MD_CTX	*ctx = NULL;
 	unsigned char	*buf = NULL, md[32];
@@ -954,6 +962,8 @@ sb_sha256_file(const char *path, char hex[SB_SHA256_HEX + 1], int64_t *size,
 		}
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
 		total += n;
+		if (tick != NULL)
+			tick(arg, total);
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	sb_hex(md, 32, hex);

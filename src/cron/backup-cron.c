@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "filter.h"
 #include "json.h"
+#include "progress.h"
 #include "report.h"
 
 #include "cron.h"
@@ -529,6 +530,38 @@ cmd_list(struct ctx *x, int argc, char **argv)
 	return EX_OKAY;
 }
 
+/*
+ * A backup as `show` prints it, with the progress of the backup or
+ * restore running on it, if any (as GET /backups/:id's "progress"; the
+ * catalog says how far it got, updated once a second).
+ */
+static void
+show_with_progress(struct ctx *x, const struct sb_backup *b)
+{
+	struct sb_running	 run[SB_RUNNING_MAX];
+	struct json_object	*o;
+	char			 line[256];
+	size_t			 n = 0;
+
+	if (sb_engine_running(x->eng, b->id, run, SB_RUNNING_MAX, &n) !=
+	    SB_OK)
+		n = 0;	/* the record is what was asked for */
+	if (!x->json) {
+		cron_print_backup(x, b);
+		if (n > 0) {
+			sb_running_line(&run[0], line, sizeof(line));
+			printf("progress:     %s\n", line);
+		}
+		return;
+	}
+	if ((o = sb_backup_json(b)) != NULL && json_object_object_add(o,
+	    "progress", n > 0 ? sb_running_json(&run[0], 0) : NULL) != 0) {
+		json_object_put(o);
+		o = NULL;
+	}
+	cron_print_json(o);
+}
+
 static int
 cmd_show(struct ctx *x, int argc, char **argv)
 {
@@ -541,7 +574,7 @@ cmd_show(struct ctx *x, int argc, char **argv)
 	memset(&b, 0, sizeof(b));
 	if ((rc = sb_engine_get(x->eng, id, &b)) != SB_OK)
 		return cron_failed(x, rc, "show failed");
-	cron_print_backup(x, &b);
+	show_with_progress(x, &b);
 	sb_backup_clear(&b);
 	return EX_OKAY;
 }

@@ -24,6 +24,8 @@
 #include "json.h"
 #include "filter.h"
 #include "backupd.h"
+#include "progress.h"
+#include "scrub.h"
 #include "status.h"
 
 /* What a client is told when the store is not this service's. */
@@ -81,6 +83,46 @@ routes_print(FILE *f)
 /* --- answers ------------------------------------------------------------- */
 
 /*
+ * What a browser gets of a failure message: no server file-system paths
+ * (scrub.h); the log line (r->detail, the engine's reports) keeps them.
+ * The member k of o, if a string, is replaced by its scrubbed text; o
+ * NULL is left alone. Out of memory: the member becomes null rather
+ * than keep the paths.
+ */
+static void
+scrub_member(json_object *o, const char *k)
+{
+	json_object	*v;
+	const char	*s;
+	char		*buf;
+	size_t		 len;
+
+	if (o == NULL || !json_object_object_get_ex(o, k, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return;
+	s = json_object_get_string(v);
+	len = strlen(s);
+	/* "(path)" may stand for a two-byte "/.": at most 3x as long. */
+	if ((buf = malloc(len * 3 + 1)) == NULL) {
+		json_object_object_add(o, k, NULL);
+		return;
+	}
+	(void)sb_scrub_paths(s, buf, len * 3 + 1);
+	if (strcmp(buf, s) != 0)
+		json_object_object_add(o, k, json_object_new_string(buf));
+	free(buf);
+}
+
+/* A backup or restore record as the browser sees it (scrub_member). */
+static json_object *
+scrub_record(json_object *o)
+{
+	scrub_member(o, "error");
+	scrub_member(o, "verify_detail");
+	return o;
+}
+
+/*
  * Send status and the common headers. Every answer is no-store: backup
  * listings and files must not sit in a shared or browser cache.
  */
@@ -135,9 +177,14 @@ reply_json(struct req *r, int status, json_object *o)
 static void
 reply_error(struct req *r, int status, const char *code, const char *msg)
 {
+	json_object	*o, *e;
+
 	if (r->detail[0] == '\0')
 		sb_strlcpy(r->detail, msg, sizeof(r->detail));
-	reply_json(r, status, http_error_json(code, msg));
+	o = http_error_json(code, msg);
+	if (o != NULL && json_object_object_get_ex(o, "error", &e))
+		scrub_member(e, "message");
+	reply_json(r, status, o);
 }
 
 /*
@@ -163,7 +210,7 @@ reply_engine(struct req *r, enum sb_err rc)
 		    "internal error";
 	else if (rc == SB_ERR_BUSY)
 		msg = sb_strerror(rc);
-	reply_json(r, status, http_error_json(sb_errcode(rc), msg));
+	reply_error(r, status, sb_errcode(rc), msg);
 }
 
 /* The worker's engine, opened on first use (and again after a failure). */
@@ -375,14 +422,67 @@ overview(struct req *r, struct sb_overview *ov)
 	return 0;
 }
 
-/* GET /backups/status: the overview (json.h, sb_overview_json). */
+/*
+ * The "running" member of GET /backups/status: every backup or restore
+ * running now, with its backup_id (the page cannot know the id of a
+ * backup whose POST has not returned). -1 when out of memory (nothing
+ * answered; o still the caller's) or the catalog failed (o released,
+ * answered).
+ */
+static int
+status_running(struct req *r, json_object *o)
+{
+	struct sb_running	 run[SB_RUNNING_MAX];
+	json_object		*arr, *j;
+	size_t			 n = 0;
+	enum sb_err		 rc;
+
+	if ((rc = sb_engine_running(*r->eng, NULL, run, SB_RUNNING_MAX,
+	    &n)) != SB_OK) {
+		json_object_put(o);
+		reply_engine(r, rc);
+		return -1;
+	}
+	if ((arr = json_object_new_array()) == NULL ||
+	    json_object_object_add(o, "running", arr) != 0) {
+		json_object_put(arr);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((j = sb_running_json(&run[i], 1)) == NULL ||
+		    json_object_array_add(arr, j) != 0) {
+			json_object_put(j);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * GET /backups/status: the overview (json.h, sb_overview_json), its
+ * reasons without server paths, and what runs now.
+ */
 static void
 h_status(struct req *r)
 {
-	struct sb_overview	ov;
+	struct sb_overview	 ov;
+	json_object		*o, *m;
 
-	if (overview(r, &ov) == 0)
-		reply_json(r, 200, sb_overview_json(&ov));
+	if (overview(r, &ov) != 0)
+		return;
+	if ((o = sb_overview_json(&ov)) == NULL) {
+		reply_json(r, 500, NULL);
+		return;
+	}
+	if (json_object_object_get_ex(o, "health", &m))
+		scrub_member(m, "reason");
+	if (json_object_object_get_ex(o, "prune", &m))
+		scrub_member(m, "reason");
+	if (status_running(r, o) == 0)
+		reply_json(r, 200, o);
+	else if (r->status == 0) {	/* out of memory, not answered */
+		json_object_put(o);
+		reply_json(r, 500, NULL);
+	}
 }
 
 /* GET /backups/metrics: the same in the Prometheus text format 0.0.4. */
@@ -412,7 +512,11 @@ h_metrics(struct req *r)
 	free(buf);
 }
 
-/* GET /backups?type&status&from&to&q&limit&offset: newest first. */
+/*
+ * GET /backups?type&status&from&to&q&limit&offset: newest first, with
+ * the number of every match in X-Total-Count (the page's "of N": the
+ * body stays a plain array, as clients of the first version read it).
+ */
 static void
 h_list(struct req *r)
 {
@@ -421,7 +525,8 @@ h_list(struct req *r)
 	struct sb_engine	*e;
 	json_object		*arr;
 	char			*qbuf = NULL;
-	char			 err[HTTP_ERR_MAX];
+	char			 err[HTTP_ERR_MAX], extra[64];
+	int64_t			 total;
 	enum sb_err		 rc;
 
 	memset(&f, 0, sizeof(f));
@@ -440,16 +545,19 @@ h_list(struct req *r)
 		reply_noengine(r);
 		goto out;
 	}
-	if ((rc = sb_engine_list(e, &f, &l)) != SB_OK) {
+	if ((rc = sb_engine_list(e, &f, &l)) != SB_OK ||
+	    (rc = sb_engine_count(e, &f, &total)) != SB_OK) {
 		reply_engine(r, rc);
 		goto out;
 	}
+	(void)snprintf(extra, sizeof(extra), "X-Total-Count: %lld\r\n",
+	    (long long)total);
 	if ((arr = json_object_new_array_ext((int)l.n)) == NULL) {
 		reply_json(r, 500, NULL);
 		goto out;
 	}
 	for (size_t i = 0; i < l.n; i++) {
-		json_object *b = sb_backup_json(&l.v[i]);
+		json_object *b = scrub_record(sb_backup_json(&l.v[i]));
 		if (b == NULL || json_object_array_add(arr, b) != 0) {
 			json_object_put(b);
 			json_object_put(arr);
@@ -457,7 +565,7 @@ h_list(struct req *r)
 			goto out;
 		}
 	}
-	reply_json(r, 200, arr);
+	reply_json_extra(r, 200, arr, extra);
 out:
 	sb_backup_list_clear(&l);
 	free(qbuf);
@@ -489,18 +597,25 @@ h_create(struct req *r)
 		goto out;
 	}
 	snprintf(loc, sizeof(loc), "Location: /backups/%s\r\n", b.id);
-	reply_json_extra(r, 201, sb_backup_json(&b), loc);
+	reply_json_extra(r, 201, scrub_record(sb_backup_json(&b)), loc);
 out:
 	sb_backup_clear(&b);
 	http_create_body_clear(&body);
 }
 
-/* GET /backups/:id: one backup (beyond the spec; the page uses it). */
+/*
+ * GET /backups/:id: one backup (beyond the spec; the page uses it), with
+ * "progress": the backup or restore running on it now (the backup being
+ * created, or restored from), or null.
+ */
 static void
 h_get(struct req *r)
 {
+	struct sb_running	 run[SB_RUNNING_MAX];
 	struct sb_backup	 b;
 	struct sb_engine	*e;
+	json_object		*o, *p = NULL;
+	size_t			 n = 0;
 	enum sb_err		 rc;
 
 	memset(&b, 0, sizeof(b));
@@ -510,10 +625,23 @@ h_get(struct req *r)
 		reply_noengine(r);
 		return;
 	}
-	if ((rc = sb_engine_get(e, r->id, &b)) != SB_OK)
+	if ((rc = sb_engine_get(e, r->id, &b)) != SB_OK ||
+	    (rc = sb_engine_running(e, r->id, run, SB_RUNNING_MAX, &n)) !=
+	    SB_OK) {
 		reply_engine(r, rc);
-	else
-		reply_json(r, 200, sb_backup_json(&b));
+		goto out;
+	}
+	o = scrub_record(sb_backup_json(&b));
+	if (o != NULL && n > 0 && (p = sb_running_json(&run[0], 0)) == NULL) {
+		json_object_put(o);
+		o = NULL;
+	}
+	if (o != NULL && json_object_object_add(o, "progress", p) != 0) {
+		json_object_put(o);
+		o = NULL;
+	}
+	reply_json(r, 200, o);
+out:
 	sb_backup_clear(&b);
 }
 
@@ -593,7 +721,7 @@ h_restore(struct req *r)
 	if ((rc = sb_engine_restore(e, r->id, &res)) != SB_OK)
 		reply_engine(r, rc);
 	else
-		reply_json(r, 200, sb_restore_json(&res));
+		reply_json(r, 200, scrub_record(sb_restore_json(&res)));
 	sb_restore_clear(&res);
 }
 
@@ -621,7 +749,7 @@ h_drill(struct req *r)
 	}
 	rc = sb_engine_drill(e, r->id, &b);
 	if ((rc == SB_OK || rc == SB_ERR_CORRUPT) && b.id[0] != '\0')
-		reply_json(r, 200, sb_backup_json(&b));
+		reply_json(r, 200, scrub_record(sb_backup_json(&b)));
 	else
 		reply_engine(r, rc == SB_ERR_CORRUPT ? SB_ERR_DB : rc);
 	sb_backup_clear(&b);

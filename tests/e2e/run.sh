@@ -4,9 +4,10 @@
 #
 #   BUILD_DIR=build bash tests/e2e/run.sh      (www/dist must be built)
 #
-# Starts the stack with tests/lib/stack.sh, seeds it with an automatic and
-# a failed backup (backup-cron), runs tests/e2e/*.spec.mjs with Node's test
-# runner, stops the stack on any exit, and ends with "e2e: N passed, N failed".
+# Starts the stack with tests/lib/stack.sh, seeds it with an automatic
+# backup taken 25 hours ago (backup-cron under libfaketime) and a failed
+# one, runs tests/e2e/*.spec.mjs with Node's test runner, stops the stack
+# on any exit, and ends with "e2e: N passed, N failed".
 # Screenshots go to test-output/screenshots/, the runner's output to
 # test-output/e2e.log.
 set -uo pipefail
@@ -32,6 +33,13 @@ die() {
 [ -x "$CHROMIUM" ] || die "no Chromium at $CHROMIUM (apt-get install chromium)"
 [ -f "$STACK_LIB" ] || die "$STACK_LIB is missing: no stack to test against"
 command -v node >/dev/null || die "node is missing"
+command -v sqlite3 >/dev/null || die "sqlite3 is missing (apt-get install sqlite3)"
+LIBFT=
+for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \
+	/usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
+	[ -f "$f" ] && { LIBFT=$f; break; }
+done
+[ -n "$LIBFT" ] || die "libfaketime is missing (apt-get install faketime)"
 
 # playwright-core from the committed lockfile; it never downloads a browser.
 if [ ! -d "$HERE/node_modules/playwright-core" ] ||
@@ -68,32 +76,49 @@ stack_start || die "the stack did not start (logs in $RUNDIR/logs; E2E_KEEP=1 ke
 STACK_CONF=${STACK_CONFIG:-${STACK_CONF:-}}
 CRON=$BUILD_DIR/src/cron/backup-cron
 
-# Seed what the tests expect to find: a completed automatic backup (as
-# cron would take it) and a failed one.  The failed one comes from a copy
-# of the stack's config whose source is not a SQLite database: the backup
-# is recorded pending, the snapshot fails, the record turns failed with
-# the reason, in the same catalog the stack serves.
+# Seed what the tests expect to find: a completed automatic backup, as
+# cron took it 25 hours ago (backup-cron under libfaketime: late but not
+# stale with the default [monitor] warn_age_hours 24, max_age_hours 26),
+# and a failed one.  The failed one comes from a copy of the stack's
+# config whose source is not a SQLite database: the backup is recorded
+# pending, the snapshot fails, the record turns failed with the reason,
+# in the same catalog the stack serves.  The copy stays in $RUNDIR as
+# E2E_BAD_CONFIG: overview.spec.mjs takes another failed backup with it.
+BAD_CONF=$RUNDIR/bad.conf
 seed() {
 	[ -n "$STACK_CONF" ] || die "stack.sh did not set STACK_CONFIG"
-	"$CRON" --config "$STACK_CONF" backup --type automatic >/dev/null ||
+	FAKETIME=-90000 LD_PRELOAD=$LIBFT \
+		"$CRON" --config "$STACK_CONF" backup --type automatic >/dev/null ||
 		die "seeding an automatic backup failed"
-	SEED=$(mktemp -d /tmp/sb-e2e-seed.XXXXXX)
-	printf 'this is not a SQLite database\n' >"$SEED/not-a-database.db"
+	printf 'this is not a SQLite database\n' >"$RUNDIR/not-a-database.db"
 	# Another source file, the same store: [store] service is set to the
 	# stack's (its default is the source's file name), so the store's
 	# marker still matches and the failure is recorded.
-	awk -v src="$SEED/not-a-database.db" '
+	awk -v src="$RUNDIR/not-a-database.db" '
 		/^\[/ { sect = $0 }
 		sect == "[source]" && /^[ \t]*path[ \t]*=/ {
 			n = split($0, p, "/"); svc = p[n]; print "path = " src; next }
 		sect == "[store]" && /^[ \t]*kind[ \t]*=/ { print; print "service = " svc; next }
-		{ print }' "$STACK_CONF" >"$SEED/bad.conf"
-	if "$CRON" --config "$SEED/bad.conf" backup --type automatic >/dev/null 2>"$SEED/err"; then
+		{ print }' "$STACK_CONF" >"$BAD_CONF"
+	if "$CRON" --config "$BAD_CONF" backup --type automatic >/dev/null 2>&1; then
 		die "the seeded bad backup unexpectedly succeeded"
 	fi
-	rm -rf "$SEED"
 }
 [ "$E2E_SEED" = 1 ] && seed
+# The live database the stack backs up ([source] path).
+SOURCE_DB=$(awk '/^\[/ { sect = $0 }
+	sect == "[source]" && /^[ \t]*path[ \t]*=/ { sub(/^[^=]*=[ \t]*/, ""); print; exit }' \
+	"$STACK_CONF")
+
+# E2E_SPECS="overview progress": only these spec files (default: all, in
+# file order: admin, overview, progress; each later one expects the
+# earlier ones' state only where its header says so).
+SPECS=()
+for s in ${E2E_SPECS:-}; do
+	[ -f "$HERE/$s.spec.mjs" ] || die "no spec $HERE/$s.spec.mjs"
+	SPECS+=("$HERE/$s.spec.mjs")
+done
+[ ${#SPECS[@]} -gt 0 ] || SPECS=("$HERE"/*.spec.mjs)
 
 mkdir -p "$SHOTS"
 rm -f "$SHOTS"/*.png
@@ -104,9 +129,11 @@ LOG=$OUT/e2e.log
 	E2E_ADMIN_USER=${STACK_ADMIN_USER:-admin} E2E_ADMIN_PASS=${STACK_ADMIN_PASS:-admin} \
 	E2E_VIEWER_USER=${STACK_VIEWER_USER:-viewer} E2E_VIEWER_PASS=${STACK_VIEWER_PASS:-viewer} \
 	E2E_SCREENSHOTS=$SHOTS E2E_FAILED_REASON=$([ "$E2E_SEED" = 1 ] && echo not-a-database) \
+	E2E_CRON=$CRON E2E_CONFIG=$STACK_CONF E2E_SOURCE_DB=$SOURCE_DB \
+	E2E_BAD_CONFIG=$([ -f "$BAD_CONF" ] && echo "$BAD_CONF") \
 	CHROMIUM=$CHROMIUM \
 	node --test --test-concurrency=1 --test-reporter=spec \
-		--test-reporter-destination=stdout "$HERE"/*.spec.mjs
+		--test-reporter-destination=stdout "${SPECS[@]}"
 ) 2>&1 | tee "$LOG"
 rc=${PIPESTATUS[0]}
 

@@ -129,11 +129,12 @@ test_migrate_fresh(void **state)
 
 	assert_int_equal(sb_catalog_version(f->c, &v), SB_OK);
 	assert_int_equal(v, SB_CATALOG_VERSION);
-	assert_int_equal(SB_CATALOG_VERSION, 5);
-	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(SB_CATALOG_VERSION, 6);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM "
 	    "sqlite_schema WHERE type = 'table' AND name IN "
-	    "('backups', 'restores', 'settings', 'monitor_state')"), 4);
+	    "('backups', 'restores', 'settings', 'monitor_state', "
+	    "'running')"), 5);
 	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM "
 	    "pragma_table_info('backups') WHERE name IN ('verified_at', "
 	    "'verify_status', 'verify_detail')"), 3);
@@ -876,7 +877,7 @@ test_restores(void **state)
 
 /* What migration 4 added, taken away: a version-3 catalog's schema. */
 #define V4_UNDO	"ALTER TABLE backups DROP COLUMN stored_size; " \
-	"DROP TABLE monitor_state; " \
+	"DROP TABLE running; DROP TABLE monitor_state; " \
 	"ALTER TABLE backups DROP COLUMN verified_at; " \
 	"ALTER TABLE backups DROP COLUMN verify_status; " \
 	"ALTER TABLE backups DROP COLUMN verify_detail; "
@@ -908,7 +909,7 @@ test_v3_upgrade_drill(void **state)
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(sb_catalog_open(&f->c, f->path, err), SB_OK);
-	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 6);
 	mkid(id, 1);
 	assert_int_equal(sb_catalog_get(f->c, id, &b), SB_OK);
 	assert_string_equal(b.description, "one");
@@ -986,9 +987,100 @@ test_settings(void **state)
 	    "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(sb_catalog_open(&f->c, f->path, err), SB_OK);
-	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(sb_catalog_setting_get(f->c, "k", buf, sizeof(buf)),
 	    SB_ERR_NOTFOUND);
+}
+
+/*
+ * Running operations (version 5): a row shows while its operation is
+ * pending, and only then; update moves it on; del and clear remove
+ * rows; attach opens a second connection that sees them.
+ */
+static void
+test_running(void **state)
+{
+	struct fix		*f = *state;
+	struct sb_catalog	*c2 = NULL;
+	struct sb_restore	 r;
+	struct sb_running	 w, v[SB_RUNNING_MAX];
+	char			 err[SB_ERRMSG_MAX], bid[SB_UUID_LEN + 1];
+	size_t			 n = 99;
+	int			 count = -1;
+
+	insert(f->c, 1, SB_TYPE_MANUAL, SB_STATUS_PENDING, 1000, NULL, NULL,
+	    0);
+	insert(f->c, 2, SB_TYPE_MANUAL, SB_STATUS_COMPLETED, 500, NULL,
+	    NULL, 0);
+	memset(&r, 0, sizeof(r));
+	mkid(r.id, 3);
+	mkid(r.backup_id, 2);
+	r.started_at = 2000;
+	r.status = SB_STATUS_PENDING;
+	assert_int_equal(sb_catalog_restore_insert(f->c, &r), SB_OK);
+
+	memset(&w, 0, sizeof(w));
+	mkid(w.op_id, 1);
+	mkid(w.backup_id, 1);
+	w.op = SB_OP_BACKUP;
+	w.phase = SB_PHASE_SNAPSHOT;
+	w.bytes_total = -1;
+	w.started_at = w.updated_at = 1000;
+	assert_int_equal(sb_catalog_running_put(f->c, &w), SB_OK);
+	mkid(w.op_id, 3);
+	mkid(w.backup_id, 2);
+	w.op = SB_OP_RESTORE;
+	w.phase = SB_PHASE_VERIFY;
+	w.bytes_total = 4096;
+	w.started_at = w.updated_at = 2000;
+	assert_int_equal(sb_catalog_running_put(f->c, &w), SB_OK);
+	w.phase = SB_PHASE__MAX;
+	assert_int_equal(sb_catalog_running_put(f->c, &w), SB_ERR_INVAL);
+
+	/* A second connection (the recorder's) sees and moves them. */
+	assert_int_equal(sb_catalog_attach(&c2, f->path, err), SB_OK);
+	assert_int_equal(sb_catalog_running_list(c2, NULL, v, SB_RUNNING_MAX,
+	    &n), SB_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].op, SB_OP_RESTORE);	/* newest first */
+	mkid(bid, 2);
+	assert_string_equal(v[0].backup_id, bid);
+	assert_int_equal(v[0].bytes_total, 4096);
+	assert_int_equal(v[1].op, SB_OP_BACKUP);
+	assert_int_equal(v[1].phase, SB_PHASE_SNAPSHOT);
+	assert_int_equal(v[1].bytes_total, -1);
+	mkid(w.op_id, 1);
+	assert_int_equal(sb_catalog_running_update(c2, w.op_id,
+	    SB_PHASE_UPLOAD, 300, 900, 1500), SB_OK);
+	mkid(bid, 1);
+	assert_int_equal(sb_catalog_running_list(f->c, bid, v,
+	    SB_RUNNING_MAX, &n), SB_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].phase, SB_PHASE_UPLOAD);
+	assert_int_equal(v[0].bytes_done, 300);
+	assert_int_equal(v[0].bytes_total, 900);
+	assert_int_equal(v[0].updated_at, 1500);
+	assert_int_equal(v[0].started_at, 1000);
+	sb_catalog_close(&c2);
+
+	/* A row whose operation is no longer pending does not show. */
+	assert_int_equal(sb_catalog_complete(f->c, bid, 3000, 10, "ab", 10),
+	    SB_OK);
+	assert_int_equal(sb_catalog_running_list(f->c, bid, v,
+	    SB_RUNNING_MAX, &n), SB_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(sb_catalog_restore_finish(f->c, r.id, 3000,
+	    SB_STATUS_FAILED, NULL, "stopped"), SB_OK);
+	assert_int_equal(sb_catalog_running_list(f->c, NULL, v,
+	    SB_RUNNING_MAX, &n), SB_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM running"),
+	    2);
+	assert_int_equal(sb_catalog_running_del(f->c, r.id), SB_OK);
+	assert_int_equal(sb_catalog_running_clear(f->c, &count), SB_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM running"),
+	    0);
 }
 
 int
@@ -1025,6 +1117,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restores, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_running, setup,
 		    teardown),
 	};
 

@@ -34,7 +34,8 @@ function codeForStatus(status) {
 export function createApi(base = '', fetchImpl) {
 	const doFetch = (...args) => (fetchImpl ?? globalThis.fetch)(...args);
 
-	async function request(method, path, body) {
+	/* The parsed body; with withHeaders, {data, headers}. */
+	async function request(method, path, body, withHeaders = false) {
 		const headers = { Accept: 'application/json' };
 		const opts = { method, headers, credentials: 'same-origin' };
 		if (method !== 'GET') {
@@ -67,7 +68,18 @@ export function createApi(base = '', fetchImpl) {
 		if (data === null && text !== '')
 			throw new ApiError(res.status, 'INTERNAL',
 			    'The server sent a response that is not JSON.');
-		return data;
+		return withHeaders ? { data, headers: res.headers } : data;
+	}
+
+	function listPath(filters) {
+		const qs = new URLSearchParams();
+		for (const k of ['type', 'status', 'from', 'to', 'q', 'limit', 'offset']) {
+			const v = filters[k];
+			if (v !== undefined && v !== null && v !== '')
+				qs.set(k, String(v));
+		}
+		const s = qs.toString();
+		return '/backups' + (s ? '?' + s : '');
 	}
 
 	const enc = encodeURIComponent;
@@ -75,14 +87,17 @@ export function createApi(base = '', fetchImpl) {
 	return {
 		/* filters: {type, status, from, to, q, limit, offset}; empty ones are left out. */
 		list(filters = {}) {
-			const qs = new URLSearchParams();
-			for (const k of ['type', 'status', 'from', 'to', 'q', 'limit', 'offset']) {
-				const v = filters[k];
-				if (v !== undefined && v !== null && v !== '')
-					qs.set(k, String(v));
-			}
-			const s = qs.toString();
-			return request('GET', '/backups' + (s ? '?' + s : ''));
+			return request('GET', listPath(filters));
+		},
+		/* The same page and the number of every match (X-Total-Count),
+		 * null when the server did not say. */
+		async listPage(filters = {}) {
+			const { data, headers } = await request('GET', listPath(filters),
+			    undefined, true);
+			const h = headers?.get?.('X-Total-Count');
+			const total = h !== null && h !== undefined && /^[0-9]+$/.test(h) ?
+			    Number(h) : null;
+			return { rows: data, total };
 		},
 		create({ description, tags } = {}) {
 			const body = {};
@@ -97,6 +112,17 @@ export function createApi(base = '', fetchImpl) {
 		},
 		restore(id) {
 			return request('POST', '/backups/' + enc(id) + '/restore', { confirm: true });
+		},
+		/* A restore drill now (no lock, never the live database): the
+		 * backup with verify_status, verified_at, verify_detail. */
+		drill(id) {
+			return request('POST', '/backups/' + enc(id) + '/drill', {});
+		},
+		/* The overview: health verdict, last success/failure/drill, next
+		 * automatic backup due, prune, counts and bytes, and "running":
+		 * the operations in flight with their phase and bytes. */
+		status() {
+			return request('GET', '/backups/status');
 		},
 		downloadUrl(id) {
 			return base + '/backups/' + enc(id) + '/download';

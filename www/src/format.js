@@ -72,3 +72,43 @@ export function dayBoundIso(day, end) {
 export function shortId(id) {
 	return String(id ?? '').slice(0, 8);
 }
+
+/* ISO 8601 -> the local date alone ("Nov 20, 2026"); for chart axes. */
+export function formatDay(iso) {
+	if (!iso)
+		return '—';
+	const d = new Date(iso);
+	if (Number.isNaN(d.getTime()))
+		return String(iso);
+	return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+}
+
+/* The phases of a running backup or restore (GET /backups/status "running"). */
+const PHASES = {
+	snapshot: 'Snapshot',
+	upload: 'Upload',
+	download: 'Download',
+	verify: 'Verify',
+	safety_backup: 'Safety backup',
+	copy: 'Copy',
+};
+
+/* "safety_backup" -> "Safety backup"; an unknown phase is shown as sent. */
+export function phaseName(phase) {
+	return PHASES[phase] ?? String(phase ?? '');
+}
+
+/*
+ * done of total as a whole percentage, 0 to 100 (never 100 before done
+ * reaches total); null when the total is unknown (null, 0 or not a number).
+ */
+export function percent(done, total) {
+	const d = Number(done);
+	const t = Number(total);
+	if (total === null || total === undefined || !Number.isFinite(t) || t <= 0 ||
+	    !Number.isFinite(d))
+		return null;
+	if (d >= t)
+		return 100;
+	return Math.max(0, Math.min(99, Math.floor((d * 100) / t)));
+}

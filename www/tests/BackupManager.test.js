@@ -64,7 +64,7 @@ describe('list states', () => {
 		expect(first.find('time').attributes('datetime')).toBe(newer.created_at);
 		expect(r[2].find('[data-label="Type"]').text()).toBe('Automatic');
 		expect(r[2].find('[data-label="Size"]').text()).toBe('5.0 MiB');
-		expect(stub.calls[0].query).toEqual({ limit: '50', offset: '0' });
+		expect(stub.calls[0].query).toEqual({ limit: '20', offset: '0' });
 	});
 
 	it('shows a failed backup with its reason', async () => {

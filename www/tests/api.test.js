@@ -13,6 +13,17 @@ async function rejection(p) {
 }
 
 describe('api', () => {
+	it('drills with an empty JSON body and reads the status', async () => {
+		const stub = fetchStub({ 'POST /backups/:id/drill': { id: 'a b' }, 'GET /backups/status': { health: {} } });
+		const api = createApi('', stub);
+		await api.drill('a b');
+		await api.status();
+		expect(stub.calls[0].path).toBe('/backups/a%20b/drill');
+		expect(stub.calls[0].body).toEqual({});
+		expect(stub.calls[0].headers['Content-Type']).toBe('application/json');
+		expect(stub.calls[1]).toMatchObject({ method: 'GET', path: '/backups/status', query: {} });
+	});
+
 	it('leaves empty filters out of the query', async () => {
 		const stub = fetchStub({ 'GET /backups': [] });
 		await createApi('', stub).list({ type: 'manual', status: '', q: 'a b', limit: 10, offset: 0 });

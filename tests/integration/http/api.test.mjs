@@ -68,7 +68,8 @@ describe('the /backups API', () => {
 	test('GET /backups/:id gives one backup', async () => {
 		const res = await request('GET', `/backups/${a.id}`);
 		assert.equal(res.status, 200);
-		assert.deepEqual(res.json, a);
+		// Idle: nothing runs on it (progress, GET /backups/:id only).
+		assert.deepEqual(res.json, { ...a, progress: null });
 	});
 
 	test('filter type', async () => {
@@ -133,6 +134,20 @@ describe('the /backups API', () => {
 		assert.deepEqual(past.json, []);
 		const combo = await request('GET', `/backups?type=manual&status=completed&q=alpha&limit=5&offset=0&from=2020-01-01&to=2999-01-01`);
 		assert.deepEqual(combo.json.map((x) => x.id), [a.id]);
+	});
+
+	test('X-Total-Count counts every match, whatever limit and offset', async () => {
+		const all = (await request('GET', '/backups?limit=1000')).json;
+		assert.ok(all.length >= 3, 'the suite made at least three backups');
+		const one = await request('GET', '/backups?limit=1&offset=1');
+		assert.equal(one.json.length, 1);
+		assert.equal(one.headers['x-total-count'], String(all.length));
+		const man = (await request('GET', '/backups?type=manual&limit=1000')).json;
+		const q = await request('GET', '/backups?type=manual&limit=1&offset=100000');
+		assert.deepEqual(q.json, []);
+		assert.equal(q.headers['x-total-count'], String(man.length));
+		const none = await request('GET', '/backups?q=' + encodeURIComponent('no such thing ü'));
+		assert.equal(none.headers['x-total-count'], '0');
 	});
 
 	test('GET /backups/:id/download streams the file', async () => {

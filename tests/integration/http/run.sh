@@ -93,7 +93,7 @@ else
 	# One at a time, in this order: the crash and busy tests grow the
 	# live database; the OpenAPI check reads what the others recorded.
 	export SB_ALL=1
-	files=(api auth peer badinput concurrency crash drill codec status zz-openapi)
+	files=(api auth peer badinput concurrency crash drill codec status progress zz-openapi)
 	files=("${files[@]/#/$HERE/}")
 	files=("${files[@]/%/.test.mjs}")
 fi
