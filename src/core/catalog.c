@@ -167,16 +167,18 @@ sb_catalog_row_to_backup(struct sb_catalog *c, sqlite3_stmt *st, struct sb_backu
 		return ret;
 	if ((ret = col_dup(st, 10, &b->error)) != SB_OK)
 		goto nomem;
-	if (sqlite3_column_count(st) <= 11)
+	b->stored_size = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(st, 11);
+	if (sqlite3_column_count(st) <= 12)
 		return SB_OK;
-	b->verified_at = sqlite3_column_int64(st, 11);
-	if (sb_verify_parse((const char *)sqlite3_column_text(st, 12),
+	b->verified_at = sqlite3_column_int64(st, 12);
+	if (sb_verify_parse((const char *)sqlite3_column_text(st, 13),
 	    &b->verify_status) != SB_OK) {
 		sb_seterr(c->errmsg, "backup %s: bad verify_status in catalog",
 		    b->id);
 		return SB_ERR_DB;
 	}
-	if ((ret = col_dup(st, 13, &b->verify_detail)) != SB_OK)
+	if ((ret = col_dup(st, 14, &b->verify_detail)) != SB_OK)
 		goto nomem;
 	return SB_OK;
 nomem:
@@ -210,7 +212,7 @@ check_backup(struct sb_catalog *c, const struct sb_backup *b)
 }
 
 /*
- * Shared body of insert and upsert: sql has ?1..?11 in BACKUP_COLS order.
+ * Shared body of insert and upsert: sql has ?1..?12 in BACKUP_COLS order.
  * A duplicate id on insert is SB_ERR_INVAL.
  */
 static enum sb_err
@@ -239,7 +241,8 @@ write_backup(struct sb_catalog *c, const char *sql, const struct sb_backup *b)
 	    sb_catalog_bind_text(st, 8, b->sha256, 1) != SQLITE_OK ||
 	    sb_catalog_bind_text(st, 9, b->description, 0) != SQLITE_OK ||
 	    sb_catalog_bind_text(st, 10, tags, 0) != SQLITE_OK ||
-	    sb_catalog_bind_text(st, 11, b->error, 0) != SQLITE_OK) {
+	    sb_catalog_bind_text(st, 11, b->error, 0) != SQLITE_OK ||
+	    bind_i64(st, 12, b->stored_size, -1) != SQLITE_OK) {
 		ret = sb_catalog_dberr(c, sqlite3_errcode(c->db), "binding a backup");
 		goto out;
 	}
@@ -265,7 +268,7 @@ enum sb_err
 sb_catalog_insert(struct sb_catalog *c, const struct sb_backup *b)
 {
 	return write_backup(c, "INSERT INTO backups (" BACKUP_COLS ") "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", b);
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", b);
 }
 
 /*
@@ -276,13 +279,14 @@ enum sb_err
 sb_catalog_upsert(struct sb_catalog *c, const struct sb_backup *b)
 {
 	return write_backup(c, "INSERT INTO backups (" BACKUP_COLS ") "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
 	    "ON CONFLICT (id) DO UPDATE SET type = excluded.type, "
 	    "status = excluded.status, created_at = excluded.created_at, "
 	    "completed_at = excluded.completed_at, "
 	    "location = excluded.location, size = excluded.size, "
 	    "sha256 = excluded.sha256, description = excluded.description, "
-	    "tags = excluded.tags, error = excluded.error", b);
+	    "tags = excluded.tags, error = excluded.error, "
+	    "stored_size = excluded.stored_size", b);
 }
 
 /* Whether a backup with this id exists: SB_OK, SB_ERR_NOTFOUND or error. */
@@ -342,13 +346,15 @@ sb_catalog_step_change(struct sb_catalog *c, sqlite3_stmt *st,
 }
 
 /*
- * pending -> completed, with the size and sha256 of the stored object.
+ * pending -> completed, with the size and sha256 of the plain .db and the
+ * size of the stored object.
  * SB_ERR_NOTFOUND if there is no such backup; SB_ERR_INVAL if it is not
  * pending (a finished record is never rewritten behind the caller's back).
  */
 enum sb_err
 sb_catalog_complete(struct sb_catalog *c, const char *id,
-    int64_t completed_at, int64_t size, const char *sha256)
+    int64_t completed_at, int64_t size, const char *sha256,
+    int64_t stored_size)
 {
 	sqlite3_stmt	*st = NULL;
 	char		 status[16];
@@ -359,13 +365,14 @@ sb_catalog_complete(struct sb_catalog *c, const char *id,
 		return SB_ERR_INVAL;
 	}
 	if ((ret = sb_catalog_prepare(c, "UPDATE backups SET status = 'completed', "
-	    "completed_at = ?2, size = ?3, sha256 = ?4, error = NULL "
-	    "WHERE id = ?1 AND status = 'pending'", &st)) != SB_OK)
+	    "completed_at = ?2, size = ?3, sha256 = ?4, error = NULL, "
+	    "stored_size = ?5 WHERE id = ?1 AND status = 'pending'", &st)) != SB_OK)
 		return ret;
 	if (sb_catalog_bind_text(st, 1, id, 0) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, completed_at) != SQLITE_OK ||
 	    bind_i64(st, 3, size, -1) != SQLITE_OK ||
-	    sb_catalog_bind_text(st, 4, sha256, 1) != SQLITE_OK) {
+	    sb_catalog_bind_text(st, 4, sha256, 1) != SQLITE_OK ||
+	    bind_i64(st, 5, stored_size, -1) != SQLITE_OK) {
 		ret = sb_catalog_dberr(c, sqlite3_errcode(c->db), "binding a completion");
 		goto out;
 	}

@@ -16,7 +16,7 @@
 struct sb_catalog;
 
 /* Newest schema version this build knows. */
-#define SB_CATALOG_VERSION	5
+#define SB_CATALOG_VERSION	6
 
 /*
  * Open (creating if missing) and migrate. Refuses a catalog whose version
@@ -41,9 +41,13 @@ enum sb_err	sb_catalog_insert(struct sb_catalog *, const struct sb_backup *);
 /* Insert or replace every field (reconcile). */
 enum sb_err	sb_catalog_upsert(struct sb_catalog *, const struct sb_backup *);
 
-/* pending -> completed with size and sha256. SB_ERR_NOTFOUND if no such. */
+/*
+ * pending -> completed with size and sha256 (of the plain .db) and the
+ * stored object's size (-1 unknown). SB_ERR_NOTFOUND if no such.
+ */
 enum sb_err	sb_catalog_complete(struct sb_catalog *, const char *id,
-	    int64_t completed_at, int64_t size, const char *sha256);
+	    int64_t completed_at, int64_t size, const char *sha256,
+	    int64_t stored_size);
 
 /* any -> failed with the reason. */
 enum sb_err	sb_catalog_fail(struct sb_catalog *, const char *id,

@@ -18,8 +18,8 @@ struct sb_catalog {
 /* The columns every backup query reads, in the order row_to_backup wants. */
 #define BACKUP_COLS \
 	"id, type, status, created_at, completed_at, location, size, " \
-	"sha256, description, tags, error"
-/* What a read adds: the latest drill (columns 11 to 13). */
+	"sha256, description, tags, error, stored_size"
+/* What a read adds: the latest drill (columns 12 to 14). */
 #define BACKUP_READ_COLS BACKUP_COLS ", verified_at, verify_status, " \
 	"verify_detail"
 

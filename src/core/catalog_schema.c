@@ -110,6 +110,15 @@ static const char *const migrations[SB_CATALOG_VERSION] = {
 	"  started_at  INTEGER NOT NULL,"	/* ms since the epoch, UTC */
 	"  updated_at  INTEGER NOT NULL"
 	");",
+
+	/*
+	 * 6: the stored object's size (issue 13: an object may be compressed
+	 * and/or encrypted; size and sha256 stay the plain .db's). Every
+	 * object before it was the plain file: the same as size.
+	 */
+	"ALTER TABLE backups ADD COLUMN stored_size INTEGER;"
+	"UPDATE backups SET stored_size = size"
+	"  WHERE status = 'completed';",
 };
 
 /*

@@ -51,7 +51,8 @@ enum ktype {
 	K_SIZE,		/* uint64_t size with units in [min, max] */
 	K_SECRETFILE,	/* path to a file holding a secret (index in off) */
 	K_INFILE,	/* a secret given in the file itself: refused */
-	K_QUERY		/* a [drill] smoke query, sb_drill_query_parse() */
+	K_QUERY,	/* a [drill] smoke query, sb_drill_query_parse() */
+	K_CODEC		/* [store] compression, encryption, key_id (codec.h) */
 };
 
 /* Indexes of the secrets: also the index of their *_file key in ctx. */
@@ -59,6 +60,7 @@ enum secret {
 	S_KEY = 0,
 	S_SAS,
 	S_CONNSTR,
+	S_STOREKEYS,
 	S__MAX
 };
 
@@ -82,6 +84,12 @@ static const struct key keys[] = {
 	{ "store", "kind", K_KIND, OFF(store_kind), 0, 0 },
 	{ "store", "service", K_SERVICE, OFF(store_service), 0, 0 },
 	{ "store", "prefix", K_PREFIX, OFF(store_prefix), 0, 0 },
+	{ "store", "compression", K_CODEC, OFF(store_compression), 0, 0 },
+	{ "store", "compression_level", K_UINT, OFF(store_compression_level),
+	    SB_CODEC_LEVEL_MIN, SB_CODEC_LEVEL_MAX },
+	{ "store", "encryption", K_CODEC, OFF(store_encryption), 0, 0 },
+	{ "store", "key_id", K_CODEC, OFF(store_key_id), 0, 0 },
+	{ "store", "key_file", K_SECRETFILE, S_STOREKEYS, 0, 0 },
 	{ "disk", "root", K_PATH, OFF(disk_root), 0, 0 },
 	{ "azure", "account", K_ACCOUNT, OFF(az_account), 0, 0 },
 	{ "azure", "container", K_CONTAINER, OFF(az_container), 0, 0 },
@@ -124,6 +132,7 @@ static const struct key keys[] = {
 	{ "azure", "key", K_INFILE, S_KEY, 0, 0 },
 	{ "azure", "sas", K_INFILE, S_SAS, 0, 0 },
 	{ "azure", "connection_string", K_INFILE, S_CONNSTR, 0, 0 },
+	{ "store", "key", K_INFILE, S_STOREKEYS, 0, 0 },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -132,10 +141,11 @@ static const char *const secret_env[S__MAX] = {
 	"SAFBACKUP_AZURE_KEY",
 	"SAFBACKUP_AZURE_SAS",
 	"SAFBACKUP_AZURE_CONNECTION_STRING",
+	"SAFBACKUP_STORE_KEYS",
 };
 
 static const char *const secret_what[S__MAX] = {
-	"account key", "SAS token", "connection string",
+	"account key", "SAS token", "connection string", "store keyring",
 };
 
 /* Where a value came from, for messages. */
@@ -176,6 +186,8 @@ sb_config_free(struct sb_config **pc)
 	free(c->lock_file);
 	free(c->store_service);
 	free(c->store_prefix);
+	free(c->store_key_id);
+	sb_secret_free(&c->store_keys);
 	free(c->disk_root);
 	free(c->az_account);
 	free(c->az_container);
@@ -210,6 +222,7 @@ sb_config_defaults(struct sb_config **out)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return SB_ERR_NOMEM;
 	c->store_kind = SB_STORE_DISK;
+	c->store_compression_level = SB_CODEC_LEVEL_DEFAULT;
 	c->az_block_size = 8 * MIB;
 	c->az_concurrency = 4;
 	c->az_timeout = 60;
@@ -470,6 +483,26 @@ set_path(const struct ctx *c, const struct key *k, char **dst,
 	return NULL;
 }
 
+/* K_CODEC: [store] compression, encryption (codec.h), key_id. */
+static const char *
+set_codec(struct sb_config *cfg, const struct key *k, const char *val)
+{
+	char	*s = NULL;
+
+	if (k->off == OFF(store_compression))
+		return sb_comp_parse(val, &cfg->store_compression) == SB_OK ?
+		    NULL : "must be none or zstd";
+	if (k->off == OFF(store_encryption))
+		return sb_enc_parse(val, &cfg->store_encryption) == SB_OK ?
+		    NULL : "must be none or xchacha20poly1305";
+	if (*val != '\0' && !sb_is_key_id(val))
+		return "not a key id (1 to 32 of A-Z a-z 0-9 . _ -)";
+	if (*val != '\0' && (s = strdup(val)) == NULL)
+		return "out of memory";
+	set_str(&cfg->store_key_id, s);
+	return NULL;
+}
+
 /*
  * Parse val for the key at index i and store it in the configuration.
  * The value comes from origin o (file or environment). An empty value
@@ -507,6 +540,9 @@ set_value(struct ctx *c, size_t i, const char *val, enum origin o)
 			c->cfg->store_kind = SB_STORE_AZURE;
 		else
 			why = "must be disk or azure";
+		break;
+	case K_CODEC:
+		why = set_codec(c->cfg, k, val);
 		break;
 	case K_SECRETFILE:
 		dst = &c->secret_file[k->off];
@@ -717,8 +753,8 @@ read_secret_file(struct ctx *c, size_t ki, const char *path, char **out)
 		ctx_err(c, "out of memory");
 	else if (rc != SB_OK) {
 		where(c, ki, w, sizeof(w));
-		ctx_err(c, "%s: [azure] %s: %s: %s", w, keys[ki].name, path,
-		    why);
+		ctx_err(c, "%s: [%s] %s: %s: %s", w, keys[ki].section,
+		    keys[ki].name, path, why);
 	}
 	return rc;
 }
@@ -735,6 +771,7 @@ load_secrets(struct ctx *c)
 	field[S_KEY] = &c->cfg->az_key;
 	field[S_SAS] = &c->cfg->az_sas;
 	field[S_CONNSTR] = &c->cfg->az_connstr;
+	field[S_STOREKEYS] = &c->cfg->store_keys;
 	for (size_t si = 0; si < S__MAX && c->rc == SB_OK; si++) {
 		if ((v = getenv(secret_env[si])) != NULL && *v != '\0') {
 			if ((s = strdup(v)) == NULL) {

@@ -5,7 +5,8 @@
  *   [source]    path                     the live SQLite database
  *   [catalog]   path                     the backup-db
  *   [core]      temp_dir, lock_file
- *   [store]     kind = disk | azure, service, prefix
+ *   [store]     kind = disk | azure, service, prefix, compression,
+ *               compression_level, encryption, key_id, key_file
  *   [disk]      root
  *   [azure]     account, container, endpoint, key_file, sas_file,
  *               connection_string_file, block_size, concurrency,
@@ -19,7 +20,8 @@
  *   [monitor]   max_age_hours, warn_age_hours, drill_max_age_days
  *
  * Secrets come from the environment first (SAFBACKUP_AZURE_KEY,
- * SAFBACKUP_AZURE_SAS, SAFBACKUP_AZURE_CONNECTION_STRING), then from the
+ * SAFBACKUP_AZURE_SAS, SAFBACKUP_AZURE_CONNECTION_STRING,
+ * SAFBACKUP_STORE_KEYS), then from the
  * *_file keys (files must not be readable by group or others). Every
  * SAFBACKUP_<SECTION>_<KEY> environment variable overrides its key.
  */
@@ -29,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec.h"
 #include "drill.h"
 #include "sb.h"
 
@@ -48,6 +51,13 @@ struct sb_config {
 	enum sb_store_kind	 store_kind;
 	char			*store_service;	/* default: [source] path's file name */
 	char			*store_prefix;	/* "" or "seg/.../", normalised */
+	/* What new objects are (codec.h); defaults: a plain .db. */
+	enum sb_comp		 store_compression;
+	unsigned		 store_compression_level; /* 1..19, default 3 */
+	enum sb_enc		 store_encryption;
+	char			*store_key_id;	/* NULL: the keyring's first */
+	char			*store_keys;	/* secret: the keyring's text
+						   (sb_keyring_load) */
 	char			*disk_root;
 	/* azure */
 	/* As set; what is unset, the connection string may give (az_cred_init). */

@@ -24,6 +24,26 @@ is_connstr_locating(const char *s)
 }
 
 /*
+ * The keyring parses, holds [store] key_id, and has a key when
+ * encryption is asked for: never plaintext by accident (sb_keyring_load
+ * says what to do otherwise).
+ */
+static enum sb_err
+check_keys(const struct sb_config *cfg, const char *f, char *err)
+{
+	struct sb_keyring	*ring = NULL;
+	char			 msg[SB_ERRMSG_MAX];
+	enum sb_err		 rc;
+
+	if ((rc = sb_keyring_load(cfg, &ring, msg)) != SB_OK) {
+		sb_seterr(err, "%s: %s", f, msg);
+		return rc;
+	}
+	sb_keyring_free(&ring);
+	return SB_OK;
+}
+
+/*
  * The rules across keys: the paths every command needs, what the chosen
  * store needs, and retention windows that make sense together. Returns
  * SB_OK or SB_ERR_CONFIG with the reason in err.
@@ -99,5 +119,5 @@ sb_config_check(const struct sb_config *cfg, char *err)
 		sb_seterr(err, "%s: [store] kind: must be disk or azure", f);
 		return SB_ERR_CONFIG;
 	}
-	return SB_OK;
+	return check_keys(cfg, f, err);
 }

@@ -118,6 +118,9 @@ sb_engine_open(struct sb_engine **out, const struct sb_config *cfg, char *err)
 		rc = SB_ERR_INVAL;
 		goto out;
 	}
+	/* Never plaintext by accident: encryption without a key stops here. */
+	if ((rc = sb_engine_codec_open(e, err)) != SB_OK)
+		goto out;
 	if ((rc = sb_catalog_open(&e->cat, cfg->catalog_path, err)) != SB_OK)
 		goto out;
 	if ((rc = engine_store_open(e, e->store_err)) != SB_OK) {
@@ -180,6 +183,7 @@ sb_engine_close(struct sb_engine **ep)
 	sb_catalog_close(&e->cat);
 	sb_store_free(&e->store);
 	sb_reporter_free(&e->rep);
+	sb_keyring_free(&e->ring);
 	free(e);
 	*ep = NULL;
 }
@@ -289,7 +293,8 @@ safety_resume_one(struct sb_engine *e, const struct sb_backup *b,
 	rc = sb_store_head(e->store, b->location, &o);
 	if (rc == SB_OK) {
 		sha = sb_meta_get(&o.meta, "sha256");
-		if (o.size == b->size && sha != NULL &&
+		if (o.size == (b->stored_size >= 0 ? b->stored_size :
+		    b->size) && sha != NULL &&
 		    strcmp(sha, b->sha256) == 0 && unlink(path) == 0)
 			sb_logkv(SB_LOG_INFO, "safety.uploaded",
 			    (const char *[]){ "backup_id", b->id, NULL },
@@ -298,7 +303,7 @@ safety_resume_one(struct sb_engine *e, const struct sb_backup *b,
 		goto out;
 	}
 	if (rc != SB_ERR_NOTFOUND ||
-	    (rc = sb_engine_meta_build(b, &m)) != SB_OK ||
+	    (rc = sb_engine_meta_build(e, b, &m)) != SB_OK ||
 	    (rc = sb_store_put_file(e->store, b->location, path, &m)) !=
 	    SB_OK) {
 		sb_logkv(SB_LOG_ERROR, "safety.upload_failed", (const char *[]){
@@ -487,39 +492,6 @@ sb_engine_keep_dir(struct sb_engine *e, const char **dir)
 	    "waits for its upload): %s", e->keep_dir, strerror(errno));
 }
 
-/* The object metadata that lets reconcile rebuild the record. */
-enum sb_err
-sb_engine_meta_build(const struct sb_backup *b, struct sb_meta *m)
-{
-	char	 num[32], *tj = NULL;
-	int	 rc;
-
-	snprintf(num, sizeof(num), "%lld", (long long)b->created_at);
-	if ((rc = sb_meta_set(m, "safbackup", "1")) ||
-	    (rc = sb_meta_set(m, "id", b->id)) ||
-	    (rc = sb_meta_set(m, "type", sb_type_str(b->type))) ||
-	    (rc = sb_meta_set(m, "created_at", num)))
-		return rc;
-	snprintf(num, sizeof(num), "%lld", (long long)b->completed_at);
-	if ((rc = sb_meta_set(m, "completed_at", num)))
-		return rc;
-	snprintf(num, sizeof(num), "%lld", (long long)b->size);
-	if ((rc = sb_meta_set(m, "size", num)) ||
-	    (rc = sb_meta_set(m, "sha256", b->sha256)))
-		return rc;
-	if (b->description != NULL &&
-	    (rc = sb_meta_set(m, "description", b->description)))
-		return rc;
-	if (b->ntags > 0) {
-		if ((tj = sb_tags_to_json((const char *const *)b->tags,
-		    b->ntags)) == NULL)
-			return SB_ERR_NOMEM;
-		rc = sb_meta_set(m, "tags", tj);
-		free(tj);
-	}
-	return rc;
-}
-
 /*
  * What a snapshot of the source may take: the database file plus its
  * -wal (whose pages the copy folds in). SB_ERR_IO if the source is not
@@ -559,13 +531,14 @@ sb_engine_record_pending(struct sb_engine *e, struct sb_backup *b, enum sb_type 
 	int	rc;
 
 	b->size = -1;
+	b->stored_size = -1;
 	b->type = type;
 	b->status = SB_STATUS_PENDING;
 	b->created_at = sb_now_ms();
 	if ((rc = sb_uuid_new(b->id)) != SB_OK)
 		return fail(e, rc, "cannot make a backup id");
-	if ((rc = sb_name_format(type, b->created_at, b->id, name,
-	    SB_NAME_MAX + 1)) != SB_OK)
+	if ((rc = sb_name_format_ext(type, b->created_at, b->id,
+	    sb_codec_ext(&e->codec), name, SB_NAME_MAX + 1)) != SB_OK)
 		return fail(e, rc, "cannot name the backup");
 	if ((b->location = strdup(name)) == NULL ||
 	    (desc != NULL && (b->description = strdup(desc)) == NULL) ||
@@ -590,8 +563,10 @@ sb_engine_record_completed(struct sb_engine *e, struct sb_backup *b,
 {
 	int	rc;
 
+	if (b->stored_size < 0)
+		b->stored_size = b->size;	/* plain: the object is the file */
 	if ((rc = sb_catalog_complete(e->cat, b->id, b->completed_at, b->size,
-	    b->sha256)) != SB_OK)
+	    b->sha256, b->stored_size)) != SB_OK)
 		return fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
 	b->status = SB_STATUS_COMPLETED;
 	sb_logkv(SB_LOG_INFO, "backup.completed",
@@ -633,6 +608,10 @@ backup_prepare(struct sb_engine *e, const char *id, struct sb_temp *t)
 	if ((rc = store_ready(e)) != SB_OK ||
 	    (rc = sb_engine_source_size(e, &need)) != SB_OK)
 		return rc;
+	/* An encoded backup also writes its object beside the snapshot; zstd
+	 * and the cipher add a little at worst. */
+	if (!sb_is_codec_plain(&e->codec))
+		need += need + need / 64 + (1 << 20);
 	if ((rc = sb_temp_space(sb_engine_work_dir(e), need, msg)) != SB_OK ||
 	    (rc = sb_temp_reserve(t, sb_engine_work_dir(e), "snapshot", id,
 	    msg)) != SB_OK)
@@ -642,8 +621,50 @@ backup_prepare(struct sb_engine *e, const char *id, struct sb_temp *t)
 }
 
 /*
+ * Steps 3 and 4 of a plain backup: the upload starts while the snapshot
+ * is written: Azure stages the blocks already there (and checks them
+ * against the final file); the disk store simply takes the file at
+ * finish. b gets size, sha256 and completed_at, meta the object's
+ * metadata; on SB_OK the object is committed.
+ */
+static enum sb_err
+backup_plain(struct sb_engine *e, struct sb_backup *b, const char *name,
+    const char *snap, struct sb_meta *meta)
+{
+	struct sb_upload	*up = NULL;
+	char			 msg[SB_ERRMSG_MAX];
+	int			 rc;
+
+	if ((rc = sb_store_upload_begin(e->store, name, snap, &up)) !=
+	    SB_OK) {
+		fail(e, rc, "upload to the %s store: %s",
+		    e->store->ops->kind, sb_store_errmsg(e->store));
+		goto out;
+	}
+	if ((rc = sb_snapshot_take_watched(e->cfg->source_path, snap,
+	    b->sha256, &b->size, e->progress, msg)) != SB_OK) {
+		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
+		goto out;
+	}
+	sb_store_upload_eof(up);
+	sb_engine_progress_phase(e, SB_PHASE_UPLOAD, b->size);
+	b->completed_at = sb_now_ms();
+	if ((rc = sb_engine_meta_build(e, b, meta)) != SB_OK) {
+		fail(e, rc, "cannot build the object metadata");
+		goto out;
+	}
+	if ((rc = sb_store_upload_finish(&up, meta)) != SB_OK)
+		fail(e, rc, "upload to the %s store: %s",
+		    e->store->ops->kind, sb_store_errmsg(e->store));
+out:
+	sb_store_upload_abort(&up);
+	return rc;
+}
+
+/*
  * The body of a backup, lock held: record pending, snapshot the live DB
- * into a temp file, hash it, upload it with its metadata, record completed.
+ * into a temp file, hash it, upload it (encoded first when the codec is
+ * not plain: engine_codec.c) with its metadata, record completed.
  * Any failure after the pending record turns it failed and is reported.
  * out (may be NULL) gets the final record.
  */
@@ -653,10 +674,8 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 {
 	struct sb_backup	 b;
 	struct sb_meta		 meta;
-	struct sb_upload	*up = NULL;
 	struct sb_temp		 t = { "", -1 };
 	char			 name[SB_NAME_MAX + 1];
-	char			 msg[SB_ERRMSG_MAX];
 	int			 rc, inserted = 0, stored = 0;
 
 	memset(&b, 0, sizeof(b));
@@ -670,40 +689,17 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 		goto out;
 	sb_engine_progress_start(e, SB_OP_BACKUP, b.id, b.id,
 	    SB_PHASE_SNAPSHOT, -1);
-	/*
-	 * The upload starts while the snapshot is written: Azure stages the
-	 * blocks already there (and checks them against the final file); the
-	 * disk store simply takes the file at finish.
-	 */
-	if ((rc = sb_store_upload_begin(e->store, name, t.path, &up)) !=
-	    SB_OK) {
-		fail(e, rc, "upload to the %s store: %s",
-		    e->store->ops->kind, sb_store_errmsg(e->store));
+	if (sb_is_codec_plain(&e->codec))
+		rc = backup_plain(e, &b, name, t.path, &meta);
+	else
+		rc = sb_engine_backup_encoded(e, &b, name, t.path, &meta);
+	if (rc != SB_OK)
 		goto out;
-	}
-	if ((rc = sb_snapshot_take_watched(e->cfg->source_path, t.path,
-	    b.sha256, &b.size, e->progress, msg)) != SB_OK) {
-		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
-		goto out;
-	}
-	sb_store_upload_eof(up);
-	sb_engine_progress_phase(e, SB_PHASE_UPLOAD, b.size);
-	b.completed_at = sb_now_ms();
-	if ((rc = sb_engine_meta_build(&b, &meta)) != SB_OK) {
-		fail(e, rc, "cannot build the object metadata");
-		goto out;
-	}
-	if ((rc = sb_store_upload_finish(&up, &meta)) != SB_OK) {
-		fail(e, rc, "upload to the %s store: %s",
-		    e->store->ops->kind, sb_store_errmsg(e->store));
-		goto out;
-	}
 	stored = 1;
 	if ((rc = sb_engine_record_completed(e, &b, "backup", "", "")) !=
 	    SB_OK)
 		goto out;
 out:
-	sb_store_upload_abort(&up);
 	sb_engine_progress_end(e);
 	sb_temp_release(&t);
 	if (rc != SB_OK && inserted) {
@@ -769,10 +765,20 @@ check_meta_fits(struct sb_engine *e, enum sb_type type, const char *desc,
 	b.type = type;
 	b.created_at = b.completed_at = b.size = INT64_MAX;
 	memset(b.sha256, 'f', SB_SHA256_HEX);
-	if ((desc != NULL && (b.description = strdup(desc)) == NULL) ||
-	    sb_backup_set_tags(&b, tags, ntags) != SB_OK ||
-	    sb_engine_meta_build(&b, &m) != SB_OK) {
+	if ((b.location = malloc(SB_NAME_MAX + 1)) == NULL ||
+	    sb_name_format_ext(type, 0, b.id, sb_codec_ext(&e->codec),
+	    b.location, SB_NAME_MAX + 1) != SB_OK ||
+	    (desc != NULL && (b.description = strdup(desc)) == NULL) ||
+	    sb_backup_set_tags(&b, tags, ntags) != SB_OK) {
 		rc = fail(e, SB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* A description and tags too long to seal are refused here too. */
+	if ((rc = sb_engine_meta_build(e, &b, &m)) != SB_OK) {
+		if (rc != SB_ERR_NOMEM)
+			rc = SB_ERR_INVAL;
+		else
+			fail(e, rc, "out of memory");
 		goto out;
 	}
 	if ((rc = sb_store_meta_check(e->store, &m)) != SB_OK)
@@ -889,6 +895,10 @@ sb_engine_download(struct sb_engine *e, const char *id,
 	}
 	if ((rc = store_ready(e)) != SB_OK)
 		goto out;
+	if (sb_is_engine_encoded(&b)) {
+		rc = sb_engine_download_decoded(e, &b, cb);
+		goto out;
+	}
 	if (cb->begin != NULL)
 		cb->begin(cb->arg, &b);
 	if ((rc = sb_store_get(e->store, b.location, cb->write, cb->arg)) !=

@@ -25,6 +25,13 @@ enum sb_err	 sb_engine_open(struct sb_engine **out,
 		    const struct sb_config *, char *err);
 void		 sb_engine_close(struct sb_engine **);
 /*
+ * The keys the configuration gives, checked as sb_engine_open would:
+ * SB_ERR_CONFIG (err says what to do) when it asks for encryption and
+ * the keyring has no usable key. The programs call it before they start:
+ * never plaintext by accident.
+ */
+enum sb_err	 sb_engine_keys_check(const struct sb_config *, char *err);
+/*
  * The same on a store the caller opened (tests: a store that injects
  * faults), instead of the config's. The engine owns store from the call
  * on, also on failure; it must be this service's (sb_store_guard).
@@ -213,6 +220,9 @@ struct sb_reconcile_result {
 	size_t	updated;	/* records whose fields were repaired */
 	size_t	missing;	/* completed records without an object */
 	size_t	skipped;	/* objects that are not backups */
+	size_t	unreadable;	/* encrypted objects whose sealed description
+				   and tags could not be read (key missing):
+				   recorded without them, each logged */
 };
 enum sb_err	sb_engine_reconcile(struct sb_engine *, int force,
 	    struct sb_reconcile_result *);

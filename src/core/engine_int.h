@@ -7,6 +7,8 @@
  *  engine_restore.c   verify, restore and its safety backup;
  *  engine_reconcile.c prune, reconcile, init;
  *  engine_drill.c     restore drills and `check`;
+ *  engine_codec.c     the keyring and codec: objects encoded, decoded,
+ *                     their metadata (sealed when encrypted).
  *  engine_progress.c  the progress of a running backup or restore.
  */
 #ifndef SB_ENGINE_INT_H
@@ -15,6 +17,7 @@
 #include <limits.h>
 #include <stdarg.h>
 
+#include "codec.h"
 #include "engine.h"
 #include "lock.h"
 #include "progress.h"
@@ -40,6 +43,8 @@ struct sb_engine {
 	int			 store_rc;	/* why, when store is NULL */
 	char			 store_err[SB_ERRMSG_MAX];
 	struct sb_reporter	*rep;
+	struct sb_keyring	*ring;		/* [store] keys (codec.h) */
+	struct sb_codec		 codec;		/* of new backups */
 	struct sb_lock		 lock;
 	char			 keep_dir[PATH_MAX]; /* sb_engine_keep_dir */
 	struct queued_report	 queue[REPORTS_MAX];
@@ -83,8 +88,6 @@ void		 sb_engine_lock_drop(struct sb_engine *);
 const char	*sb_engine_work_dir(struct sb_engine *);
 enum sb_err	 sb_engine_keep_dir(struct sb_engine *, const char **dir);
 enum sb_err	 sb_engine_source_size(struct sb_engine *, int64_t *need);
-enum sb_err	 sb_engine_meta_build(const struct sb_backup *,
-		    struct sb_meta *);
 enum sb_err	 sb_engine_record_pending(struct sb_engine *,
 		    struct sb_backup *, enum sb_type, const char *desc,
 		    const char *const *tags, size_t ntags,
@@ -104,6 +107,36 @@ void		 sb_engine_progress_phase(struct sb_engine *, enum sb_phase,
 void		 sb_engine_progress_end(struct sb_engine *);
 
 /*
+ * engine_codec.c (see there): the ring and codec of the configuration
+ * (SB_ERR_CONFIG: encryption without a key); whether b's object is
+ * encoded (its name); the object metadata (sealed description and tags
+ * when encrypted) and its reverse for reconcile; a backup encoded while
+ * its snapshot is written; an encoded object decoded into a plain temp
+ * file, or to a download's writer.
+ */
+struct sb_temp;
+struct sb_download_cb;
+enum sb_err	 sb_engine_codec_open(struct sb_engine *, char *err);
+int		 sb_is_engine_encoded(const struct sb_backup *);
+enum sb_err	 sb_engine_meta_build(struct sb_engine *,
+		    const struct sb_backup *, struct sb_meta *);
+enum sb_err	 sb_engine_meta_unseal(struct sb_engine *,
+		    const struct sb_meta *, struct sb_backup *, char *err);
+enum sb_err	 sb_engine_backup_encoded(struct sb_engine *,
+		    struct sb_backup *, const char *name, const char *snap,
+		    struct sb_meta *meta);
+enum sb_err	 sb_engine_fetch_decoded(struct sb_engine *,
+		    const struct sb_backup *, struct sb_temp *, const char *op,
+		    char path[PATH_MAX], char sha[SB_SHA256_HEX + 1],
+		    int64_t *size);
+struct sb_restore_txn;
+enum sb_err	 sb_engine_safety_encoded(struct sb_engine *,
+		    struct sb_restore_txn *, struct sb_backup *,
+		    const char *dir, struct sb_temp *t);
+enum sb_err	 sb_engine_download_decoded(struct sb_engine *,
+		    const struct sb_backup *, const struct sb_download_cb *);
+
+/*
  * engine_restore.c: the completed backup b as a local file at path
  * (PATH_MAX), its size, sha256 and integrity checked: read in place from
  * a disk store, else downloaded into a temp file reserved in t for
@@ -111,7 +144,6 @@ void		 sb_engine_progress_end(struct sb_engine *);
  * for a missing, damaged or truncated object; the message is the
  * engine's.
  */
-struct sb_temp;
 enum sb_err	 sb_engine_fetch_verified(struct sb_engine *,
 		    const struct sb_backup *, struct sb_temp *,
 		    const char *op, char path[PATH_MAX]);

@@ -241,20 +241,33 @@ tags_parse(struct sb_backup *b, const char *s)
 	return rc == SB_ERR_INVAL ? SB_OK : rc;
 }
 
-/* Fill a record from one stored object, as far as its name and metadata
- * tell. Returns SB_ERR_INVAL for an object that is not a backup. */
+/*
+ * Fill a record from one stored object, as far as its name and metadata
+ * tell. Returns SB_ERR_INVAL for an object that is not a backup. An
+ * encoded object's size is the plain .db's its metadata records (the
+ * object's own is its stored size); description and tags sealed with a
+ * key the ring lacks cannot be read: *unread is set and why says why.
+ */
 static enum sb_err
-from_object(const struct sb_object *o, struct sb_backup *b)
+from_object(struct sb_engine *e, const struct sb_object *o,
+    struct sb_backup *b, int *unread, char *why)
 {
 	const char	*v;
 	int64_t		 n;
+	int		 rc;
 
 	memset(b, 0, sizeof(*b));
+	*unread = 0;
 	b->size = -1;
 	if (sb_name_parse(o->name, &b->type, &b->created_at, b->id) != SB_OK)
 		return SB_ERR_INVAL;
 	b->status = SB_STATUS_COMPLETED;
-	b->size = o->size;
+	b->size = b->stored_size = o->size;
+	if ((b->location = strdup(o->name)) == NULL)
+		return SB_ERR_NOMEM;
+	if (sb_is_engine_encoded(b))
+		b->size = (v = sb_meta_get(&o->meta, "size")) != NULL &&
+		    sb_parse_i64(v, 0, INT64_MAX, &n) == SB_OK ? n : -1;
 	b->completed_at = o->mtime;
 	if ((v = sb_meta_get(&o->meta, "completed_at")) != NULL &&
 	    sb_parse_i64(v, 0, INT64_MAX, &n) == SB_OK)
@@ -265,10 +278,13 @@ from_object(const struct sb_object *o, struct sb_backup *b)
 	if ((v = sb_meta_get(&o->meta, "sha256")) != NULL &&
 	    strlen(v) == SB_SHA256_HEX)
 		sb_strlcpy(b->sha256, v, sizeof(b->sha256));
+	if (sb_meta_get(&o->meta, "sealed") != NULL) {
+		rc = sb_engine_meta_unseal(e, &o->meta, b, why);
+		*unread = rc == SB_ERR_KEY || rc == SB_ERR_CORRUPT;
+		return *unread ? SB_OK : rc;
+	}
 	if ((v = sb_meta_get(&o->meta, "description")) != NULL &&
 	    sb_is_description(v) && (b->description = strdup(v)) == NULL)
-		return SB_ERR_NOMEM;
-	if ((b->location = strdup(o->name)) == NULL)
 		return SB_ERR_NOMEM;
 	return tags_parse(b, sb_meta_get(&o->meta, "tags"));
 }
@@ -277,6 +293,7 @@ static int
 is_same_record(const struct sb_backup *a, const struct sb_backup *b)
 {
 	if (a->status != b->status || a->size != b->size ||
+	    a->stored_size != b->stored_size ||
 	    strcmp(a->sha256, b->sha256) != 0 || a->type != b->type ||
 	    a->created_at != b->created_at || a->ntags != b->ntags)
 		return 0;
@@ -358,19 +375,48 @@ out:
 	return rc;
 }
 
+/*
+ * An encrypted object whose sealed description and tags cannot be read
+ * (its key is not in the ring): said, never silently lost. It is logged
+ * (reconcile.unreadable) and counted; the record keeps the description
+ * and tags the catalog has (cur, or NULL), the other fields come from
+ * the object.
+ */
+static enum sb_err
+unreadable(struct sb_engine *e, const struct sb_object *o, const char *why,
+    const struct sb_backup *cur, struct sb_backup *b,
+    struct sb_reconcile_result *res)
+{
+	res->unreadable++;
+	sb_logkv(SB_LOG_WARN, "reconcile.unreadable", (const char *[]){
+	    "backup_id", b->id, "object", o->name, NULL }, "the description "
+	    "and tags of %s cannot be read: %s%s", o->name, why, cur != NULL ?
+	    "; the catalog's are kept" : "; recorded without them");
+	if (cur == NULL)
+		return SB_OK;
+	if ((cur->description != NULL &&
+	    (b->description = strdup(cur->description)) == NULL) ||
+	    sb_backup_set_tags(b, (const char *const *)cur->tags,
+	    cur->ntags) != SB_OK)
+		return fail(e, SB_ERR_NOMEM, "reconcile: out of memory");
+	return SB_OK;
+}
+
 /* Step 1: every stored backup has a record with the object's fields. */
 static enum sb_err
 reconcile_objects(struct sb_engine *e, const struct sb_object_list *objs,
     struct sb_reconcile_result *res)
 {
 	struct sb_backup	b, cur;
-	int			rc = SB_OK;
+	char			why[SB_ERRMSG_MAX];
+	int			rc = SB_OK, unread, found;
 
 	memset(&b, 0, sizeof(b));
 	memset(&cur, 0, sizeof(cur));
 	for (size_t i = 0; i < objs->n; i++) {
 		sb_backup_clear(&b);
-		if ((rc = from_object(&objs->v[i], &b)) == SB_ERR_INVAL) {
+		if ((rc = from_object(e, &objs->v[i], &b, &unread, why)) ==
+		    SB_ERR_INVAL) {
 			res->skipped++;
 			rc = SB_OK;
 			continue;
@@ -378,13 +424,17 @@ reconcile_objects(struct sb_engine *e, const struct sb_object_list *objs,
 			goto out;
 		sb_backup_clear(&cur);
 		rc = sb_catalog_get(e->cat, b.id, &cur);
-		if (rc == SB_OK && is_same_record(&cur, &b))
-			continue;
 		if (rc != SB_OK && rc != SB_ERR_NOTFOUND) {
 			fail(e, rc, "catalog: %s", sb_catalog_errmsg(e->cat));
 			goto out;
 		}
-		if (rc == SB_OK)
+		found = rc == SB_OK;
+		if (unread && (rc = unreadable(e, &objs->v[i], why,
+		    found ? &cur : NULL, &b, res)) != SB_OK)
+			goto out;
+		if (found && is_same_record(&cur, &b))
+			continue;
+		if (found)
 			res->updated++;
 		else
 			res->added++;

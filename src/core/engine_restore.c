@@ -135,6 +135,12 @@ fetch_local(struct sb_engine *e, const struct sb_backup *b,
 		    b->id, sb_status_str(b->status));
 	if ((rc = store_ready(e)) != SB_OK)
 		return rc;
+	if (sb_is_engine_encoded(b)) {
+		if ((rc = sb_engine_fetch_decoded(e, b, t, op, path, got->sha,
+		    &got->size)) == SB_OK)
+			got->rc = SB_OK;
+		return rc;
+	}
 	rc = sb_store_local_path(e->store, b->location, path, PATH_MAX);
 	if (rc == SB_ERR_NOTFOUND)
 		return fail(e, SB_ERR_CORRUPT, "backup %s: object %s is "
@@ -247,6 +253,14 @@ restore_space(struct sb_engine *e, const struct sb_backup *b)
 	 * if it must be copied after all, that checks for room then. */
 	if (e->store->ops->local_path != NULL)
 		tmp = 0;
+	/* Encoded: the plain copy is decoded into temp_dir (and downloaded
+	 * beside it from a remote store); the safety snapshot is encoded
+	 * beside itself. */
+	if (sb_is_engine_encoded(b))
+		tmp = (b->size > 0 ? b->size : 0) + (e->store->ops->local_path !=
+		    NULL ? 0 : b->stored_size > 0 ? b->stored_size : 0);
+	if (!sb_is_codec_plain(&e->codec))
+		src += src + src / 64 + (1 << 20);
 	if (stat(e->cfg->temp_dir, &a) == 0 && stat(wd, &w) == 0 &&
 	    a.st_dev == w.st_dev)
 		tmp += src;
@@ -335,13 +349,18 @@ safety_locked(struct sb_engine *e, struct sb_restore_txn *txn,
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
-	if ((rc = sb_snapshot_take_locked(txn, t.path, b.sha256, &b.size,
-	    msg)) != SB_OK) {
+	/* Encoded like every backup: its object is what is kept and sent. */
+	if (!sb_is_codec_plain(&e->codec)) {
+		if ((rc = sb_engine_safety_encoded(e, txn, &b, dir, &t)) !=
+		    SB_OK)
+			goto out;
+	} else if ((rc = sb_snapshot_take_locked(txn, t.path, b.sha256,
+	    &b.size, msg)) != SB_OK) {
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
 	b.completed_at = sb_now_ms();
-	if ((rc = sb_engine_meta_build(&b, meta)) != SB_OK) {
+	if ((rc = sb_engine_meta_build(e, &b, meta)) != SB_OK) {
 		fail(e, rc, "cannot build the object metadata");
 		goto out;
 	}

@@ -77,6 +77,8 @@ sb_backup_json(const struct sb_backup *b)
 	    add_opt(o, "size", json_object_new_int64(b->size), b->size < 0) ||
 	    add_opt(o, "sha256", json_object_new_string(b->sha256),
 	    b->sha256[0] == '\0') ||
+	    add_opt(o, "stored_size", json_object_new_int64(b->stored_size),
+	    b->stored_size < 0) ||
 	    add_opt(o, "location", jstr_or_null(b->location),
 	    b->location == NULL) ||
 	    add_opt(o, "description", jstr_or_null(b->description),
@@ -208,7 +210,8 @@ sb_reconcile_json(const struct sb_reconcile_result *r)
 	return built(o, add_count(o, "added", r->added) ||
 	    add_count(o, "updated", r->updated) ||
 	    add_count(o, "missing", r->missing) ||
-	    add_count(o, "skipped", r->skipped));
+	    add_count(o, "skipped", r->skipped) ||
+	    add_count(o, "unreadable", r->unreadable));
 }
 
 char *

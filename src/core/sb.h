@@ -48,6 +48,9 @@ enum sb_err {
 				   (not initialised, volume not mounted,
 				   container gone) or names another service,
 				   prefix or store than this config/catalog */
+	SB_ERR_KEY,		/* the key a stored object or sealed value
+				   needs is not in the keyring, or the ring
+				   holds other bytes under its id (codec.h) */
 	SB_ERR__MAX
 };
 
@@ -91,8 +94,11 @@ struct sb_backup {
 	int64_t		 created_at;	/* ms */
 	int64_t		 completed_at;	/* ms, 0 while pending */
 	char		*location;	/* object name in the store */
-	int64_t		 size;		/* bytes, -1 unknown */
-	char		 sha256[SB_SHA256_HEX + 1]; /* "" unknown */
+	int64_t		 size;		/* bytes of the plain .db, -1 unknown */
+	char		 sha256[SB_SHA256_HEX + 1]; /* of the plain .db, "" unknown */
+	int64_t		 stored_size;	/* bytes of the stored object (size when
+					   plain, the encoded object's when
+					   compressed or encrypted), -1 unknown */
 	char		*description;
 	char		**tags;
 	size_t		 ntags;
@@ -185,10 +191,14 @@ void	 sb_vseterr(char *buf, const char *fmt, va_list)
 /*
  * Object names: backup-<YYYYmmddTHHMMSSmmmZ>-<type>-<uuid>.db. They sort by
  * time and carry type, time and id, so the catalog can be rebuilt from a
- * listing alone.
+ * listing alone. An encoded object's name ends with the extension of its
+ * codec instead (codec.h: ".db.zst", ".db.enc", ".db.zst.enc"): the
+ * _ext form takes it; sb_name_parse accepts the four.
  */
 enum sb_err sb_name_format(enum sb_type, int64_t created_ms, const char *id,
 	    char *buf, size_t len);
+enum sb_err sb_name_format_ext(enum sb_type, int64_t created_ms,
+	    const char *id, const char *ext, char *buf, size_t len);
 enum sb_err sb_name_parse(const char *name, enum sb_type *, int64_t *created_ms,
 	    char id[SB_UUID_LEN + 1]);
 

@@ -396,6 +396,8 @@ struct hasher {
 	size_t			 psz;		/* page size */
 	unsigned char		 page1[65536];	/* the guess */
 	struct sb_snapvfs_track	 track;
+	sb_snapshot_sink	 sink;		/* also gets what is hashed */
+	void			*sink_arg;
 };
 
 /* A big-endian 32-bit header field. */
@@ -462,6 +464,9 @@ hasher_thread(void *arg)
 		while (n == -1 && errno == EINTR);
 		if (n > 0 && EVP_DigestUpdate(h->ctx, h->buf, (size_t)n) != 1)
 			n = -1;
+		if (n > 0 && h->sink != NULL &&
+		    h->sink(h->sink_arg, h->buf, (size_t)n) != 0)
+			n = -1;
 #ifdef SYNC_FILE_RANGE_WRITE
 		/*
 		 * Start writing these bytes to disk now (Linux
@@ -469,7 +474,7 @@ hasher_thread(void *arg)
 		 * end has little left to do. Only a head start: errors are
 		 * the fsync's to report.
 		 */
-		if (n > 0)
+		if (n > 0 && h->sink == NULL)
 			(void)sync_file_range(h->fd, from, n,
 			    SYNC_FILE_RANGE_WRITE);
 #endif
@@ -518,7 +523,7 @@ hasher_free(struct hasher **hp)
  * (https://sqlite.org/howtocorrupt.html, section 2.2).
  */
 static struct hasher *
-hasher_new(sqlite3 *sdb, const char *dst)
+hasher_new(sqlite3 *sdb, const char *dst, sb_snapshot_sink sink, void *arg)
 {
 	struct hasher	*h = NULL;
 	sqlite3_file	*sf = NULL;
@@ -561,6 +566,10 @@ hasher_new(sqlite3 *sdb, const char *dst)
 	    (h->ctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(h->ctx, h->page1, h->psz) != 1)
+		goto fail;
+	h->sink = sink;
+	h->sink_arg = arg;
+	if (sink != NULL && sink(arg, h->page1, h->psz) != 0)
 		goto fail;
 	h->avail = h->hashed = (long long)h->psz;
 	h->track.from = (long long)h->psz;
@@ -638,24 +647,31 @@ fsync_thread(void *arg)
  */
 static enum sb_err
 seal(const char *dst, struct hasher *h, char sha[SB_SHA256_HEX + 1],
-    int64_t *size, char *err)
+    int64_t *size, int *streamed, char *err)
 {
 	struct fsync_job	j;
 	pthread_t		t;
 	int			ret;
 
+	*streamed = 0;
 	if (sha == NULL)
 		return sb_snapshot_fsync_file(dst, err);
+	/* A streamed copy is only the source of what the sink makes. */
+	if (h != NULL && h->sink != NULL) {
+		if ((*streamed = hasher_finish(h, sha, size)))
+			return SB_OK;
+		return sb_sha256_file(dst, sha, size, err);
+	}
 	memset(&j, 0, sizeof(j));
 	j.path = dst;
 	if (pthread_create(&t, NULL, fsync_thread, &j) != 0) {
 		if ((ret = sb_snapshot_fsync_file(dst, err)) != SB_OK)
 			return ret;
-		if (h != NULL && hasher_finish(h, sha, size))
+		if (h != NULL && (*streamed = hasher_finish(h, sha, size)))
 			return SB_OK;
 		return sb_sha256_file(dst, sha, size, err);
 	}
-	if (h != NULL && hasher_finish(h, sha, size))
+	if (h != NULL && (*streamed = hasher_finish(h, sha, size)))
 		ret = SB_OK;
 	else
 		ret = sb_sha256_file(dst, sha, size, err);
@@ -787,6 +803,22 @@ sb_snapshot_take_watched(const char *src, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, struct sb_progress *p,
     char *err)
 {
+	int	streamed;
+
+	return sb_snapshot_take_streamed(src, dst, sha, size, p, NULL, NULL,
+	    &streamed, err);
+}
+
+/*
+ * sb_snapshot_take_watched, with the bytes the hasher reads handed to sink
+ * too (see snapshot.h): *streamed says whether sink got exactly the final
+ * file.
+ */
+enum sb_err
+sb_snapshot_take_streamed(const char *src, const char *dst,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, struct sb_progress *p,
+    sb_snapshot_sink sink, void *arg, int *streamed, char *err)
+{
 	sqlite3			*sdb = NULL, *ddb = NULL;
 	sqlite3_backup		*b = NULL;
 	struct hasher		*h = NULL;
@@ -794,6 +826,7 @@ sb_snapshot_take_watched(const char *src, const char *dst,
 	char		 mode[16];
 	int		 rc, ret = SB_ERR_DB, created = 0;
 
+	*streamed = 0;
 	if ((ret = take_start(src, dst, err)) != SB_OK)
 		return ret;
 	created = 1;
@@ -812,7 +845,7 @@ sb_snapshot_take_watched(const char *src, const char *dst,
 	    err, "opening snapshot")) != SB_OK)
 		goto out;
 	/* Best effort: without it the copy is hashed afterwards. */
-	if (sha != NULL && (h = hasher_new(sdb, dst)) != NULL &&
+	if (sha != NULL && (h = hasher_new(sdb, dst, sink, arg)) != NULL &&
 	    sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_TRACK,
 	    &h->track) != SQLITE_OK)
 		hasher_free(&h);
@@ -842,13 +875,15 @@ sb_snapshot_take_watched(const char *src, const char *dst,
 		goto out;
 	}
 	if ((ret = take_close(&ddb, dst, err)) != SB_OK ||
-	    (ret = seal(dst, h, sha, size, err)) != SB_OK)
+	    (ret = seal(dst, h, sha, size, streamed, err)) != SB_OK)
 		goto out;
 	ret = SB_OK;
 out:
 	sqlite3_close(ddb);
 	sqlite3_close(sdb);
 	hasher_free(&h);
+	if (ret != SB_OK)
+		*streamed = 0;
 	if (ret != SB_OK && created)
 		sb_snapshot_remove_copy(dst);
 	return ret;

@@ -5,6 +5,7 @@
 #ifndef SB_SNAPSHOT_H
 #define SB_SNAPSHOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sb.h"
@@ -34,6 +35,24 @@ struct sb_progress;
 enum sb_err	sb_snapshot_take_watched(const char *src, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size,
 	    struct sb_progress *p, char *err);
+
+/*
+ * sb_snapshot_take_watched, and the copy's bytes handed to sink (in the
+ * order of the file, from another thread) while they are hashed, so a
+ * caller can encode the snapshot as it is written. The hasher starts
+ * from a guess of the final page 1 (snapshot.c): *streamed is 1 when the
+ * guess held and sink got exactly the final file, once, in order; 0 when
+ * it did not (the guess was stale, sink returned non-zero, or the hasher
+ * could not run): sink may then have got part of a stream, and the
+ * caller must read the file instead. sink returns 0, or non-zero to stop
+ * being called. sink may be NULL. With a sink the copy is not fsynced
+ * (nor its write-back started early): it is only the source of what the
+ * sink makes, which the caller makes durable.
+ */
+typedef int	(*sb_snapshot_sink)(void *arg, const void *buf, size_t len);
+enum sb_err	sb_snapshot_take_streamed(const char *src, const char *dst,
+	    char sha[SB_SHA256_HEX + 1], int64_t *size, struct sb_progress *p,
+	    sb_snapshot_sink sink, void *arg, int *streamed, char *err);
 
 /*
  * The 100-byte header of the database file at path: magic, page size, a
@@ -79,6 +98,9 @@ enum sb_err	sb_snapshot_restore(const char *from, const char *live, int *replace
  *		page size and schema are the backup's);
  *		*replaced as for sb_snapshot_restore.
  *		Frees *tp.
+ * take_locked_streamed  the same, the snapshot's bytes handed to a sink
+ *		as sb_snapshot_take_streamed does (WAL mode; in
+ *		rollback-journal mode *streamed is 0).
  * abort	gives up: live is untouched, the lock released. Frees *tp;
  *		NULL or *tp NULL is a no-op.
  */
@@ -94,6 +116,9 @@ void	sb_snapshot_restore_watch(struct sb_restore_txn *,
 	    struct sb_progress *p);
 enum sb_err	sb_snapshot_take_locked(struct sb_restore_txn *, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
+enum sb_err	sb_snapshot_take_locked_streamed(struct sb_restore_txn *,
+	    const char *dst, char sha[SB_SHA256_HEX + 1], int64_t *size,
+	    sb_snapshot_sink sink, void *arg, int *streamed, char *err);
 enum sb_err	sb_snapshot_restore_finish(struct sb_restore_txn **, int *replaced,
 	    char *err);
 void	sb_snapshot_restore_abort(struct sb_restore_txn **);

@@ -327,6 +327,24 @@ sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
 }
 
 /*
+ * take_locked with a sink (sb_snapshot_take_streamed): in WAL mode the
+ * snapshot's bytes go to sink as they are hashed; in rollback-journal
+ * mode the file is copied through the lock holder, *streamed is 0 and
+ * the caller reads the file.
+ */
+enum sb_err
+sb_snapshot_take_locked_streamed(struct sb_restore_txn *t, const char *dst,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, sb_snapshot_sink sink,
+    void *arg, int *streamed, char *err)
+{
+	*streamed = 0;
+	if (sb_is_restore_wal(t))
+		return sb_snapshot_take_streamed(t->live, dst, sha, size,
+		    t->progress, sink, arg, streamed, err);
+	return copy_locked_file(t, dst, sha, size, err);
+}
+
+/*
  * After the copy has committed: is live now the backup? The pages were
  * proved by the backup's own integrity_check before the copy, and the
  * copy is one SQLite transaction (all of it or none), so a second full

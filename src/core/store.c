@@ -368,9 +368,12 @@ struct get_hash {
 	uint64_t	 avail;		/* [0, avail) written */
 	int		 end;		/* the download is over */
 	uint64_t	 hashed;
-	EVP_MD_CTX	*ctx;
+	EVP_MD_CTX	*ctx;		/* NULL: not hashed */
 	unsigned char	*buf;
 	int		 eno;		/* errno of a failed pread */
+	sb_write_fn	 follow;	/* also gets the bytes, or NULL */
+	void		*farg;
+	int		 stopped;	/* follow returned non-zero */
 	pthread_t	 thr;
 	int		 running;	/* thr was started */
 };
@@ -424,7 +427,13 @@ hash_main(void *arg)
 				h->eno = n == 0 ? EIO : errno;
 				return NULL;
 			}
-			EVP_DigestUpdate(h->ctx, h->buf, (size_t)n);
+			if (h->ctx != NULL)
+				EVP_DigestUpdate(h->ctx, h->buf, (size_t)n);
+			if (h->follow != NULL &&
+			    h->follow(h->farg, h->buf, (size_t)n) != 0) {
+				h->stopped = 1;
+				return NULL;
+			}
 			h->hashed += (uint64_t)n;
 		}
 		if (end)
@@ -539,15 +548,18 @@ get_into(struct sb_store *s, const char *name, const char *path, int fd,
  * reads the file once more); SB_ERR_NOMEM.
  */
 static enum sb_err
-hash_start(struct get_hash *h, int fd)
+hash_start(struct get_hash *h, int fd, sb_write_fn follow, void *farg)
 {
 	memset(h, 0, sizeof(*h));
 	h->fd = fd;
+	h->follow = follow;
+	h->farg = farg;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
-	if ((h->buf = malloc(HASH_STEP)) == NULL ||
-	    (h->ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+	if ((h->buf = malloc(HASH_STEP)) == NULL)
+		return SB_ERR_NOMEM;
+	if (follow == NULL && ((h->ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1))
 		return SB_ERR_NOMEM;
 	h->running = pthread_create(&h->thr, NULL, hash_main, h) == 0;
 	return SB_OK;
@@ -618,7 +630,7 @@ sb_store_get_file_sha(struct sb_store *s, const char *name, const char *path,
 	}
 	if (sha != NULL) {
 		sha[0] = '\0';
-		if ((rc = hash_start(&h, fd)) != SB_OK)
+		if ((rc = hash_start(&h, fd, NULL, NULL)) != SB_OK)
 			sb_seterr(s->err, "store get %s: out of memory", name);
 	}
 	if (rc == SB_OK)
@@ -644,6 +656,72 @@ sb_store_get_file_sha(struct sb_store *s, const char *name, const char *path,
 		(void)unlink(path);
 	if (sha != NULL)
 		hash_free(&h);
+	return rc;
+}
+
+/*
+ * Download name into a new file at path (O_EXCL, mode 0600, as
+ * sb_store_get_file) and hand every byte of it to follow, in order, while
+ * it arrives: a thread reads back (pread, from the page cache) what the
+ * download has marked written, so the object is read once even when its
+ * ranges come out of order. A follow that returns non-zero is not called
+ * again and the call fails with SB_ERR_IO once the download is over
+ * (follow's owner knows why). path is left for the caller (a temp file
+ * it reserved) whatever happens.
+ */
+enum sb_err
+sb_store_get_file_follow(struct sb_store *s, const char *name,
+    const char *path, sb_write_fn follow, void *arg)
+{
+	struct get_hash	 h;
+	struct stat	 st;
+	int		 fd, rc;
+
+	if (s == NULL || follow == NULL)
+		return SB_ERR_INVAL;
+	if ((rc = check_name(s, "get", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
+		return rc;
+	if (path == NULL || path[0] == '\0') {
+		sb_seterr(s->err, "store get %s: no file", name);
+		return SB_ERR_INVAL;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		sb_seterr(s->err, "store get %s: %s: %s", name, path,
+		    strerror(errno));
+		return SB_ERR_IO;
+	}
+	if ((rc = hash_start(&h, fd, follow, arg)) != SB_OK)
+		sb_seterr(s->err, "store get %s: out of memory", name);
+	else
+		rc = get_into(s, name, path, fd, h.running ? &h : NULL);
+	if (h.running) {
+		hash_end(&h);
+		pthread_join(h.thr, NULL);
+		h.running = 0;
+	}
+	/* No thread, or a last mark short of the end: follow the rest now. */
+	if (rc == SB_OK && !h.stopped && h.eno == 0 && fstat(fd, &st) == 0 &&
+	    (uint64_t)st.st_size > h.hashed) {
+		h.avail = (uint64_t)st.st_size;
+		h.end = 1;
+		(void)hash_main(&h);
+	}
+	if (rc == SB_OK && h.stopped) {
+		sb_seterr(s->err, "store get %s: stopped by its reader", name);
+		rc = SB_ERR_IO;
+	} else if (rc == SB_OK && h.eno != 0) {
+		sb_seterr(s->err, "store get %s: read %s: %s", name, path,
+		    strerror(h.eno));
+		rc = SB_ERR_IO;
+	}
+	if (close(fd) == -1 && rc == SB_OK) {
+		sb_seterr(s->err, "store get %s: close %s: %s", name, path,
+		    strerror(errno));
+		rc = SB_ERR_IO;
+	}
+	hash_free(&h);
 	return rc;
 }
 

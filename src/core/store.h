@@ -202,6 +202,13 @@ enum sb_err	sb_store_get_file(struct sb_store *, const char *name,
 	    const char *path);
 enum sb_err	sb_store_get_file_sha(struct sb_store *, const char *name,
 	    const char *path, char sha[SB_SHA256_HEX + 1], int64_t *size);
+/*
+ * Download into a new file at path, handing every byte to follow in
+ * order as it arrives (read back behind the download, even one in
+ * parallel ranges): see store.c. path is left for the caller.
+ */
+enum sb_err	sb_store_get_file_follow(struct sb_store *, const char *name,
+	    const char *path, sb_write_fn follow, void *arg);
 enum sb_err	sb_store_head(struct sb_store *, const char *name,
 	    struct sb_object *);
 enum sb_err	sb_store_list(struct sb_store *, const char *prefix,

@@ -31,6 +31,7 @@ static const char *const errstr[SB_ERR__MAX] = {
 	"configuration error",				/* SB_ERR_CONFIG */
 	"object store refused the credentials",		/* SB_ERR_AUTH */
 	"the object store is not this service's store",	/* SB_ERR_IDENTITY */
+	"the key this backup needs is not available",	/* SB_ERR_KEY */
 };
 
 /* Stable codes: part of the HTTP contract, never renamed. */
@@ -48,6 +49,7 @@ static const char *const errcode[SB_ERR__MAX] = {
 	"INTERNAL",
 	"STORAGE_ERROR",
 	"STORE_IDENTITY",
+	"KEY_UNAVAILABLE",
 };
 
 const char *
@@ -120,6 +122,7 @@ sb_backup_clear(struct sb_backup *b)
 	free(b->tags);
 	memset(b, 0, sizeof(*b));
 	b->size = -1;
+	b->stored_size = -1;
 }
 
 /* Set tags to a copy of the n strings in tags. */
@@ -830,18 +833,41 @@ enum sb_err
 sb_name_format(enum sb_type type, int64_t created, const char *id,
     char *buf, size_t len)
 {
+	return sb_name_format_ext(type, created, id, ".db", buf, len);
+}
+
+/* The extensions a backup's object name may end with (codec.h). */
+static const char *const name_exts[] = {
+	".db", ".db.zst", ".db.enc", ".db.zst.enc"
+};
+
+static int
+is_name_ext(const char *s)
+{
+	for (size_t i = 0; i < sizeof(name_exts) / sizeof(name_exts[0]); i++)
+		if (strcmp(s, name_exts[i]) == 0)
+			return 1;
+	return 0;
+}
+
+enum sb_err
+sb_name_format_ext(enum sb_type type, int64_t created, const char *id,
+    const char *ext, char *buf, size_t len)
+{
 	struct tm	tm;
 	time_t		t;
 	int		n;
 
-	if (created < 0 || !sb_is_uuid(id) || (unsigned)type >= SB_TYPE__MAX)
+	if (created < 0 || !sb_is_uuid(id) || (unsigned)type >= SB_TYPE__MAX ||
+	    ext == NULL || !is_name_ext(ext))
 		return SB_ERR_INVAL;
 	t = (time_t)(created / 1000);
 	if (gmtime_r(&t, &tm) == NULL)
 		return SB_ERR_INVAL;
-	n = snprintf(buf, len, "backup-%04d%02d%02dT%02d%02d%02d%03dZ-%s-%s.db",
+	n = snprintf(buf, len, "backup-%04d%02d%02dT%02d%02d%02d%03dZ-%s-%s%s",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(created % 1000), sb_type_str(type), id);
+	    tm.tm_min, tm.tm_sec, (int)(created % 1000), sb_type_str(type), id,
+	    ext);
 	return (n < 0 || (size_t)n >= len) ? SB_ERR_INVAL : SB_OK;
 }
 
@@ -877,7 +903,7 @@ sb_name_parse(const char *name, enum sb_type *type, int64_t *created,
 	if (sb_type_parse(tstr, type) != SB_OK)
 		return SB_ERR_INVAL;
 	p += tl + 1;
-	if (strlen(p) != SB_UUID_LEN + 3 || strcmp(p + SB_UUID_LEN, ".db") != 0)
+	if (strlen(p) < SB_UUID_LEN || !is_name_ext(p + SB_UUID_LEN))
 		return SB_ERR_INVAL;
 	memcpy(id, p, SB_UUID_LEN);
 	id[SB_UUID_LEN] = '\0';

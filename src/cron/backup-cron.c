@@ -103,6 +103,11 @@ static const struct cmd cmds[] = {
 	  "              (exit 8, nothing changed) when more than 3 and more\n"
 	  "              than half of the completed backups would be marked\n"
 	  "              missing, unless --force." },
+	{ "keygen", cmd_keygen, "[ID]",
+	  "Print a new store encryption key line \"ID BASE64\" for the\n"
+	  "              file [store] key_file names (ID default: key-YYYYMMDD).\n"
+	  "              Reads no configuration. Keep a copy away from the\n"
+	  "              backups: without it they are unreadable." },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -128,8 +133,9 @@ usage(FILE *f)
 	    "  8 the store is not this service's store\n"
 	    "  (marker missing: run `backup-cron init`, or mount the volume; or\n"
 	    "  another service's marker; or reconcile would mark most backups\n"
-	    "  missing). `check` has its own: 0 OK, 1 WARNING, 2 CRITICAL,\n"
-	    "  3 UNKNOWN.\n");
+	    "  missing), 9 the key a backup needs is not in the keyring (the live\n"
+	    "  database is untouched). `check` has its own: 0 OK, 1 WARNING,\n"
+	    "  2 CRITICAL, 3 UNKNOWN.\n");
 }
 
 static void
@@ -168,6 +174,8 @@ cron_failed(struct ctx *x, int rc, const char *what)
 		return EX_USAGE;
 	case SB_ERR_IDENTITY:
 		return EX_STORE;
+	case SB_ERR_KEY:
+		return EX_KEY;
 	default:
 		return EX_FAIL;
 	}
@@ -247,21 +255,24 @@ print_backup_line(const struct sb_backup *b)
 void
 cron_print_backup(struct ctx *x, const struct sb_backup *b)
 {
-	char	size[32], t1[40] = "-", t2[40] = "-";
+	char	size[32], stored[32], t1[40] = "-", t2[40] = "-";
 
 	if (x->json) {
 		cron_print_json(sb_backup_json(b));
 		return;
 	}
 	human_size(b->size, size, sizeof(size));
+	human_size(b->stored_size, stored, sizeof(stored));
 	(void)sb_time_format(b->created_at, t1, sizeof(t1));
 	if (b->completed_at > 0)
 		(void)sb_time_format(b->completed_at, t2, sizeof(t2));
 	printf("id:           %s\ntype:         %s\nstatus:       %s\n"
 	    "created:      %s\ncompleted:    %s\nsize:         %s (%lld bytes)\n"
+	    "stored:       %s (%lld bytes)\n"
 	    "sha256:       %s\nlocation:     %s\ndescription:  %s\ntags:        ",
 	    b->id, sb_type_str(b->type), sb_status_str(b->status), t1, t2,
-	    size, (long long)b->size, b->sha256[0] ? b->sha256 : "-",
+	    size, (long long)b->size, stored, (long long)b->stored_size,
+	    b->sha256[0] ? b->sha256 : "-",
 	    b->location ? b->location : "-",
 	    b->description ? b->description : "");
 	for (size_t i = 0; i < b->ntags; i++)
@@ -801,6 +812,12 @@ cmd_reconcile(struct ctx *x, int argc, char **argv)
 		printf("reconciled: %zu added, %zu updated, %zu missing from "
 		    "the store, %zu objects skipped\n", r.added, r.updated,
 		    r.missing, r.skipped);
+	if (!x->json && r.unreadable > 0)
+		fprintf(stderr, "backup-cron: warning: the sealed description "
+		    "and tags of %zu encrypted object(s) could not be read "
+		    "(their key is not in the keyring); they are logged as "
+		    "reconcile.unreadable, and what the catalog had is kept\n",
+		    r.unreadable);
 	return EX_OKAY;
 }
 
@@ -886,11 +903,14 @@ run_command(struct ctx *x, const struct cmd *c, int argc, char **argv)
 	char	err[SB_ERRMSG_MAX];
 	int	rc;
 
+	if (c->fn == cmd_keygen)
+		return cmd_keygen(x, argc, argv);
 	if (x->config_path == NULL && (x->config_path =
 	    getenv("SAFBACKUP_CONFIG")) == NULL)
 		x->config_path = DEFAULT_CONFIG;
 	if (sb_config_load(x->config_path, &x->cfg, err) != SB_OK ||
-	    sb_config_check(x->cfg, err) != SB_OK) {
+	    sb_config_check(x->cfg, err) != SB_OK ||
+	    sb_engine_keys_check(x->cfg, err) != SB_OK) {
 		if (c->fn == cmd_check) {
 			sb_config_free(&x->cfg);
 			return cron_check_unknown(x, err);

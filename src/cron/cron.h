@@ -28,7 +28,9 @@ enum {
 				   restore drill) */
 	EX_HALTED = 7,		/* prune deleted nothing: backups are failing
 				   or the clock jumped */
-	EX_STORE = 8		/* the store is not this service's (marker) */
+	EX_STORE = 8,		/* the store is not this service's (marker) */
+	EX_KEY = 9		/* the key a backup needs is not in the keyring
+				   (missing, or other bytes under its id) */
 };
 
 struct ctx {
@@ -68,5 +70,8 @@ int	cron_check_unknown(struct ctx *, const char *why);
 
 /* cron_metrics.c */
 int	cmd_metrics(struct ctx *, int, char **);
+
+/* cron_keygen.c: needs no configuration (run before it is loaded) */
+int	cmd_keygen(struct ctx *, int, char **);
 
 #endif /* SB_CRON_H */

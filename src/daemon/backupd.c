@@ -716,8 +716,10 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	sb_log_init("backupd", SB_LOG_INFO);
-	if (sb_config_load(path, &cfg, err) != SB_OK) {
+	if (sb_config_load(path, &cfg, err) != SB_OK ||
+	    sb_engine_keys_check(cfg, err) != SB_OK) {
 		sb_log(SB_LOG_ERROR, "config.failed", "%s", err);
+		sb_config_free(&cfg);
 		return 1;
 	}
 	rc = run(cfg);

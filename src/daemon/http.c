@@ -755,6 +755,7 @@ http_status_of(enum sb_err e)
 	case SB_ERR_BUSY:
 		return 409;
 	case SB_ERR_CORRUPT:
+	case SB_ERR_KEY:
 		return 422;
 	case SB_ERR_STORAGE:
 	case SB_ERR_AUTH:

@@ -64,9 +64,9 @@ static const struct http_route	routes[] = {
 	{ HTTP_POST, "/backups/:id/restore", h_restore, 1,
 	    "200 400 404 409 422 502 503" },
 	{ HTTP_POST, "/backups/:id/drill", h_drill, 1,
-	    "200 400 404 502 503" },
+	    "200 400 404 422 502 503" },
 	{ HTTP_GET, "/backups/:id/download", h_download, 1,
-	    "200 400 404 502 503" },
+	    "200 400 404 422 502 503" },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 

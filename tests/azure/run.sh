@@ -4,8 +4,9 @@
 # tests/azure/faultproxy.js, then (when backup-cron is built) metadata over
 # Azure's 8 KiB limit refused before any upload (metadata.sh), the store
 # identity cases (identity.sh), a restore whose safety upload fails
-# (restore.sh), the progress of a backup and a restore (progress.sh) and
-# Azurite killed during a 200 MB backup.
+# (restore.sh), compressed and encrypted backups (codec.sh), the progress
+# of a backup and a restore (progress.sh) and Azurite killed during a
+# 200 MB backup.
 #
 #   BUILD_DIR=./build tests/azure/run.sh
 #
@@ -290,6 +291,14 @@ if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -n "${PX_PORT:-}" ]; then
 	. "$HERE/ranged.sh"
 else
 	echo "# skip: ranged GETs (no backup-cron built or no proxy)"
+fi
+
+# --- compressed and encrypted backups: round trip, metadata, tampering -------
+if [ -x "$BUILD_DIR/src/cron/backup-cron" ] && [ -n "${PX_PORT:-}" ]; then
+	echo "# zstd + encryption on Azurite: ranged GETs decoded, sealed metadata"
+	. "$HERE/codec.sh"
+else
+	echo "# skip: codec on Azurite (no backup-cron built or no proxy)"
 fi
 
 # --- progress of a backup and a restore, read while they run -----------------

@@ -33,6 +33,11 @@ SRCS="$SRCS $ROOT/src/core/secret.c $ROOT/src/core/azure_auth.c"
 # verdict with it too); sb_config_check is in config_check.c.
 SRCS="$SRCS $ROOT/src/core/drill.c $ROOT/src/core/config_check.c"
 LIBS="$LIBS $(pkg-config --libs libcurl)"
+# config.c checks [store] compression/encryption and the keyring with the
+# codec (codec*.c, over libzstd and libsodium); fuzz_codec drives its
+# decoder.
+SRCS="$SRCS $ROOT/src/core/codec.c $ROOT/src/core/codec_decode.c $ROOT/src/core/codec_key.c $ROOT/src/core/codec_file.c"
+LIBS="$LIBS $(pkg-config --libs libzstd libsodium)"
 
 rc=0
 for src in "$HERE"/fuzz_*.c; do

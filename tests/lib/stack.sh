@@ -19,6 +19,8 @@
 #                with one table if missing)
 #   STORE        disk (default) or azure; azure reads AZURE_ACCOUNT,
 #                AZURE_CONTAINER, AZURE_ENDPOINT and SAFBACKUP_AZURE_KEY
+#   STORE_KEY_FILE  a keyring file ([store] key_file; encryption stays
+#                none): backupd can read encrypted backups made elsewhere
 #   WORKERS      backupd workers (default 4)
 #   MAX_BODY     backupd body cap (default 64k; nginx allows 64k)
 #   WWW_DIR      the built admin page (default <source>/www/dist; a
@@ -74,6 +76,7 @@ stack_write_config() {
 		echo "temp_dir = $RUNDIR/tmp/sb"
 		echo "[store]"
 		echo "kind = $kind"
+		[ -n "${STORE_KEY_FILE:-}" ] && echo "key_file = $STORE_KEY_FILE"
 		if [ "$kind" = azure ]; then
 			echo "[azure]"
 			echo "account = ${AZURE_ACCOUNT:?AZURE_ACCOUNT}"

@@ -46,7 +46,7 @@
 
 static const char *const errname[SB_ERR__MAX] = {
 	"OK", "NOMEM", "INVAL", "NOTFOUND", "AUTOMATIC", "BUSY", "CORRUPT",
-	"STORAGE", "DB", "IO", "CONFIG", "AUTH", "IDENTITY",
+	"STORAGE", "DB", "IO", "CONFIG", "AUTH", "IDENTITY", "KEY",
 };
 
 static int	npass, nfail;
@@ -270,6 +270,42 @@ static const struct sb_config *gcfg;	/* the store's configuration */
 static char	pfx[64];	/* unique per run: tests never see old objects */
 static char	tmpdir[256];
 
+/* A follower of sb_store_get_file_follow: hashes and counts in order. */
+struct follow {
+	EVP_MD_CTX	*ctx;
+	uint64_t	 n;
+};
+
+static int
+follow_hash(void *arg, const void *buf, size_t len)
+{
+	struct follow	*f = arg;
+
+	f->n += len;
+	return EVP_DigestUpdate(f->ctx, buf, len) == 1 ? 0 : -1;
+}
+
+/* get_file_follow of name into path: sha256 and size of what followed. */
+static int
+fetch_follow(const char *name, const char *path, uint64_t *size,
+    char hex[65])
+{
+	struct follow	f = { EVP_MD_CTX_new(), 0 };
+	unsigned char	md[32];
+	int		rc;
+
+	if (f.ctx == NULL || EVP_DigestInit_ex(f.ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(f.ctx);
+		return SB_ERR_NOMEM;
+	}
+	rc = sb_store_get_file_follow(st, name, path, follow_hash, &f);
+	EVP_DigestFinal_ex(f.ctx, md, NULL);
+	EVP_MD_CTX_free(f.ctx);
+	sb_hex(md, 32, hex);
+	*size = f.n;
+	return rc;
+}
+
 static void
 t_roundtrip(void)
 {
@@ -332,6 +368,13 @@ t_roundtrip(void)
 			    "%s: size %lld", name, (long long)fsize);
 		} else
 			check(0, "get_file", "%s: rc %d", name, rc);
+		unlink(path);
+
+		/* get_file_follow hands the same bytes over in order. */
+		rc = fetch_follow(name, path, &size, got);
+		check(rc == SB_OK && size == sizes[i] && strcmp(want, got) == 0,
+		    "get_file_follow hands over every byte in order",
+		    "%s: rc %d size %llu", name, rc, (unsigned long long)size);
 		unlink(path);
 	}
 }

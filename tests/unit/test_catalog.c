@@ -129,8 +129,8 @@ test_migrate_fresh(void **state)
 
 	assert_int_equal(sb_catalog_version(f->c, &v), SB_OK);
 	assert_int_equal(v, SB_CATALOG_VERSION);
-	assert_int_equal(SB_CATALOG_VERSION, 5);
-	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(SB_CATALOG_VERSION, 6);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(query_i64(f->path, "SELECT count(*) FROM "
 	    "sqlite_schema WHERE type = 'table' AND name IN "
 	    "('backups', 'restores', 'settings', 'monitor_state', "
@@ -358,21 +358,23 @@ test_complete_fail(void **state)
 	sha[SB_SHA256_HEX] = '\0';
 	insert(f->c, 1, SB_TYPE_MANUAL, SB_STATUS_PENDING, 10, NULL, NULL, 0);
 	mkid(id, 1);
-	assert_int_equal(sb_catalog_complete(f->c, id, 20, 4096, sha), SB_OK);
+	assert_int_equal(sb_catalog_complete(f->c, id, 20, 4096, sha, 1234),
+	    SB_OK);
 	assert_int_equal(sb_catalog_get(f->c, id, &b), SB_OK);
 	assert_int_equal(b.status, SB_STATUS_COMPLETED);
 	assert_int_equal(b.completed_at, 20);
 	assert_int_equal(b.size, 4096);
+	assert_int_equal(b.stored_size, 1234);
 	assert_string_equal(b.sha256, sha);
 
 	/* Only a pending record completes. */
-	assert_int_equal(sb_catalog_complete(f->c, id, 30, 1, sha),
+	assert_int_equal(sb_catalog_complete(f->c, id, 30, 1, sha, 1),
 	    SB_ERR_INVAL);
 	assert_non_null(strstr(sb_catalog_errmsg(f->c), "not pending"));
 	assert_int_equal(sb_catalog_get(f->c, id, &b), SB_OK);
 	assert_int_equal(b.completed_at, 20);
 	assert_int_equal(sb_catalog_complete(f->c,
-	    "00000000-0000-4000-8000-000000000404", 30, 1, sha),
+	    "00000000-0000-4000-8000-000000000404", 30, 1, sha, 1),
 	    SB_ERR_NOTFOUND);
 
 	/* Any -> failed. */
@@ -874,7 +876,8 @@ test_restores(void **state)
 }
 
 /* What migration 4 added, taken away: a version-3 catalog's schema. */
-#define V4_UNDO	"DROP TABLE running; DROP TABLE monitor_state; " \
+#define V4_UNDO	"ALTER TABLE backups DROP COLUMN stored_size; " \
+	"DROP TABLE running; DROP TABLE monitor_state; " \
 	"ALTER TABLE backups DROP COLUMN verified_at; " \
 	"ALTER TABLE backups DROP COLUMN verify_status; " \
 	"ALTER TABLE backups DROP COLUMN verify_detail; "
@@ -906,10 +909,12 @@ test_v3_upgrade_drill(void **state)
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(sb_catalog_open(&f->c, f->path, err), SB_OK);
-	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 6);
 	mkid(id, 1);
 	assert_int_equal(sb_catalog_get(f->c, id, &b), SB_OK);
 	assert_string_equal(b.description, "one");
+	/* Every object before version 5 was the plain file. */
+	assert_int_equal(b.stored_size, b.size);
 	assert_int_equal(b.verify_status, SB_VERIFY_NONE);
 	assert_int_equal(b.verified_at, 0);
 	assert_null(b.verify_detail);
@@ -982,7 +987,7 @@ test_settings(void **state)
 	    "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(sb_catalog_open(&f->c, f->path, err), SB_OK);
-	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(query_i64(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(sb_catalog_setting_get(f->c, "k", buf, sizeof(buf)),
 	    SB_ERR_NOTFOUND);
 }
@@ -1059,7 +1064,7 @@ test_running(void **state)
 	sb_catalog_close(&c2);
 
 	/* A row whose operation is no longer pending does not show. */
-	assert_int_equal(sb_catalog_complete(f->c, bid, 3000, 10, "ab"),
+	assert_int_equal(sb_catalog_complete(f->c, bid, 3000, 10, "ab", 10),
 	    SB_OK);
 	assert_int_equal(sb_catalog_running_list(f->c, bid, v,
 	    SB_RUNNING_MAX, &n), SB_OK);

@@ -48,18 +48,20 @@ test_backup_json(void **state)
 	b.created_at = 1764131400123LL;
 	b.completed_at = 0;
 	b.size = -1;
+	b.stored_size = -1;
 	assert_json(sb_backup_json(&b),
 	    "{\"id\":\"" ID1 "\","
 	    "\"type\":\"automatic\",\"status\":\"pending\","
 	    "\"created_at\":\"2025-11-26T04:30:00.123Z\","
 	    "\"completed_at\":null,\"size\":null,\"sha256\":null,"
-	    "\"location\":null,\"description\":null,\"error\":null,"
+	    "\"stored_size\":null,\"location\":null,\"description\":null,\"error\":null,"
 	    "\"verified_at\":null,\"verify_status\":null,"
 	    "\"verify_detail\":null,\"tags\":[]}");
 
 	b.status = SB_STATUS_COMPLETED;
 	b.completed_at = b.created_at + 1000;
 	b.size = 4096;
+	b.stored_size = 1200;
 	memset(b.sha256, 'a', SB_SHA256_HEX);
 	b.location = strdup("backup-x.db");
 	b.description = strdup("d\"q");
@@ -68,6 +70,8 @@ test_backup_json(void **state)
 	assert_non_null(o);
 	assert_true(json_object_object_get_ex(o, "size", &v));
 	assert_int_equal(json_object_get_int64(v), 4096);
+	assert_true(json_object_object_get_ex(o, "stored_size", &v));
+	assert_int_equal(json_object_get_int64(v), 1200);
 	assert_true(json_object_object_get_ex(o, "description", &v));
 	assert_string_equal(json_object_get_string(v), "d\"q");
 	assert_true(json_object_object_get_ex(o, "tags", &v));
@@ -224,14 +228,16 @@ test_verify_json(void **state)
 static void
 test_reconcile_json(void **state)
 {
-	struct sb_reconcile_result	r = { 1, 2, 3, 4 };
+	struct sb_reconcile_result	r = { 1, 2, 3, 4, 5 };
 
 	(void)state;
 	assert_json(sb_reconcile_json(&r),
-	    "{\"added\":1,\"updated\":2,\"missing\":3,\"skipped\":4}");
+	    "{\"added\":1,\"updated\":2,\"missing\":3,\"skipped\":4,"
+	    "\"unreadable\":5}");
 	memset(&r, 0, sizeof(r));
 	assert_json(sb_reconcile_json(&r),
-	    "{\"added\":0,\"updated\":0,\"missing\":0,\"skipped\":0}");
+	    "{\"added\":0,\"updated\":0,\"missing\":0,\"skipped\":0,"
+	    "\"unreadable\":0}");
 }
 
 /* sb_json_add refuses a NULL value (a failed allocation) and says so. */

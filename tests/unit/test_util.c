@@ -41,6 +41,7 @@ test_errors_and_enums(void **state)
 	assert_string_equal(sb_errcode(SB_ERR_AUTOMATIC),
 	    "AUTOMATIC_NOT_DELETABLE");
 	assert_string_equal(sb_errcode(SB_ERR_STORAGE), "STORAGE_ERROR");
+	assert_string_equal(sb_errcode(SB_ERR_KEY), "KEY_UNAVAILABLE");
 	assert_string_equal(sb_errcode(SB_ERR__MAX), "INTERNAL");
 	assert_string_equal(sb_strerror((enum sb_err)-1), "unknown error");
 	for (int e = 0; e < SB_ERR__MAX; e++) {
@@ -133,6 +134,14 @@ test_name_rejects(void **state)
 		    "0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d.dbx",
 		"backup-20261126T043060123Z-manual-"
 		    "0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d.db",	/* :60 (fuzz) */
+		"backup-20261126T043000123Z-manual-"
+		    "0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d.db.gz",	/* no codec */
+		"backup-20261126T043000123Z-manual-"
+		    "0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d.db.enc.zst",
+		"backup-20261126T043000123Z-manual-"
+		    "0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d.zst",
+		"backup-20261126T043000123Z-manual-"
+		    "0b9f3c1e-8a7d-4e2f-9c61-5d3a2b1f0e9d.db.zst.enc.meta",
 	};
 
 	(void)state;
@@ -151,6 +160,34 @@ test_name_rejects(void **state)
 	assert_int_equal(sb_name_format(SB_TYPE_MANUAL, 0, uuid1, small,
 	    sizeof(small)), SB_ERR_INVAL);
 	assert_true(strlen(small) < sizeof(small));
+	assert_int_equal(sb_name_format_ext(SB_TYPE_MANUAL, 0, uuid1, ".gz",
+	    buf, sizeof(buf)), SB_ERR_INVAL);
+	assert_int_equal(sb_name_format_ext(SB_TYPE_MANUAL, 0, uuid1, NULL,
+	    buf, sizeof(buf)), SB_ERR_INVAL);
+}
+
+/* Every codec's extension (codec.h) formats and parses back. */
+static void
+test_name_ext(void **state)
+{
+	const char	*exts[] = { ".db", ".db.zst", ".db.enc", ".db.zst.enc" };
+	char		 buf[SB_NAME_MAX + 1], id[SB_UUID_LEN + 1];
+	enum sb_type	 type;
+	int64_t		 created, t = 1796195705825;
+	size_t		 n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		assert_int_equal(sb_name_format_ext(SB_TYPE_AUTOMATIC, t, uuid1,
+		    exts[i], buf, sizeof(buf)), SB_OK);
+		n = strlen(buf);
+		assert_true(n > strlen(exts[i]));
+		assert_string_equal(buf + n - strlen(exts[i]), exts[i]);
+		assert_int_equal(sb_name_parse(buf, &type, &created, id), SB_OK);
+		assert_int_equal(type, SB_TYPE_AUTOMATIC);
+		assert_int_equal(created, t);
+		assert_string_equal(id, uuid1);
+	}
 }
 
 static void
@@ -593,6 +630,7 @@ main(void)
 		cmocka_unit_test(test_errors_and_enums),
 		cmocka_unit_test(test_name_roundtrip),
 		cmocka_unit_test(test_name_rejects),
+		cmocka_unit_test(test_name_ext),
 		cmocka_unit_test(test_time_parse_accepts),
 		cmocka_unit_test(test_time_parse_rejects),
 		cmocka_unit_test(test_time_format),

@@ -140,12 +140,13 @@ export function assertBackup(b) {
 	assert.ok(['manual', 'automatic'].includes(b.type), b.type);
 	assert.ok(['pending', 'completed', 'failed'].includes(b.status), b.status);
 	assert.ok(!Number.isNaN(Date.parse(b.created_at)), b.created_at);
-	for (const k of ['id', 'type', 'status', 'created_at', 'completed_at', 'size', 'sha256', 'location', 'description', 'tags', 'error'])
+	for (const k of ['id', 'type', 'status', 'created_at', 'completed_at', 'size', 'sha256', 'stored_size', 'location', 'description', 'tags', 'error'])
 		assert.ok(k in b, `field ${k}`);
 	assert.ok(Array.isArray(b.tags));
 	if (b.status === 'completed') {
 		assert.equal(typeof b.size, 'number');
 		assert.match(b.sha256, /^[0-9a-f]{64}$/);
+		assert.equal(typeof b.stored_size, 'number');
 		assert.ok(!Number.isNaN(Date.parse(b.completed_at)));
 	}
 }

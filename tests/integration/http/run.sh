@@ -59,6 +59,10 @@ prod_rc=${FAILED:-0}
 # A free port: bind port 0 and read back what the kernel chose.
 PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 export PORT WORKERS=4 MAX_BODY=16k SOURCE_DB=$W/app.db
+# backupd holds key http1 (codec.test.mjs: encrypted backups made by
+# backup-cron with it, and with a key backupd does not hold).
+export STORE_KEY_FILE=$W/keys
+(umask 077; printf 'http1 %s\n' "$(head -c 32 /dev/urandom | base64)" >"$STORE_KEY_FILE")
 mkdir -p "$RUNDIR"
 if ! stack_start; then
 	echo "http tests: the stack did not start" >&2
@@ -72,7 +76,8 @@ export SB_URL=$STACK_URL SB_RUNDIR=$RUNDIR SB_SOURCE_DB=$SOURCE_DB \
 	SB_BACKUPD=$BUILD_DIR/src/daemon/backupd SB_SOCKET=$STACK_SOCKET \
 	SB_RECORD=$W/responses.jsonl SB_ROOT=$ROOT \
 	SB_CRON=$BUILD_DIR/src/cron/backup-cron SB_CONFIG=$STACK_CONFIG \
-	SB_SECRET_FILE=$STACK_SECRET_FILE SB_SHARE=$STACK_SHARE
+	SB_SECRET_FILE=$STACK_SECRET_FILE SB_SHARE=$STACK_SHARE \
+	SB_KEY_FILE=$STORE_KEY_FILE
 : >"$SB_RECORD"
 
 # The Prometheus text-format parser (status.test.mjs), from the lockfile.
@@ -88,7 +93,7 @@ else
 	# One at a time, in this order: the crash and busy tests grow the
 	# live database; the OpenAPI check reads what the others recorded.
 	export SB_ALL=1
-	files=(api auth peer badinput concurrency crash drill status progress zz-openapi)
+	files=(api auth peer badinput concurrency crash drill codec status progress zz-openapi)
 	files=("${files[@]/#/$HERE/}")
 	files=("${files[@]/%/.test.mjs}")
 fi
