@@ -29,6 +29,7 @@
 #include "progress.h"
 #include "snapshot_int.h"
 #include "snapvfs.h"
+#include "srcvfs.h"
 #include "sql.h"
 
 #define BUSY_TIMEOUT_MS		10000	/* per lock attempt, both ends */
@@ -361,25 +362,31 @@ sb_snapshot_remove_copy(const char *path)
  * order and page 1 is written last (at commit, and again when the
  * journal mode is switched), so the hash of pages 2..N can only be
  * computed early from a guess of the final page 1. The guess is the
- * source's page 1, read from its file before the copy, with the header
- * fields (https://sqlite.org/fileformat2.html#the_database_header) that
- * writing the copy changes: the schema cookie (40-43) becomes the empty
- * destination's cookie plus one (sqlite3_backup_step() sets it when it
- * finishes); each commit sets the change counter (24-27) to the file's
- * previous one plus one, version-valid-for (92-95) to the same and the
- * SQLite version (96-99) to the library's; a copy of a WAL database
- * commits twice (the copy, then the switch of bytes 18-19, file format
- * versions, from 2 = WAL to 1).
+ * page 1 the copy reads: the source is opened through srcvfs.c, which
+ * remembers the last page 1 the connection read (from the database file,
+ * or from the -wal file, where page 1 of a busy WAL database usually
+ * is); a read transaction is begun and page 1 loaded in it, and the copy
+ * runs inside that same transaction (sqlite3_backup_step() begins one
+ * only if none is open), so it copies that very page. Without a captured
+ * page (a transaction that could not be begun), the guess is page 1 as
+ * read from the database file. Then the header fields
+ * (https://sqlite.org/fileformat2.html#the_database_header) that
+ * writing the copy changes are patched: the schema cookie (40-43)
+ * becomes the empty destination's cookie plus one (sqlite3_backup_step()
+ * sets it when it finishes); each commit sets the change counter (24-27)
+ * to the file's previous one plus one, version-valid-for (92-95) to the
+ * same and the SQLite version (96-99) to the library's; a copy of a WAL
+ * database commits twice (the copy, then the switch of bytes 18-19, file
+ * format versions, from 2 = WAL to 1).
  *
  * The VFS (snapvfs.c) reports how far pages 2..N have been written in
  * order; a thread reads them back from the page cache and hashes them
  * behind the copy, on another CPU, and starts their write-back to disk.
  * The guess is not trusted: at the end the hash is used only if the VFS
  * saw no write out of that order, the file is exactly as long as what was
- * hashed, and its page 1 equals the guess byte for byte. Otherwise (page
- * 1 of a busy WAL database often lives in the -wal file, so the guess is
- * stale) the file is hashed again from the start, as it would be without
- * all this.
+ * hashed, and its page 1 equals the guess byte for byte. Otherwise the
+ * file is hashed again from the start, as it would be without all this
+ * (counted: sb_snapshot_rehashed()).
  */
 struct hasher {
 	pthread_mutex_t		 mu;
@@ -511,22 +518,43 @@ hasher_free(struct hasher **hp)
 }
 
 /*
- * Guess the copy's page 1 from the source database, open the copy dst,
- * hash the guess and start the thread. NULL if any of it cannot be done:
- * the copy is then hashed afterwards, so nothing here is an error.
- * The caller frees with hasher_free().
- *
- * The source's page 1 is read through the connection's own file object
- * (SQLITE_FCNTL_FILE_POINTER), not a descriptor of ours: closing any
- * descriptor of the live file would drop the POSIX locks every other
- * connection of this process holds on it
- * (https://sqlite.org/howtocorrupt.html, section 2.2).
+ * The source's page 1 as its database file holds it, into h->page1: the
+ * guess when srcvfs.c captured none. Read through the connection's own
+ * file object (SQLITE_FCNTL_FILE_POINTER), not a descriptor of ours:
+ * closing any descriptor of the live file would drop the POSIX locks
+ * every other connection of this process holds on it
+ * (https://sqlite.org/howtocorrupt.html, section 2.2). Returns the page
+ * size, 0 on failure.
+ */
+static size_t
+page1_from_file(sqlite3 *sdb, struct hasher *h)
+{
+	sqlite3_file	*sf = NULL;
+	size_t		 psz;
+
+	if (sqlite3_file_control(sdb, "main", SQLITE_FCNTL_FILE_POINTER,
+	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL ||
+	    sf->pMethods->xRead(sf, h->page1, 100, 0) != SQLITE_OK)
+		return 0;
+	psz = (size_t)h->page1[16] << 8 | h->page1[17];
+	if (psz == 1)
+		psz = 65536;
+	if (psz < 512 || psz > sizeof(h->page1) ||
+	    sf->pMethods->xRead(sf, h->page1, (int)psz, 0) != SQLITE_OK)
+		return 0;
+	return psz;
+}
+
+/*
+ * Guess the copy's page 1 from the source database (see above), open the
+ * copy dst, hash the guess and start the thread. NULL if any of it cannot
+ * be done: the copy is then hashed afterwards, so nothing here is an
+ * error. The caller frees with hasher_free().
  */
 static struct hasher *
 hasher_new(sqlite3 *sdb, const char *dst, sb_snapshot_sink sink, void *arg)
 {
 	struct hasher	*h = NULL;
-	sqlite3_file	*sf = NULL;
 	int		 wal;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL)
@@ -541,17 +569,10 @@ hasher_new(sqlite3 *sdb, const char *dst, sb_snapshot_sink sink, void *arg)
 		free(h);
 		return NULL;
 	}
-	if (sqlite3_file_control(sdb, "main", SQLITE_FCNTL_FILE_POINTER,
-	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL ||
-	    sf->pMethods->xRead(sf, h->page1, 100, 0) != SQLITE_OK ||
+	if ((h->psz = sb_srcvfs_page1(sdb, h->page1, sizeof(h->page1))) == 0)
+		h->psz = page1_from_file(sdb, h);
+	if (h->psz < 512 || (h->psz & (h->psz - 1)) != 0 ||
 	    memcmp(h->page1, "SQLite format 3", 16) != 0)
-		goto fail;
-	h->psz = (size_t)h->page1[16] << 8 | h->page1[17];
-	if (h->psz == 1)
-		h->psz = 65536;
-	if (h->psz < 512 || h->psz > sizeof(h->page1) ||
-	    (h->psz & (h->psz - 1)) != 0 ||
-	    sf->pMethods->xRead(sf, h->page1, (int)h->psz, 0) != SQLITE_OK)
 		goto fail;
 	wal = h->page1[18] == 2 && h->page1[19] == 2;
 	if (wal)
@@ -640,6 +661,24 @@ fsync_thread(void *arg)
 	return NULL;
 }
 
+/* How many copies were hashed by reading them again; __atomic only. */
+static unsigned long	rehashed;
+
+unsigned long
+sb_snapshot_rehashed(void)
+{
+	return __atomic_load_n(&rehashed, __ATOMIC_RELAXED);
+}
+
+/* Hash dst by reading it: the hasher could not give the hash. */
+static enum sb_err
+rehash(const char *dst, char sha[SB_SHA256_HEX + 1], int64_t *size,
+    char *err)
+{
+	__atomic_add_fetch(&rehashed, 1, __ATOMIC_RELAXED);
+	return sb_sha256_file(dst, sha, size, err);
+}
+
 /*
  * fsync dst and, when sha is not NULL, get its hash at the same time:
  * from the hasher h if it has one we can trust (see above), otherwise by
@@ -660,7 +699,7 @@ seal(const char *dst, struct hasher *h, char sha[SB_SHA256_HEX + 1],
 	if (h != NULL && h->sink != NULL) {
 		if ((*streamed = hasher_finish(h, sha, size)))
 			return SB_OK;
-		return sb_sha256_file(dst, sha, size, err);
+		return rehash(dst, sha, size, err);
 	}
 	memset(&j, 0, sizeof(j));
 	j.path = dst;
@@ -669,12 +708,12 @@ seal(const char *dst, struct hasher *h, char sha[SB_SHA256_HEX + 1],
 			return ret;
 		if (h != NULL && (*streamed = hasher_finish(h, sha, size)))
 			return SB_OK;
-		return sb_sha256_file(dst, sha, size, err);
+		return rehash(dst, sha, size, err);
 	}
 	if (h != NULL && (*streamed = hasher_finish(h, sha, size)))
 		ret = SB_OK;
 	else
-		ret = sb_sha256_file(dst, sha, size, err);
+		ret = rehash(dst, sha, size, err);
 	pthread_join(t, NULL);
 	if (ret == SB_OK && j.ret != SB_OK) {
 		sb_strlcpy(err, j.err, SB_ERRMSG_MAX);
@@ -762,9 +801,10 @@ watch_wrote(void *arg, long long end)
 
 /*
  * Report the copy's writes to p: its total from the source (page count
- * times page size, read in a transaction of its own: the copy's may see
- * a few pages more or fewer), then each write (snapvfs's watch). Best
- * effort: a failure here only leaves the progress unknown.
+ * times page size, read in the copy's transaction if it is open, else in
+ * one of its own: the copy's may see a few pages more or fewer), then
+ * each write (snapvfs's watch). Best effort: a failure here only leaves
+ * the progress unknown.
  */
 static void
 watch_start(sqlite3 *sdb, sqlite3 *ddb, struct sb_progress *p,
@@ -810,6 +850,35 @@ sb_snapshot_take_watched(const char *src, const char *dst,
 }
 
 /*
+ * Before a hashed copy: begin a read transaction on the source and load
+ * page 1 in it (a scan of sqlite_master, whose root is page 1), so that
+ * srcvfs.c holds the page 1 the copy reads in that same transaction;
+ * then the hasher (best effort: without it the copy is hashed
+ * afterwards). *txn says whether the transaction is open; the caller
+ * ends it after the copy. One that cannot be begun (a rollback-journal
+ * database locked past the busy timeout) is given up: the copy then
+ * begins its own, retrying, as it would without a hasher.
+ */
+static struct hasher *
+hash_start(sqlite3 *sdb, sqlite3 *ddb, const char *src, const char *dst,
+    sb_snapshot_sink sink, void *arg, int *txn)
+{
+	struct hasher	*h;
+
+	*txn = sb_snapshot_exec1(sdb, "BEGIN", NULL, src) == SB_OK;
+	if (*txn && sb_snapshot_exec1(sdb, "SELECT count(*) FROM "
+	    "sqlite_master", NULL, src) != SB_OK) {
+		(void)sb_snapshot_exec1(sdb, "ROLLBACK", NULL, src);
+		*txn = 0;
+	}
+	if ((h = hasher_new(sdb, dst, sink, arg)) != NULL &&
+	    sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_TRACK,
+	    &h->track) != SQLITE_OK)
+		hasher_free(&h);
+	return h;
+}
+
+/*
  * sb_snapshot_take_watched, with the bytes the hasher reads handed to sink
  * too (see snapshot.h): *streamed says whether sink got exactly the final
  * file.
@@ -824,31 +893,30 @@ sb_snapshot_take_streamed(const char *src, const char *dst,
 	struct hasher		*h = NULL;
 	struct sb_snapvfs_watch	 w;
 	char		 mode[16];
-	int		 rc, ret = SB_ERR_DB, created = 0;
+	int		 rc, ret = SB_ERR_DB, created = 0, txn = 0;
 
 	*streamed = 0;
 	if ((ret = take_start(src, dst, err)) != SB_OK)
 		return ret;
 	created = 1;
 
-	if ((ret = sb_snapshot_open_db(src, SQLITE_OPEN_READONLY, NULL, &sdb, err,
-	    "opening source database")) != SB_OK)
-		goto out;
-	/* The copy is written through our VFS, in large writes (snapvfs.c). */
-	if ((rc = sb_snapvfs_register()) != SQLITE_OK) {
+	/* The source is read through srcvfs.c, the copy written through
+	 * snapvfs.c (large writes). */
+	if ((rc = sb_srcvfs_register()) != SQLITE_OK ||
+	    (rc = sb_snapvfs_register()) != SQLITE_OK) {
 		sb_seterr(err, "snapshot %s: cannot register the SQLite VFS: "
 		    "%s", dst, sqlite3_errstr(rc));
 		ret = sb_snapshot_map_rc(rc);
 		goto out;
 	}
+	if ((ret = sb_snapshot_open_db(src, SQLITE_OPEN_READONLY,
+	    SB_SRCVFS_NAME, &sdb, err, "opening source database")) != SB_OK)
+		goto out;
 	if ((ret = sb_snapshot_open_db(dst, SQLITE_OPEN_READWRITE, SB_SNAPVFS_NAME, &ddb,
 	    err, "opening snapshot")) != SB_OK)
 		goto out;
-	/* Best effort: without it the copy is hashed afterwards. */
-	if (sha != NULL && (h = hasher_new(sdb, dst, sink, arg)) != NULL &&
-	    sqlite3_file_control(ddb, "main", SB_SNAPVFS_FCNTL_TRACK,
-	    &h->track) != SQLITE_OK)
-		hasher_free(&h);
+	if (sha != NULL)
+		h = hash_start(sdb, ddb, src, dst, sink, arg, &txn);
 	watch_start(sdb, ddb, p, &w);
 	if ((ret = sb_snapshot_pragma(ddb, "PRAGMA journal_mode = OFF", mode,
 	    sizeof(mode), err, dst)) != SB_OK ||
@@ -862,6 +930,8 @@ sb_snapshot_take_streamed(const char *src, const char *dst,
 	}
 	rc = sb_snapshot_run_backup(b, TAKE_DEADLINE_MS);
 	b = NULL;
+	if (txn)	/* a read transaction: nothing to fail */
+		(void)sb_snapshot_exec1(sdb, "COMMIT", NULL, src);
 	if (rc != SQLITE_OK) {
 		sb_seterr(err, "copying %s into %s: %s", src, dst,
 		    sqlite3_errmsg(ddb));

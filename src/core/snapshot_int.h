@@ -31,5 +31,8 @@ int		sb_snapshot_step(sqlite3_backup *, int npages, int64_t end_ms);
 int		sb_snapshot_run_backup(sqlite3_backup *, int64_t deadline_ms);
 enum sb_err	sb_snapshot_fsync_file(const char *path, char *err);
 void		sb_snapshot_remove_copy(const char *path);
+/* How many hashed copies were hashed again by reading the finished file
+ * (the hasher's guess of page 1 was wrong, or it could not start). */
+unsigned long	sb_snapshot_rehashed(void);
 
 #endif /* SB_SNAPSHOT_INT_H */

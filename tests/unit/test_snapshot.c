@@ -24,9 +24,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <sqlite3.h>
 
-#include "snapshot.h"
+#include "snapshot_int.h"
 
 struct fix {
 	char	dir[PATH_MAX - 64];
@@ -285,6 +286,7 @@ test_take_page_sizes(void **state)
 	unsigned char		*a, *b;
 	size_t			 alen, blen;
 	int64_t			 size = -1, size2 = -1;
+	unsigned long		 before;
 	sqlite3			*db = NULL;
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -294,9 +296,12 @@ test_take_page_sizes(void **state)
 		assert_int_equal(sqlite3_open(f->live, &db), SQLITE_OK);
 		xexec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
 		sqlite3_close(db);
+		before = sb_snapshot_rehashed();
 		if (sb_snapshot_take_hashed(f->live, f->copy, sha, &size,
 		    err) != SB_OK)
 			fail_msg("take (page size %d): %s", sizes[i], err);
+		/* Hashed as it was written, at every page size. */
+		assert_int_equal(sb_snapshot_rehashed(), before);
 		assert_int_equal(sb_snapshot_check(f->copy, err), SB_OK);
 		assert_int_equal(header_mode(f->copy), 1);
 		a = file_tail(f->live, 100, &alen);
@@ -314,21 +319,68 @@ test_take_page_sizes(void **state)
 	}
 }
 
+/* A writer that commits growing transactions until *stop (a thread). */
+struct grower {
+	const char	*path;
+	int		 stop;		/* __atomic */
+	int		 commits;	/* __atomic */
+	int		 rc;
+};
+
+static void *
+grow(void *arg)
+{
+	struct grower	*g = arg;
+	sqlite3		*db = NULL;
+
+	g->rc = sqlite3_open(g->path, &db);
+	if (g->rc == SQLITE_OK)
+		g->rc = sqlite3_busy_timeout(db, 10000);
+	while (g->rc == SQLITE_OK && !__atomic_load_n(&g->stop,
+	    __ATOMIC_ACQUIRE)) {
+		g->rc = sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 0; "
+		    "INSERT INTO t (v, b) VALUES ('grow', randomblob(20000))",
+		    NULL, NULL, NULL);
+		__atomic_add_fetch(&g->commits, 1, __ATOMIC_RELEASE);
+	}
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* Bytes 28-31 of the database file: the page count its header says. */
+static uint32_t
+file_page_count(const char *path)
+{
+	unsigned char	h[32];
+	FILE		*fp;
+
+	assert_non_null(fp = fopen(path, "rb"));
+	assert_int_equal(fread(h, 1, sizeof(h), fp), sizeof(h));
+	fclose(fp);
+	return (uint32_t)h[28] << 24 | (uint32_t)h[29] << 16 |
+	    (uint32_t)h[30] << 8 | h[31];
+}
+
 /*
- * The hash is guessed while copying from the source file's page 1
- * (snapshot.c, struct hasher). Here page 1 of the source is newer in the
- * -wal file than in the database file (a connection stays open, so
- * nothing is checkpointed): the guess is wrong, and the hash returned
- * must still be the file's.
+ * A WAL database whose newest page 1 is in the -wal file, not in the
+ * database file (a connection stays open, so nothing is checkpointed),
+ * and a writer that commits growing transactions while the snapshot is
+ * taken: the hasher's guess of page 1 is the page the copy read, so the
+ * copy is not hashed again (sb_snapshot_rehashed() unchanged), and the
+ * hash returned is the file's.
  */
 static void
-test_take_hashed_stale_page1(void **state)
+test_take_hashed_wal_page1(void **state)
 {
 	struct fix	*f = *state;
 	char		 err[SB_ERRMSG_MAX] = "", sha[SB_SHA256_HEX + 1];
 	char		 sha2[SB_SHA256_HEX + 1];
 	int64_t		 size = -1, size2 = -1;
+	unsigned long	 before;
+	struct grower	 g = { .path = f->live };
+	pthread_t	 t;
 	sqlite3		*db = NULL;
+	int		 rc;
 
 	mkdb(f->live, 1, 0, 2000, 2000, "s");
 	assert_int_equal(sqlite3_open(f->live, &db), SQLITE_OK);
@@ -336,10 +388,23 @@ test_take_hashed_stale_page1(void **state)
 	xexec(db, "CREATE TABLE u (x)");
 	xexec(db, "INSERT INTO t (v, b) SELECT 'more', randomblob(3000) "
 	    "FROM t LIMIT 500");
-	if (sb_snapshot_take_hashed(f->live, f->copy, sha, &size, err) !=
-	    SB_OK)
-		fail_msg("take: %s", err);
+	/* The fault: the database file's page 1 is stale. */
+	assert_true(file_page_count(f->live) <
+	    (uint32_t)q1(db, "PRAGMA page_count"));
+	assert_int_equal(pthread_create(&t, NULL, grow, &g), 0);
+	while (__atomic_load_n(&g.commits, __ATOMIC_ACQUIRE) < 5 &&
+	    g.rc == SQLITE_OK)
+		usleep(1000);
+	before = sb_snapshot_rehashed();
+	rc = sb_snapshot_take_hashed(f->live, f->copy, sha, &size, err);
+	__atomic_store_n(&g.stop, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(t, NULL), 0);
 	sqlite3_close(db);
+	if (rc != SB_OK)
+		fail_msg("take: %s", err);
+	assert_int_equal(g.rc, SQLITE_OK);
+	print_message("the writer committed %d transactions\n", g.commits);
+	assert_int_equal(sb_snapshot_rehashed(), before);
 	assert_int_equal(q1path(f->copy, "SELECT count(*) FROM t "
 	    "WHERE v = 'more'"), 500);
 	assert_int_equal(sb_sha256_file(f->copy, sha2, &size2, err), SB_OK);
@@ -953,7 +1018,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_page_sizes,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_take_hashed_stale_page1,
+		cmocka_unit_test_setup_teardown(test_take_hashed_wal_page1,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_write_fails,
 		    setup, teardown),

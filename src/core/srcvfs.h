@@ -1,0 +1,31 @@
+/*
+ * srcvfs.h - internal to snapshot.c: an SQLite VFS for the source of a
+ * snapshot, which remembers the last page 1 the connection read, so the
+ * hasher's guess of the copy's page 1 is the page the copy itself reads
+ * (https://sqlite.org/vfs.html).
+ */
+#ifndef SB_SRCVFS_H
+#define SB_SRCVFS_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+/* The name to give sqlite3_open_v2() as zVfs. */
+#define SB_SRCVFS_NAME		"sb-source"
+
+/*
+ * Register the VFS with SQLite (once; not as the default). Returns an
+ * SQLite result code.
+ */
+int	sb_srcvfs_register(void);
+
+/*
+ * Copy into out (cap bytes) the page 1 of "main" that db, opened with
+ * this VFS, read last, from the database file or from its -wal file.
+ * Returns its size (the page size its header names), or 0 if db read no
+ * whole page 1 or it does not fit. Call it on db's thread.
+ */
+size_t	sb_srcvfs_page1(sqlite3 *db, unsigned char *out, size_t cap);
+
+#endif /* SB_SRCVFS_H */
