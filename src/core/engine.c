@@ -675,6 +675,7 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 	struct sb_backup	 b;
 	struct sb_meta		 meta;
 	struct sb_temp		 t = { "", -1 };
+	struct stat		 st;
 	char			 name[SB_NAME_MAX + 1];
 	int			 rc, inserted = 0, stored = 0;
 
@@ -687,8 +688,14 @@ create_locked(struct sb_engine *e, enum sb_type type, const char *desc,
 
 	if ((rc = backup_prepare(e, b.id, &t)) != SB_OK)
 		goto out;
+	/*
+	 * The source file's size is the snapshot's total until the copy
+	 * knows its page count (a reader polling in the first second would
+	 * otherwise see no percentage).
+	 */
 	sb_engine_progress_start(e, SB_OP_BACKUP, b.id, b.id,
-	    SB_PHASE_SNAPSHOT, -1);
+	    SB_PHASE_SNAPSHOT, stat(e->cfg->source_path, &st) == 0 ?
+	    (int64_t)st.st_size : -1);
 	if (sb_is_codec_plain(&e->codec))
 		rc = backup_plain(e, &b, name, t.path, &meta);
 	else

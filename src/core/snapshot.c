@@ -545,6 +545,28 @@ page1_from_file(sqlite3 *sdb, struct hasher *h)
 	return psz;
 }
 
+/* Guesses still to spoil (sb_snapshot_spoil_guesses); __atomic only. */
+static unsigned long	spoilt;
+
+void
+sb_snapshot_spoil_guesses(unsigned long n)
+{
+	__atomic_store_n(&spoilt, n, __ATOMIC_RELAXED);
+}
+
+/* Whether to spoil this guess: one of those asked for is taken. */
+static int
+spoil_guess(void)
+{
+	unsigned long	n = __atomic_load_n(&spoilt, __ATOMIC_RELAXED);
+
+	while (n > 0)
+		if (__atomic_compare_exchange_n(&spoilt, &n, n - 1, 0,
+		    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return 1;
+	return 0;
+}
+
 /*
  * Guess the copy's page 1 from the source database (see above), open the
  * copy dst, hash the guess and start the thread. NULL if any of it cannot
@@ -581,6 +603,8 @@ hasher_new(sqlite3 *sdb, const char *dst, sb_snapshot_sink sink, void *arg)
 	put4(h->page1 + 40, 1);
 	put4(h->page1 + 92, wal ? 2 : 1);
 	put4(h->page1 + 96, (uint32_t)sqlite3_libversion_number());
+	if (spoil_guess())
+		h->page1[h->psz - 1] ^= 0xff;
 
 	if ((h->fd = open(dst, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    (h->buf = malloc(HASH_BUFSZ)) == NULL ||

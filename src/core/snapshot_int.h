@@ -34,5 +34,12 @@ void		sb_snapshot_remove_copy(const char *path);
 /* How many hashed copies were hashed again by reading the finished file
  * (the hasher's guess of page 1 was wrong, or it could not start). */
 unsigned long	sb_snapshot_rehashed(void);
+/*
+ * Tests only: the next n guesses of page 1 are spoilt (its last byte
+ * inverted), as a guess the copy does not confirm would be, so the
+ * fallbacks (the file hashed again; an encoded backup encoded again)
+ * can be proved. Nothing in the programs calls it.
+ */
+void		sb_snapshot_spoil_guesses(unsigned long n);
 
 #endif /* SB_SNAPSHOT_INT_H */

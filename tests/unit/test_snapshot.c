@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -411,6 +412,74 @@ test_take_hashed_wal_page1(void **state)
 	assert_string_equal(sha, sha2);
 	assert_int_equal(size, size2);
 	assert_int_equal(sb_snapshot_check(f->copy, err), SB_OK);
+}
+
+/* A sink that hashes what it is given (the stream an encoder gets). */
+static int
+sink_hash(void *arg, const void *buf, size_t len)
+{
+	return EVP_DigestUpdate(arg, buf, len) == 1 ? 0 : -1;
+}
+
+/*
+ * A guess of page 1 the copy does not confirm (spoilt on purpose): the
+ * hash is not the guessed stream's but the file's, read again; a sink
+ * is told its stream is not the copy (*streamed 0), and what it got
+ * differs from the file (the guess went into it).
+ */
+static void
+test_take_spoilt_guess(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "", sha[SB_SHA256_HEX + 1];
+	char		 sha2[SB_SHA256_HEX + 1], got[SB_SHA256_HEX + 1];
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	int64_t		 size = -1, size2 = -1;
+	unsigned long	 before;
+	EVP_MD_CTX	*ctx;
+	int		 streamed = -1;
+
+	mkdb(f->live, 1, 0, 300, 1000, "s");
+	before = sb_snapshot_rehashed();
+	sb_snapshot_spoil_guesses(1);
+	if (sb_snapshot_take_hashed(f->live, f->copy, sha, &size, err) != SB_OK)
+		fail_msg("take: %s", err);
+	assert_int_equal(sb_snapshot_rehashed(), before + 1);
+	assert_int_equal(sb_sha256_file(f->copy, sha2, &size2, err), SB_OK);
+	assert_string_equal(sha, sha2);
+	assert_int_equal(size, size2);
+
+	/* Streamed: the same, and the sink is told. */
+	assert_int_equal(unlink(f->copy), 0);
+	assert_non_null(ctx = EVP_MD_CTX_new());
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+	sb_snapshot_spoil_guesses(1);
+	if (sb_snapshot_take_streamed(f->live, f->copy, sha, &size, NULL,
+	    sink_hash, ctx, &streamed, err) != SB_OK)
+		fail_msg("take streamed: %s", err);
+	assert_int_equal(streamed, 0);
+	assert_int_equal(sb_snapshot_rehashed(), before + 2);
+	assert_int_equal(sb_sha256_file(f->copy, sha2, &size2, err), SB_OK);
+	assert_string_equal(sha, sha2);
+	assert_int_equal(EVP_DigestFinal_ex(ctx, md, &mdlen), 1);
+	EVP_MD_CTX_free(ctx);
+	sb_hex(md, 32, got);
+	assert_string_not_equal(got, sha2);
+
+	/* Unspoilt, the sink's stream is the copy. */
+	assert_int_equal(unlink(f->copy), 0);
+	assert_non_null(ctx = EVP_MD_CTX_new());
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+	if (sb_snapshot_take_streamed(f->live, f->copy, sha, &size, NULL,
+	    sink_hash, ctx, &streamed, err) != SB_OK)
+		fail_msg("take streamed: %s", err);
+	assert_int_equal(streamed, 1);
+	assert_int_equal(sb_snapshot_rehashed(), before + 2);
+	assert_int_equal(EVP_DigestFinal_ex(ctx, md, &mdlen), 1);
+	EVP_MD_CTX_free(ctx);
+	sb_hex(md, 32, got);
+	assert_string_equal(got, sha);
 }
 
 /*
@@ -1020,6 +1089,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_hashed_wal_page1,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_spoilt_guess, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_take_write_fails,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_while_writing,

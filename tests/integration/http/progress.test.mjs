@@ -117,6 +117,9 @@ describe('progress of a running operation', () => {
 		assertForward(seen, 'backup');
 		for (const p of seen)
 			if (p.bytes_total !== null) assert.ok(p.bytes_total <= 2 * made.size, `total ${p.bytes_total} of ${made.size}`);
+		/* The snapshot has a total from its first row: the source's size. */
+		for (const p of seen.filter((x) => x.phase === 'snapshot'))
+			assert.notEqual(p.bytes_total, null, 'a snapshot reading without a total');
 		console.log(`# backup: ${seen.length} readings, phases ${[...new Set(seen.map((p) => p.phase))]}`);
 		const one = await request('GET', `/backups/${made.id}`);
 		assert.equal(one.json.status, 'completed');
