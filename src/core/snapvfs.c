@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "shimvfs.h"
 #include "snapvfs.h"
 
 #define SNAPVFS_BUFSZ	(256 * 1024)	/* bytes gathered */
@@ -41,8 +42,7 @@
  * file object (real points at it, in the same allocation: szOsFile).
  */
 struct snapfile {
-	sqlite3_file	 base;		/* must be first */
-	sqlite3_file	*real;		/* the default VFS's file */
+	struct sb_shim_file sh;		/* must be first */
 	unsigned char	*buf;		/* SNAPVFS_BUFSZ bytes */
 	sqlite3_int64	 bufoff;	/* file offset of buf[0] */
 	int		 buflen;	/* bytes held in buf */
@@ -57,7 +57,7 @@ struct snapfile {
 #define LOCKBYTE	((sqlite3_int64)0x40000000)	/* SQLite's PENDING_BYTE */
 
 /* The real file object starts after ours, aligned for any type. */
-#define REALOFF	((sizeof(struct snapfile) + 15) & ~(size_t)15)
+#define REALOFF	SB_SHIM_HDR(struct snapfile)
 
 static sqlite3_vfs	*deflt;		/* the VFS we wrap */
 static sqlite3_vfs	 snapvfs;
@@ -120,7 +120,7 @@ flush(struct snapfile *f)
 		n = f->buflen - done;
 		if (n > SNAPVFS_IOMAX)
 			n = SNAPVFS_IOMAX;
-		rc = f->real->pMethods->xWrite(f->real, f->buf + done, n,
+		rc = f->sh.real->pMethods->xWrite(f->sh.real, f->buf + done, n,
 		    f->bufoff + done);
 		if (rc != SQLITE_OK) {
 			if (f->sticky == SQLITE_OK)
@@ -142,7 +142,7 @@ sf_close(sqlite3_file *p)
 	int		 rc;
 
 	(void)flush(f);
-	rc = f->real->pMethods->xClose(f->real);
+	rc = f->sh.real->pMethods->xClose(f->sh.real);
 	free(f->buf);
 	f->buf = NULL;
 	return rc;
@@ -156,7 +156,7 @@ sf_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
 
 	if ((rc = flush(f)) != SQLITE_OK)
 		return rc;
-	return f->real->pMethods->xRead(f->real, out, amt, off);
+	return f->sh.real->pMethods->xRead(f->sh.real, out, amt, off);
 }
 
 /* A write that skips the buffer (the buffer is empty: in order). */
@@ -165,7 +165,7 @@ write_through(struct snapfile *f, const void *in, int amt, sqlite3_int64 off)
 {
 	int	rc;
 
-	if ((rc = f->real->pMethods->xWrite(f->real, in, amt, off)) !=
+	if ((rc = f->sh.real->pMethods->xWrite(f->sh.real, in, amt, off)) !=
 	    SQLITE_OK) {
 		untrack(f);
 		return rc;
@@ -188,7 +188,7 @@ sf_write(sqlite3_file *p, const void *in, int amt, sqlite3_int64 off)
 	if (f->sticky != SQLITE_OK)
 		return f->sticky;
 	if (amt <= 0)
-		return f->real->pMethods->xWrite(f->real, in, amt, off);
+		return f->sh.real->pMethods->xWrite(f->sh.real, in, amt, off);
 	track_write(f, off, amt);
 	if (f->watch != NULL && off + amt > f->extent) {
 		f->extent = off + amt;
@@ -222,7 +222,7 @@ sf_truncate(sqlite3_file *p, sqlite3_int64 size)
 		return rc;
 	if (f->track != NULL && size < f->accepted)
 		untrack(f);
-	return f->real->pMethods->xTruncate(f->real, size);
+	return f->sh.real->pMethods->xTruncate(f->sh.real, size);
 }
 
 static int
@@ -233,7 +233,7 @@ sf_sync(sqlite3_file *p, int flags)
 
 	if ((rc = flush(f)) != SQLITE_OK)
 		return rc;
-	return f->real->pMethods->xSync(f->real, flags);
+	return f->sh.real->pMethods->xSync(f->sh.real, flags);
 }
 
 static int
@@ -244,7 +244,7 @@ sf_filesize(sqlite3_file *p, sqlite3_int64 *size)
 
 	if ((rc = flush(f)) != SQLITE_OK)
 		return rc;
-	return f->real->pMethods->xFileSize(f->real, size);
+	return f->sh.real->pMethods->xFileSize(f->sh.real, size);
 }
 
 static int
@@ -255,7 +255,7 @@ sf_lock(sqlite3_file *p, int lock)
 
 	if ((rc = flush(f)) != SQLITE_OK)
 		return rc;
-	return f->real->pMethods->xLock(f->real, lock);
+	return f->sh.real->pMethods->xLock(f->sh.real, lock);
 }
 
 /* Unlocking must happen even after a failed write: no early return. */
@@ -265,15 +265,7 @@ sf_unlock(sqlite3_file *p, int lock)
 	struct snapfile	*f = (struct snapfile *)p;
 
 	(void)flush(f);
-	return f->real->pMethods->xUnlock(f->real, lock);
-}
-
-static int
-sf_checkreserved(sqlite3_file *p, int *out)
-{
-	struct snapfile	*f = (struct snapfile *)p;
-
-	return f->real->pMethods->xCheckReservedLock(f->real, out);
+	return f->sh.real->pMethods->xUnlock(f->sh.real, lock);
 }
 
 /*
@@ -305,57 +297,17 @@ sf_filecontrol(sqlite3_file *p, int op, void *arg)
 	}
 	if (op != SQLITE_FCNTL_SIZE_HINT && (rc = flush(f)) != SQLITE_OK)
 		return rc;
-	return f->real->pMethods->xFileControl(f->real, op, arg);
-}
-
-static int
-sf_sectorsize(sqlite3_file *p)
-{
-	struct snapfile	*f = (struct snapfile *)p;
-
-	return f->real->pMethods->xSectorSize(f->real);
-}
-
-static int
-sf_devchar(sqlite3_file *p)
-{
-	struct snapfile	*f = (struct snapfile *)p;
-
-	return f->real->pMethods->xDeviceCharacteristics(f->real);
+	return f->sh.real->pMethods->xFileControl(f->sh.real, op, arg);
 }
 
 /* Shared memory (WAL mode): only the locks order against file writes. */
-static int
-sf_shmmap(sqlite3_file *p, int pg, int pgsz, int extend, void volatile **pp)
-{
-	struct snapfile	*f = (struct snapfile *)p;
-
-	return f->real->pMethods->xShmMap(f->real, pg, pgsz, extend, pp);
-}
-
 static int
 sf_shmlock(sqlite3_file *p, int off, int n, int flags)
 {
 	struct snapfile	*f = (struct snapfile *)p;
 
 	(void)flush(f);
-	return f->real->pMethods->xShmLock(f->real, off, n, flags);
-}
-
-static void
-sf_shmbarrier(sqlite3_file *p)
-{
-	struct snapfile	*f = (struct snapfile *)p;
-
-	f->real->pMethods->xShmBarrier(f->real);
-}
-
-static int
-sf_shmunmap(sqlite3_file *p, int del)
-{
-	struct snapfile	*f = (struct snapfile *)p;
-
-	return f->real->pMethods->xShmUnmap(f->real, del);
+	return f->sh.real->pMethods->xShmLock(f->sh.real, off, n, flags);
 }
 
 static int
@@ -367,15 +319,7 @@ sf_fetch(sqlite3_file *p, sqlite3_int64 off, int amt, void **pp)
 	*pp = NULL;
 	if ((rc = flush(f)) != SQLITE_OK)
 		return rc;
-	return f->real->pMethods->xFetch(f->real, off, amt, pp);
-}
-
-static int
-sf_unfetch(sqlite3_file *p, sqlite3_int64 off, void *page)
-{
-	struct snapfile	*f = (struct snapfile *)p;
-
-	return f->real->pMethods->xUnfetch(f->real, off, page);
+	return f->sh.real->pMethods->xFetch(f->sh.real, off, amt, pp);
 }
 
 /*
@@ -386,9 +330,9 @@ sf_unfetch(sqlite3_file *p, sqlite3_int64 off, void *page)
 #define SNAPIO(v) {							\
 	(v),								\
 	sf_close, sf_read, sf_write, sf_truncate, sf_sync, sf_filesize,	\
-	sf_lock, sf_unlock, sf_checkreserved, sf_filecontrol,		\
-	sf_sectorsize, sf_devchar, sf_shmmap, sf_shmlock,		\
-	sf_shmbarrier, sf_shmunmap, sf_fetch, sf_unfetch		\
+	sf_lock, sf_unlock, sb_shim_checkreserved, sf_filecontrol,	\
+	sb_shim_sectorsize, sb_shim_devchar, sb_shim_shmmap, sf_shmlock,	\
+	sb_shim_shmbarrier, sb_shim_shmunmap, sf_fetch, sb_shim_unfetch	\
 }
 static const sqlite3_io_methods snapio[3] = {
 	SNAPIO(1), SNAPIO(2), SNAPIO(3)
@@ -410,139 +354,25 @@ sv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 	if ((flags & SQLITE_OPEN_MAIN_DB) == 0)
 		return deflt->xOpen(deflt, name, p, flags, outflags);
 	memset(p, 0, (size_t)snapvfs.szOsFile);
-	f->real = (sqlite3_file *)((char *)p + REALOFF);
 	if ((f->buf = malloc(SNAPVFS_BUFSZ)) == NULL)
 		return SQLITE_NOMEM;
-	rc = deflt->xOpen(deflt, name, f->real, flags, outflags);
-	if (rc == SQLITE_OK && f->real->pMethods->iVersion < 1) {
-		f->real->pMethods->xClose(f->real);
-		rc = SQLITE_CANTOPEN;
-	} else if (rc != SQLITE_OK && f->real->pMethods != NULL)
-		f->real->pMethods->xClose(f->real);
-	if (rc != SQLITE_OK) {
+	if ((rc = sb_shim_open_real(deflt, &f->sh, REALOFF, name, flags,
+	    outflags, &v)) != SQLITE_OK) {
 		free(f->buf);
 		f->buf = NULL;
 		return rc;		/* base.pMethods NULL: no xClose */
 	}
-	v = f->real->pMethods->iVersion;
-	f->base.pMethods = &snapio[(v > 3 ? 3 : v) - 1];
+	f->sh.base.pMethods = &snapio[(v > 3 ? 3 : v) - 1];
 	return SQLITE_OK;
-}
-
-/* The rest of the VFS is the default one's. */
-static int
-sv_delete(sqlite3_vfs *vfs, const char *name, int syncdir)
-{
-	(void)vfs;
-	return deflt->xDelete(deflt, name, syncdir);
-}
-
-static int
-sv_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
-{
-	(void)vfs;
-	return deflt->xAccess(deflt, name, flags, out);
-}
-
-static int
-sv_fullpathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
-{
-	(void)vfs;
-	return deflt->xFullPathname(deflt, name, n, out);
-}
-
-static void *
-sv_dlopen(sqlite3_vfs *vfs, const char *name)
-{
-	(void)vfs;
-	return deflt->xDlOpen(deflt, name);
-}
-
-static void
-sv_dlerror(sqlite3_vfs *vfs, int n, char *out)
-{
-	(void)vfs;
-	deflt->xDlError(deflt, n, out);
-}
-
-static void
-(*sv_dlsym(sqlite3_vfs *vfs, void *h, const char *sym))(void)
-{
-	(void)vfs;
-	return deflt->xDlSym(deflt, h, sym);
-}
-
-static void
-sv_dlclose(sqlite3_vfs *vfs, void *h)
-{
-	(void)vfs;
-	deflt->xDlClose(deflt, h);
-}
-
-static int
-sv_randomness(sqlite3_vfs *vfs, int n, char *out)
-{
-	(void)vfs;
-	return deflt->xRandomness(deflt, n, out);
-}
-
-static int
-sv_sleep(sqlite3_vfs *vfs, int us)
-{
-	(void)vfs;
-	return deflt->xSleep(deflt, us);
-}
-
-static int
-sv_currenttime(sqlite3_vfs *vfs, double *out)
-{
-	(void)vfs;
-	return deflt->xCurrentTime(deflt, out);
-}
-
-static int
-sv_getlasterror(sqlite3_vfs *vfs, int n, char *out)
-{
-	(void)vfs;
-	return deflt->xGetLastError(deflt, n, out);
-}
-
-static int
-sv_currenttimeint64(sqlite3_vfs *vfs, sqlite3_int64 *out)
-{
-	(void)vfs;
-	return deflt->xCurrentTimeInt64(deflt, out);
 }
 
 static void
 do_register(void)
 {
-	if ((deflt = sqlite3_vfs_find(NULL)) == NULL ||
-	    deflt->iVersion < 2 || deflt->xCurrentTimeInt64 == NULL ||
-	    deflt->szOsFile < 0 ||
-	    (size_t)deflt->szOsFile > (size_t)INT32_MAX - REALOFF) {
-		regrc = SQLITE_ERROR;
-		return;
-	}
-	memset(&snapvfs, 0, sizeof(snapvfs));
-	snapvfs.iVersion = 2;
-	snapvfs.szOsFile = (int)(REALOFF + (size_t)deflt->szOsFile);
-	snapvfs.mxPathname = deflt->mxPathname;
-	snapvfs.zName = SB_SNAPVFS_NAME;
-	snapvfs.xOpen = sv_open;
-	snapvfs.xDelete = sv_delete;
-	snapvfs.xAccess = sv_access;
-	snapvfs.xFullPathname = sv_fullpathname;
-	snapvfs.xDlOpen = sv_dlopen;
-	snapvfs.xDlError = sv_dlerror;
-	snapvfs.xDlSym = sv_dlsym;
-	snapvfs.xDlClose = sv_dlclose;
-	snapvfs.xRandomness = sv_randomness;
-	snapvfs.xSleep = sv_sleep;
-	snapvfs.xCurrentTime = sv_currenttime;
-	snapvfs.xGetLastError = sv_getlasterror;
-	snapvfs.xCurrentTimeInt64 = sv_currenttimeint64;
-	regrc = sqlite3_vfs_register(&snapvfs, 0);
+	deflt = sqlite3_vfs_find(NULL);
+	if ((regrc = sb_shim_vfs_init(&snapvfs, deflt, SB_SNAPVFS_NAME,
+	    REALOFF, sv_open)) == SQLITE_OK)
+		regrc = sqlite3_vfs_register(&snapvfs, 0);
 }
 
 int

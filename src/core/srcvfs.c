@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "shimvfs.h"
 #include "srcvfs.h"
 
 #define PAGE_MIN	512
@@ -45,8 +46,7 @@
  * Used by the one thread of its connection.
  */
 struct srcfile {
-	sqlite3_file	 base;		/* must be first */
-	sqlite3_file	*real;		/* the default VFS's file */
+	struct sb_shim_file sh;		/* must be first */
 	int		 wal;		/* the -wal file, else the database */
 	unsigned char	*page1;		/* PAGE_MAX bytes or NULL; xClose frees */
 	int		 len;		/* bytes of page1 held; 0: none */
@@ -54,7 +54,7 @@ struct srcfile {
 };
 
 /* The real file object starts after ours, aligned for any type. */
-#define REALOFF	((sizeof(struct srcfile) + 15) & ~(size_t)15)
+#define REALOFF	SB_SHIM_HDR(struct srcfile)
 
 static sqlite3_vfs	*deflt;		/* the VFS we wrap */
 static sqlite3_vfs	 srcvfs;
@@ -79,7 +79,7 @@ remember(struct srcfile *f, const void *buf, int amt, sqlite3_int64 off)
 		return;
 	if (f->wal && (off < WAL_HDR + FRAME_HDR ||
 	    (off - WAL_HDR - FRAME_HDR) % (amt + FRAME_HDR) != 0 ||
-	    f->real->pMethods->xRead(f->real, h, sizeof(h),
+	    f->sh.real->pMethods->xRead(f->sh.real, h, sizeof(h),
 	    off - FRAME_HDR) != SQLITE_OK ||
 	    ((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
 	    (uint32_t)h[2] << 8 | h[3]) != 1))
@@ -97,7 +97,7 @@ rf_close(sqlite3_file *p)
 	struct srcfile	*f = (struct srcfile *)p;
 	int		 rc;
 
-	rc = f->real->pMethods->xClose(f->real);
+	rc = f->sh.real->pMethods->xClose(f->sh.real);
 	free(f->page1);
 	f->page1 = NULL;
 	f->len = 0;
@@ -110,124 +110,10 @@ rf_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
 	struct srcfile	*f = (struct srcfile *)p;
 	int		 rc;
 
-	rc = f->real->pMethods->xRead(f->real, out, amt, off);
+	rc = f->sh.real->pMethods->xRead(f->sh.real, out, amt, off);
 	if (rc == SQLITE_OK)
 		remember(f, out, amt, off);
 	return rc;
-}
-
-/* The rest is the default VFS's file's. */
-static int
-rf_write(sqlite3_file *p, const void *in, int amt, sqlite3_int64 off)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xWrite(f->real, in, amt, off);
-}
-
-static int
-rf_truncate(sqlite3_file *p, sqlite3_int64 size)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xTruncate(f->real, size);
-}
-
-static int
-rf_sync(sqlite3_file *p, int flags)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xSync(f->real, flags);
-}
-
-static int
-rf_filesize(sqlite3_file *p, sqlite3_int64 *size)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xFileSize(f->real, size);
-}
-
-static int
-rf_lock(sqlite3_file *p, int lock)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xLock(f->real, lock);
-}
-
-static int
-rf_unlock(sqlite3_file *p, int lock)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xUnlock(f->real, lock);
-}
-
-static int
-rf_checkreserved(sqlite3_file *p, int *out)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xCheckReservedLock(f->real, out);
-}
-
-/* SQLite asks a file for its memory-map limit here; we map nothing. */
-static int
-rf_filecontrol(sqlite3_file *p, int op, void *arg)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xFileControl(f->real, op, arg);
-}
-
-static int
-rf_sectorsize(sqlite3_file *p)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xSectorSize(f->real);
-}
-
-static int
-rf_devchar(sqlite3_file *p)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xDeviceCharacteristics(f->real);
-}
-
-static int
-rf_shmmap(sqlite3_file *p, int pg, int pgsz, int extend, void volatile **pp)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xShmMap(f->real, pg, pgsz, extend, pp);
-}
-
-static int
-rf_shmlock(sqlite3_file *p, int off, int n, int flags)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xShmLock(f->real, off, n, flags);
-}
-
-static void
-rf_shmbarrier(sqlite3_file *p)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	f->real->pMethods->xShmBarrier(f->real);
-}
-
-static int
-rf_shmunmap(sqlite3_file *p, int del)
-{
-	struct srcfile	*f = (struct srcfile *)p;
-
-	return f->real->pMethods->xShmUnmap(f->real, del);
 }
 
 /*
@@ -237,10 +123,11 @@ rf_shmunmap(sqlite3_file *p, int del)
  */
 #define SRCIO(v) {							\
 	(v),								\
-	rf_close, rf_read, rf_write, rf_truncate, rf_sync, rf_filesize,	\
-	rf_lock, rf_unlock, rf_checkreserved, rf_filecontrol,		\
-	rf_sectorsize, rf_devchar, rf_shmmap, rf_shmlock,		\
-	rf_shmbarrier, rf_shmunmap, NULL, NULL				\
+	rf_close, rf_read, sb_shim_write, sb_shim_truncate,		\
+	sb_shim_sync, sb_shim_filesize, sb_shim_lock, sb_shim_unlock,	\
+	sb_shim_checkreserved, sb_shim_filecontrol, sb_shim_sectorsize,	\
+	sb_shim_devchar, sb_shim_shmmap, sb_shim_shmlock,		\
+	sb_shim_shmbarrier, sb_shim_shmunmap, NULL, NULL		\
 }
 static const sqlite3_io_methods srcio[2] = { SRCIO(1), SRCIO(2) };
 
@@ -270,136 +157,21 @@ rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 	if ((flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) == 0)
 		return deflt->xOpen(deflt, name, p, flags, outflags);
 	memset(p, 0, (size_t)srcvfs.szOsFile);
-	f->real = (sqlite3_file *)((char *)p + REALOFF);
 	f->wal = (flags & SQLITE_OPEN_WAL) != 0;
-	rc = deflt->xOpen(deflt, name, f->real, flags, outflags);
-	if (rc == SQLITE_OK && f->real->pMethods->iVersion < 1) {
-		f->real->pMethods->xClose(f->real);
-		rc = SQLITE_CANTOPEN;
-	} else if (rc != SQLITE_OK && f->real->pMethods != NULL)
-		f->real->pMethods->xClose(f->real);
-	if (rc != SQLITE_OK)
+	if ((rc = sb_shim_open_real(deflt, &f->sh, REALOFF, name, flags,
+	    outflags, &v)) != SQLITE_OK)
 		return rc;		/* base.pMethods NULL: no xClose */
-	v = f->real->pMethods->iVersion;
-	f->base.pMethods = &srcio[(v > 2 ? 2 : v) - 1];
+	f->sh.base.pMethods = &srcio[(v > 2 ? 2 : v) - 1];
 	return SQLITE_OK;
 }
 
-/* The rest of the VFS is the default one's. */
-static int
-rv_delete(sqlite3_vfs *vfs, const char *name, int syncdir)
-{
-	(void)vfs;
-	return deflt->xDelete(deflt, name, syncdir);
-}
-
-static int
-rv_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
-{
-	(void)vfs;
-	return deflt->xAccess(deflt, name, flags, out);
-}
-
-static int
-rv_fullpathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
-{
-	(void)vfs;
-	return deflt->xFullPathname(deflt, name, n, out);
-}
-
-static void *
-rv_dlopen(sqlite3_vfs *vfs, const char *name)
-{
-	(void)vfs;
-	return deflt->xDlOpen(deflt, name);
-}
-
-static void
-rv_dlerror(sqlite3_vfs *vfs, int n, char *out)
-{
-	(void)vfs;
-	deflt->xDlError(deflt, n, out);
-}
-
-static void
-(*rv_dlsym(sqlite3_vfs *vfs, void *h, const char *sym))(void)
-{
-	(void)vfs;
-	return deflt->xDlSym(deflt, h, sym);
-}
-
-static void
-rv_dlclose(sqlite3_vfs *vfs, void *h)
-{
-	(void)vfs;
-	deflt->xDlClose(deflt, h);
-}
-
-static int
-rv_randomness(sqlite3_vfs *vfs, int n, char *out)
-{
-	(void)vfs;
-	return deflt->xRandomness(deflt, n, out);
-}
-
-static int
-rv_sleep(sqlite3_vfs *vfs, int us)
-{
-	(void)vfs;
-	return deflt->xSleep(deflt, us);
-}
-
-static int
-rv_currenttime(sqlite3_vfs *vfs, double *out)
-{
-	(void)vfs;
-	return deflt->xCurrentTime(deflt, out);
-}
-
-static int
-rv_getlasterror(sqlite3_vfs *vfs, int n, char *out)
-{
-	(void)vfs;
-	return deflt->xGetLastError(deflt, n, out);
-}
-
-static int
-rv_currenttimeint64(sqlite3_vfs *vfs, sqlite3_int64 *out)
-{
-	(void)vfs;
-	return deflt->xCurrentTimeInt64(deflt, out);
-}
-
-/* Version 2 of the VFS object: version 3 adds only test hooks. */
 static void
 do_register(void)
 {
-	if ((deflt = sqlite3_vfs_find(NULL)) == NULL ||
-	    deflt->iVersion < 2 || deflt->xCurrentTimeInt64 == NULL ||
-	    deflt->szOsFile < 0 ||
-	    (size_t)deflt->szOsFile > (size_t)INT32_MAX - REALOFF) {
-		regrc = SQLITE_ERROR;
-		return;
-	}
-	memset(&srcvfs, 0, sizeof(srcvfs));
-	srcvfs.iVersion = 2;
-	srcvfs.szOsFile = (int)(REALOFF + (size_t)deflt->szOsFile);
-	srcvfs.mxPathname = deflt->mxPathname;
-	srcvfs.zName = SB_SRCVFS_NAME;
-	srcvfs.xOpen = rv_open;
-	srcvfs.xDelete = rv_delete;
-	srcvfs.xAccess = rv_access;
-	srcvfs.xFullPathname = rv_fullpathname;
-	srcvfs.xDlOpen = rv_dlopen;
-	srcvfs.xDlError = rv_dlerror;
-	srcvfs.xDlSym = rv_dlsym;
-	srcvfs.xDlClose = rv_dlclose;
-	srcvfs.xRandomness = rv_randomness;
-	srcvfs.xSleep = rv_sleep;
-	srcvfs.xCurrentTime = rv_currenttime;
-	srcvfs.xGetLastError = rv_getlasterror;
-	srcvfs.xCurrentTimeInt64 = rv_currenttimeint64;
-	regrc = sqlite3_vfs_register(&srcvfs, 0);
+	deflt = sqlite3_vfs_find(NULL);
+	if ((regrc = sb_shim_vfs_init(&srcvfs, deflt, SB_SRCVFS_NAME, REALOFF,
+	    rv_open)) == SQLITE_OK)
+		regrc = sqlite3_vfs_register(&srcvfs, 0);
 }
 
 int

@@ -1,0 +1,63 @@
+/*
+ * shimvfs.h - what the project's two SQLite VFS shims share: snapvfs.c
+ * (the file a snapshot is written to) and srcvfs.c (the live database it
+ * is read from). Each is the default VFS in everything but xOpen, and
+ * wraps some of the files it opens: our header first, then the default
+ * VFS's own file object in the same allocation
+ * (https://sqlite.org/vfs.html, https://sqlite.org/c3ref/io_methods.html).
+ */
+#ifndef SB_SHIMVFS_H
+#define SB_SHIMVFS_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+/* The head of a wrapped file object; each shim's struct embeds it first. */
+struct sb_shim_file {
+	sqlite3_file	 base;		/* must be first */
+	sqlite3_file	*real;		/* the wrapped VFS's file, hdr bytes on */
+};
+
+/* hdr rounded up so the real file object after it is aligned for any type. */
+#define SB_SHIM_HDR(type)	((sizeof(type) + 15) & ~(size_t)15)
+
+/*
+ * Fill vfs as a version 2 VFS called name over base (kept in pAppData):
+ * xOpen is xopen, every other method forwards to base, and a file object
+ * is hdr bytes of ours plus base's. SQLITE_ERROR when base cannot be
+ * wrapped (older than version 2, or too large); else SQLITE_OK. The
+ * caller registers it (sqlite3_vfs_register).
+ */
+int	sb_shim_vfs_init(sqlite3_vfs *vfs, sqlite3_vfs *base, const char *name,
+	    size_t hdr, int (*xopen)(sqlite3_vfs *, const char *,
+	    sqlite3_file *, int, int *));
+
+/*
+ * Open name with base into f's real object, hdr bytes after f (zeroed
+ * before by the caller). On success *version is the real file's methods
+ * version (>= 1) and the caller sets f->base.pMethods; on failure nothing
+ * is left open and f->base.pMethods stays NULL (SQLite calls no xClose).
+ */
+int	sb_shim_open_real(sqlite3_vfs *base, struct sb_shim_file *f,
+	    size_t hdr, const char *name, int flags, int *outflags,
+	    int *version);
+
+/* File methods that only forward to f->real, for the shims' tables. */
+int	sb_shim_write(sqlite3_file *, const void *, int, sqlite3_int64);
+int	sb_shim_truncate(sqlite3_file *, sqlite3_int64);
+int	sb_shim_sync(sqlite3_file *, int);
+int	sb_shim_filesize(sqlite3_file *, sqlite3_int64 *);
+int	sb_shim_lock(sqlite3_file *, int);
+int	sb_shim_unlock(sqlite3_file *, int);
+int	sb_shim_checkreserved(sqlite3_file *, int *);
+int	sb_shim_filecontrol(sqlite3_file *, int, void *);
+int	sb_shim_sectorsize(sqlite3_file *);
+int	sb_shim_devchar(sqlite3_file *);
+int	sb_shim_shmmap(sqlite3_file *, int, int, int, void volatile **);
+int	sb_shim_shmlock(sqlite3_file *, int, int, int);
+void	sb_shim_shmbarrier(sqlite3_file *);
+int	sb_shim_shmunmap(sqlite3_file *, int);
+int	sb_shim_unfetch(sqlite3_file *, sqlite3_int64, void *);
+
+#endif /* SB_SHIMVFS_H */
