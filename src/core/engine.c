@@ -621,6 +621,29 @@ backup_prepare(struct sb_engine *e, const char *id, struct sb_temp *t)
 }
 
 /*
+ * The object's file is complete (stored bytes of it): the upload is told,
+ * the record gets its completion time and the object its metadata, and
+ * the upload commits it. The plain and the encoded backup end so; the
+ * caller's sb_store_upload_abort() releases *up if this fails.
+ */
+enum sb_err
+sb_engine_upload_commit(struct sb_engine *e, struct sb_backup *b,
+    struct sb_upload **up, int64_t stored, struct sb_meta *meta)
+{
+	int	rc;
+
+	sb_store_upload_eof(*up);
+	sb_engine_progress_phase(e, SB_PHASE_UPLOAD, stored);
+	b->completed_at = sb_now_ms();
+	if ((rc = sb_engine_meta_build(e, b, meta)) != SB_OK)
+		return fail(e, rc, "cannot build the object metadata");
+	if ((rc = sb_store_upload_finish(up, meta)) != SB_OK)
+		return fail(e, rc, "upload to the %s store: %s",
+		    e->store->ops->kind, sb_store_errmsg(e->store));
+	return SB_OK;
+}
+
+/*
  * Steps 3 and 4 of a plain backup: the upload starts while the snapshot
  * is written: Azure stages the blocks already there (and checks them
  * against the final file); the disk store simply takes the file at
@@ -646,16 +669,7 @@ backup_plain(struct sb_engine *e, struct sb_backup *b, const char *name,
 		fail(e, rc, "snapshot of %s: %s", e->cfg->source_path, msg);
 		goto out;
 	}
-	sb_store_upload_eof(up);
-	sb_engine_progress_phase(e, SB_PHASE_UPLOAD, b->size);
-	b->completed_at = sb_now_ms();
-	if ((rc = sb_engine_meta_build(e, b, meta)) != SB_OK) {
-		fail(e, rc, "cannot build the object metadata");
-		goto out;
-	}
-	if ((rc = sb_store_upload_finish(&up, meta)) != SB_OK)
-		fail(e, rc, "upload to the %s store: %s",
-		    e->store->ops->kind, sb_store_errmsg(e->store));
+	rc = sb_engine_upload_commit(e, b, &up, b->size, meta);
 out:
 	sb_store_upload_abort(&up);
 	return rc;

@@ -401,16 +401,7 @@ sb_engine_backup_encoded(struct sb_engine *e, struct sb_backup *b,
 	if (!streamed && (rc = encode_again(e, name, snap, t.path, &r, &up,
 	    &b->stored_size)) != SB_OK)
 		goto out;
-	sb_store_upload_eof(up);
-	sb_engine_progress_phase(e, SB_PHASE_UPLOAD, b->stored_size);
-	b->completed_at = sb_now_ms();
-	if ((rc = sb_engine_meta_build(e, b, meta)) != SB_OK) {
-		fail(e, rc, "cannot build the object metadata");
-		goto out;
-	}
-	if ((rc = sb_store_upload_finish(&up, meta)) != SB_OK)
-		fail(e, rc, "upload to the %s store: %s",
-		    e->store->ops->kind, sb_store_errmsg(e->store));
+	rc = sb_engine_upload_commit(e, b, &up, b->stored_size, meta);
 out:
 	sb_store_upload_abort(&up);
 	sb_encoder_free(&r.enc);

@@ -120,6 +120,10 @@ enum sb_err	 sb_engine_codec_open(struct sb_engine *, char *err);
 int		 sb_is_engine_encoded(const struct sb_backup *);
 enum sb_err	 sb_engine_meta_build(struct sb_engine *,
 		    const struct sb_backup *, struct sb_meta *);
+/* A backup's object file is complete: commit it (engine.c). */
+struct sb_upload;
+enum sb_err	 sb_engine_upload_commit(struct sb_engine *, struct sb_backup *,
+		    struct sb_upload **, int64_t stored, struct sb_meta *);
 enum sb_err	 sb_engine_meta_unseal(struct sb_engine *,
 		    const struct sb_meta *, struct sb_backup *, char *err);
 enum sb_err	 sb_engine_backup_encoded(struct sb_engine *,
