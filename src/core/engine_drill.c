@@ -354,14 +354,18 @@ out:
 /*
  * A drill's outcome: a verdict on the backup (passed, or SB_ERR_CORRUPT)
  * is recorded; a drill that could not run (store, disk) is not, since it
- * says nothing about the backup. Every failure is reported.
+ * says nothing about the backup. A key the keyring lacks (SB_ERR_KEY) is
+ * a verdict: with the keys configured, this backup cannot be restored,
+ * which is what a drill is for (an old key dropped at a rotation must
+ * turn `check` critical, not wait for restore day); the key put back,
+ * the next drill passes. Every failure is reported.
  */
 static enum sb_err
 drill_record(struct sb_engine *e, const char *id, int rc, const char *d)
 {
 	int	crc;
 
-	if (rc == SB_OK || rc == SB_ERR_CORRUPT) {
+	if (rc == SB_OK || rc == SB_ERR_CORRUPT || rc == SB_ERR_KEY) {
 		crc = sb_catalog_drill_set(e->cat, id, sb_now_ms(),
 		    rc == SB_OK ? SB_VERIFY_OK : SB_VERIFY_FAILED, d);
 		if (crc != SB_OK)

@@ -146,12 +146,22 @@ check "wrong key: the message names the key" grep -q "key 'k1'" "$D/err"
 (umask 077; newkey other >"$D/keys")
 printf 'key_id = other\n' >>"$D/safbackup.conf"
 refused "missing key (not in the ring)" 9
-expect_exit "missing key: a drill cannot run (exit 9)" 9 bc drill "$id"
-expect_eq "missing key: the drill recorded nothing" \
-    "$(bc --json show "$id" 2>/dev/null | json 'o.verify_status')" null
+expect_exit "missing key: the drill fails (exit 9)" 9 bc drill "$id"
+expect_eq "missing key: the drill is recorded failed (not restorable with these keys)" \
+    "$(bc --json show "$id" 2>/dev/null | json 'o.verify_status')" failed
+detail=$(bc --json show "$id" 2>/dev/null | json 'o.verify_detail')
+case $detail in *"key 'k1'"*) named=yes ;; *) named="no: $detail" ;; esac
+expect_eq "missing key: ... and the detail names the key" "$named" yes
+bc check >"$D/check.out" 2>&1
+expect_eq "missing key: check is critical (exit 2)" "$?" 2
+check "missing key: ... for the failed drill ($(head -c 200 "$D/check.out"))" \
+    grep -qi 'drill' "$D/check.out"
 cp "$D/keys.good" "$D/keys"
 sed -i '/^key_id = other$/d' "$D/safbackup.conf"
 expect_exit "the right key back: restore exits 0" 0 bc restore "$id"
+expect_exit "the right key back: the drill passes" 0 bc drill "$id"
+expect_eq "the right key back: the drill is recorded ok" \
+    "$(bc --json show "$id" 2>/dev/null | json 'o.verify_status')" ok
 # A description and tags too long to seal: refused before anything is
 # recorded, as metadata too large for the store is (exit 2).
 q=$(printf '"%.0s' $(seq 62))

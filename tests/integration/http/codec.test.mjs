@@ -89,7 +89,8 @@ describe('encrypted backups over HTTP', () => {
 		assertError(await request('GET', `/backups/${foreign.id}/download`), 422, 'KEY_UNAVAILABLE');
 		assert.equal(sha(fs.readFileSync(env.sourceDb)), before, 'the live database is byte for byte unchanged');
 		const one = await request('GET', `/backups/${foreign.id}`);
-		assert.equal(one.json.verify_status, null, 'a drill that could not run records nothing');
+		assert.equal(one.json.verify_status, 'failed', 'a backup these keys cannot read is recorded as a failed drill');
+		assert.match(one.json.verify_detail, /key/);
 	});
 
 	test('a restore of the encrypted backup with the key backupd holds: 200', async () => {
