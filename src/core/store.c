@@ -602,6 +602,32 @@ hash_free(struct get_hash *h)
 }
 
 /*
+ * The start of every download into a file: name checked, the store's
+ * identity guarded, and path made as a new file (O_EXCL, mode 0600) in
+ * *fd, read-write. Errors leave a message in s and nothing open.
+ */
+static enum sb_err
+get_open(struct sb_store *s, const char *name, const char *path, int *fd)
+{
+	int	rc;
+
+	if ((rc = check_name(s, "get", name, 0)) != SB_OK ||
+	    (rc = guard(s)) != SB_OK)
+		return rc;
+	if (path == NULL || path[0] == '\0') {
+		sb_seterr(s->err, "store get %s: no file", name);
+		return SB_ERR_INVAL;
+	}
+	*fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (*fd == -1) {
+		sb_seterr(s->err, "store get %s: %s: %s", name, path,
+		    strerror(errno));
+		return SB_ERR_IO;
+	}
+	return SB_OK;
+}
+
+/*
  * sb_store_get_file, and (sha not NULL) the sha256 and size of what was
  * downloaded, hashed while it arrived: no second pass over the file.
  */
@@ -615,19 +641,8 @@ sb_store_get_file_sha(struct sb_store *s, const char *name, const char *path,
 
 	if (s == NULL)
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "get", name, 0)) != SB_OK ||
-	    (rc = guard(s)) != SB_OK)
+	if ((rc = get_open(s, name, path, &fd)) != SB_OK)
 		return rc;
-	if (path == NULL || path[0] == '\0') {
-		sb_seterr(s->err, "store get %s: no file", name);
-		return SB_ERR_INVAL;
-	}
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		sb_seterr(s->err, "store get %s: %s: %s", name, path,
-		    strerror(errno));
-		return SB_ERR_IO;
-	}
 	if (sha != NULL) {
 		sha[0] = '\0';
 		if ((rc = hash_start(&h, fd, NULL, NULL)) != SB_OK)
@@ -679,19 +694,8 @@ sb_store_get_file_follow(struct sb_store *s, const char *name,
 
 	if (s == NULL || follow == NULL)
 		return SB_ERR_INVAL;
-	if ((rc = check_name(s, "get", name, 0)) != SB_OK ||
-	    (rc = guard(s)) != SB_OK)
+	if ((rc = get_open(s, name, path, &fd)) != SB_OK)
 		return rc;
-	if (path == NULL || path[0] == '\0') {
-		sb_seterr(s->err, "store get %s: no file", name);
-		return SB_ERR_INVAL;
-	}
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		sb_seterr(s->err, "store get %s: %s: %s", name, path,
-		    strerror(errno));
-		return SB_ERR_IO;
-	}
 	if ((rc = hash_start(&h, fd, follow, arg)) != SB_OK)
 		sb_seterr(s->err, "store get %s: out of memory", name);
 	else
