@@ -463,11 +463,14 @@ restore_record(struct sb_engine *e, const char *id, struct sb_restore *r)
 }
 
 /*
- * Steps 1 and 2. 1: the backup as a local file, its size and sha256
- * checked: a damaged or truncated object is refused before anything is
- * locked or written. 2: the live database's write lock, held from here to
- * the end of the copy: nothing the service commits can fall between the
- * safety backup and the copy. Writers wait (busy timeout) from now.
+ * Steps 1 and 2. 1: the backup as a local file and every check on it:
+ * size and sha256 against the catalog, and PRAGMA integrity_check, at
+ * the same time (verify_thread: a thread hashes while SQLite checks, or
+ * the sha256 was taken on the download). A damaged, truncated, swapped
+ * or unsound backup is refused before anything is locked or written. 2:
+ * the live database's write lock, held from here to the end of the copy:
+ * nothing the service commits can fall between the safety backup and the
+ * copy. Writers wait (busy timeout) from now.
  */
 static enum sb_err
 restore_prepare(struct sb_engine *e, struct restore_run *x)
@@ -478,7 +481,7 @@ restore_prepare(struct sb_engine *e, struct restore_run *x)
 	x->vj.b = &x->b;
 	x->vj.path = x->from;
 	x->vj.got = &x->got;
-	x->vj.what = VERIFY_SHA;
+	x->vj.what = VERIFY_SHA | VERIFY_INTEGRITY;
 	if ((rc = restore_space(e, &x->b)) != SB_OK)
 		return rc;
 	sb_engine_progress_start(e, SB_OP_RESTORE, x->r.id, x->b.id,
@@ -504,56 +507,72 @@ restore_prepare(struct sb_engine *e, struct restore_run *x)
 	return SB_OK;
 }
 
+/* The copy's pages ahead of its commit, in a thread (restore_safety). */
+struct pages_job {
+	struct sb_restore_txn	*txn;
+	int			 rc;
+	char			 err[SB_ERRMSG_MAX];
+};
+
+static void *
+pages_thread(void *arg)
+{
+	struct pages_job	*j = arg;
+
+	j->rc = sb_snapshot_restore_pages(j->txn, j->err);
+	return NULL;
+}
+
 /*
- * Step 3: the safety backup (no restore without a way back) and, at the
- * same time in a thread, the backup's integrity_check: both only read,
- * so every check on the backup still comes before the copy while the two
- * passes overlap. A backup that fails its check is refused (the lock is
- * given up at once); a safety backup taken meanwhile is kept.
+ * Step 3: the safety backup (no restore without a way back). In WAL mode
+ * the copy's pages go into live's WAL at the same time, in a thread,
+ * uncommitted (sb_snapshot_restore_pages): the safety snapshot reads
+ * through a read transaction of its own, which does not see them, so it
+ * is still exactly the state the restore replaces, and nothing commits
+ * before it is durable and recorded (restore_copy). A copy that fails
+ * meanwhile is rolled back: the live database is untouched and the safety
+ * backup, taken all the same, is kept. Rollback-journal mode: the copy
+ * would write into the database file the safety snapshot reads, so it
+ * waits for restore_copy.
  */
 static enum sb_err
 restore_safety(struct sb_engine *e, struct restore_run *x, const char *id)
 {
-	char		msg[SB_ERRMSG_MAX];
-	pthread_t	vthr;
-	int64_t		need;
-	int		verifying, src, rc;
+	struct pages_job	pj;
+	char			msg[SB_ERRMSG_MAX];
+	pthread_t		thr;
+	int64_t			need;
+	int			ahead = 0, src, rc;
 
-	x->vj.what = VERIFY_INTEGRITY;
 	if (sb_engine_source_size(e, &need) != SB_OK)
 		need = -1;
 	sb_engine_progress_phase(e, SB_PHASE_SAFETY_BACKUP, need);
 	sb_snapshot_restore_watch(x->txn, e->progress);
-	verifying = pthread_create(&vthr, NULL, verify_thread, &x->vj) == 0;
-	if (!verifying)
-		(void)verify_thread(&x->vj);
+	memset(&pj, 0, sizeof(pj));
+	pj.txn = x->txn;
+	if (sb_is_restore_wal(x->txn))
+		ahead = pthread_create(&thr, NULL, pages_thread, &pj) == 0;
 	src = safety_locked(e, x->txn, id, &x->safety, &x->smeta, x->local);
-	if (verifying)
-		pthread_join(vthr, NULL);
-	if (x->vj.rc != SB_OK) {
-		/* Refused: the writers go on before anything else. */
+	if (ahead)
+		pthread_join(thr, NULL);
+	if (src != SB_OK) {
+		sb_strlcpy(msg, e->err, sizeof(msg));
+		return fail(e, src, "safety backup failed, live database "
+		    "untouched: %s", msg);
+	}
+	sb_strlcpy(x->r.safety_backup_id, x->safety.id,
+	    sizeof(x->r.safety_backup_id));
+	if (ahead && pj.rc != SB_OK) {
+		/* Rolled back: the writers go on before anything else. */
 		sb_snapshot_restore_abort(&x->txn);
-		rc = x->vj.rc;
-		if (src != SB_OK)
-			return fail(e, rc, "restore refused, the live database "
-			    "is untouched: %s", x->vj.err);
-		fail(e, rc, "restore refused, the live database is untouched "
-		    "(safety backup %s, taken meanwhile, is kept): %s",
-		    x->safety.id, x->vj.err);
-		sb_strlcpy(x->r.safety_backup_id, x->safety.id,
-		    sizeof(x->r.safety_backup_id));
+		rc = fail(e, pj.rc, "copy into %s failed, the live database "
+		    "is unchanged (safety backup %s holds it too): %s",
+		    e->cfg->source_path, x->safety.id, pj.err);
 		/* A remote store's safety copy goes up like any backup. */
 		sb_strlcpy(msg, e->err, sizeof(msg));
 		safety_upload(e, &x->safety, &x->smeta, x->local, x->warn);
 		return fail(e, rc, "%s", msg);
 	}
-	if ((rc = src) != SB_OK) {
-		sb_strlcpy(msg, e->err, sizeof(msg));
-		return fail(e, rc, "safety backup failed, live database "
-		    "untouched: %s", msg);
-	}
-	sb_strlcpy(x->r.safety_backup_id, x->safety.id,
-	    sizeof(x->r.safety_backup_id));
 	/* Known now, so an interrupted restore's record names it too. */
 	if (sb_catalog_restore_finish(e->cat, x->r.id, 0, SB_STATUS_PENDING,
 	    x->safety.id, NULL) != SB_OK)
@@ -573,7 +592,8 @@ restore_copy(struct sb_engine *e, struct restore_run *x, const char *id)
 	char	msg[SB_ERRMSG_MAX];
 	int	rc, replaced = 0;
 
-	sb_engine_progress_phase(e, SB_PHASE_COPY, -1);
+	sb_engine_progress_phase(e, SB_PHASE_COPY,
+	    sb_snapshot_restore_bytes(x->txn));
 	rc = sb_snapshot_restore_finish(&x->txn, &replaced, msg);
 	snprintf(x->blocked, sizeof(x->blocked), "%lld",
 	    (long long)(sb_mono_ms() - x->t0));

@@ -362,18 +362,25 @@ sb_progress_total(struct sb_progress *p, int64_t total)
 }
 
 void
-sb_progress_set(struct sb_progress *p, int64_t done)
+sb_progress_set_in(struct sb_progress *p, enum sb_phase ph, int64_t done)
 {
 	int64_t	cur;
-	int	ph;
 
-	if (p == NULL)
+	if (p == NULL || (unsigned)ph >= SB_PHASE__MAX)
 		return;
-	ph = __atomic_load_n(&p->phase, __ATOMIC_RELAXED);
 	cur = __atomic_load_n(&p->done[ph], __ATOMIC_RELAXED);
 	while (done > cur && !__atomic_compare_exchange_n(&p->done[ph], &cur,
 	    done, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
+}
+
+void
+sb_progress_set(struct sb_progress *p, int64_t done)
+{
+	if (p == NULL)
+		return;
+	sb_progress_set_in(p, (enum sb_phase)__atomic_load_n(&p->phase,
+	    __ATOMIC_RELAXED), done);
 }
 
 void

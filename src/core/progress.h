@@ -132,6 +132,9 @@ void	sb_progress_phase(struct sb_progress *, enum sb_phase,
 void	sb_progress_total(struct sb_progress *, int64_t total);
 /* done bytes of the current phase (only grows; smaller is ignored). */
 void	sb_progress_set(struct sb_progress *, int64_t done);
+/* The same for phase, which need not be the current one. Any thread. */
+void	sb_progress_set_in(struct sb_progress *, enum sb_phase,
+	    int64_t done);
 /* sb_progress_set for a callback (sb_sha256_file_tick): arg is p. */
 void	sb_progress_tick(void *p, int64_t done);
 /*

@@ -94,8 +94,15 @@ enum sb_err	sb_snapshot_restore(const char *from, const char *live, int *replace
  *		fsynced, with its sha256 and size: through another
  *		connection in WAL mode, through the lock holder's own file
  *		in rollback-journal mode (no other connection can read).
- * finish	copies every page, commits, checks live (journal mode;
- *		page size and schema are the backup's);
+ * pages	WAL mode only (else SB_ERR_INVAL): copies every page but
+ *		the last into live's WAL, uncommitted: no reader and no
+ *		crash recovery sees them, so live is unchanged and abort
+ *		still leaves it so, while the safety snapshot (its own
+ *		read transaction, from before them) is taken at the same
+ *		time in another thread. A failure gives the copy up
+ *		(rolled back): only abort is left to call.
+ * finish	copies the pages not yet copied, commits, checks live
+ *		(journal mode; page size and schema are the backup's);
  *		*replaced as for sb_snapshot_restore.
  *		Frees *tp.
  * take_locked_streamed  the same, the snapshot's bytes handed to a sink
@@ -109,11 +116,15 @@ enum sb_err	sb_snapshot_restore_begin(const char *from, const char *live,
 	    struct sb_restore_txn **out, char *err);
 int	sb_is_restore_wal(const struct sb_restore_txn *);
 /*
- * Report to p (may be NULL) the bytes take_locked writes and the pages
- * finish copies (x the page size), as p's current phase.
+ * Report to p (may be NULL) the bytes take_locked writes, as p's current
+ * phase, and the pages pages and finish copy (x the page size), as phase
+ * copy whatever the current one is.
  */
 void	sb_snapshot_restore_watch(struct sb_restore_txn *,
 	    struct sb_progress *p);
+/* The bytes the copy writes: the backup's pages x its page size. */
+int64_t	sb_snapshot_restore_bytes(const struct sb_restore_txn *);
+enum sb_err	sb_snapshot_restore_pages(struct sb_restore_txn *, char *err);
 enum sb_err	sb_snapshot_take_locked(struct sb_restore_txn *, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
 enum sb_err	sb_snapshot_take_locked_streamed(struct sb_restore_txn *,

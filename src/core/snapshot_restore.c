@@ -43,6 +43,8 @@ struct sb_restore_txn {
 	sqlite3_backup	*b;
 	char		 lmode[16];	/* live's journal mode */
 	int		 fwal;		/* the backup's header says WAL */
+	int64_t		 psz;		/* the backup's page size */
+	int64_t		 bytes;		/* its pages x psz */
 	int		 committed;	/* the copy committed */
 	struct sb_progress *progress;	/* or NULL */
 	char		 from[PATH_MAX];
@@ -136,6 +138,8 @@ sb_snapshot_restore_begin(const char *from, const char *live,
 			ret = SB_ERR_CORRUPT;
 		goto out;
 	}
+	if (sb_parse_i64(fps, 512, 65536, &t->psz) != SB_OK)
+		t->psz = 4096;
 	if (strcmp(t->lmode, "wal") == 0 && strcmp(lps, fps) != 0) {
 		sb_seterr(err, "cannot restore %s into %s: the backup's page "
 		    "size is %s bytes, the live database's %s, and a WAL-mode "
@@ -166,6 +170,8 @@ sb_snapshot_restore_begin(const char *from, const char *live,
 			    sqlite3_errmsg(t->ldb));
 		goto out;
 	}
+	/* The zero-page step counted the pages. */
+	t->bytes = (int64_t)sqlite3_backup_pagecount(t->b) * t->psz;
 	*out = t;
 	t = NULL;
 	ret = SB_OK;
@@ -419,38 +425,94 @@ out:
 
 /*
  * The copy's pages, COPY_STEP_BYTES at a time (sb_snapshot_step), each
- * step's end told to the progress, until SQLITE_DONE (the last step
- * commits) or an error, for up to RESTORE_DEADLINE_MS of busy retries in
- * all; then sqlite3_backup_finish() as sb_snapshot_run_backup does.
- * Returns the SQLite result code, SQLITE_OK when all was copied.
+ * step's end told to the progress (phase copy, whatever the current one
+ * is), for up to RESTORE_DEADLINE_MS of busy retries in all. leave > 0:
+ * stop with leave pages not yet copied, the destination's transaction
+ * still open and nothing committed (the step that copies the last page
+ * is the one that commits: sqlite3_backup_step() returns SQLITE_DONE
+ * from it). leave 0: until SQLITE_DONE, then sqlite3_backup_finish() as
+ * sb_snapshot_run_backup does. Returns the SQLite result code, SQLITE_OK
+ * when all that was asked was copied.
  */
 static int
-copy_pages(struct sb_restore_txn *t)
+copy_pages(struct sb_restore_txn *t, int leave)
 {
-	int64_t	end = sb_mono_ms() + RESTORE_DEADLINE_MS, psz = 4096;
-	char	ps[16];
-	int	rc, frc, step;
+	int64_t	end = sb_mono_ms() + RESTORE_DEADLINE_MS;
+	int	rc, frc, n, left, step = (int)(COPY_STEP_BYTES / t->psz);
 
-	/* The backup's page size: the pages counted are its pages. */
-	if (sb_snapshot_pragma(t->fdb, "PRAGMA page_size", ps, sizeof(ps),
-	    NULL, t->from) != SB_OK ||
-	    sb_parse_i64(ps, 512, 65536, &psz) != SB_OK)
-		psz = 4096;
-	step = (int)(COPY_STEP_BYTES / psz);
-	/* begin's step of zero pages counted them. */
-	sb_progress_total(t->progress,
-	    (int64_t)sqlite3_backup_pagecount(t->b) * psz);
-	while ((rc = sb_snapshot_step(t->b, step, end)) == SQLITE_OK)
-		sb_progress_set(t->progress, (int64_t)(sqlite3_backup_pagecount(
-		    t->b) - sqlite3_backup_remaining(t->b)) * psz);
+	for (;;) {
+		n = step;
+		left = sqlite3_backup_remaining(t->b);
+		if (leave > 0) {
+			if (left <= leave)
+				return SQLITE_OK;
+			if (left - leave < n)
+				n = left - leave;
+		}
+		if ((rc = sb_snapshot_step(t->b, n, end)) != SQLITE_OK)
+			break;
+		sb_progress_set_in(t->progress, SB_PHASE_COPY,
+		    sb_snapshot_restore_bytes(t) -
+		    (int64_t)sqlite3_backup_remaining(t->b) * t->psz);
+	}
 	if (rc == SQLITE_DONE)
-		sb_progress_set(t->progress,
-		    (int64_t)sqlite3_backup_pagecount(t->b) * psz);
+		sb_progress_set_in(t->progress, SB_PHASE_COPY,
+		    sb_snapshot_restore_bytes(t));
 	frc = sqlite3_backup_finish(t->b);
 	t->b = NULL;
 	if (rc == SQLITE_DONE)
 		return frc;
 	return frc != SQLITE_OK ? frc : rc;
+}
+
+/* The error of a copy step that failed with rc, into err. */
+static enum sb_err
+copy_failed(struct sb_restore_txn *t, int rc, char *err)
+{
+	enum sb_err	ret = sb_snapshot_map_rc(rc);
+
+	if (ret == SB_ERR_BUSY)
+		sb_seterr(err, "restoring into %s: could not get the write "
+		    "lock within %d s", t->live, RESTORE_DEADLINE_MS / 1000);
+	else if ((rc & 0xff) == SQLITE_READONLY)
+		sb_seterr(err, "restoring into %s: %s (page size of a WAL "
+		    "database cannot change)", t->live,
+		    sqlite3_errmsg(t->ldb));
+	else
+		sb_seterr(err, "restoring %s into %s: %s", t->from, t->live,
+		    sqlite3_errmsg(t->ldb));
+	return ret;
+}
+
+int64_t
+sb_snapshot_restore_bytes(const struct sb_restore_txn *t)
+{
+	return t->bytes;
+}
+
+/*
+ * WAL mode: every page but the last into live's WAL, uncommitted (see
+ * snapshot.h). Frames a transaction has not committed are beyond the
+ * last commit frame every reader stops at, and WAL recovery after a
+ * crash drops them (https://sqlite.org/wal.html, https://sqlite.org/
+ * fileformat2.html#walformat), so live's content, as any connection or
+ * a crash sees it, is unchanged until finish; abort rolls them back.
+ * In rollback-journal mode the pages would go into the database file
+ * itself: SB_ERR_INVAL, nothing done.
+ */
+enum sb_err
+sb_snapshot_restore_pages(struct sb_restore_txn *t, char *err)
+{
+	int	rc;
+
+	if (!sb_is_restore_wal(t) || t->b == NULL) {
+		sb_seterr(err, "restoring into %s: pages ahead of the commit "
+		    "only into a WAL database", t->live);
+		return SB_ERR_INVAL;
+	}
+	if ((rc = copy_pages(t, 1)) != SQLITE_OK)
+		return copy_failed(t, rc, err);
+	return SB_OK;
 }
 
 /*
@@ -469,20 +531,14 @@ sb_snapshot_restore_finish(struct sb_restore_txn **tp, int *replaced,
 
 	if (replaced != NULL)
 		*replaced = 0;
-	rc = copy_pages(t);
-	if (rc != SQLITE_OK) {
-		ret = sb_snapshot_map_rc(rc);
-		if (ret == SB_ERR_BUSY)
-			sb_seterr(err, "restoring into %s: could not get the "
-			    "write lock within %d s", t->live,
-			    RESTORE_DEADLINE_MS / 1000);
-		else if ((rc & 0xff) == SQLITE_READONLY)
-			sb_seterr(err, "restoring into %s: %s (page size "
-			    "of a WAL database cannot change)", t->live,
-			    sqlite3_errmsg(t->ldb));
-		else
-			sb_seterr(err, "restoring %s into %s: %s", t->from,
-			    t->live, sqlite3_errmsg(t->ldb));
+	if (t->b == NULL) {	/* a copy that failed and was not aborted */
+		sb_seterr(err, "restoring into %s: the copy was given up",
+		    t->live);
+		ret = SB_ERR_INVAL;
+		goto out;
+	}
+	if ((rc = copy_pages(t, 0)) != SQLITE_OK) {
+		ret = copy_failed(t, rc, err);
 		goto out;
 	}
 	/* Committed: whatever fails from here, live holds from's pages. */

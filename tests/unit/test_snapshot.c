@@ -1074,6 +1074,216 @@ test_restore_abort(void **state)
 	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 101);
 }
 
+/* The sha256 of the file at path, or "" when it cannot be read. */
+static void
+file_sha(const char *path, char sha[SB_SHA256_HEX + 1])
+{
+	char	err[SB_ERRMSG_MAX];
+	int64_t	size;
+
+	if (sb_sha256_file(path, sha, &size, err) != SB_OK)
+		sha[0] = '\0';
+}
+
+/* Size of path in bytes, -1 when missing. */
+static int64_t
+fsize(const char *path)
+{
+	struct stat	sb;
+
+	return stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+}
+
+struct pages_arg {
+	struct sb_restore_txn	*t;
+	int			 rc;
+	char			 err[SB_ERRMSG_MAX];
+};
+
+static void *
+pages_run(void *arg)
+{
+	struct pages_arg	*a = arg;
+
+	a->rc = sb_snapshot_restore_pages(a->t, a->err);
+	return NULL;
+}
+
+/*
+ * WAL mode: the copy's pages go into live's WAL, uncommitted, while the
+ * safety snapshot is taken from another thread at the same time (as a
+ * restore does). The snapshot is the state before; a reader sees the old
+ * rows throughout; the database file is not written; the WAL is (the
+ * pages really went somewhere). Then finish commits the backup's rows.
+ */
+static void
+test_restore_pages_ahead(void **state)
+{
+	struct fix		*f = *state;
+	struct sb_restore_txn	*t = NULL;
+	struct pages_arg	 a;
+	pthread_t		 thr;
+	char			 err[SB_ERRMSG_MAX] = "", safety[PATH_MAX + 16];
+	char			 wal[PATH_MAX + 16], sha[SB_SHA256_HEX + 1];
+	char			 before[SB_SHA256_HEX + 1], after[SB_SHA256_HEX + 1];
+	int64_t			 size = -1;
+	sqlite3			*other = NULL;
+	int			 replaced = 0;
+
+	mkdb(f->live, 1, 0, 200, 3000, "old");
+	mkdb(f->copy, 0, 0, 2000, 3000, "new");
+	snprintf(safety, sizeof(safety), "%s/safety.db", f->dir);
+	snprintf(wal, sizeof(wal), "%s-wal", f->live);
+	file_sha(f->live, before);
+	assert_int_equal(sqlite3_open(f->live, &other), SQLITE_OK);
+	sqlite3_busy_timeout(other, 0);
+
+	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
+		fail_msg("begin: %s", err);
+	memset(&a, 0, sizeof(a));
+	a.t = t;
+	assert_int_equal(pthread_create(&thr, NULL, pages_run, &a), 0);
+	if (sb_snapshot_take_locked(t, safety, sha, &size, err) != SB_OK)
+		fail_msg("take_locked: %s", err);
+	assert_int_equal(pthread_join(thr, NULL), 0);
+	if (a.rc != SB_OK)
+		fail_msg("pages: %s", a.err);
+
+	assert_int_equal(q1path(safety, "SELECT count(*) FROM t"), 200);
+	assert_int_equal(q1path(safety, "SELECT count(*) FROM t WHERE "
+	    "v = 'new'"), 0);
+	assert_int_equal(q1(other, "SELECT count(*) FROM t"), 200);
+	assert_int_equal(q1(other, "SELECT count(*) FROM t WHERE v = 'new'"),
+	    0);
+	file_sha(f->live, after);
+	assert_string_equal(before, after);
+	assert_true(fsize(wal) > 2000 * 3000);
+
+	if (sb_snapshot_restore_finish(&t, &replaced, err) != SB_OK)
+		fail_msg("finish: %s", err);
+	assert_int_equal(replaced, 1);
+	assert_int_equal(q1(other, "SELECT count(*) FROM t WHERE v = 'new'"),
+	    2000);
+	assert_int_equal(q1(other, "SELECT count(*) FROM t"), 2000);
+	assert_int_equal(sqlite3_close(other), SQLITE_OK);
+	assert_int_equal(sb_snapshot_check(f->live, err), SB_OK);
+}
+
+/*
+ * The pages went into the WAL, then the restore is given up (a failed
+ * safety backup, say): rolled back, live's content and its database
+ * file as they were, its lock released, writers go on.
+ */
+static void
+test_restore_pages_abort(void **state)
+{
+	struct fix		*f = *state;
+	struct sb_restore_txn	*t = NULL;
+	char			 err[SB_ERRMSG_MAX] = "", wal[PATH_MAX + 16];
+	char			 before[SB_SHA256_HEX + 1], after[SB_SHA256_HEX + 1];
+	sqlite3			*other = NULL;
+
+	mkdb(f->live, 1, 0, 200, 3000, "old");
+	mkdb(f->copy, 0, 0, 2000, 3000, "new");
+	snprintf(wal, sizeof(wal), "%s-wal", f->live);
+	file_sha(f->live, before);
+	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
+		fail_msg("begin: %s", err);
+	if (sb_snapshot_restore_pages(t, err) != SB_OK)
+		fail_msg("pages: %s", err);
+	assert_true(fsize(wal) > 2000 * 3000);
+	sb_snapshot_restore_abort(&t);
+	assert_null(t);
+	file_sha(f->live, after);
+	assert_string_equal(before, after);
+	assert_int_equal(sqlite3_open(f->live, &other), SQLITE_OK);
+	sqlite3_busy_timeout(other, 0);
+	assert_int_equal(q1(other, "SELECT count(*) FROM t WHERE v = 'new'"),
+	    0);
+	xexec(other, "INSERT INTO t (v) VALUES ('after')");
+	assert_int_equal(sqlite3_close(other), SQLITE_OK);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t WHERE "
+	    "v = 'old'"), 200);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 201);
+	assert_int_equal(sb_snapshot_check(f->live, err), SB_OK);
+}
+
+/*
+ * The process dies (SIGKILL) with the pages in live's WAL and nothing
+ * committed: the next connection's WAL recovery drops them. The child
+ * says when its pages are in; the WAL is checked to hold them before the
+ * kill, so the crash happened at that point.
+ */
+static void
+test_restore_pages_killed(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "", wal[PATH_MAX + 16], c;
+	char		 before[SB_SHA256_HEX + 1], after[SB_SHA256_HEX + 1];
+	int		 p[2], status;
+	pid_t		 pid;
+
+	mkdb(f->live, 1, 0, 200, 3000, "old");
+	mkdb(f->copy, 0, 0, 2000, 3000, "new");
+	snprintf(wal, sizeof(wal), "%s-wal", f->live);
+	file_sha(f->live, before);
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		struct sb_restore_txn *t = NULL;
+
+		close(p[0]);
+		if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) !=
+		    SB_OK || sb_snapshot_restore_pages(t, err) != SB_OK)
+			_exit(2);
+		if (write(p[1], "x", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	assert_true(pid > 0);
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	assert_true(fsize(wal) > 2000 * 3000);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	file_sha(f->live, after);
+	assert_string_equal(before, after);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t WHERE "
+	    "v = 'new'"), 0);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 200);
+	assert_int_equal(sb_snapshot_check(f->live, err), SB_OK);
+}
+
+/*
+ * Rollback-journal mode: pages would write the database file the safety
+ * snapshot reads: refused, nothing done; finish then does the whole copy.
+ */
+static void
+test_restore_pages_rollback(void **state)
+{
+	struct fix		*f = *state;
+	struct sb_restore_txn	*t = NULL;
+	char			 err[SB_ERRMSG_MAX] = "";
+	char			 before[SB_SHA256_HEX + 1], after[SB_SHA256_HEX + 1];
+	int			 replaced = 0;
+
+	mkdb(f->live, 0, 0, 100, 10, "old");
+	mkdb(f->copy, 0, 0, 500, 20, "new");
+	file_sha(f->live, before);
+	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
+		fail_msg("begin: %s", err);
+	assert_int_equal(sb_snapshot_restore_pages(t, err), SB_ERR_INVAL);
+	assert_non_null(strstr(err, "WAL"));
+	file_sha(f->live, after);
+	assert_string_equal(before, after);
+	if (sb_snapshot_restore_finish(&t, &replaced, err) != SB_OK)
+		fail_msg("finish: %s", err);
+	assert_int_equal(replaced, 1);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 500);
+}
+
 int
 main(void)
 {
@@ -1114,6 +1324,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restore_locked_rollback,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_abort,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_pages_ahead,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_pages_abort,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_pages_killed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_pages_rollback,
 		    setup, teardown),
 	};
 
