@@ -46,6 +46,7 @@ struct sb_restore_txn {
 	int64_t		 psz;		/* the backup's page size */
 	int64_t		 bytes;		/* its pages x psz */
 	int		 committed;	/* the copy committed */
+	int		 copying;	/* a page may have been written */
 	struct sb_progress *progress;	/* or NULL */
 	char		 from[PATH_MAX];
 	char		 live[PATH_MAX];
@@ -62,6 +63,23 @@ sb_snapshot_restore_abort(struct sb_restore_txn **tp)
 	 * on live and releases the lock: live is as it was. */
 	if (t->b != NULL)
 		(void)sqlite3_backup_finish(t->b);
+	/*
+	 * Rollback-journal mode, a copy that failed part way (a full disk):
+	 * the pages it wrote are in live's file, the originals in its
+	 * journal. SQLite does not play the journal back when the write that
+	 * failed left the pager in its error state: it leaves a hot journal
+	 * for the next connection to roll back
+	 * (https://sqlite.org/lockingv3.html#hot_journals, and
+	 * https://sqlite.org/atomiccommit.html#section_4_2). Until then the
+	 * file itself is torn, and a copy of it made without its journal is
+	 * damaged. A read transaction on this connection rolls it back now
+	 * (the rollback writes only pages the file already has, then
+	 * truncates it, so it needs no free space).
+	 */
+	if (!t->committed && t->copying && !sb_is_restore_wal(t) &&
+	    t->ldb != NULL)
+		(void)sqlite3_exec(t->ldb, "SELECT count(*) FROM sqlite_schema",
+		    NULL, NULL, NULL);
 	/*
 	 * Given up: leave live's file byte for byte as it was. Closing the
 	 * last connection of a WAL database checkpoints it into the file
@@ -440,6 +458,7 @@ copy_pages(struct sb_restore_txn *t, int leave)
 	int64_t	end = sb_mono_ms() + RESTORE_DEADLINE_MS;
 	int	rc, frc, n, left, step = (int)(COPY_STEP_BYTES / t->psz);
 
+	t->copying = 1;
 	for (;;) {
 		n = step;
 		left = sqlite3_backup_remaining(t->b);

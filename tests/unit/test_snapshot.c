@@ -1284,6 +1284,74 @@ test_restore_pages_rollback(void **state)
 	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 500);
 }
 
+/*
+ * A copy whose writes fail part way (the file size limit, EFBIG, standing
+ * in for a full disk), in a child so the limit stays there. Rollback-
+ * journal mode: pages of the backup were written into live's file before
+ * the failure; abort plays the journal back at once, so live's file is
+ * byte for byte what it was and no hot journal is left for a later
+ * opener (or a file copy made meanwhile) to trip on. WAL mode: the pages
+ * ahead of the commit fail the same way; live's file is not written.
+ */
+static void
+copy_fails(struct fix *f, int wal)
+{
+	char		 journal[PATH_MAX + 16];
+	char		 before[SB_SHA256_HEX + 1], after[SB_SHA256_HEX + 1];
+	struct stat	 sb;
+	int		 status;
+	pid_t		 pid;
+
+	mkdb(f->live, wal, 0, 50, 3000, "old");
+	mkdb(f->copy, 0, 0, 1000, 3000, "new");
+	snprintf(journal, sizeof(journal), "%s-journal", f->live);
+	file_sha(f->live, before);
+	assert_true(fsize(f->live) < 1024 * 1024);
+	if ((pid = fork()) == 0) {
+		struct rlimit		 rl = { 1024 * 1024, 1024 * 1024 };
+		struct sb_restore_txn	*t = NULL;
+		char			 err[SB_ERRMSG_MAX] = "";
+		int			 rc, replaced = -1;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) == -1)
+			_exit(100);
+		if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) !=
+		    SB_OK)
+			_exit(101);
+		if (wal) {
+			rc = sb_snapshot_restore_pages(t, err);
+			sb_snapshot_restore_abort(&t);
+		} else
+			rc = sb_snapshot_restore_finish(&t, &replaced, err);
+		_exit(rc == SB_ERR_IO && replaced < 1 && err[0] != '\0' ?
+		    0 : 10 + rc);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Before any other connection opens live. */
+	assert_int_equal(stat(journal, &sb), -1);
+	file_sha(f->live, after);
+	assert_string_equal(before, after);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t WHERE "
+	    "v = 'old'"), 50);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 50);
+}
+
+static void
+test_restore_copy_fails_rollback(void **state)
+{
+	copy_fails(*state, 0);
+}
+
+static void
+test_restore_copy_fails_wal(void **state)
+{
+	copy_fails(*state, 1);
+}
+
 int
 main(void)
 {
@@ -1332,6 +1400,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restore_pages_killed,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_pages_rollback,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_restore_copy_fails_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_copy_fails_wal,
 		    setup, teardown),
 	};
 

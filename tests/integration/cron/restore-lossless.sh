@@ -11,8 +11,10 @@
 #      restore;
 #   3. the writer never saw an error (exit 0, empty stderr).
 # The restore's log line names how long writers waited (writers_blocked_ms).
-# Last, a backup whose sha256 is right but whose integrity_check fails
-# (checked alongside the safety snapshot) is refused, live untouched.
+# Then a backup whose sha256 is right but whose integrity_check fails
+# is refused before anything is locked or written: live untouched, no
+# safety backup. Last, a copy that fails part way (live's disk full) is
+# rolled back, live untouched, its safety backup kept.
 #
 # The writer's log shows where the restore happened: ids grow by one per
 # commit until the restore, after which they start again above the
@@ -28,6 +30,13 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 # shellcheck source=../../lib/cron.sh
 . "$ROOT/tests/lib/cron.sh"
 CRON=${SB_CRON:-$CRON}
+MOUNTS=()
+lossless_cleanup() {
+	local m
+	for m in "${MOUNTS[@]+"${MOUNTS[@]}"}"; do umount -l "$m" 2>/dev/null; done
+	cleanup
+}
+trap lossless_cleanup EXIT
 
 ROWS=10000	# of 4000-byte payloads: a ~40 MB database
 LEAD=300	# commits logged before the restore starts
@@ -135,10 +144,10 @@ for mode in wal delete; do
 done
 
 # --- a backup whose sha256 is right but fails integrity_check ---------------
-# Its integrity_check runs alongside the safety snapshot, live locked: the
-# restore is refused, the live database untouched (byte for byte), the
-# safety backup taken meanwhile kept and named. The damaged object is
-# planted with the catalog's sha256 and size made to match it.
+# Its integrity_check runs beside the sha256, before the live database is
+# locked: the restore is refused, the live database untouched (byte for
+# byte), no safety backup taken. The damaged object is planted with the
+# catalog's sha256 and size made to match it.
 for mode in wal delete; do
 	D=$W/integrity-$mode
 	mkdir -p "$D"
@@ -167,17 +176,75 @@ for mode in wal delete; do
 	out=$(bc restore "$bid" 2>&1); rc=$?
 	expect_eq "[$mode] integrity: the restore exits 6" "$rc" 6
 	expect_match "[$mode] integrity: the message says why" "$out" "fails the integrity check"
-	expect_match "[$mode] integrity: ... that live is untouched, and names the kept safety backup" \
-		"$out" "restore refused, the live database is untouched \(safety backup [0-9a-f-]{36}, taken meanwhile, is kept\)"
+	expect_match "[$mode] integrity: ... and that live is untouched" \
+		"$out" "restore refused, the live database is untouched: "
 	expect_eq "[$mode] integrity: the live database is byte for byte unchanged" \
 		"$(sha256sum "$D/app.db" | cut -d' ' -f1)" "$live_sum"
 	expect_eq "[$mode] integrity: the restore is recorded failed" \
 		"$(sqlite3 "$D/catalog.db" 'SELECT status FROM restores')" failed
+	expect_eq "[$mode] integrity: no safety backup was taken" \
+		"$(sqlite3 "$D/catalog.db" "SELECT coalesce(safety_backup_id, '') FROM restores"):$(sqlite3 "$D/catalog.db" 'SELECT count(*) FROM backups')" ":1"
+done
+
+# --- the copy fails part way: the live database's disk is full --------------
+# live on a small tmpfs with too little room for the backup's pages. In
+# WAL mode they go into live's WAL, uncommitted, while the safety snapshot
+# is taken; in rollback-journal mode into the database file, after it. The
+# copy fails for want of room (the message says so: the fault happened),
+# it is rolled back: the live database byte for byte and row for row as it
+# was, the restore recorded failed, the safety backup taken meanwhile
+# kept, completed and holding the live state; writers go on.
+for mode in wal delete; do
+	D=$W/full-$mode
+	mkdir -p "$D/live"
+	if ! mount -t tmpfs -o size=24m sbtest "$D/live" 2>"$D/mount.err"; then
+		echo "skip: [$mode] live disk full: mount -t tmpfs refused ($(cat "$D/mount.err"))"
+		continue
+	fi
+	MOUNTS+=("$D/live")
+	# The backup: 16 MiB, taken of a database on the ordinary disk.
+	write_config "$D"
+	sqlite3 "$D/app.db" >/dev/null <<-EOF
+	PRAGMA journal_mode=$mode;
+	CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, b BLOB);
+	WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 4000)
+	INSERT INTO t(v, b) SELECT 'backup', randomblob(4000) FROM c;
+	EOF
+	bid=$(bc --json backup --type manual 2>/dev/null | json 'o.id')
+	# The live database, 1 MiB, on the tmpfs.
+	sed -i "s#^path = $D/app.db#path = $D/live/app.db#" "$D/safbackup.conf"
+	sqlite3 "$D/live/app.db" >/dev/null <<-EOF
+	PRAGMA journal_mode=$mode;
+	CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, b BLOB);
+	WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200)
+	INSERT INTO t(v, b) SELECT 'live', randomblob(4000) FROM c;
+	EOF
+	# Leave about 8 MiB: the backup's 16 MiB of pages cannot fit.
+	free_k=$(df -k --output=avail "$D/live" | tail -n 1)
+	dd if=/dev/zero of="$D/live/fill" bs=1k count=$((free_k - 8192)) status=none 2>/dev/null
+	live_sum=$(sha256sum "$D/live/app.db" | cut -d' ' -f1)
+	live_rows=$(sqlite3 "$D/live/app.db" "SELECT count(*), sum(length(b)), group_concat(DISTINCT v) FROM t")
+	out=$(bc restore "$bid" 2>&1); rc=$?
+	expect_eq "[$mode] full: the restore fails (exit 1)" "$rc" 1
+	expect_match "[$mode] full: for want of room (the fault happened)" "$out" "full"
+	expect_match "[$mode] full: the message says live is unchanged and names the safety backup" \
+		"$out" "copy into $D/live/app.db failed, the live database is unchanged \(safety backup [0-9a-f-]{36} holds it too\)"
+	expect_eq "[$mode] full: the live database file is byte for byte unchanged" \
+		"$(sha256sum "$D/live/app.db" | cut -d' ' -f1)" "$live_sum"
+	rm -f "$D/live/fill"
+	expect_eq "[$mode] full: ... and holds the same rows" \
+		"$(sqlite3 "$D/live/app.db" "SELECT count(*), sum(length(b)), group_concat(DISTINCT v) FROM t")" "$live_rows"
+	expect_eq "[$mode] full: ... and passes integrity_check" \
+		"$(sqlite3 "$D/live/app.db" 'PRAGMA integrity_check')" ok
+	expect_eq "[$mode] full: the restore is recorded failed" \
+		"$(sqlite3 "$D/catalog.db" 'SELECT status FROM restores')" failed
 	sid=$(sqlite3 "$D/catalog.db" 'SELECT safety_backup_id FROM restores')
-	expect_eq "[$mode] integrity: the kept safety backup is completed" \
-		"$(bc --json show "$sid" | json 'o.status')" completed
-	expect_eq "[$mode] integrity: it holds the live state" \
-		"$(sqlite3 "file:$D/store/$(bc --json show "$sid" | json 'o.location')?mode=ro" "SELECT count(*) FROM t WHERE v = 'after the backup'")" 1
+	expect_eq "[$mode] full: the safety backup is kept, completed" \
+		"$(bc --json show "$sid" 2>/dev/null | json 'o.status')" completed
+	expect_eq "[$mode] full: ... and holds the live state" \
+		"$(sqlite3 "file:$D/store/$(bc --json show "$sid" | json 'o.location')?mode=ro" "SELECT count(*), sum(length(b)), group_concat(DISTINCT v) FROM t")" "$live_rows"
+	expect_exit "[$mode] full: a writer goes on" 0 sqlite3 "$D/live/app.db" "INSERT INTO t(v) VALUES ('after')"
+	umount "$D/live" && unset 'MOUNTS[-1]'
 done
 
 finish
