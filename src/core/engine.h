@@ -86,12 +86,15 @@ enum sb_err	sb_engine_running(struct sb_engine *, const char *backup_id,
 enum sb_err	sb_engine_delete(struct sb_engine *, const char *id);
 
 /*
- * Restore: lock; check free space; download; verify size and sha256;
- * integrity_check the copy; safety backup of the live DB (must succeed);
- * copy into the live DB; integrity_check; record. Before the copy commits,
- * any failure leaves the live DB untouched; after it, a failure is
- * recorded saying the live DB WAS replaced. out gets the restore record
- * (with the safety backup id).
+ * Restore (docs/ARCHITECTURE.md, "A restore"): engine lock; free space;
+ * the backup as a local file (read in place, or downloaded); its size,
+ * sha256 and integrity_check, before anything is locked or written; the
+ * live DB's write lock; the safety backup of the live DB (must succeed;
+ * in WAL mode the copy's pages go into live's WAL meanwhile, uncommitted);
+ * the commit; a check that live is the backup; record. Before the copy
+ * commits, any failure leaves the live DB untouched; after it, a failure
+ * is recorded saying the live DB WAS replaced. out gets the restore
+ * record (with the safety backup id).
  */
 enum sb_err	sb_engine_restore(struct sb_engine *, const char *id,
 	    struct sb_restore *out);
