@@ -519,14 +519,9 @@ sb_engine_fetch_decoded(struct sb_engine *e, const struct sb_backup *b,
 	int		 rc, in, islocal;
 
 	name_codec(b->location, &want);
-	rc = sb_store_local_path(e->store, b->location, local, sizeof(local));
-	if (rc == SB_ERR_NOTFOUND)
-		return fail(e, SB_ERR_CORRUPT, "backup %s: object %s is "
-		    "missing from the store", b->id, b->location);
-	if (rc != SB_OK && rc != SB_ERR_INVAL)
-		return fail(e, rc, "reading %s: %s", b->location,
-		    sb_store_errmsg(e->store));
-	islocal = rc == SB_OK;
+	if ((rc = sb_engine_object_path(e, b, local, sizeof(local),
+	    &islocal)) != SB_OK)
+		return rc;
 	need = (b->size > 0 ? b->size : 0) + (islocal ? 0 :
 	    b->stored_size > 0 ? b->stored_size : b->size > 0 ? b->size : 0);
 	if ((rc = sb_temp_space(e->cfg->temp_dir, need, msg)) != SB_OK ||

@@ -151,5 +151,13 @@ enum sb_err	 sb_engine_download_decoded(struct sb_engine *,
 enum sb_err	 sb_engine_fetch_verified(struct sb_engine *,
 		    const struct sb_backup *, struct sb_temp *,
 		    const char *op, char path[PATH_MAX]);
+/*
+ * engine_restore.c: where b's object lies as a local file: *local 1 and
+ * path set, or *local 0 for a store that keeps none. A local object
+ * that is missing is SB_ERR_CORRUPT ("missing from the store").
+ */
+enum sb_err	 sb_engine_object_path(struct sb_engine *,
+		    const struct sb_backup *, char *path, size_t len,
+		    int *local);
 
 #endif /* SB_ENGINE_INT_H */

@@ -109,6 +109,29 @@ verify_thread(void *arg)
 }
 
 /*
+ * Where backup b's object lies as a local file (sb_store_local_path):
+ * *local 1 and path (len bytes) set; *local 0 for a store that keeps no
+ * local files. A local object that is missing is SB_ERR_CORRUPT.
+ */
+enum sb_err
+sb_engine_object_path(struct sb_engine *e, const struct sb_backup *b,
+    char *path, size_t len, int *local)
+{
+	int	rc;
+
+	*local = 0;
+	rc = sb_store_local_path(e->store, b->location, path, len);
+	if (rc == SB_ERR_NOTFOUND)
+		return fail(e, SB_ERR_CORRUPT, "backup %s: object %s is "
+		    "missing from the store", b->id, b->location);
+	if (rc != SB_OK && rc != SB_ERR_INVAL)
+		return fail(e, rc, "reading %s: %s", b->location,
+		    sb_store_errmsg(e->store));
+	*local = rc == SB_OK;
+	return SB_OK;
+}
+
+/*
  * The backup's object as a local file, not yet checked. It is read where
  * it lies when the store keeps it as a local file (the disk store: no
  * copy; its objects only change under the engine's lock) and its header
@@ -126,7 +149,7 @@ fetch_local(struct sb_engine *e, const struct sb_backup *b,
     struct sha_job *got)
 {
 	char		 msg[SB_ERRMSG_MAX];
-	int		 rc, wal = 1;
+	int		 rc, wal = 1, local;
 
 	path[0] = '\0';
 	got->rc = SB_ERR_NOTFOUND;
@@ -141,15 +164,10 @@ fetch_local(struct sb_engine *e, const struct sb_backup *b,
 			got->rc = SB_OK;
 		return rc;
 	}
-	rc = sb_store_local_path(e->store, b->location, path, PATH_MAX);
-	if (rc == SB_ERR_NOTFOUND)
-		return fail(e, SB_ERR_CORRUPT, "backup %s: object %s is "
-		    "missing from the store", b->id, b->location);
-	if (rc != SB_OK && rc != SB_ERR_INVAL)
-		return fail(e, rc, "reading %s: %s", b->location,
-		    sb_store_errmsg(e->store));
-	if (rc == SB_OK && sb_snapshot_header(path, &wal, msg) == SB_OK &&
-	    !wal)
+	if ((rc = sb_engine_object_path(e, b, path, PATH_MAX, &local)) !=
+	    SB_OK)
+		return rc;
+	if (local && sb_snapshot_header(path, &wal, msg) == SB_OK && !wal)
 		return SB_OK;
 	/* Not a local file, or not one to open in place: copy it. */
 	if ((rc = sb_temp_space(e->cfg->temp_dir, b->size, msg)) != SB_OK)
