@@ -187,6 +187,15 @@ for mode in wal delete; do
 done
 
 # --- the copy fails part way: the live database's disk is full --------------
+rows_db() { # path mode n tag: n rows of 4000 random bytes tagged tag
+	sqlite3 "$1" >/dev/null <<-EOF
+	PRAGMA journal_mode=$2;
+	CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, b BLOB);
+	WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $3)
+	INSERT INTO t(v, b) SELECT '$4', randomblob(4000) FROM c;
+	EOF
+}
+
 # live on a small tmpfs with too little room for the backup's pages. In
 # WAL mode they go into live's WAL, uncommitted, while the safety snapshot
 # is taken; in rollback-journal mode into the database file, after it. The
@@ -204,21 +213,11 @@ for mode in wal delete; do
 	MOUNTS+=("$D/live")
 	# The backup: 16 MiB, taken of a database on the ordinary disk.
 	write_config "$D"
-	sqlite3 "$D/app.db" >/dev/null <<-EOF
-	PRAGMA journal_mode=$mode;
-	CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, b BLOB);
-	WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 4000)
-	INSERT INTO t(v, b) SELECT 'backup', randomblob(4000) FROM c;
-	EOF
+	rows_db "$D/app.db" "$mode" 4000 backup
 	bid=$(bc --json backup --type manual 2>/dev/null | json 'o.id')
 	# The live database, 1 MiB, on the tmpfs.
 	sed -i "s#^path = $D/app.db#path = $D/live/app.db#" "$D/safbackup.conf"
-	sqlite3 "$D/live/app.db" >/dev/null <<-EOF
-	PRAGMA journal_mode=$mode;
-	CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, b BLOB);
-	WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200)
-	INSERT INTO t(v, b) SELECT 'live', randomblob(4000) FROM c;
-	EOF
+	rows_db "$D/live/app.db" "$mode" 200 live
 	# Leave about 8 MiB: the backup's 16 MiB of pages cannot fit.
 	free_k=$(df -k --output=avail "$D/live" | tail -n 1)
 	dd if=/dev/zero of="$D/live/fill" bs=1k count=$((free_k - 8192)) status=none 2>/dev/null
