@@ -571,8 +571,12 @@ restore_safety(struct sb_engine *e, struct restore_run *x, const char *id)
 	if (sb_is_restore_wal(x->txn))
 		ahead = pthread_create(&thr, NULL, pages_thread, &pj) == 0;
 	src = safety_locked(e, x->txn, id, &x->safety, &x->smeta, x->local);
-	if (ahead)
+	if (ahead) {
+		/* No safety backup, no restore: the rest would be for nothing. */
+		if (src != SB_OK)
+			sb_snapshot_restore_stop(x->txn);
 		pthread_join(thr, NULL);
+	}
 	if (src != SB_OK) {
 		sb_strlcpy(msg, e->err, sizeof(msg));
 		return fail(e, src, "safety backup failed, live database "

@@ -101,6 +101,9 @@ enum sb_err	sb_snapshot_restore(const char *from, const char *live, int *replace
  *		read transaction, from before them) is taken at the same
  *		time in another thread. A failure gives the copy up
  *		(rolled back): only abort is left to call.
+ * stop	(any thread) makes pages return within a step (16 MiB), its
+ *		work left for abort to roll back: the safety backup failed,
+ *		the rest of the copy would be for nothing.
  * finish	copies the pages not yet copied, commits, checks live
  *		(journal mode; page size and schema are the backup's);
  *		*replaced as for sb_snapshot_restore.
@@ -125,6 +128,7 @@ void	sb_snapshot_restore_watch(struct sb_restore_txn *,
 /* The bytes the copy writes: the backup's pages x its page size. */
 int64_t	sb_snapshot_restore_bytes(const struct sb_restore_txn *);
 enum sb_err	sb_snapshot_restore_pages(struct sb_restore_txn *, char *err);
+void	sb_snapshot_restore_stop(struct sb_restore_txn *);
 enum sb_err	sb_snapshot_take_locked(struct sb_restore_txn *, const char *dst,
 	    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err);
 enum sb_err	sb_snapshot_take_locked_streamed(struct sb_restore_txn *,

@@ -47,6 +47,7 @@ struct sb_restore_txn {
 	int64_t		 bytes;		/* its pages x psz */
 	int		 committed;	/* the copy committed */
 	int		 copying;	/* a page may have been written */
+	int		 stop;		/* pages: give up (atomic) */
 	struct sb_progress *progress;	/* or NULL */
 	char		 from[PATH_MAX];
 	char		 live[PATH_MAX];
@@ -460,6 +461,9 @@ copy_pages(struct sb_restore_txn *t, int leave)
 
 	t->copying = 1;
 	for (;;) {
+		/* Given up (sb_snapshot_restore_stop): abort rolls back. */
+		if (leave > 0 && __atomic_load_n(&t->stop, __ATOMIC_ACQUIRE))
+			return SQLITE_INTERRUPT;
 		n = step;
 		left = sqlite3_backup_remaining(t->b);
 		if (leave > 0) {
@@ -529,9 +533,20 @@ sb_snapshot_restore_pages(struct sb_restore_txn *t, char *err)
 		    "only into a WAL database", t->live);
 		return SB_ERR_INVAL;
 	}
-	if ((rc = copy_pages(t, 1)) != SQLITE_OK)
+	if ((rc = copy_pages(t, 1)) == SQLITE_INTERRUPT) {
+		sb_seterr(err, "restoring into %s: the copy was stopped",
+		    t->live);
+		return SB_ERR_INVAL;
+	}
+	if (rc != SQLITE_OK)
 		return copy_failed(t, rc, err);
 	return SB_OK;
+}
+
+void
+sb_snapshot_restore_stop(struct sb_restore_txn *t)
+{
+	__atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
 }
 
 /*

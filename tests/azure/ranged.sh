@@ -91,7 +91,7 @@ check "ranged: ... in ranged GETs (got $(px_stat ranged))" test "$(px_stat range
 # The same bytes but one, put back under the backup's name: same size,
 # another sha256. Refused by verify (exit 6) and by restore, live intact.
 SB_TEST_AZ_CONTAINER=rangedbk "$CONF" get "$gloc" "$G/obj" 2>>"$G/err"
-printf 'X' | dd of="$G/obj" bs=1 seek=$((12 * 1048576 + 7)) conv=notrunc 2>/dev/null
+flip_byte "$G/obj" $((12 * 1048576 + 7))
 SB_TEST_AZ_CONTAINER=rangedbk "$CONF" put "$gloc" "$G/obj" 2>>"$G/err"
 check "ranged: one byte of the object changed in the store" test $? -eq 0
 gbc verify "$gid" >/dev/null 2>"$G/verify.err"

@@ -19,6 +19,8 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../lib/flip.sh
+. "$ROOT/tests/lib/flip.sh"
 BUILD_DIR=${BUILD_DIR:-./build}
 BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd) || {
 	echo "run.sh: BUILD_DIR $BUILD_DIR: no such directory" >&2

@@ -657,12 +657,12 @@ test_metadata_write_fails(void **state)
  * The safety backup of a restore fails: the restore stops, the live
  * database is byte for byte what it was, and the catalog says what
  * happened: the restore failed for its safety backup, which is recorded
- * failed, with no object.
+ * failed, with no object. In WAL mode the copy's pages were going into
+ * live's WAL meanwhile: stopped and rolled back, nobody sees them.
  */
 static void
-test_safety_backup_fails(void **state)
+safety_backup_fails(struct fx *x, int wal)
 {
-	struct fx		*x = *state;
 	struct sb_backup	 b;
 	struct sb_restore	 r, got;
 	struct sb_backup_list	 l;
@@ -676,6 +676,8 @@ test_safety_backup_fails(void **state)
 	memset(&got, 0, sizeof(got));
 	memset(&l, 0, sizeof(l));
 	memset(&objs, 0, sizeof(objs));
+	if (wal)
+		assert_int_equal(live_exec(x, "PRAGMA journal_mode = WAL"), 0);
 	assert_int_equal(sb_engine_create(x->e, SB_TYPE_MANUAL, "to restore",
 	    NULL, 0, &b), SB_OK);
 	assert_int_equal(live_exec(x, "INSERT INTO t VALUES (999, NULL)"), 0);
@@ -717,6 +719,18 @@ test_safety_backup_fails(void **state)
 	sb_restore_clear(&got);
 	sb_restore_clear(&r);
 	sb_backup_clear(&b);
+}
+
+static void
+test_safety_backup_fails(void **state)
+{
+	safety_backup_fails(*state, 0);
+}
+
+static void
+test_safety_backup_fails_wal(void **state)
+{
+	safety_backup_fails(*state, 1);
 }
 
 /*
@@ -767,6 +781,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_metadata_write_fails,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_safety_backup_fails,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_safety_backup_fails_wal,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_read_fails,
 		    setup, teardown),

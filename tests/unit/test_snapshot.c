@@ -1209,6 +1209,35 @@ test_restore_pages_abort(void **state)
 }
 
 /*
+ * stop before pages (the safety backup failed): pages copies nothing and
+ * says so; abort leaves live as it was.
+ */
+static void
+test_restore_pages_stopped(void **state)
+{
+	struct fix		*f = *state;
+	struct sb_restore_txn	*t = NULL;
+	char			 err[SB_ERRMSG_MAX] = "", wal[PATH_MAX + 16];
+	char			 before[SB_SHA256_HEX + 1], after[SB_SHA256_HEX + 1];
+
+	mkdb(f->live, 1, 0, 200, 3000, "old");
+	mkdb(f->copy, 0, 0, 2000, 3000, "new");
+	snprintf(wal, sizeof(wal), "%s-wal", f->live);
+	file_sha(f->live, before);
+	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
+		fail_msg("begin: %s", err);
+	sb_snapshot_restore_stop(t);
+	assert_int_equal(sb_snapshot_restore_pages(t, err), SB_ERR_INVAL);
+	assert_non_null(strstr(err, "stopped"));
+	assert_true(fsize(wal) < 3000 * 10);
+	sb_snapshot_restore_abort(&t);
+	file_sha(f->live, after);
+	assert_string_equal(before, after);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t WHERE "
+	    "v = 'old'"), 200);
+}
+
+/*
  * The process dies (SIGKILL) with the pages in live's WAL and nothing
  * committed: the next connection's WAL recovery drops them. The child
  * says when its pages are in; the WAL is checked to hold them before the
@@ -1396,6 +1425,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restore_pages_ahead,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_pages_abort,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_pages_stopped,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_pages_killed,
 		    setup, teardown),

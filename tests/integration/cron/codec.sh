@@ -31,6 +31,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 # shellcheck source=../../lib/cron.sh
 . "$ROOT/tests/lib/cron.sh"
+# shellcheck source=../../lib/flip.sh
+. "$ROOT/tests/lib/flip.sh"
 BACKUPD=$BUILD_DIR/src/daemon/backupd
 
 sum() { sha256sum "$1" | cut -d' ' -f1; }
@@ -125,11 +127,8 @@ refused() { # name code: restore and verify refused with code, live unchanged
 	expect_eq "$1: no temp file left" "$(nscratch)" 0
 }
 size=$(stat -c %s "$obj")
-# The byte in the middle, inverted (writing a constant would change
-# nothing when the byte already is that constant).
-byte=$(od -An -tu1 -j $((size / 2)) -N1 "$obj" | tr -d ' ')
-printf "\\$(printf '%03o' $((byte ^ 0xff)))" |
-	dd of="$obj" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+# The byte in the middle, inverted.
+flip_byte "$obj" $((size / 2))
 check "flipped byte: the object changed" test "$(sum "$obj")" != "$(sum "$D/good.obj")"
 refused "flipped byte" 6
 bc restore "$id" 2>"$D/err" >/dev/null
