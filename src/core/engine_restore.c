@@ -612,13 +612,15 @@ static enum sb_err
 restore_copy(struct sb_engine *e, struct restore_run *x, const char *id)
 {
 	char	msg[SB_ERRMSG_MAX];
+	int64_t	unlocked = 0;
 	int	rc, replaced = 0;
 
 	sb_engine_progress_phase(e, SB_PHASE_COPY,
 	    sb_snapshot_restore_bytes(x->txn));
-	rc = sb_snapshot_restore_finish(&x->txn, &replaced, msg);
+	rc = sb_snapshot_restore_finish(&x->txn, &replaced, &unlocked, msg);
+	/* Writers waited from the lock to the commit, not for what follows. */
 	snprintf(x->blocked, sizeof(x->blocked), "%lld",
-	    (long long)(sb_mono_ms() - x->t0));
+	    (long long)((unlocked > 0 ? unlocked : sb_mono_ms()) - x->t0));
 	if (rc != SB_OK) {
 		if (replaced)
 			fail(e, rc, "the live database %s WAS replaced by "

@@ -106,8 +106,12 @@ enum sb_err	sb_snapshot_restore(const char *from, const char *live, int *replace
  *		the rest of the copy would be for nothing.
  * finish	copies the pages not yet copied, commits, checks live
  *		(journal mode; page size and schema are the backup's);
- *		*replaced as for sb_snapshot_restore.
- *		Frees *tp.
+ *		*replaced as for sb_snapshot_restore; *unlocked_ms (may
+ *		be NULL) the sb_mono_ms() at which the commit released the
+ *		write lock (0 if it did not commit). What follows the
+ *		commit (the checks, and in WAL mode the checkpoint SQLite
+ *		runs at the connection's next statement, then close) holds
+ *		no writer up. Frees *tp.
  * take_locked_streamed  the same, the snapshot's bytes handed to a sink
  *		as sb_snapshot_take_streamed does (WAL mode; in
  *		rollback-journal mode *streamed is 0).
@@ -135,7 +139,7 @@ enum sb_err	sb_snapshot_take_locked_streamed(struct sb_restore_txn *,
 	    const char *dst, char sha[SB_SHA256_HEX + 1], int64_t *size,
 	    sb_snapshot_sink sink, void *arg, int *streamed, char *err);
 enum sb_err	sb_snapshot_restore_finish(struct sb_restore_txn **, int *replaced,
-	    char *err);
+	    int64_t *unlocked_ms, char *err);
 void	sb_snapshot_restore_abort(struct sb_restore_txn **);
 
 #endif /* SB_SNAPSHOT_H */

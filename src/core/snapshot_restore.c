@@ -48,6 +48,7 @@ struct sb_restore_txn {
 	int		 committed;	/* the copy committed */
 	int		 copying;	/* a page may have been written */
 	int		 stop;		/* pages: give up (atomic) */
+	int64_t		 unlocked_ms;	/* sb_mono_ms() at the commit */
 	struct sb_progress *progress;	/* or NULL */
 	char		 from[PATH_MAX];
 	char		 live[PATH_MAX];
@@ -472,8 +473,12 @@ copy_pages(struct sb_restore_txn *t, int leave)
 			if (left - leave < n)
 				n = left - leave;
 		}
-		if ((rc = sb_snapshot_step(t->b, n, end)) != SQLITE_OK)
+		if ((rc = sb_snapshot_step(t->b, n, end)) != SQLITE_OK) {
+			/* The step that commits ends the write transaction. */
+			if (rc == SQLITE_DONE)
+				t->unlocked_ms = sb_mono_ms();
 			break;
+		}
 		sb_progress_set_in(t->progress, SB_PHASE_COPY,
 		    sb_snapshot_restore_bytes(t) -
 		    (int64_t)sqlite3_backup_remaining(t->b) * t->psz);
@@ -558,13 +563,15 @@ sb_snapshot_restore_stop(struct sb_restore_txn *t)
  */
 enum sb_err
 sb_snapshot_restore_finish(struct sb_restore_txn **tp, int *replaced,
-    char *err)
+    int64_t *unlocked_ms, char *err)
 {
 	struct sb_restore_txn	*t = *tp;
 	int			 rc, ret;
 
 	if (replaced != NULL)
 		*replaced = 0;
+	if (unlocked_ms != NULL)
+		*unlocked_ms = 0;
 	if (t->b == NULL) {	/* a copy that failed and was not aborted */
 		sb_seterr(err, "restoring into %s: the copy was given up",
 		    t->live);
@@ -579,6 +586,8 @@ sb_snapshot_restore_finish(struct sb_restore_txn **tp, int *replaced,
 	t->committed = 1;
 	if (replaced != NULL)
 		*replaced = 1;
+	if (unlocked_ms != NULL)
+		*unlocked_ms = t->unlocked_ms;
 	/*
 	 * A WAL-marked backup copied into a rollback-journal database leaves
 	 * live's header saying WAL; put live's own mode back.
@@ -616,5 +625,5 @@ sb_snapshot_restore(const char *from, const char *live, int *replaced,
 		*replaced = 0;
 	if ((ret = sb_snapshot_restore_begin(from, live, &t, err)) != SB_OK)
 		return ret;
-	return sb_snapshot_restore_finish(&t, replaced, err);
+	return sb_snapshot_restore_finish(&t, replaced, NULL, err);
 }

@@ -353,7 +353,7 @@ test_hooks(void **state)
 	assert_int_equal(sb_progress_current(p), SB_PHASE_SAFETY_BACKUP);
 	assert_int_equal(sb_progress_done(p, SB_PHASE_COPY), size - 4096);
 	sb_progress_phase(p, SB_PHASE_COPY, sb_snapshot_restore_bytes(t));
-	assert_int_equal(sb_snapshot_restore_finish(&t, &replaced, err),
+	assert_int_equal(sb_snapshot_restore_finish(&t, &replaced, NULL, err),
 	    SB_OK);
 	assert_int_equal(replaced, 1);
 	assert_int_equal(sb_progress_total_of(p, SB_PHASE_COPY), size);

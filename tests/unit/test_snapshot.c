@@ -994,7 +994,7 @@ restore_locked(struct fix *f, int wal)
 	struct sb_restore_txn	*t = NULL;
 	char			 err[SB_ERRMSG_MAX] = "", safety[PATH_MAX + 16];
 	char			 sha[SB_SHA256_HEX + 1], sha2[SB_SHA256_HEX + 1];
-	int64_t			 size = -1, size2 = -2;
+	int64_t			 size = -1, size2 = -2, t0, unlocked = -1;
 	sqlite3			*other = NULL;
 	int			 replaced = 0;
 
@@ -1026,10 +1026,13 @@ restore_locked(struct fix *f, int wal)
 	    "v = 'old'"), 100);
 	assert_int_equal(header_mode(safety), 1);
 
-	if (sb_snapshot_restore_finish(&t, &replaced, err) != SB_OK)
+	t0 = sb_mono_ms();
+	if (sb_snapshot_restore_finish(&t, &replaced, &unlocked, err) != SB_OK)
 		fail_msg("finish: %s", err);
 	assert_null(t);
 	assert_int_equal(replaced, 1);
+	/* The lock went with the commit, inside finish. */
+	assert_true(unlocked >= t0 && unlocked <= sb_mono_ms());
 	sqlite3_busy_timeout(other, 10000);
 	assert_int_equal(q1(other, "SELECT count(*) FROM t"), 500);
 	xexec(other, "INSERT INTO t (v) VALUES ('after')");
@@ -1159,7 +1162,7 @@ test_restore_pages_ahead(void **state)
 	assert_string_equal(before, after);
 	assert_true(fsize(wal) > 2000 * 3000);
 
-	if (sb_snapshot_restore_finish(&t, &replaced, err) != SB_OK)
+	if (sb_snapshot_restore_finish(&t, &replaced, NULL, err) != SB_OK)
 		fail_msg("finish: %s", err);
 	assert_int_equal(replaced, 1);
 	assert_int_equal(q1(other, "SELECT count(*) FROM t WHERE v = 'new'"),
@@ -1307,7 +1310,7 @@ test_restore_pages_rollback(void **state)
 	assert_non_null(strstr(err, "WAL"));
 	file_sha(f->live, after);
 	assert_string_equal(before, after);
-	if (sb_snapshot_restore_finish(&t, &replaced, err) != SB_OK)
+	if (sb_snapshot_restore_finish(&t, &replaced, NULL, err) != SB_OK)
 		fail_msg("finish: %s", err);
 	assert_int_equal(replaced, 1);
 	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 500);
@@ -1340,6 +1343,7 @@ copy_fails(struct fix *f, int wal)
 		struct rlimit		 rl = { 1024 * 1024, 1024 * 1024 };
 		struct sb_restore_txn	*t = NULL;
 		char			 err[SB_ERRMSG_MAX] = "";
+		int64_t			 unlocked = -1;
 		int			 rc, replaced = -1;
 
 		signal(SIGXFSZ, SIG_IGN);
@@ -1351,10 +1355,12 @@ copy_fails(struct fix *f, int wal)
 		if (wal) {
 			rc = sb_snapshot_restore_pages(t, err);
 			sb_snapshot_restore_abort(&t);
+			unlocked = 0;
 		} else
-			rc = sb_snapshot_restore_finish(&t, &replaced, err);
-		_exit(rc == SB_ERR_IO && replaced < 1 && err[0] != '\0' ?
-		    0 : 10 + rc);
+			rc = sb_snapshot_restore_finish(&t, &replaced,
+			    &unlocked, err);
+		_exit(rc == SB_ERR_IO && replaced < 1 && unlocked == 0 &&
+		    err[0] != '\0' ? 0 : 10 + rc);
 	}
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
