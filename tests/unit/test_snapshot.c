@@ -1097,6 +1097,21 @@ fsize(const char *path)
 	return stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
 }
 
+/*
+ * The pages tests' databases: live in WAL mode, 200 rows 'old'; the
+ * backup, 2000 rows 'new' of 3000 bytes (6 MB of pages for live's WAL).
+ * wal gets live's WAL path, before the sha256 of live's file.
+ */
+static void
+pages_dbs(struct fix *f, char wal[PATH_MAX + 16],
+    char before[SB_SHA256_HEX + 1])
+{
+	mkdb(f->live, 1, 0, 200, 3000, "old");
+	mkdb(f->copy, 0, 0, 2000, 3000, "new");
+	snprintf(wal, PATH_MAX + 16, "%s-wal", f->live);
+	file_sha(f->live, before);
+}
+
 struct pages_arg {
 	struct sb_restore_txn	*t;
 	int			 rc;
@@ -1133,11 +1148,8 @@ test_restore_pages_ahead(void **state)
 	sqlite3			*other = NULL;
 	int			 replaced = 0;
 
-	mkdb(f->live, 1, 0, 200, 3000, "old");
-	mkdb(f->copy, 0, 0, 2000, 3000, "new");
+	pages_dbs(f, wal, before);
 	snprintf(safety, sizeof(safety), "%s/safety.db", f->dir);
-	snprintf(wal, sizeof(wal), "%s-wal", f->live);
-	file_sha(f->live, before);
 	assert_int_equal(sqlite3_open(f->live, &other), SQLITE_OK);
 	sqlite3_busy_timeout(other, 0);
 
@@ -1186,10 +1198,7 @@ test_restore_pages_abort(void **state)
 	char			 before[SB_SHA256_HEX + 1], after[SB_SHA256_HEX + 1];
 	sqlite3			*other = NULL;
 
-	mkdb(f->live, 1, 0, 200, 3000, "old");
-	mkdb(f->copy, 0, 0, 2000, 3000, "new");
-	snprintf(wal, sizeof(wal), "%s-wal", f->live);
-	file_sha(f->live, before);
+	pages_dbs(f, wal, before);
 	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
 		fail_msg("begin: %s", err);
 	if (sb_snapshot_restore_pages(t, err) != SB_OK)
@@ -1223,10 +1232,7 @@ test_restore_pages_stopped(void **state)
 	char			 err[SB_ERRMSG_MAX] = "", wal[PATH_MAX + 16];
 	char			 before[SB_SHA256_HEX + 1], after[SB_SHA256_HEX + 1];
 
-	mkdb(f->live, 1, 0, 200, 3000, "old");
-	mkdb(f->copy, 0, 0, 2000, 3000, "new");
-	snprintf(wal, sizeof(wal), "%s-wal", f->live);
-	file_sha(f->live, before);
+	pages_dbs(f, wal, before);
 	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
 		fail_msg("begin: %s", err);
 	sb_snapshot_restore_stop(t);
@@ -1255,10 +1261,7 @@ test_restore_pages_killed(void **state)
 	int		 p[2], status;
 	pid_t		 pid;
 
-	mkdb(f->live, 1, 0, 200, 3000, "old");
-	mkdb(f->copy, 0, 0, 2000, 3000, "new");
-	snprintf(wal, sizeof(wal), "%s-wal", f->live);
-	file_sha(f->live, before);
+	pages_dbs(f, wal, before);
 	assert_int_equal(pipe(p), 0);
 	if ((pid = fork()) == 0) {
 		struct sb_restore_txn *t = NULL;
