@@ -525,19 +525,17 @@ restore_prepare(struct sb_engine *e, struct restore_run *x)
 	return SB_OK;
 }
 
-/* The copy's pages ahead of its commit, in a thread (restore_safety). */
-struct pages_job {
-	struct sb_restore_txn	*txn;
-	int			 rc;
-	char			 err[SB_ERRMSG_MAX];
-};
-
+/*
+ * The copy's pages ahead of its commit, in a thread (restore_safety). A
+ * failure is kept in the transaction: restore_copy hears it from
+ * sb_snapshot_restore_finish, as it hears any failed copy.
+ */
 static void *
-pages_thread(void *arg)
+pages_thread(void *txn)
 {
-	struct pages_job	*j = arg;
+	char	err[SB_ERRMSG_MAX];
 
-	j->rc = sb_snapshot_restore_pages(j->txn, j->err);
+	(void)sb_snapshot_restore_pages(txn, err);
 	return NULL;
 }
 
@@ -548,28 +546,26 @@ pages_thread(void *arg)
  * through a read transaction of its own, which does not see them, so it
  * is still exactly the state the restore replaces, and nothing commits
  * before it is durable and recorded (restore_copy). A copy that fails
- * meanwhile is rolled back: the live database is untouched and the safety
- * backup, taken all the same, is kept. Rollback-journal mode: the copy
+ * meanwhile is rolled back, the live database untouched; restore_copy
+ * reports it, the safety backup (taken all the same) kept and named.
+ * Rollback-journal mode: the copy
  * would write into the database file the safety snapshot reads, so it
  * waits for restore_copy.
  */
 static enum sb_err
 restore_safety(struct sb_engine *e, struct restore_run *x, const char *id)
 {
-	struct pages_job	pj;
-	char			msg[SB_ERRMSG_MAX];
-	pthread_t		thr;
-	int64_t			need;
-	int			ahead = 0, src, rc;
+	char		msg[SB_ERRMSG_MAX];
+	pthread_t	thr;
+	int64_t		need;
+	int		ahead = 0, src;
 
 	if (sb_engine_source_size(e, &need) != SB_OK)
 		need = -1;
 	sb_engine_progress_phase(e, SB_PHASE_SAFETY_BACKUP, need);
 	sb_snapshot_restore_watch(x->txn, e->progress);
-	memset(&pj, 0, sizeof(pj));
-	pj.txn = x->txn;
 	if (sb_is_restore_wal(x->txn))
-		ahead = pthread_create(&thr, NULL, pages_thread, &pj) == 0;
+		ahead = pthread_create(&thr, NULL, pages_thread, x->txn) == 0;
 	src = safety_locked(e, x->txn, id, &x->safety, &x->smeta, x->local);
 	if (ahead) {
 		/* No safety backup, no restore: the rest would be for nothing. */
@@ -584,17 +580,6 @@ restore_safety(struct sb_engine *e, struct restore_run *x, const char *id)
 	}
 	sb_strlcpy(x->r.safety_backup_id, x->safety.id,
 	    sizeof(x->r.safety_backup_id));
-	if (ahead && pj.rc != SB_OK) {
-		/* Rolled back: the writers go on before anything else. */
-		sb_snapshot_restore_abort(&x->txn);
-		rc = fail(e, pj.rc, "copy into %s failed, the live database "
-		    "is unchanged (safety backup %s holds it too): %s",
-		    e->cfg->source_path, x->safety.id, pj.err);
-		/* A remote store's safety copy goes up like any backup. */
-		sb_strlcpy(msg, e->err, sizeof(msg));
-		safety_upload(e, &x->safety, &x->smeta, x->local, x->warn);
-		return fail(e, rc, "%s", msg);
-	}
 	/* Known now, so an interrupted restore's record names it too. */
 	if (sb_catalog_restore_finish(e->cat, x->r.id, 0, SB_STATUS_PENDING,
 	    x->safety.id, NULL) != SB_OK)

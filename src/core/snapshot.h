@@ -100,7 +100,8 @@ enum sb_err	sb_snapshot_restore(const char *from, const char *live, int *replace
  *		still leaves it so, while the safety snapshot (its own
  *		read transaction, from before them) is taken at the same
  *		time in another thread. A failure gives the copy up
- *		(rolled back): only abort is left to call.
+ *		(rolled back, the lock released) and is returned, and
+ *		returned again by finish, which then copies nothing.
  * stop	(any thread) makes pages return within a step (16 MiB), its
  *		work left for abort to roll back: the safety backup failed,
  *		the rest of the copy would be for nothing.

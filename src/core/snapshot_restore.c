@@ -49,6 +49,8 @@ struct sb_restore_txn {
 	int		 copying;	/* a page may have been written */
 	int		 stop;		/* pages: give up (atomic) */
 	int64_t		 unlocked_ms;	/* sb_mono_ms() at the commit */
+	enum sb_err	 failed;	/* pages gave the copy up: why, */
+	char		 why[SB_ERRMSG_MAX]; /* for finish to say */
 	struct sb_progress *progress;	/* or NULL */
 	char		 from[PATH_MAX];
 	char		 live[PATH_MAX];
@@ -94,6 +96,25 @@ sb_snapshot_restore_abort(struct sb_restore_txn **tp)
 	sqlite3_close(t->ldb);
 	free(t);
 	*tp = NULL;
+}
+
+/* The error of a copy step that failed with rc, into err. */
+static enum sb_err
+copy_failed(struct sb_restore_txn *t, int rc, char *err)
+{
+	enum sb_err	ret = sb_snapshot_map_rc(rc);
+
+	if (ret == SB_ERR_BUSY)
+		sb_seterr(err, "restoring into %s: could not get the write "
+		    "lock within %d s", t->live, RESTORE_DEADLINE_MS / 1000);
+	else if ((rc & 0xff) == SQLITE_READONLY)
+		sb_seterr(err, "restoring into %s: %s (page size of a WAL "
+		    "database cannot change)", t->live,
+		    sqlite3_errmsg(t->ldb));
+	else
+		sb_seterr(err, "restoring %s into %s: %s", t->from, t->live,
+		    sqlite3_errmsg(t->ldb));
+	return ret;
 }
 
 /*
@@ -176,18 +197,7 @@ sb_snapshot_restore_begin(const char *from, const char *live,
 	}
 	rc = sb_snapshot_step(t->b, 0, sb_mono_ms() + RESTORE_DEADLINE_MS);
 	if (rc != SQLITE_OK && rc != SQLITE_DONE) {
-		ret = sb_snapshot_map_rc(rc);
-		if (ret == SB_ERR_BUSY)
-			sb_seterr(err, "restoring into %s: could not get the "
-			    "write lock within %d s", live,
-			    RESTORE_DEADLINE_MS / 1000);
-		else if ((rc & 0xff) == SQLITE_READONLY)
-			sb_seterr(err, "restoring into %s: %s (page size "
-			    "of a WAL database cannot change)", live,
-			    sqlite3_errmsg(t->ldb));
-		else
-			sb_seterr(err, "restoring %s into %s: %s", from, live,
-			    sqlite3_errmsg(t->ldb));
+		ret = copy_failed(t, rc, err);
 		goto out;
 	}
 	/* The zero-page step counted the pages. */
@@ -473,43 +483,22 @@ copy_pages(struct sb_restore_txn *t, int leave)
 			if (left - leave < n)
 				n = left - leave;
 		}
-		if ((rc = sb_snapshot_step(t->b, n, end)) != SQLITE_OK) {
-			/* The step that commits ends the write transaction. */
-			if (rc == SQLITE_DONE)
-				t->unlocked_ms = sb_mono_ms();
+		rc = sb_snapshot_step(t->b, n, end);
+		/* The step that commits ends the write transaction. */
+		if (rc == SQLITE_DONE)
+			t->unlocked_ms = sb_mono_ms();
+		if (rc != SQLITE_OK && rc != SQLITE_DONE)
 			break;
-		}
-		sb_progress_set_in(t->progress, SB_PHASE_COPY,
-		    sb_snapshot_restore_bytes(t) -
+		sb_progress_set_in(t->progress, SB_PHASE_COPY, t->bytes -
 		    (int64_t)sqlite3_backup_remaining(t->b) * t->psz);
+		if (rc == SQLITE_DONE)
+			break;
 	}
-	if (rc == SQLITE_DONE)
-		sb_progress_set_in(t->progress, SB_PHASE_COPY,
-		    sb_snapshot_restore_bytes(t));
 	frc = sqlite3_backup_finish(t->b);
 	t->b = NULL;
 	if (rc == SQLITE_DONE)
 		return frc;
 	return frc != SQLITE_OK ? frc : rc;
-}
-
-/* The error of a copy step that failed with rc, into err. */
-static enum sb_err
-copy_failed(struct sb_restore_txn *t, int rc, char *err)
-{
-	enum sb_err	ret = sb_snapshot_map_rc(rc);
-
-	if (ret == SB_ERR_BUSY)
-		sb_seterr(err, "restoring into %s: could not get the write "
-		    "lock within %d s", t->live, RESTORE_DEADLINE_MS / 1000);
-	else if ((rc & 0xff) == SQLITE_READONLY)
-		sb_seterr(err, "restoring into %s: %s (page size of a WAL "
-		    "database cannot change)", t->live,
-		    sqlite3_errmsg(t->ldb));
-	else
-		sb_seterr(err, "restoring %s into %s: %s", t->from, t->live,
-		    sqlite3_errmsg(t->ldb));
-	return ret;
 }
 
 int64_t
@@ -538,14 +527,16 @@ sb_snapshot_restore_pages(struct sb_restore_txn *t, char *err)
 		    "only into a WAL database", t->live);
 		return SB_ERR_INVAL;
 	}
-	if ((rc = copy_pages(t, 1)) == SQLITE_INTERRUPT) {
-		sb_seterr(err, "restoring into %s: the copy was stopped",
+	if ((rc = copy_pages(t, 1)) == SQLITE_OK)
+		return SB_OK;
+	if (rc == SQLITE_INTERRUPT) {
+		sb_seterr(t->why, "restoring into %s: the copy was stopped",
 		    t->live);
-		return SB_ERR_INVAL;
-	}
-	if (rc != SQLITE_OK)
-		return copy_failed(t, rc, err);
-	return SB_OK;
+		t->failed = SB_ERR_INVAL;
+	} else
+		t->failed = copy_failed(t, rc, t->why);
+	sb_strlcpy(err, t->why, SB_ERRMSG_MAX);
+	return t->failed;
 }
 
 void
@@ -572,10 +563,9 @@ sb_snapshot_restore_finish(struct sb_restore_txn **tp, int *replaced,
 		*replaced = 0;
 	if (unlocked_ms != NULL)
 		*unlocked_ms = 0;
-	if (t->b == NULL) {	/* a copy that failed and was not aborted */
-		sb_seterr(err, "restoring into %s: the copy was given up",
-		    t->live);
-		ret = SB_ERR_INVAL;
+	if (t->failed != SB_OK) {	/* pages gave the copy up */
+		sb_strlcpy(err, t->why, SB_ERRMSG_MAX);
+		ret = t->failed;
 		goto out;
 	}
 	if ((rc = copy_pages(t, 0)) != SQLITE_OK) {
