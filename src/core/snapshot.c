@@ -186,9 +186,7 @@ sb_snapshot_header(const char *path, int *wal, char *err)
 		sb_seterr(err, "%s: file is not a database", path);
 		goto out;
 	}
-	psize = (uint32_t)h[16] << 8 | h[17];
-	if (psize == 1)
-		psize = 65536;
+	psize = (uint32_t)sb_header_page_size(h);
 	if (psize < 512 || psize > 65536 || (psize & (psize - 1)) != 0) {
 		sb_seterr(err, "%s: file is not a database (page size %u)",
 		    path, psize);
@@ -536,9 +534,7 @@ page1_from_file(sqlite3 *sdb, struct hasher *h)
 	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL ||
 	    sf->pMethods->xRead(sf, h->page1, 100, 0) != SQLITE_OK)
 		return 0;
-	psz = (size_t)h->page1[16] << 8 | h->page1[17];
-	if (psz == 1)
-		psz = 65536;
+	psz = sb_header_page_size(h->page1);
 	if (psz < 512 || psz > sizeof(h->page1) ||
 	    sf->pMethods->xRead(sf, h->page1, (int)psz, 0) != SQLITE_OK)
 		return 0;

@@ -182,6 +182,14 @@ sb_srcvfs_register(void)
 	return regrc;
 }
 
+size_t
+sb_header_page_size(const unsigned char *hdr)
+{
+	size_t	psz = (size_t)hdr[16] << 8 | hdr[17];
+
+	return psz == 1 ? PAGE_MAX : psz;
+}
+
 /*
  * See srcvfs.h. The database file is SQLITE_FCNTL_FILE_POINTER; in WAL
  * mode SQLITE_FCNTL_JOURNAL_POINTER is the -wal file
@@ -208,9 +216,7 @@ sb_srcvfs_page1(sqlite3 *db, unsigned char *out, size_t cap)
 	f = m == NULL || (w != NULL && w->seq > m->seq) ? w : m;
 	if (f == NULL)
 		return 0;
-	psz = (size_t)f->page1[16] << 8 | f->page1[17];
-	if (psz == 1)
-		psz = PAGE_MAX;
+	psz = sb_header_page_size(f->page1);
 	if (psz != (size_t)f->len || psz > cap)
 		return 0;
 	memcpy(out, f->page1, psz);

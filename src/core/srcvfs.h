@@ -28,4 +28,11 @@ int	sb_srcvfs_register(void);
  */
 size_t	sb_srcvfs_page1(sqlite3 *db, unsigned char *out, size_t cap);
 
+/*
+ * The page size a database header (its first 18 bytes at least) names:
+ * bytes 16-17, big-endian, 1 meaning 65536
+ * (https://sqlite.org/fileformat2.html#the_database_header). Not checked.
+ */
+size_t	sb_header_page_size(const unsigned char *hdr);
+
 #endif /* SB_SRCVFS_H */
