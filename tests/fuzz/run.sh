@@ -4,7 +4,8 @@
 # bounded time. Each links the pure parsers: util.c, config.c (over inih, with
 # secret.c and the connection-string parser of azure_auth.c), json.c and
 # backupd's http.c (fuzz_azure compiles the other Azure parsers in itself).
-# Exits non-zero on any finding (the crashing input is kept and printed).
+# Exits non-zero on any finding: the crashing input is kept, and printed in
+# base64 with the start of the report.
 #
 #   bash tests/fuzz/run.sh                 # 20 s per harness
 #   FUZZ_SECONDS=300 bash tests/fuzz/run.sh
@@ -57,15 +58,23 @@ for src in "$HERE"/fuzz_*.c; do
 	# Fuzz a scratch copy of the seed corpus: the committed one stays small.
 	work=$OUT/corpus_$h
 	mkdir -p "$work" "$OUT/artifacts_$h"
+	rm -f "$OUT/artifacts_$h"/*	# what this run finds, not an old run
 	cp -n "$HERE/corpus/$h/"* "$work/" 2>/dev/null
 	echo "fuzz: fuzz_$h for ${SECONDS_EACH}s"
 	if ! "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 \
 		-rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
 		-artifact_prefix="$OUT/artifacts_$h/" "$work" \
 		>"$OUT/fuzz_$h.log" 2>&1; then
-		echo "fuzz: fuzz_$h FOUND A PROBLEM; log $OUT/fuzz_$h.log, input:" >&2
-		ls "$OUT/artifacts_$h/" >&2
-		grep -E "ERROR|SUMMARY|runtime error" "$OUT/fuzz_$h.log" | head -5 >&2
+		echo "fuzz: fuzz_$h FOUND A PROBLEM; log $OUT/fuzz_$h.log" >&2
+		grep -E -A12 "ERROR|runtime error|deadly signal|timeout" \
+			"$OUT/fuzz_$h.log" | head -40 >&2
+		# The input, printable, so a finding on a machine that is
+		# gone (CI) can be replayed: base64 -d >in; fuzz_$h in
+		for a in "$OUT/artifacts_$h"/*; do
+			[ -f "$a" ] || continue
+			echo "fuzz: input $(basename "$a"), base64:" >&2
+			head -c 16384 "$a" | base64 -w 76 >&2
+		done
 		rc=1
 	else
 		grep -E "stat::number_of_executed_units|stat::peak_rss_mb" \
