@@ -198,7 +198,8 @@ enc_fail(struct sb_encoder *e, enum sb_err rc)
 }
 
 /*
- * A zstd compression context at level, with the content checksum, its
+ * A zstd compression context at level, with the content checksum and
+ * no content size (even for an input given whole; docs/FORMAT.md), its
  * window, hash and chain tables capped so that no level needs more than
  * about 12 MiB (docs/FORMAT.md): ZSTD_getCParams gives the level's own.
  */
@@ -213,6 +214,8 @@ zstd_cctx(int level)
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel,
 	    level)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_contentSizeFlag,
+	    0)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_windowLog,
 	    p.windowLog > SB_CODEC_WINDOW_LOG_MAX ? SB_CODEC_WINDOW_LOG_MAX :
 	    (int)p.windowLog)) ||

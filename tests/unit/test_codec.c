@@ -430,6 +430,66 @@ test_bounds(void **state)
 	sb_keyring_free(&r);
 }
 
+/*
+ * The zstd frame declares no content size, even for an input given whole
+ * or empty; a frame that does (one-shot `zstd`), a skippable frame and
+ * the fuzzer's find (a frame of declared size 0 whose one compressed
+ * block is empty, checksum right: libzstd refuses it given whole and took
+ * it block by block) are refused, whatever the split.
+ */
+static void
+test_content_size(void **state)
+{
+	static const unsigned char found[] = { 0x28, 0xb5, 0x2f, 0xfd, 0x24,
+	    0x00, 0x05, 0x00, 0x00, 0x99, 0xe9, 0xd8, 0x51 };
+	static const unsigned char skip[] = { 0x50, 0x2a, 0x4d, 0x18, 0x01,
+	    0x00, 0x00, 0x00, 0x00 };
+	static const size_t	 splits[] = { 1, 3, 7, 4096, SIZE_MAX };
+	struct sb_keyring	*r = ring_of(KEY_OLD "\n", NULL);
+	unsigned char		*p = plaintext(5000), one[8192];
+	struct sb_codec		 c = codec_of(SB_COMP_ZSTD, SB_ENC_NONE, "");
+	struct buf		 st, pt, obj;
+	size_t			 n1;
+
+	(void)state;
+	for (size_t len = 0; len <= 5000; len += 5000) {
+		encode(&c, r, p, len, SIZE_MAX, &st);
+		assert_true(ZSTD_getFrameContentSize(st.p + 24, st.n - 24) ==
+		    ZSTD_CONTENTSIZE_UNKNOWN);
+		for (size_t i = 0; i < 5; i++) {
+			assert_int_equal(decode(&c, r, st.p, st.n, splits[i],
+			    &pt, NULL, NULL), SB_OK);
+			assert_int_equal(pt.n, len);
+			buf_free(&pt);
+		}
+		buf_free(&st);
+	}
+	encode(&c, r, p, 0, SIZE_MAX, &st);
+	n1 = ZSTD_compress(one, sizeof(one), p, 5000, 3);
+	assert_false(ZSTD_isError(n1));
+	assert_int_equal(ZSTD_getFrameContentSize(one, n1), 5000);
+	for (int k = 0; k < 3; k++) {
+		memset(&obj, 0, sizeof(obj));
+		buf_write(&obj, st.p, 24);	/* our header, then the frame */
+		if (k == 0)
+			buf_write(&obj, one, n1);
+		else if (k == 1)
+			buf_write(&obj, found, sizeof(found));
+		else
+			buf_write(&obj, skip, sizeof(skip));
+		for (size_t i = 0; i < 5; i++) {
+			assert_int_equal(decode(&c, r, obj.p, obj.n, splits[i],
+			    &pt, NULL, NULL), SB_ERR_CORRUPT);
+			assert_int_equal(pt.n, 0);
+			buf_free(&pt);
+		}
+		buf_free(&obj);
+	}
+	buf_free(&st);
+	free(p);
+	sb_keyring_free(&r);
+}
+
 /* A wrong key, a missing key, no ring: SB_ERR_KEY, nothing given out. */
 static void
 test_keys(void **state)
@@ -850,6 +910,7 @@ main(void)
 		cmocka_unit_test(test_flip),
 		cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_content_size),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_seal),
