@@ -198,12 +198,9 @@ sb_snapshot_header(const char *path, int *wal, char *err)
 		    psize);
 		goto out;
 	}
-	npages = (uint32_t)h[28] << 24 | (uint32_t)h[29] << 16 |
-	    (uint32_t)h[30] << 8 | h[31];
-	change = (uint32_t)h[24] << 24 | (uint32_t)h[25] << 16 |
-	    (uint32_t)h[26] << 8 | h[27];
-	validfor = (uint32_t)h[92] << 24 | (uint32_t)h[93] << 16 |
-	    (uint32_t)h[94] << 8 | h[95];
+	npages = sb_header_be32(h + 28);
+	change = sb_header_be32(h + 24);
+	validfor = sb_header_be32(h + 92);
 	if (npages > 0 && change == validfor &&
 	    (uint64_t)sb.st_size < (uint64_t)npages * psize) {
 		sb_seterr(err, "%s: truncated: %lld bytes, the header "

@@ -34,6 +34,9 @@ void		sb_snapshot_remove_copy(const char *path);
 /* How many hashed copies were hashed again by reading the finished file
  * (the hasher's guess of page 1 was wrong, or it could not start). */
 unsigned long	sb_snapshot_rehashed(void);
+/* How many WAL-mode safety snapshots (take_locked) were byte copies of
+ * the database file, not copies through SQLite (snapshot_restore.c). */
+unsigned long	sb_snapshot_locked_file_copies(void);
 /*
  * Tests only: the next n guesses of page 1 are spoilt (its last byte
  * inverted), as a guess the copy does not confirm would be, so the

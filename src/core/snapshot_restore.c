@@ -22,6 +22,7 @@
 
 #include "progress.h"
 #include "snapshot_int.h"
+#include "srcvfs.h"
 
 /*
  * Pages a step of the copy takes (finish): the destination's write
@@ -225,11 +226,15 @@ sb_snapshot_restore_watch(struct sb_restore_txn *t, struct sb_progress *p)
 /*
  * The fsz bytes of the live database, read through its own file object
  * sf, into ctx and the file descriptor fd of dst, HASH_BUFSZ at a time
- * through buf.
+ * through buf, their write-back started as they go. unwal: the header's
+ * file format versions (bytes 18-19) are set to 1, rollback journal: the
+ * copy of a WAL database's file is a database of its own, which no -wal
+ * file completes.
  */
 static enum sb_err
 copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
-    int fd, const char *dst, unsigned char *buf, EVP_MD_CTX *ctx, char *err)
+    int unwal, int fd, const char *dst, unsigned char *buf, EVP_MD_CTX *ctx,
+    char *err)
 {
 	sqlite3_int64	off;
 	int		rc;
@@ -245,6 +250,8 @@ copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
 			    sqlite3_errstr(rc));
 			return sb_snapshot_map_rc(rc);
 		}
+		if (off == 0 && unwal && n >= 20)
+			buf[18] = buf[19] = 1;
 		if (EVP_DigestUpdate(ctx, buf, n) != 1) {
 			sb_seterr(err, "sha256 failed");
 			return SB_ERR_NOMEM;
@@ -261,6 +268,10 @@ copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
 			}
 			done += (size_t)w;
 		}
+#ifdef SYNC_FILE_RANGE_WRITE
+		/* A head start for the fsync at the end (as the hasher's). */
+		(void)sync_file_range(fd, off, (off_t)n, SYNC_FILE_RANGE_WRITE);
+#endif
 		off += (sqlite3_int64)n;
 		sb_progress_set(t->progress, (int64_t)off);
 	}
@@ -268,19 +279,21 @@ copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
 }
 
 /*
- * Rollback-journal mode, EXCLUSIVE lock held by t->ldb and nothing
- * written yet: the database file is exactly the last committed state
- * (a hot journal was rolled back when the lock was first taken), so a
- * byte copy of it is a consistent snapshot (https://sqlite.org/backup.html,
- * "copying the file while holding a lock"). It is read through the
- * connection's own file object (SQLITE_FCNTL_FILE_POINTER): another
- * connection would wait for the lock we hold, and closing a descriptor of
- * our own on the live file would drop the POSIX locks this process holds
- * on it (https://sqlite.org/howtocorrupt.html, section 2.2). The copy is
- * hashed as it is written, then fsynced with its directory.
+ * A byte copy of live's database file, read through the file object of
+ * db, a connection to live: a consistent snapshot when the file alone is
+ * the last committed state and cannot change while it is read
+ * (https://sqlite.org/backup.html, "copying the file while holding a
+ * lock"). Rollback-journal mode: t->ldb holds the EXCLUSIVE lock and has
+ * written nothing (a hot journal was rolled back when the lock was first
+ * taken). WAL mode: see wal_file_whole. Read through a connection's own
+ * file object (SQLITE_FCNTL_FILE_POINTER): another connection would wait
+ * for the lock we hold, and closing a descriptor of our own on the live
+ * file would drop the POSIX locks this process holds on it
+ * (https://sqlite.org/howtocorrupt.html, section 2.2). The copy is hashed
+ * as it is written, then fsynced with its directory.
  */
 static enum sb_err
-copy_locked_file(struct sb_restore_txn *t, const char *dst,
+copy_locked_file(struct sb_restore_txn *t, sqlite3 *db, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
 	sqlite3_file	*sf = NULL;
@@ -290,7 +303,7 @@ copy_locked_file(struct sb_restore_txn *t, const char *dst,
 	unsigned int	 mdlen = 0;
 	int		 fd = -1, rc, ret = SB_ERR_IO;
 
-	if (sqlite3_file_control(t->ldb, "main", SQLITE_FCNTL_FILE_POINTER,
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER,
 	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL) {
 		sb_seterr(err, "snapshot of %s: no file handle", t->live);
 		return SB_ERR_DB;
@@ -313,7 +326,8 @@ copy_locked_file(struct sb_restore_txn *t, const char *dst,
 		goto out;
 	}
 	sb_progress_total(t->progress, (int64_t)fsz);
-	if ((ret = copy_hashed(t, sf, fsz, fd, dst, buf, ctx, err)) != SB_OK)
+	if ((ret = copy_hashed(t, sf, fsz, sb_is_restore_wal(t), fd, dst, buf,
+	    ctx, err)) != SB_OK)
 		goto out;
 	ret = SB_ERR_IO;
 	if (close(fd) == -1) {
@@ -344,22 +358,93 @@ out:
 	return ret;
 }
 
+/* How many WAL-mode safety snapshots were byte copies (tests). */
+static unsigned long	file_copies;
+
+unsigned long
+sb_snapshot_locked_file_copies(void)
+{
+	return __atomic_load_n(&file_copies, __ATOMIC_RELAXED);
+}
+
+/*
+ * WAL mode, begin's WAL write lock held: can live's database file alone
+ * be copied as the snapshot? Every committed frame of the WAL is first
+ * copied into the file by a PASSIVE checkpoint through *cdb, a connection
+ * of its own (t->ldb has a transaction open, and a connection with one
+ * cannot checkpoint; PASSIVE waits for no one). If the checkpoint copied
+ * them all (a reader of an older snapshot can hold some back), the file is
+ * the last committed state, and it cannot change while it is read: no
+ * writer can commit (we hold the write lock), so no checkpoint has
+ * anything more to copy into it, and the copy's own pages go into the WAL
+ * (sb_snapshot_restore_pages), never into the file. The header must also
+ * agree with the file: its page count valid (change counter = version-
+ * valid-for) and the file exactly that many pages. Then 1, *cdb open for
+ * copy_locked_file; else 0 and the caller takes the snapshot through
+ * SQLite (*cdb closed). A byte copy writes each page once, in big writes,
+ * and hashes it as it goes: far less work than the backup API's copy.
+ */
+static int
+wal_file_whole(struct sb_restore_txn *t, sqlite3 **cdb)
+{
+	sqlite3_file	*sf = NULL;
+	sqlite3_int64	 fsz = 0;
+	unsigned char	 h[100];
+	char		 mode[16];
+	int		 nlog = -1, nckpt = -1;
+
+	if (sb_snapshot_open_db(t->live, SQLITE_OPEN_READWRITE, NULL, cdb,
+	    NULL, "checkpointing") != SB_OK)
+		return 0;
+	/* Closing it must leave the WAL as it is (sb_snapshot_restore_abort). */
+	(void)sqlite3_db_config(*cdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+	    NULL);
+	/* A new connection is in WAL mode once it has read the header. */
+	if (sb_snapshot_pragma(*cdb, "PRAGMA journal_mode", mode,
+	    sizeof(mode), NULL, t->live) != SB_OK || strcmp(mode, "wal") != 0 ||
+	    sqlite3_wal_checkpoint_v2(*cdb, "main", SQLITE_CHECKPOINT_PASSIVE,
+	    &nlog, &nckpt) != SQLITE_OK || nlog < 0 || nckpt != nlog ||
+	    sqlite3_file_control(*cdb, "main", SQLITE_FCNTL_FILE_POINTER,
+	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL ||
+	    sf->pMethods->xFileSize(sf, &fsz) != SQLITE_OK ||
+	    sf->pMethods->xRead(sf, h, sizeof(h), 0) != SQLITE_OK ||
+	    memcmp(h + 24, h + 92, 4) != 0 ||
+	    (sqlite3_int64)sb_header_be32(h + 28) *
+	    (sqlite3_int64)sb_header_page_size(h) != fsz || fsz == 0) {
+		sqlite3_close(*cdb);
+		*cdb = NULL;
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * The safety snapshot of live while begin's lock is held (see
- * snapshot.h). WAL mode: readers are not blocked by the WAL write lock,
- * so the ordinary snapshot reads live through a connection of its own
- * and sees the last committed state, which no writer can change now.
- * Rollback-journal mode: the EXCLUSIVE lock keeps every other connection
- * out, so the file is copied through the lock holder (copy_locked_file).
+ * snapshot.h). Rollback-journal mode: the EXCLUSIVE lock keeps every
+ * other connection out, so the file is copied through the lock holder
+ * (copy_locked_file). WAL mode: readers are not blocked by the WAL write
+ * lock; the database file, once the WAL is checkpointed into it, is
+ * copied the same way (wal_file_whole); if it could not be, the ordinary
+ * snapshot reads live through a connection of its own and sees the last
+ * committed state, which no writer can change now.
  */
 enum sb_err
 sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
-	if (sb_is_restore_wal(t))
+	sqlite3		*cdb = NULL;
+	enum sb_err	 ret;
+
+	if (!sb_is_restore_wal(t))
+		return copy_locked_file(t, t->ldb, dst, sha, size, err);
+	if (!wal_file_whole(t, &cdb))
 		return sb_snapshot_take_watched(t->live, dst, sha, size,
 		    t->progress, err);
-	return copy_locked_file(t, dst, sha, size, err);
+	ret = copy_locked_file(t, cdb, dst, sha, size, err);
+	sqlite3_close(cdb);
+	if (ret == SB_OK)
+		__atomic_add_fetch(&file_copies, 1, __ATOMIC_RELAXED);
+	return ret;
 }
 
 /*
@@ -377,7 +462,7 @@ sb_snapshot_take_locked_streamed(struct sb_restore_txn *t, const char *dst,
 	if (sb_is_restore_wal(t))
 		return sb_snapshot_take_streamed(t->live, dst, sha, size,
 		    t->progress, sink, arg, streamed, err);
-	return copy_locked_file(t, dst, sha, size, err);
+	return copy_locked_file(t, t->ldb, dst, sha, size, err);
 }
 
 /*

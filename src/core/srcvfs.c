@@ -81,8 +81,7 @@ remember(struct srcfile *f, const void *buf, int amt, sqlite3_int64 off)
 	    (off - WAL_HDR - FRAME_HDR) % (amt + FRAME_HDR) != 0 ||
 	    f->sh.real->pMethods->xRead(f->sh.real, h, sizeof(h),
 	    off - FRAME_HDR) != SQLITE_OK ||
-	    ((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
-	    (uint32_t)h[2] << 8 | h[3]) != 1))
+	    sb_header_be32(h) != 1))
 		return;
 	if (f->page1 == NULL && (f->page1 = malloc(PAGE_MAX)) == NULL)
 		return;
@@ -188,6 +187,13 @@ sb_header_page_size(const unsigned char *hdr)
 	size_t	psz = (size_t)hdr[16] << 8 | hdr[17];
 
 	return psz == 1 ? PAGE_MAX : psz;
+}
+
+uint32_t
+sb_header_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
 }
 
 /*

@@ -1,5 +1,5 @@
 /*
- * srcvfs.h - internal to snapshot.c: an SQLite VFS for the source of a
+ * srcvfs.h - internal to snapshot*.c: an SQLite VFS for the source of a
  * snapshot, which remembers the last page 1 the connection read, so the
  * hasher's guess of the copy's page 1 is the page the copy itself reads
  * (https://sqlite.org/vfs.html).
@@ -8,6 +8,7 @@
 #define SB_SRCVFS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
@@ -34,5 +35,8 @@ size_t	sb_srcvfs_page1(sqlite3 *db, unsigned char *out, size_t cap);
  * (https://sqlite.org/fileformat2.html#the_database_header). Not checked.
  */
 size_t	sb_header_page_size(const unsigned char *hdr);
+
+/* A big-endian 32-bit field of a database, WAL or frame header at p. */
+uint32_t	sb_header_be32(const unsigned char *p);
 
 #endif /* SB_SRCVFS_H */

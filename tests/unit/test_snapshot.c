@@ -1053,6 +1053,88 @@ test_restore_locked_rollback(void **state)
 	restore_locked(*state, 0);
 }
 
+/*
+ * WAL mode, the safety snapshot as a byte copy of live's database file:
+ * live has commits in its WAL that no checkpoint has copied into the file
+ * (a writer's connection stays open, autocheckpoint off), and a reader
+ * holds a read transaction from before the last of them (reader_behind)
+ * or not. Returns the snapshot's row count; *file_copy whether it was a
+ * byte copy (sb_snapshot_locked_file_copies()). The snapshot is always
+ * hashed right, sound, a rollback-journal database, and live is left as
+ * it was.
+ */
+static int64_t
+take_locked_behind(struct fix *f, int reader_behind, int *file_copy)
+{
+	struct sb_restore_txn	*t = NULL;
+	char			 err[SB_ERRMSG_MAX] = "", safety[PATH_MAX + 16];
+	char			 sha[SB_SHA256_HEX + 1], sha2[SB_SHA256_HEX + 1];
+	int64_t			 size = -1, size2 = -2, rows;
+	sqlite3			*w = NULL, *r = NULL;
+	unsigned long		 before;
+
+	mkdb(f->live, 1, 0, 100, 3000, "old");
+	mkdb(f->copy, 0, 0, 10, 10, "new");
+	snprintf(safety, sizeof(safety), "%s/safety.db", f->dir);
+	assert_int_equal(sqlite3_open(f->live, &w), SQLITE_OK);
+	assert_int_equal(sqlite3_open(f->live, &r), SQLITE_OK);
+	xexec(w, "PRAGMA wal_autocheckpoint = 0");
+	xexec(w, "INSERT INTO t (v, b) SELECT 'wal', randomblob(3000) "
+	    "FROM t");
+	if (reader_behind) {
+		xexec(r, "BEGIN");
+		assert_int_equal(q1(r, "SELECT count(*) FROM t"), 200);
+	}
+	xexec(w, "INSERT INTO t (v) VALUES ('last')");
+
+	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
+		fail_msg("begin: %s", err);
+	before = sb_snapshot_locked_file_copies();
+	if (sb_snapshot_take_locked(t, safety, sha, &size, err) != SB_OK)
+		fail_msg("take_locked: %s", err);
+	*file_copy = sb_snapshot_locked_file_copies() != before;
+	sb_snapshot_restore_abort(&t);
+
+	assert_int_equal(sb_sha256_file(safety, sha2, &size2, err), SB_OK);
+	assert_string_equal(sha, sha2);
+	assert_int_equal(size, size2);
+	assert_int_equal(sb_snapshot_check(safety, err), SB_OK);
+	assert_int_equal(header_mode(safety), 1);
+	rows = q1path(safety, "SELECT count(*) FROM t");
+	assert_int_equal(q1path(safety, "SELECT count(*) FROM t WHERE "
+	    "v = 'last'"), 1);
+	if (reader_behind) {
+		assert_int_equal(q1(r, "SELECT count(*) FROM t"), 200);
+		xexec(r, "COMMIT");
+	}
+	assert_int_equal(q1(r, "SELECT count(*) FROM t"), 201);
+	assert_int_equal(sqlite3_close(r), SQLITE_OK);
+	assert_int_equal(sqlite3_close(w), SQLITE_OK);
+	assert_int_equal(q1path(f->live, "SELECT count(*) FROM t"), 201);
+	assert_int_equal(sb_snapshot_check(f->live, err), SB_OK);
+	return rows;
+}
+
+/* The WAL checkpointed into the file, then the file copied. */
+static void
+test_take_locked_file_copy(void **state)
+{
+	int	file_copy = -1;
+
+	assert_int_equal(take_locked_behind(*state, 0, &file_copy), 201);
+	assert_int_equal(file_copy, 1);
+}
+
+/* A reader holds frames back: through SQLite, the same rows. */
+static void
+test_take_locked_reader_behind(void **state)
+{
+	int	file_copy = -1;
+
+	assert_int_equal(take_locked_behind(*state, 1, &file_copy), 201);
+	assert_int_equal(file_copy, 0);
+}
+
 /* abort after begin: live untouched, its lock released. */
 static void
 test_restore_abort(void **state)
@@ -1428,6 +1510,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restore_locked_wal,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_locked_rollback,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_locked_file_copy,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_locked_reader_behind,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_abort,
 		    setup, teardown),
