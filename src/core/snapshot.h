@@ -91,9 +91,11 @@ enum sb_err	sb_snapshot_restore(const char *from, const char *live, int *replace
  *		Writers wait on their busy timeout until finish or abort.
  *		*out owned by the caller: finish or abort frees it.
  * take_locked	the snapshot of live as of now into the new file dst,
- *		fsynced, with its sha256 and size: through another
- *		connection in WAL mode, through the lock holder's own file
- *		in rollback-journal mode (no other connection can read).
+ *		fsynced, with its sha256 and size: a byte copy of live's
+ *		database file, through the lock holder's own file in
+ *		rollback-journal mode (no other connection can read), in
+ *		WAL mode once a checkpoint has copied every committed frame
+ *		into it (else through another connection, as a backup).
  * pages	WAL mode only (else SB_ERR_INVAL): copies every page but
  *		the last into live's WAL, uncommitted: no reader and no
  *		crash recovery sees them, so live is unchanged and abort
