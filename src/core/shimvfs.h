@@ -1,7 +1,7 @@
 /*
- * shimvfs.h - what the project's two SQLite VFS shims share: snapvfs.c
- * (the file a snapshot is written to) and srcvfs.c (the live database it
- * is read from). Each is the default VFS in everything but xOpen, and
+ * shimvfs.h - what the project's SQLite VFS shims share: snapvfs.c
+ * (the file a snapshot is written to), srcvfs.c (the live database it is
+ * read from) and readvfs.c (a backup read ahead for its integrity check). Each is the default VFS in everything but xOpen, and
  * wraps some of the files it opens: our header first, then the default
  * VFS's own file object in the same allocation
  * (https://sqlite.org/vfs.html, https://sqlite.org/c3ref/io_methods.html).

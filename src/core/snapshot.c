@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 
 #include "progress.h"
+#include "readvfs.h"
 #include "snapshot_int.h"
 #include "snapvfs.h"
 #include "srcvfs.h"
@@ -980,7 +981,8 @@ out:
  * Integrity of the database file at path (see snapshot.h): its header
  * first (not a database, truncated: SB_ERR_CORRUPT), then
  * PRAGMA integrity_check on a read-only connection, which must answer the
- * single row "ok". SB_ERR_IO if the file cannot be read at all.
+ * single row "ok". SB_ERR_IO if the file cannot be read at all. The
+ * connection reads ahead (readvfs.c) when that VFS could be registered.
  */
 enum sb_err
 sb_snapshot_check(const char *path, char *err)
@@ -994,8 +996,9 @@ sb_snapshot_check(const char *path, char *err)
 	}
 	if ((ret = sb_snapshot_header(path, NULL, err)) != SB_OK)
 		return ret;
-	if ((ret = sb_snapshot_open_db(path, SQLITE_OPEN_READONLY, NULL, &db, err,
-	    "opening")) != SB_OK)
+	if ((ret = sb_snapshot_open_db(path, SQLITE_OPEN_READONLY,
+	    sb_readvfs_register() == SQLITE_OK ? SB_READVFS_NAME : NULL, &db,
+	    err, "opening")) != SB_OK)
 		goto out;
 	ret = integrity(db, path, err);
 out:

@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "readvfs.h"
 #include "snapshot_int.h"
 
 struct fix {
@@ -823,6 +824,88 @@ test_check_truncated(void **state)
 }
 
 /*
+ * The read-ahead VFS of the integrity check (readvfs.c) gives SQLite the
+ * bytes, and the result codes, the default VFS gives: reads inside a
+ * window, across a window's end, in the last short window, past the end
+ * (a short read, zero-filled), after the file shrank under it; and the
+ * check goes through it (windows filled), and still finds a bad page.
+ */
+static void
+test_check_readahead(void **state)
+{
+	struct fix	*f = *state;
+	char		 err[SB_ERRMSG_MAX] = "";
+	static const sqlite3_int64 offs[] = { 0, 4096, 100, 262144 - 100,
+	    262144, 3 * 262144 + 4000, -1, -2, -3 };
+	unsigned char	 a[8192], b[8192], page[4096];
+	sqlite3		*ra = NULL, *df = NULL;
+	sqlite3_file	*fa = NULL, *fb = NULL;
+	sqlite3_int64	 size = 0;
+	unsigned long	 before;
+	int		 fd;
+
+	mkdb(f->live, 0, 4096, 600, 3000, "x");
+	assert_int_equal(sqlite3_open(f->live, &df), SQLITE_OK);
+	xexec(df, "CREATE INDEX t_v ON t (v, id)");
+	assert_int_equal(sqlite3_close(df), SQLITE_OK);
+	before = sb_readvfs_fills();
+	assert_int_equal(sb_snapshot_check(f->live, err), SB_OK);
+	assert_true(sb_readvfs_fills() > before);
+
+	assert_int_equal(sb_readvfs_register(), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(f->live, &ra, SQLITE_OPEN_READONLY,
+	    SB_READVFS_NAME), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(f->live, &df, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(q1(ra, "SELECT count(*) FROM t"), 600);
+	assert_int_equal(q1(df, "SELECT count(*) FROM t"), 600);
+	assert_int_equal(sqlite3_file_control(ra, "main",
+	    SQLITE_FCNTL_FILE_POINTER, &fa), SQLITE_OK);
+	assert_int_equal(sqlite3_file_control(df, "main",
+	    SQLITE_FCNTL_FILE_POINTER, &fb), SQLITE_OK);
+	assert_int_equal(fb->pMethods->xFileSize(fb, &size), SQLITE_OK);
+	assert_true(size > 4 * 262144);
+	for (int shrunk = 0; shrunk < 2; shrunk++) {
+		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+			/* -1: the last page; -2: across the end; -3: past it */
+			sqlite3_int64 off = offs[i] >= 0 ? offs[i] :
+			    offs[i] == -1 ? size - 4096 : offs[i] == -2 ?
+			    size - 100 : size + 8192;
+			int ra_rc, df_rc;
+
+			memset(a, 0x11, sizeof(a));
+			memset(b, 0x22, sizeof(b));
+			ra_rc = fa->pMethods->xRead(fa, a, 4096, off);
+			df_rc = fb->pMethods->xRead(fb, b, 4096, off);
+			assert_int_equal(ra_rc, df_rc);
+			assert_memory_equal(a, b, 4096);
+		}
+		if (shrunk)
+			break;
+		/* Shrunk after a new connection opened it (its windows
+		 * empty, its size the old one): reads what it holds now. */
+		sqlite3_close(ra);
+		assert_int_equal(sqlite3_open_v2(f->live, &ra,
+		    SQLITE_OPEN_READONLY, SB_READVFS_NAME), SQLITE_OK);
+		assert_int_equal(sqlite3_file_control(ra, "main",
+		    SQLITE_FCNTL_FILE_POINTER, &fa), SQLITE_OK);
+		size = size / 2 / 262144 * 262144 + 5000;
+		assert_int_equal(truncate(f->live, size), 0);
+	}
+	sqlite3_close(ra);
+	sqlite3_close(df);
+
+	/* A page in the middle overwritten: still found. */
+	mkdb(f->copy, 0, 4096, 600, 3000, "x");
+	assert_true((fd = open(f->copy, O_WRONLY)) != -1);
+	memset(page, 0xa5, sizeof(page));
+	assert_int_equal(pwrite(fd, page, sizeof(page), 300 * 4096),
+	    sizeof(page));
+	close(fd);
+	assert_int_equal(sb_snapshot_check(f->copy, err), SB_ERR_CORRUPT);
+}
+
+/*
  * Restore into a live database while another connection stays open; that
  * connection then sees the restored rows and can still write.
  */
@@ -1495,6 +1578,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_garbage, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_check_readahead,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_truncated, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restore_wal, setup,
