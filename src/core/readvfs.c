@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pthread.h>
 #include <sqlite3.h>
 
 #include "readvfs.h"
@@ -53,10 +52,10 @@ struct rafile {
 
 #define REALOFF	SB_SHIM_HDR(struct rafile)
 
-static sqlite3_vfs	*deflt;		/* the VFS we wrap */
-static sqlite3_vfs	 readvfs;
-static int		 regrc = SQLITE_ERROR;
-static pthread_once_t	 regonce = PTHREAD_ONCE_INIT;
+static int	rv_open(sqlite3_vfs *, const char *, sqlite3_file *, int,
+	    int *);
+static struct sb_shim	 shim = { .name = SB_READVFS_NAME, .hdr = REALOFF,
+			    .xopen = rv_open };
 static unsigned long	 fills;		/* __atomic builtins only */
 
 static void
@@ -164,9 +163,9 @@ rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 	(void)vfs;
 	if ((flags & SQLITE_OPEN_MAIN_DB) == 0 ||
 	    (flags & SQLITE_OPEN_READONLY) == 0)
-		return deflt->xOpen(deflt, name, p, flags, outflags);
-	memset(p, 0, (size_t)readvfs.szOsFile);
-	if ((rc = sb_shim_open_real(deflt, &f->sh, REALOFF, name, flags,
+		return shim.base->xOpen(shim.base, name, p, flags, outflags);
+	memset(p, 0, (size_t)shim.vfs.szOsFile);
+	if ((rc = sb_shim_open_real(shim.base, &f->sh, REALOFF, name, flags,
 	    outflags, &v)) != SQLITE_OK)
 		return rc;		/* base.pMethods NULL: no xClose */
 	if (f->sh.real->pMethods->xFileSize(f->sh.real, &f->size) !=
@@ -176,21 +175,10 @@ rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 	return SQLITE_OK;
 }
 
-static void
-do_register(void)
-{
-	deflt = sqlite3_vfs_find(NULL);
-	if ((regrc = sb_shim_vfs_init(&readvfs, deflt, SB_READVFS_NAME,
-	    REALOFF, rv_open)) == SQLITE_OK)
-		regrc = sqlite3_vfs_register(&readvfs, 0);
-}
-
 int
 sb_readvfs_register(void)
 {
-	if (pthread_once(&regonce, do_register) != 0)
-		return SQLITE_ERROR;
-	return regrc;
+	return sb_shim_register(&shim);
 }
 
 unsigned long

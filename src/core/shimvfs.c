@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include "shimvfs.h"
 
 /* The wrapped file of a shim's file object. */
@@ -196,8 +198,8 @@ fw_currenttimeint64(sqlite3_vfs *v, sqlite3_int64 *out)
 }
 
 /* Version 2 of the VFS object: version 3 adds only test hooks. */
-int
-sb_shim_vfs_init(sqlite3_vfs *vfs, sqlite3_vfs *base, const char *name,
+static int
+vfs_init(sqlite3_vfs *vfs, sqlite3_vfs *base, const char *name,
     size_t hdr, int (*xopen)(sqlite3_vfs *, const char *, sqlite3_file *,
     int, int *))
 {
@@ -225,4 +227,23 @@ sb_shim_vfs_init(sqlite3_vfs *vfs, sqlite3_vfs *base, const char *name,
 	vfs->xGetLastError = fw_getlasterror;
 	vfs->xCurrentTimeInt64 = fw_currenttimeint64;
 	return SQLITE_OK;
+}
+
+int
+sb_shim_register(struct sb_shim *s)
+{
+	static pthread_mutex_t	mu = PTHREAD_MUTEX_INITIALIZER;
+	int			rc;
+
+	pthread_mutex_lock(&mu);
+	if (!s->done) {
+		s->base = sqlite3_vfs_find(NULL);
+		if ((s->rc = vfs_init(&s->vfs, s->base, s->name, s->hdr,
+		    s->xopen)) == SQLITE_OK)
+			s->rc = sqlite3_vfs_register(&s->vfs, 0);
+		s->done = 1;
+	}
+	rc = s->rc;
+	pthread_mutex_unlock(&mu);
+	return rc;
 }

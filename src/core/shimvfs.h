@@ -23,15 +23,27 @@ struct sb_shim_file {
 #define SB_SHIM_HDR(type)	((sizeof(type) + 15) & ~(size_t)15)
 
 /*
- * Fill vfs as a version 2 VFS called name over base (kept in pAppData):
- * xOpen is xopen, every other method forwards to base, and a file object
- * is hdr bytes of ours plus base's. SQLITE_ERROR when base cannot be
- * wrapped (older than version 2, or too large); else SQLITE_OK. The
- * caller registers it (sqlite3_vfs_register).
+ * One shim. Its file sets name, hdr (SB_SHIM_HDR of its file struct)
+ * and xopen; sb_shim_register does the rest, once per process: vfs as a
+ * version 2 VFS over the default one (base, also in vfs.pAppData), in
+ * which xOpen is xopen, every other method forwards to base, and a file
+ * object is hdr bytes of ours plus base's; then registers it with SQLite
+ * (not as the default). Returns an SQLite result code, the same on every
+ * call: SQLITE_ERROR when the default VFS cannot be wrapped (older than
+ * version 2, or too large).
  */
-int	sb_shim_vfs_init(sqlite3_vfs *vfs, sqlite3_vfs *base, const char *name,
-	    size_t hdr, int (*xopen)(sqlite3_vfs *, const char *,
-	    sqlite3_file *, int, int *));
+struct sb_shim {
+	const char	*name;
+	size_t		 hdr;
+	int		(*xopen)(sqlite3_vfs *, const char *, sqlite3_file *,
+			    int, int *);
+	sqlite3_vfs	*base;		/* set by sb_shim_register */
+	sqlite3_vfs	 vfs;
+	int		 done;
+	int		 rc;
+};
+
+int	sb_shim_register(struct sb_shim *);
 
 /*
  * Open name with base into f's real object, hdr bytes after f (zeroed

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pthread.h>
 #include <sqlite3.h>
 
 #include "shimvfs.h"
@@ -59,10 +58,10 @@ struct snapfile {
 /* The real file object starts after ours, aligned for any type. */
 #define REALOFF	SB_SHIM_HDR(struct snapfile)
 
-static sqlite3_vfs	*deflt;		/* the VFS we wrap */
-static sqlite3_vfs	 snapvfs;
-static int		 regrc = SQLITE_ERROR;
-static pthread_once_t	 regonce = PTHREAD_ONCE_INIT;
+static int	sv_open(sqlite3_vfs *, const char *, sqlite3_file *, int,
+	    int *);
+static struct sb_shim	 shim = { .name = SB_SNAPVFS_NAME, .hdr = REALOFF,
+			    .xopen = sv_open };
 
 /* Stop tracking: the file no longer grows as the tracker expects. */
 static void
@@ -352,11 +351,11 @@ sv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 
 	(void)vfs;
 	if ((flags & SQLITE_OPEN_MAIN_DB) == 0)
-		return deflt->xOpen(deflt, name, p, flags, outflags);
-	memset(p, 0, (size_t)snapvfs.szOsFile);
+		return shim.base->xOpen(shim.base, name, p, flags, outflags);
+	memset(p, 0, (size_t)shim.vfs.szOsFile);
 	if ((f->buf = malloc(SNAPVFS_BUFSZ)) == NULL)
 		return SQLITE_NOMEM;
-	if ((rc = sb_shim_open_real(deflt, &f->sh, REALOFF, name, flags,
+	if ((rc = sb_shim_open_real(shim.base, &f->sh, REALOFF, name, flags,
 	    outflags, &v)) != SQLITE_OK) {
 		free(f->buf);
 		f->buf = NULL;
@@ -366,19 +365,8 @@ sv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 	return SQLITE_OK;
 }
 
-static void
-do_register(void)
-{
-	deflt = sqlite3_vfs_find(NULL);
-	if ((regrc = sb_shim_vfs_init(&snapvfs, deflt, SB_SNAPVFS_NAME,
-	    REALOFF, sv_open)) == SQLITE_OK)
-		regrc = sqlite3_vfs_register(&snapvfs, 0);
-}
-
 int
 sb_snapvfs_register(void)
 {
-	if (pthread_once(&regonce, do_register) != 0)
-		return SQLITE_ERROR;
-	return regrc;
+	return sb_shim_register(&shim);
 }

@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pthread.h>
 #include <sqlite3.h>
 
 #include "shimvfs.h"
@@ -56,10 +55,10 @@ struct srcfile {
 /* The real file object starts after ours, aligned for any type. */
 #define REALOFF	SB_SHIM_HDR(struct srcfile)
 
-static sqlite3_vfs	*deflt;		/* the VFS we wrap */
-static sqlite3_vfs	 srcvfs;
-static int		 regrc = SQLITE_ERROR;
-static pthread_once_t	 regonce = PTHREAD_ONCE_INIT;
+static int	rv_open(sqlite3_vfs *, const char *, sqlite3_file *, int,
+	    int *);
+static struct sb_shim	 shim = { .name = SB_SRCVFS_NAME, .hdr = REALOFF,
+			    .xopen = rv_open };
 static unsigned long	 srcseq;	/* __atomic builtins only */
 
 /*
@@ -154,31 +153,20 @@ rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 
 	(void)vfs;
 	if ((flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) == 0)
-		return deflt->xOpen(deflt, name, p, flags, outflags);
-	memset(p, 0, (size_t)srcvfs.szOsFile);
+		return shim.base->xOpen(shim.base, name, p, flags, outflags);
+	memset(p, 0, (size_t)shim.vfs.szOsFile);
 	f->wal = (flags & SQLITE_OPEN_WAL) != 0;
-	if ((rc = sb_shim_open_real(deflt, &f->sh, REALOFF, name, flags,
+	if ((rc = sb_shim_open_real(shim.base, &f->sh, REALOFF, name, flags,
 	    outflags, &v)) != SQLITE_OK)
 		return rc;		/* base.pMethods NULL: no xClose */
 	f->sh.base.pMethods = &srcio[(v > 2 ? 2 : v) - 1];
 	return SQLITE_OK;
 }
 
-static void
-do_register(void)
-{
-	deflt = sqlite3_vfs_find(NULL);
-	if ((regrc = sb_shim_vfs_init(&srcvfs, deflt, SB_SRCVFS_NAME, REALOFF,
-	    rv_open)) == SQLITE_OK)
-		regrc = sqlite3_vfs_register(&srcvfs, 0);
-}
-
 int
 sb_srcvfs_register(void)
 {
-	if (pthread_once(&regonce, do_register) != 0)
-		return SQLITE_ERROR;
-	return regrc;
+	return sb_shim_register(&shim);
 }
 
 size_t
