@@ -626,12 +626,12 @@ sb_engine_download_decoded(struct sb_engine *e, const struct sb_backup *b,
 /*
  * A restore's safety snapshot when the codec is not plain (safety_locked,
  * engine_restore.c; txn holds the live database's write lock): taken into
- * the plain temp file t, its bytes encoded as they are hashed (WAL mode,
- * as a backup is) into a new temp file of dir, or from the finished
- * snapshot (rollback-journal mode: the copy goes through the lock
- * holder, not a stream; or page 1 changed). The object is fsynced (the
- * restore relies on it before the copy) and replaces the snapshot in t
- * (the plain file removed). b gets size, sha256 and stored_size.
+ * the plain temp file t, its bytes encoded as they are hashed into a new
+ * temp file of dir, or from the finished snapshot when they could not be
+ * (the encoder refused a piece, or a copy through SQLite found page 1
+ * changed). The object is fsynced (the restore relies on it before the
+ * copy) and replaces the snapshot in t (the plain file removed). b gets
+ * size, sha256 and stored_size.
  */
 enum sb_err
 sb_engine_safety_encoded(struct sb_engine *e, struct sb_restore_txn *txn,

@@ -116,8 +116,11 @@ enum sb_err	sb_snapshot_restore(const char *from, const char *live, int *replace
  *		runs at the connection's next statement, then close) holds
  *		no writer up. Frees *tp.
  * take_locked_streamed  the same, the snapshot's bytes handed to a sink
- *		as sb_snapshot_take_streamed does (WAL mode; in
- *		rollback-journal mode *streamed is 0).
+ *		as sb_snapshot_take_streamed does: *streamed 1 when the
+ *		sink got exactly the file, in order; 0 when it refused a
+ *		piece or the copy through another connection's guess of
+ *		page 1 failed, and the caller reads the file (fsynced
+ *		then; not when streamed).
  * abort	gives up: live is untouched, the lock released. Frees *tp;
  *		NULL or *tp NULL is a no-op.
  */

@@ -225,46 +225,60 @@ sb_snapshot_restore_watch(struct sb_restore_txn *t, struct sb_progress *p)
 	t->progress = p;
 }
 
+/* One byte copy of live's database file (copy_locked_file). */
+struct fcopy {
+	sqlite3_file	*sf;		/* live's file, a connection's own */
+	sqlite3_int64	 fsz;		/* its size */
+	int		 unwal;		/* header bytes 18-19 set to 1 */
+	int		 fd;		/* the copy, dst */
+	const char	*dst;
+	unsigned char	*buf;		/* HASH_BUFSZ */
+	EVP_MD_CTX	*ctx;
+	sb_snapshot_sink sink;		/* or NULL */
+	void		*arg;
+	int		 sunk;		/* sink took every byte so far */
+};
+
 /*
  * The fsz bytes of the live database, read through its own file object
- * sf, into ctx and the file descriptor fd of dst, HASH_BUFSZ at a time
- * through buf, their write-back started as they go. unwal: the header's
- * file format versions (bytes 18-19) are set to 1, rollback journal: the
- * copy of a WAL database's file is a database of its own, which no -wal
- * file completes.
+ * sf, into ctx, sink (while it takes them) and the file descriptor fd of
+ * dst, HASH_BUFSZ at a time through buf, their write-back started as they
+ * go. unwal: the header's file format versions (bytes 18-19) are set to
+ * 1, rollback journal: the copy of a WAL database's file is a database of
+ * its own, which no -wal file completes.
  */
 static enum sb_err
-copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
-    int unwal, int fd, const char *dst, unsigned char *buf, EVP_MD_CTX *ctx,
-    char *err)
+copy_hashed(struct sb_restore_txn *t, struct fcopy *c, char *err)
 {
 	sqlite3_int64	off;
 	int		rc;
 
-	for (off = 0; off < fsz; ) {
-		size_t	 n = fsz - off > HASH_BUFSZ ? HASH_BUFSZ :
-		    (size_t)(fsz - off);
+	for (off = 0; off < c->fsz; ) {
+		size_t	 n = c->fsz - off > HASH_BUFSZ ? HASH_BUFSZ :
+		    (size_t)(c->fsz - off);
 		size_t	 done = 0;
 
-		if ((rc = sf->pMethods->xRead(sf, buf, (int)n, off)) !=
-		    SQLITE_OK) {
+		if ((rc = c->sf->pMethods->xRead(c->sf, c->buf, (int)n,
+		    off)) != SQLITE_OK) {
 			sb_seterr(err, "reading %s: %s", t->live,
 			    sqlite3_errstr(rc));
 			return sb_snapshot_map_rc(rc);
 		}
-		if (off == 0 && unwal && n >= 20)
-			buf[18] = buf[19] = 1;
-		if (EVP_DigestUpdate(ctx, buf, n) != 1) {
+		if (off == 0 && c->unwal && n >= 20)
+			c->buf[18] = c->buf[19] = 1;
+		if (EVP_DigestUpdate(c->ctx, c->buf, n) != 1) {
 			sb_seterr(err, "sha256 failed");
 			return SB_ERR_NOMEM;
 		}
+		if (c->sunk && c->sink(c->arg, c->buf, n) != 0)
+			c->sunk = 0;	/* the caller reads the file */
 		while (done < n) {
-			ssize_t w = write(fd, buf + done, n - done);
+			ssize_t w = write(c->fd, c->buf + done, n - done);
 
 			if (w == -1 && errno == EINTR)
 				continue;
 			if (w <= 0) {
-				sb_seterr(err, "writing %s: %s", dst,
+				sb_seterr(err, "writing %s: %s", c->dst,
 				    w == 0 ? "short write" : strerror(errno));
 				return SB_ERR_IO;
 			}
@@ -272,7 +286,9 @@ copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
 		}
 #ifdef SYNC_FILE_RANGE_WRITE
 		/* A head start for the fsync at the end (as the hasher's). */
-		(void)sync_file_range(fd, off, (off_t)n, SYNC_FILE_RANGE_WRITE);
+		if (c->sink == NULL)
+			(void)sync_file_range(c->fd, off, (off_t)n,
+			    SYNC_FILE_RANGE_WRITE);
 #endif
 		off += (sqlite3_int64)n;
 		sb_progress_set(t->progress, (int64_t)off);
@@ -296,51 +312,59 @@ copy_hashed(struct sb_restore_txn *t, sqlite3_file *sf, sqlite3_int64 fsz,
  */
 static enum sb_err
 copy_locked_file(struct sb_restore_txn *t, sqlite3 *db, const char *dst,
-    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+    char sha[SB_SHA256_HEX + 1], int64_t *size, sb_snapshot_sink sink,
+    void *arg, int *streamed, char *err)
 {
-	sqlite3_file	*sf = NULL;
-	sqlite3_int64	 fsz = 0;
-	EVP_MD_CTX	*ctx = NULL;
-	unsigned char	*buf = NULL, md[EVP_MAX_MD_SIZE];
+	struct fcopy	 c;
+	unsigned char	 md[EVP_MAX_MD_SIZE];
 	unsigned int	 mdlen = 0;
-	int		 fd = -1, rc, ret = SB_ERR_IO;
+	int		 rc, ret = SB_ERR_IO;
 
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	c.dst = dst;
+	c.unwal = sb_is_restore_wal(t);
+	c.sink = sink;
+	c.arg = arg;
+	c.sunk = sink != NULL;
+	if (streamed != NULL)
+		*streamed = 0;
 	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER,
-	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL) {
+	    &c.sf) != SQLITE_OK || c.sf == NULL || c.sf->pMethods == NULL) {
 		sb_seterr(err, "snapshot of %s: no file handle", t->live);
 		return SB_ERR_DB;
 	}
-	if ((rc = sf->pMethods->xFileSize(sf, &fsz)) != SQLITE_OK) {
+	if ((rc = c.sf->pMethods->xFileSize(c.sf, &c.fsz)) != SQLITE_OK) {
 		sb_seterr(err, "snapshot of %s: %s", t->live,
 		    sqlite3_errstr(rc));
 		return sb_snapshot_map_rc(rc);
 	}
-	if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	if ((c.fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) == -1) {
 		sb_seterr(err, "snapshot %s: %s", dst, strerror(errno));
 		return SB_ERR_IO;
 	}
-	if ((buf = malloc(HASH_BUFSZ)) == NULL ||
-	    (ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+	if ((c.buf = malloc(HASH_BUFSZ)) == NULL ||
+	    (c.ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(c.ctx, EVP_sha256(), NULL) != 1) {
 		sb_seterr(err, "out of memory");
 		ret = SB_ERR_NOMEM;
 		goto out;
 	}
-	sb_progress_total(t->progress, (int64_t)fsz);
-	if ((ret = copy_hashed(t, sf, fsz, sb_is_restore_wal(t), fd, dst, buf,
-	    ctx, err)) != SB_OK)
+	sb_progress_total(t->progress, (int64_t)c.fsz);
+	if ((ret = copy_hashed(t, &c, err)) != SB_OK)
 		goto out;
 	ret = SB_ERR_IO;
-	if (close(fd) == -1) {
-		fd = -1;
+	if (close(c.fd) == -1) {
+		c.fd = -1;
 		sb_seterr(err, "writing %s: %s", dst, strerror(errno));
 		goto out;
 	}
-	fd = -1;
-	if ((ret = sb_snapshot_fsync_file(dst, err)) != SB_OK)
+	c.fd = -1;
+	/* Streamed, the copy is only what the sink made its object from. */
+	if (!c.sunk && (ret = sb_snapshot_fsync_file(dst, err)) != SB_OK)
 		goto out;
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
+	if (EVP_DigestFinal_ex(c.ctx, md, &mdlen) != 1 || mdlen != 32) {
 		sb_seterr(err, "sha256 failed");
 		ret = SB_ERR_NOMEM;
 		goto out;
@@ -348,13 +372,15 @@ copy_locked_file(struct sb_restore_txn *t, sqlite3 *db, const char *dst,
 	if (sha != NULL)
 		sb_hex(md, 32, sha);
 	if (size != NULL)
-		*size = (int64_t)fsz;
+		*size = (int64_t)c.fsz;
+	if (streamed != NULL)
+		*streamed = c.sunk;
 	ret = SB_OK;
 out:
-	if (fd != -1)
-		close(fd);
-	free(buf);
-	EVP_MD_CTX_free(ctx);
+	if (c.fd != -1)
+		close(c.fd);
+	free(c.buf);
+	EVP_MD_CTX_free(c.ctx);
 	if (ret != SB_OK)
 		sb_snapshot_remove_copy(dst);
 	return ret;
@@ -422,49 +448,53 @@ wal_file_whole(struct sb_restore_txn *t, sqlite3 **cdb)
 
 /*
  * The safety snapshot of live while begin's lock is held (see
- * snapshot.h). Rollback-journal mode: the EXCLUSIVE lock keeps every
- * other connection out, so the file is copied through the lock holder
- * (copy_locked_file). WAL mode: readers are not blocked by the WAL write
- * lock; the database file, once the WAL is checkpointed into it, is
- * copied the same way (wal_file_whole); if it could not be, the ordinary
- * snapshot reads live through a connection of its own and sees the last
- * committed state, which no writer can change now.
+ * snapshot.h), its bytes also to sink when there is one. Rollback-journal
+ * mode: the EXCLUSIVE lock keeps every other connection out, so the file
+ * is copied through the lock holder (copy_locked_file). WAL mode: readers
+ * are not blocked by the WAL write lock; the database file, once the WAL
+ * is checkpointed into it, is copied the same way (wal_file_whole); if it
+ * could not be, the ordinary snapshot reads live through a connection of
+ * its own and sees the last committed state, which no writer can change
+ * now.
  */
-enum sb_err
-sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
-    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+static enum sb_err
+take_locked(struct sb_restore_txn *t, const char *dst,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, sb_snapshot_sink sink,
+    void *arg, int *streamed, char *err)
 {
 	sqlite3		*cdb = NULL;
 	enum sb_err	 ret;
 
 	if (!sb_is_restore_wal(t))
-		return copy_locked_file(t, t->ldb, dst, sha, size, err);
+		return copy_locked_file(t, t->ldb, dst, sha, size, sink, arg,
+		    streamed, err);
 	if (!wal_file_whole(t, &cdb))
-		return sb_snapshot_take_watched(t->live, dst, sha, size,
-		    t->progress, err);
-	ret = copy_locked_file(t, cdb, dst, sha, size, err);
+		return sink == NULL ? sb_snapshot_take_watched(t->live, dst,
+		    sha, size, t->progress, err) :
+		    sb_snapshot_take_streamed(t->live, dst, sha, size,
+		    t->progress, sink, arg, streamed, err);
+	ret = copy_locked_file(t, cdb, dst, sha, size, sink, arg, streamed,
+	    err);
 	sqlite3_close(cdb);
 	if (ret == SB_OK)
 		__atomic_add_fetch(&file_copies, 1, __ATOMIC_RELAXED);
 	return ret;
 }
 
-/*
- * take_locked with a sink (sb_snapshot_take_streamed): in WAL mode the
- * snapshot's bytes go to sink as they are hashed; in rollback-journal
- * mode the file is copied through the lock holder, *streamed is 0 and
- * the caller reads the file.
- */
+enum sb_err
+sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
+{
+	return take_locked(t, dst, sha, size, NULL, NULL, NULL, err);
+}
+
 enum sb_err
 sb_snapshot_take_locked_streamed(struct sb_restore_txn *t, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, sb_snapshot_sink sink,
     void *arg, int *streamed, char *err)
 {
 	*streamed = 0;
-	if (sb_is_restore_wal(t))
-		return sb_snapshot_take_streamed(t->live, dst, sha, size,
-		    t->progress, sink, arg, streamed, err);
-	return copy_locked_file(t, t->ldb, dst, sha, size, err);
+	return take_locked(t, dst, sha, size, sink, arg, streamed, err);
 }
 
 /*

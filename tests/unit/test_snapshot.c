@@ -1136,6 +1136,56 @@ test_restore_locked_rollback(void **state)
 	restore_locked(*state, 0);
 }
 
+/* A sink that hashes the first of its calls only, then refuses. */
+static int
+sink_once(void *arg, const void *buf, size_t len)
+{
+	static int	calls;
+
+	if (buf == NULL) {		/* reset */
+		calls = 0;
+		return 0;
+	}
+	return calls++ == 0 ? sink_hash(arg, buf, len) : -1;
+}
+
+/*
+ * take_locked_streamed on t into dst, its sha256 and size out: with a
+ * sink that takes every byte (refusing 0), *streamed is 1 and the sink
+ * got exactly the file; with one that refuses after its first call
+ * (refusing 1), *streamed is 0 and the file is whole all the same.
+ */
+static void
+take_locked_sunk(struct sb_restore_txn *t, const char *dst,
+    char sha[SB_SHA256_HEX + 1], int64_t *size, int refusing)
+{
+	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	char		 err[SB_ERRMSG_MAX] = "", got[SB_SHA256_HEX + 1];
+	char		 file[SB_SHA256_HEX + 1];
+	int64_t		 fsize = -1;
+	int		 streamed = -1;
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+	(void)sink_once(NULL, NULL, 0);
+	if (sb_snapshot_take_locked_streamed(t, dst, sha, size,
+	    refusing ? sink_once : sink_hash, ctx, &streamed, err) != SB_OK)
+		fail_msg("take_locked_streamed: %s", err);
+	assert_int_equal(streamed, !refusing);
+	assert_int_equal(EVP_DigestFinal_ex(ctx, md, &mdlen), 1);
+	sb_hex(md, mdlen, got);
+	assert_int_equal(sb_sha256_file(dst, file, &fsize, err), SB_OK);
+	assert_string_equal(sha, file);
+	assert_int_equal(*size, fsize);
+	if (refusing)
+		assert_string_not_equal(got, sha);
+	else
+		assert_string_equal(got, sha);
+	EVP_MD_CTX_free(ctx);
+}
+
 /*
  * WAL mode, the safety snapshot as a byte copy of live's database file:
  * live has commits in its WAL that no checkpoint has copied into the file
@@ -1147,7 +1197,8 @@ test_restore_locked_rollback(void **state)
  * it was.
  */
 static int64_t
-take_locked_behind(struct fix *f, int reader_behind, int *file_copy)
+take_locked_behind(struct fix *f, int reader_behind, int streamed_too,
+    int *file_copy)
 {
 	struct sb_restore_txn	*t = NULL;
 	char			 err[SB_ERRMSG_MAX] = "", safety[PATH_MAX + 16];
@@ -1173,7 +1224,9 @@ take_locked_behind(struct fix *f, int reader_behind, int *file_copy)
 	if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) != SB_OK)
 		fail_msg("begin: %s", err);
 	before = sb_snapshot_locked_file_copies();
-	if (sb_snapshot_take_locked(t, safety, sha, &size, err) != SB_OK)
+	if (streamed_too)
+		take_locked_sunk(t, safety, sha, &size, 0);
+	else if (sb_snapshot_take_locked(t, safety, sha, &size, err) != SB_OK)
 		fail_msg("take_locked: %s", err);
 	*file_copy = sb_snapshot_locked_file_copies() != before;
 	sb_snapshot_restore_abort(&t);
@@ -1204,8 +1257,46 @@ test_take_locked_file_copy(void **state)
 {
 	int	file_copy = -1;
 
-	assert_int_equal(take_locked_behind(*state, 0, &file_copy), 201);
+	assert_int_equal(take_locked_behind(*state, 0, 0, &file_copy), 201);
 	assert_int_equal(file_copy, 1);
+}
+
+/* The same, its bytes also handed to a sink as they are copied. */
+static void
+test_take_locked_file_streamed(void **state)
+{
+	int	file_copy = -1;
+
+	assert_int_equal(take_locked_behind(*state, 0, 1, &file_copy), 201);
+	assert_int_equal(file_copy, 1);
+}
+
+/*
+ * Rollback-journal mode: the byte copy through the lock holder streams
+ * too; a sink that gives up leaves the caller the whole file.
+ */
+static void
+test_take_locked_streamed_rollback(void **state)
+{
+	struct fix		*f = *state;
+	struct sb_restore_txn	*t = NULL;
+	char			 err[SB_ERRMSG_MAX] = "", dst[PATH_MAX + 16];
+	char			 sha[SB_SHA256_HEX + 1];
+	int64_t			 size = -1;
+
+	mkdb(f->live, 0, 0, 800, 3000, "old");
+	mkdb(f->copy, 0, 0, 10, 10, "new");
+	for (int refusing = 0; refusing < 2; refusing++) {
+		snprintf(dst, sizeof(dst), "%s/safety%d.db", f->dir, refusing);
+		if (sb_snapshot_restore_begin(f->copy, f->live, &t, err) !=
+		    SB_OK)
+			fail_msg("begin: %s", err);
+		take_locked_sunk(t, dst, sha, &size, refusing);
+		sb_snapshot_restore_abort(&t);
+		assert_true(size > 800 * 3000);
+		assert_int_equal(q1path(dst, "SELECT count(*) FROM t"), 800);
+		assert_int_equal(sb_snapshot_check(dst, err), SB_OK);
+	}
 }
 
 /* A reader holds frames back: through SQLite, the same rows. */
@@ -1214,7 +1305,7 @@ test_take_locked_reader_behind(void **state)
 {
 	int	file_copy = -1;
 
-	assert_int_equal(take_locked_behind(*state, 1, &file_copy), 201);
+	assert_int_equal(take_locked_behind(*state, 1, 0, &file_copy), 201);
 	assert_int_equal(file_copy, 0);
 }
 
@@ -1600,6 +1691,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_locked_reader_behind,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_locked_file_streamed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_take_locked_streamed_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_abort,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_pages_ahead,
