@@ -233,7 +233,7 @@ dec_zhead(struct sb_decoder *d)
 {
 	unsigned char	fhd = d->zhead[4];
 
-	if (sb_le32_get(d->zhead) != 0xFD2FB528u)
+	if (sb_le32_get(d->zhead) != ZSTD_MAGICNUMBER)
 		return dec_fail(d, SB_ERR_CORRUPT, "zstd: not a zstd frame");
 	/* Frame_Header_Descriptor (3.1.1.1.1): a Frame_Content_Size field is
 	 * there when its flag (bits 7-6) is set or Single_Segment (bit 5). */

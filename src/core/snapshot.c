@@ -149,7 +149,7 @@ sb_snapshot_header(const char *path, int *wal, char *err)
 {
 	unsigned char	 h[100];
 	struct stat	 sb;
-	uint32_t	 psize, npages, change, validfor;
+	uint32_t	 psize, npages;
 	ssize_t		 n;
 	int		 fd = -1, ret = SB_ERR_CORRUPT;
 
@@ -199,11 +199,8 @@ sb_snapshot_header(const char *path, int *wal, char *err)
 		    psize);
 		goto out;
 	}
-	npages = sb_header_be32(h + 28);
-	change = sb_header_be32(h + 24);
-	validfor = sb_header_be32(h + 92);
-	if (npages > 0 && change == validfor &&
-	    (uint64_t)sb.st_size < (uint64_t)npages * psize) {
+	npages = sb_header_pages(h);
+	if (npages > 0 && (uint64_t)sb.st_size < (uint64_t)npages * psize) {
 		sb_seterr(err, "%s: truncated: %lld bytes, the header "
 		    "counts %u pages of %u bytes", path,
 		    (long long)sb.st_size, npages, psize);

@@ -327,8 +327,7 @@ copy_locked_file(struct sb_restore_txn *t, sqlite3 *db, const char *dst,
 	c.sink = sink;
 	c.arg = arg;
 	c.sunk = sink != NULL;
-	if (streamed != NULL)
-		*streamed = 0;
+	*streamed = 0;
 	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER,
 	    &c.sf) != SQLITE_OK || c.sf == NULL || c.sf->pMethods == NULL) {
 		sb_seterr(err, "snapshot of %s: no file handle", t->live);
@@ -373,8 +372,7 @@ copy_locked_file(struct sb_restore_txn *t, sqlite3 *db, const char *dst,
 		sb_hex(md, 32, sha);
 	if (size != NULL)
 		*size = (int64_t)c.fsz;
-	if (streamed != NULL)
-		*streamed = c.sunk;
+	*streamed = c.sunk;
 	ret = SB_OK;
 out:
 	if (c.fd != -1)
@@ -436,8 +434,7 @@ wal_file_whole(struct sb_restore_txn *t, sqlite3 **cdb)
 	    &sf) != SQLITE_OK || sf == NULL || sf->pMethods == NULL ||
 	    sf->pMethods->xFileSize(sf, &fsz) != SQLITE_OK ||
 	    sf->pMethods->xRead(sf, h, sizeof(h), 0) != SQLITE_OK ||
-	    memcmp(h + 24, h + 92, 4) != 0 ||
-	    (sqlite3_int64)sb_header_be32(h + 28) *
+	    (sqlite3_int64)sb_header_pages(h) *
 	    (sqlite3_int64)sb_header_page_size(h) != fsz || fsz == 0) {
 		sqlite3_close(*cdb);
 		*cdb = NULL;
@@ -469,9 +466,7 @@ take_locked(struct sb_restore_txn *t, const char *dst,
 		return copy_locked_file(t, t->ldb, dst, sha, size, sink, arg,
 		    streamed, err);
 	if (!wal_file_whole(t, &cdb))
-		return sink == NULL ? sb_snapshot_take_watched(t->live, dst,
-		    sha, size, t->progress, err) :
-		    sb_snapshot_take_streamed(t->live, dst, sha, size,
+		return sb_snapshot_take_streamed(t->live, dst, sha, size,
 		    t->progress, sink, arg, streamed, err);
 	ret = copy_locked_file(t, cdb, dst, sha, size, sink, arg, streamed,
 	    err);
@@ -485,7 +480,9 @@ enum sb_err
 sb_snapshot_take_locked(struct sb_restore_txn *t, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, char *err)
 {
-	return take_locked(t, dst, sha, size, NULL, NULL, NULL, err);
+	int	streamed;
+
+	return take_locked(t, dst, sha, size, NULL, NULL, &streamed, err);
 }
 
 enum sb_err
@@ -493,7 +490,6 @@ sb_snapshot_take_locked_streamed(struct sb_restore_txn *t, const char *dst,
     char sha[SB_SHA256_HEX + 1], int64_t *size, sb_snapshot_sink sink,
     void *arg, int *streamed, char *err)
 {
-	*streamed = 0;
 	return take_locked(t, dst, sha, size, sink, arg, streamed, err);
 }
 

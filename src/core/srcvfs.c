@@ -184,6 +184,14 @@ sb_header_be32(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+uint32_t
+sb_header_pages(const unsigned char *hdr)
+{
+	if (memcmp(hdr + 24, hdr + 92, 4) != 0)
+		return 0;
+	return sb_header_be32(hdr + 28);
+}
+
 /*
  * See srcvfs.h. The database file is SQLITE_FCNTL_FILE_POINTER; in WAL
  * mode SQLITE_FCNTL_JOURNAL_POINTER is the -wal file

@@ -39,4 +39,12 @@ size_t	sb_header_page_size(const unsigned char *hdr);
 /* A big-endian 32-bit field of a database, WAL or frame header at p. */
 uint32_t	sb_header_be32(const unsigned char *p);
 
+/*
+ * The page count a database header (its first 100 bytes) holds (bytes
+ * 28-31), or 0 when that count is not valid: its change counter (24-27)
+ * is not its version-valid-for (92-95), as an older SQLite leaves them
+ * (https://sqlite.org/fileformat2.html#in_header_database_size).
+ */
+uint32_t	sb_header_pages(const unsigned char *hdr);
+
 #endif /* SB_SRCVFS_H */
