@@ -5,10 +5,11 @@
  * reads one page per xRead, so a 1 GB file of 4 KiB pages costs some
  * 280,000 read(2) calls, and on a virtual machine the kernel's share of
  * those is most of the check's time. Here the main database file's
- * reads are served from a few read-ahead windows of RA_BYTES, each
- * filled with one read of the wrapped file: the check walks a table's
- * pages while it seeks into an index, so a window per stream, the least
- * recently used one refilled.
+ * sequential reads are served from a few read-ahead windows of RA_BYTES,
+ * each filled with one read of the wrapped file: the check walks a
+ * table's pages while it seeks into an index, so a window per stream,
+ * the least recently used one refilled; a read that follows no other
+ * (a seek) is the wrapped file's own.
  *
  * The windows hold what the file held when they were read; a read-only
  * connection to a backup, which nothing writes, is all this is for.
@@ -48,6 +49,7 @@ struct rafile {
 	sqlite3_int64	 size;		/* the file's size at open */
 	struct rawin	 win[RA_WINDOWS];
 	unsigned long	 clock;
+	sqlite3_int64	 last;		/* where the last read ended */
 };
 
 #define REALOFF	SB_SHIM_HDR(struct rafile)
@@ -63,6 +65,7 @@ ra_empty(struct rafile *f)
 {
 	for (int i = 0; i < RA_WINDOWS; i++)
 		f->win[i].len = 0;
+	f->last = -1;
 }
 
 static int
@@ -75,28 +78,41 @@ ra_close(sqlite3_file *p)
 	return f->sh.real->pMethods->xClose(f->sh.real);
 }
 
-/* The window to fill for [off, off + amt), or NULL: read it directly. */
+/*
+ * The window to fill for [off, off + amt), or NULL: read it directly.
+ * Only a read that goes on where another ended is read ahead: one that
+ * continues a window (that stream's next pages), or the previous read
+ * (a new stream). A seek elsewhere (an index lookup) reads its page
+ * alone: a window for it would read 64 pages to use one.
+ */
 static struct rawin *
 ra_fill(struct rafile *f, int amt, sqlite3_int64 off)
 {
-	struct rawin	*w = &f->win[0];
-	sqlite3_int64	 start = off & ~(sqlite3_int64)(RA_BYTES - 1);
+	struct rawin	*w = NULL;
 	int		 n;
 
-	if (off < 0 || amt > RA_BYTES || off + amt > start + RA_BYTES ||
-	    off + amt > f->size)
+	if (off < 0 || amt > RA_BYTES || off + amt > f->size)
 		return NULL;
-	for (int i = 1; i < RA_WINDOWS; i++)
-		if (f->win[i].len == 0 || f->win[i].used < w->used)
+	for (int i = 0; i < RA_WINDOWS && w == NULL; i++)
+		if (f->win[i].len > 0 &&
+		    f->win[i].start + f->win[i].len == off)
+			w = &f->win[i];
+	if (w == NULL && off != f->last)
+		return NULL;
+	for (int i = 0; i < RA_WINDOWS && w == NULL; i++)
+		if (f->win[i].len == 0)
+			w = &f->win[i];
+	for (int i = 0; w == NULL && i < RA_WINDOWS; i++)
+		if (i == 0 || f->win[i].used < w->used)
 			w = &f->win[i];
 	if (w->buf == NULL && (w->buf = malloc(RA_BYTES)) == NULL)
 		return NULL;
-	n = f->size - start < RA_BYTES ? (int)(f->size - start) : RA_BYTES;
+	n = f->size - off < RA_BYTES ? (int)(f->size - off) : RA_BYTES;
 	w->len = 0;
-	if (f->sh.real->pMethods->xRead(f->sh.real, w->buf, n, start) !=
+	if (f->sh.real->pMethods->xRead(f->sh.real, w->buf, n, off) !=
 	    SQLITE_OK)
 		return NULL;
-	w->start = start;
+	w->start = off;
 	w->len = n;
 	__atomic_add_fetch(&fills, 1, __ATOMIC_RELAXED);
 	return w;
@@ -112,8 +128,11 @@ ra_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
 		if (f->win[i].len > 0 && off >= f->win[i].start &&
 		    off + amt <= f->win[i].start + f->win[i].len)
 			w = &f->win[i];
-	if (w == NULL && (w = ra_fill(f, amt, off)) == NULL)
+	if (w == NULL && (w = ra_fill(f, amt, off)) == NULL) {
+		f->last = off + amt;
 		return f->sh.real->pMethods->xRead(f->sh.real, out, amt, off);
+	}
+	f->last = off + amt;
 	memcpy(out, w->buf + (off - w->start), (size_t)amt);
 	w->used = ++f->clock;
 	return SQLITE_OK;
@@ -171,6 +190,7 @@ rv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 	if (f->sh.real->pMethods->xFileSize(f->sh.real, &f->size) !=
 	    SQLITE_OK)
 		f->size = 0;		/* every read goes to the file */
+	f->last = -1;
 	f->sh.base.pMethods = &raio[(v > 2 ? 2 : v) - 1];
 	return SQLITE_OK;
 }
